@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every RedisEdge test against a real redis-server that the test fixture starts on a free port.
+# Usage: scripts/test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~RateLimiting]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/ensure-redis.sh
+
+results_dir="${TEST_RESULTS_DIR:-$PWD/artifacts/test-results}"
+rm -rf "$results_dir"
+mkdir -p "$results_dir"
+
+dotnet build RedisEdge.sln -c Release -warnaserror -nologo -v quiet
+set +e
+dotnet test tests/RedisEdge.Tests/RedisEdge.Tests.csproj -c Release --no-build -nologo \
+  --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" \
+  --results-directory "$results_dir" "$@"
+status=$?
+set -e
+
+# The closing line comes from the TRX file the run wrote, not from the runner's own summary.
+trx="$results_dir/results.trx"
+if [ ! -f "$trx" ]; then
+  echo "error: no test results were written ($trx missing)." >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+count() { printf '%s' "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
+passed=$(count passed); failed=$(( $(count failed) + $(count error) + $(count timeout) + $(count aborted) ))
+skipped=$(count notExecuted)
+if [ "${skipped:-0}" -gt 0 ]; then
+  echo "${passed:-0} passed, ${failed} failed, ${skipped} skipped"
+else
+  echo "${passed:-0} passed, ${failed} failed"
+fi
+exit $status

@@ -1,0 +1,47 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace RedisEdge.Internal;
+
+/// <summary>
+/// Binds a feature's options to its configuration section (<c>RedisEdge:&lt;Feature&gt;</c>) with reload support,
+/// and tells validators the section's path so error messages name it.
+/// </summary>
+internal static class RedisEdgeConfiguration
+{
+    /// <summary>
+    /// The section of <paramref name="name"/> under the builder's RedisEdge section; the application's
+    /// <c>RedisEdge:<paramref name="name"/></c> section when <c>AddRedisEdge</c> was not given one.
+    /// </summary>
+    public static IConfigurationSection GetSection(IRedisEdgeBuilder builder, IServiceProvider services, string name)
+    {
+        if (builder.Configuration is { } section)
+        {
+            return string.IsNullOrEmpty(name) ? section : section.GetSection(name);
+        }
+
+        var root = services.GetService<IConfiguration>();
+        var path = string.IsNullOrEmpty(name) ? RedisEdgeDefaults.ConfigurationSectionName : $"{RedisEdgeDefaults.ConfigurationSectionName}:{name}";
+        return root is null ? new ConfigurationBuilder().Build().GetSection(path) : root.GetSection(path);
+    }
+
+    /// <summary>
+    /// Binds <typeparamref name="TOptions"/> to the feature section, reloading when configuration changes,
+    /// and registers a <see cref="RedisEdgeSectionPath{TOptions}"/> for validation messages.
+    /// </summary>
+    public static OptionsBuilder<TOptions> BindSection<TOptions>(IRedisEdgeBuilder builder, string name)
+        where TOptions : class
+    {
+        var services = builder.Services;
+        services.AddSingleton(sp => new RedisEdgeSectionPath<TOptions>(GetSection(builder, sp, name).Path));
+        services.AddSingleton<IOptionsChangeTokenSource<TOptions>>(sp =>
+            new ConfigurationChangeTokenSource<TOptions>(Options.DefaultName, GetSection(builder, sp, name)));
+        services.AddSingleton<IConfigureOptions<TOptions>>(sp =>
+            new ConfigureNamedOptions<TOptions>(Options.DefaultName, options => GetSection(builder, sp, name).Bind(options)));
+        return services.AddOptions<TOptions>();
+    }
+}
+
+/// <summary>The configuration path an options type is bound from, for error messages.</summary>
+internal sealed record RedisEdgeSectionPath<TOptions>(string Path);

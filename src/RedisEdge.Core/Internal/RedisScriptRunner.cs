@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace RedisEdge.Internal;
+
+/// <summary>
+/// Runs a feature's Lua scripts: one round trip, a timeout budget per call, a circuit breaker, transparent
+/// NOSCRIPT recovery, and a span and duration measurement per call.
+/// </summary>
+internal sealed class RedisScriptRunner
+{
+    private readonly RedisEdgeConnection _connection;
+    private readonly RedisFeatureTelemetry _telemetry;
+    private readonly RedisCircuitBreaker _breaker;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
+
+    public RedisScriptRunner(RedisEdgeConnection connection, RedisFeatureTelemetry telemetry, RedisFailurePolicyOptions policy, ILogger logger, TimeProvider? timeProvider = null)
+    {
+        _connection = connection;
+        _telemetry = telemetry;
+        _logger = logger;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        Policy = policy;
+        _breaker = new RedisCircuitBreaker(policy, _timeProvider);
+    }
+
+    public RedisFailurePolicyOptions Policy { get; }
+
+    public bool IsCircuitOpen => _breaker.IsOpen;
+
+    /// <summary>
+    /// Evaluates <paramref name="script"/>. Throws <see cref="RedisEdgeUnavailableException"/> when Redis cannot
+    /// answer within <see cref="RedisFailurePolicyOptions.Timeout"/> or the breaker is open; a script error
+    /// (<see cref="RedisServerException"/>) is rethrown as it is.
+    /// </summary>
+    public async Task<RedisResult> EvaluateAsync(RedisScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
+    {
+        if (!_breaker.TryEnter())
+        {
+            RecordFailure(script, "circuit_open");
+            throw new RedisEdgeUnavailableException($"Redis circuit breaker for {_telemetry.Name} is open; the call was not sent.");
+        }
+
+        using var activity = StartActivity(script);
+        var started = _timeProvider.GetTimestamp();
+        string outcome = "error";
+        try
+        {
+            var result = await EvaluateWithNoScriptRecoveryAsync(script, keys, args, cancellationToken).ConfigureAwait(false);
+            _breaker.OnSuccess();
+            outcome = "success";
+            return result;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _breaker.OnAbandoned();
+            outcome = "cancelled";
+            throw;
+        }
+        catch (RedisServerException)
+        {
+            // Redis answered: the connection is healthy even though the script failed.
+            _breaker.OnSuccess();
+            throw;
+        }
+        catch (Exception ex) when (ex is TimeoutException or RedisConnectionException or RedisTimeoutException or ObjectDisposedException)
+        {
+            outcome = ex is RedisConnectionException ? "connection_error" : "timeout";
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            if (_breaker.OnFailure())
+            {
+                Log.CircuitOpened(_logger, _telemetry.Name, Policy.BreakDuration, ex);
+            }
+            else
+            {
+                Log.ScriptCallFailed(_logger, script.Name, _telemetry.Name, outcome, ex);
+            }
+
+            RecordFailure(script, outcome);
+            throw new RedisEdgeUnavailableException($"Redis did not answer {script.Name} for {_telemetry.Name} ({outcome}).", ex);
+        }
+        finally
+        {
+            if (_telemetry.ScriptDuration.Enabled)
+            {
+                _telemetry.ScriptDuration.Record(
+                    _timeProvider.GetElapsedTime(started).TotalSeconds,
+                    new KeyValuePair<string, object?>("redisedge.script", script.Name),
+                    new KeyValuePair<string, object?>("redisedge.outcome", outcome));
+            }
+
+            activity?.SetTag("redisedge.outcome", outcome);
+        }
+    }
+
+    private async Task<RedisResult> EvaluateWithNoScriptRecoveryAsync(RedisScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
+    {
+        var database = _connection.Database;
+        try
+        {
+            return await database.ScriptEvaluateAsync(script.Text, keys, args)
+                .WaitAsync(Policy.Timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            // The server lost its script cache (restart, failover, SCRIPT FLUSH). Send the full text once with EVAL;
+            // StackExchange.Redis loads it again for the EVALSHA calls that follow.
+            Log.ScriptReloaded(_logger, script.Name);
+            return await database.ScriptEvaluateAsync(script.Text, keys, args, CommandFlags.NoScriptCache)
+                .WaitAsync(Policy.Timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private Activity? StartActivity(RedisScript script)
+    {
+        var activity = _telemetry.ActivitySource.StartActivity("EVALSHA", ActivityKind.Client);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("db.system", "redis");
+            activity.SetTag("db.system.name", "redis");
+            activity.SetTag("db.operation.name", "EVALSHA");
+            activity.SetTag("redisedge.script", script.Name);
+            if (_connection.Multiplexer.GetEndPoints() is [var endpoint, ..])
+            {
+                switch (endpoint)
+                {
+                    case DnsEndPoint dns:
+                        activity.SetTag("server.address", dns.Host);
+                        activity.SetTag("server.port", dns.Port);
+                        break;
+                    case IPEndPoint ip:
+                        activity.SetTag("server.address", ip.Address.ToString());
+                        activity.SetTag("server.port", ip.Port);
+                        break;
+                }
+            }
+        }
+
+        return activity;
+    }
+
+    private void RecordFailure(RedisScript script, string outcome)
+    {
+        if (_telemetry.ScriptFailures.Enabled)
+        {
+            _telemetry.ScriptFailures.Add(
+                1,
+                new KeyValuePair<string, object?>("redisedge.script", script.Name),
+                new KeyValuePair<string, object?>("redisedge.outcome", outcome));
+        }
+    }
+}

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace RedisEdge.Tests.Core;
+
+/// <summary>
+/// Kills and restarts a private redis-server (not the shared one) while RedisEdge is using it.
+/// </summary>
+public sealed class RedisOutageTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Budget = TimeSpan.FromMilliseconds(800);
+    private RedisServerProcess _server = null!;
+
+    public async Task InitializeAsync() => _server = await RedisServerProcess.StartAsync();
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    [Fact]
+    public async Task RedisKilledAndRestarted_BreakerBoundsWaitsAndScriptsRunAgainWithoutNoScript()
+    {
+        var policy = new RedisFailurePolicyOptions
+        {
+            Timeout = Budget,
+            BreakAfterFailures = 2,
+            BreakDuration = TimeSpan.FromMilliseconds(300),
+        };
+        await using var core = CoreTestServices.Create(_server.Configuration, policy);
+        var key = core.Keys.Key("test", "outage", "counter");
+        Assert.Equal(1, await Run(core, key));
+
+        await _server.KillAsync();
+
+        var failures = new List<RedisEdgeUnavailableException>();
+        for (var i = 0; i < 6; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            failures.Add(await Assert.ThrowsAsync<RedisEdgeUnavailableException>(() => Run(core, key)));
+            watch.Stop();
+
+            // The budget is a contract, not a speed claim: no call may wait longer than the configured timeout.
+            Assert.True(watch.Elapsed < Budget + TimeSpan.FromMilliseconds(400), $"Call {i} waited {watch.Elapsed}, over the {Budget} budget.");
+        }
+
+        Assert.True(core.Runner.IsCircuitOpen);
+        Assert.Contains(failures, f => f.Message.Contains("circuit breaker", StringComparison.Ordinal));
+
+        // A restarted server has an empty script cache: the first call after recovery meets NOSCRIPT internally.
+        await _server.StartAgainAsync();
+        var recovered = await EventuallyAsync(async () =>
+        {
+            try
+            {
+                return (long?)await Run(core, key);
+            }
+            catch (RedisEdgeUnavailableException)
+            {
+                return null;
+            }
+        });
+
+        Assert.Equal(1, recovered);
+        Assert.False(core.Runner.IsCircuitOpen);
+        for (var i = 2; i <= 4; i++)
+        {
+            Assert.Equal(i, await Run(core, key));
+        }
+    }
+
+    [Fact]
+    public async Task HealthCheck_RedisKilledAndRestarted_UnhealthyThenHealthy()
+    {
+        var builder = TestHost.CreateBuilder();
+        builder.Services.AddRedisEdge(o =>
+        {
+            o.Redis.Configuration = _server.Configuration;
+            o.Redis.HealthCheckTimeout = TimeSpan.FromMilliseconds(500);
+        });
+        builder.Services.AddHealthChecks().AddRedisEdge();
+        await using var app = builder.Build();
+        app.MapHealthChecks("/health");
+        await app.StartAsync();
+        var client = app.GetTestClient();
+
+        Assert.Equal("Healthy", await client.GetStringAsync("/health"));
+
+        await _server.KillAsync();
+        var down = await client.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, down.StatusCode);
+        Assert.Equal("Unhealthy", await down.Content.ReadAsStringAsync());
+
+        await _server.StartAgainAsync();
+        var status = await EventuallyAsync(async () =>
+        {
+            var response = await client.GetAsync("/health");
+            return response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadAsStringAsync() : null;
+        });
+        Assert.Equal("Healthy", status);
+    }
+
+    private static async Task<long> Run(CoreTestServices core, RedisKey key)
+    {
+        var result = await core.Runner.EvaluateAsync(CoreTestServices.CounterScript, [key], [60_000], CancellationToken.None);
+        return (long)result[0];
+    }
+
+    /// <summary>Polls until <paramref name="attempt"/> returns a value; reconnecting takes a client-chosen time.</summary>
+    private static async Task<T> EventuallyAsync<T>(Func<Task<T?>> attempt)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await attempt() is T value)
+            {
+                return value;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException("The condition did not hold within 30 s.");
+    }
+}

@@ -1,0 +1,91 @@
+using RedisEdge.Internal;
+using RedisEdge.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace RedisEdge.Tests.Core;
+
+[Collection(RedisCollection.Name)]
+public sealed class RedisScriptRunnerTests(RedisServerFixture redis)
+{
+    [Fact]
+    public async Task Evaluate_ReturnsScriptResultComputedWithServerClock()
+    {
+        await using var core = CoreTestServices.Create(redis.Configuration);
+        var key = core.Keys.Key("test", "t1", "counter");
+
+        var first = (RedisResult[])(await core.Runner.EvaluateAsync(CoreTestServices.CounterScript, [key], [60_000], CancellationToken.None))!;
+        var second = (RedisResult[])(await core.Runner.EvaluateAsync(CoreTestServices.CounterScript, [key], [60_000], CancellationToken.None))!;
+
+        Assert.Equal(1, (long)first[0]);
+        Assert.Equal(2, (long)second[0]);
+        var serverNow = (await redis.Server.TimeAsync()).ToUniversalTime();
+        var scriptNow = DateTime.UnixEpoch.AddTicks((long)second[1] * 10);
+        Assert.InRange(scriptNow, serverNow.AddMinutes(-1), serverNow.AddSeconds(1));
+        Assert.InRange(await redis.Database.KeyTimeToLiveAsync(key) ?? TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60));
+    }
+
+    [Fact]
+    public async Task Evaluate_SteadyState_OneEvalShaPerCall()
+    {
+        await using var core = CoreTestServices.Create(redis.Configuration);
+        var counter = new RedisCommandCounter(core.Connection.Multiplexer);
+        var key = core.Keys.Key("test", "t2", "counter");
+        await core.Runner.EvaluateAsync(CoreTestServices.CounterScript, [key], [60_000], CancellationToken.None);
+
+        var before = await redis.CommandStatsAsync();
+        using var scope = counter.Begin();
+        for (var i = 0; i < 5; i++)
+        {
+            await core.Runner.EvaluateAsync(CoreTestServices.CounterScript, [key], [60_000], CancellationToken.None);
+        }
+
+        // The client profiler names script calls EVAL whichever form went on the wire; the server tells them apart.
+        Assert.Equal(5, scope.Commands.Count);
+        var after = await redis.CommandStatsAsync();
+        Assert.Equal(5, Delta(before, after, "evalsha"));
+        Assert.Equal(0, Delta(before, after, "eval"));
+    }
+
+    [Fact]
+    public async Task Evaluate_AfterScriptFlush_RecoversWithoutError()
+    {
+        await using var core = CoreTestServices.Create(redis.Configuration);
+        var key = core.Keys.Key("test", "t3", "counter");
+        await core.Runner.EvaluateAsync(CoreTestServices.CounterScript, [key], [60_000], CancellationToken.None);
+
+        await redis.Server.ScriptFlushAsync();
+        var before = await redis.CommandStatsAsync();
+        var result = await core.Runner.EvaluateAsync(CoreTestServices.CounterScript, [key], [60_000], CancellationToken.None);
+        Assert.Equal(2, (long)result[0]);
+        var afterRecovery = await redis.CommandStatsAsync();
+
+        // EVALSHA met NOSCRIPT, and the runner sent the text once with EVAL; the caller saw only the result.
+        Assert.Equal(1, Delta(before, afterRecovery, "evalsha"));
+        Assert.Equal(1, Delta(before, afterRecovery, "eval"));
+
+        var third = await core.Runner.EvaluateAsync(CoreTestServices.CounterScript, [key], [60_000], CancellationToken.None);
+        var afterSteady = await redis.CommandStatsAsync();
+        Assert.Equal(3, (long)third[0]);
+        Assert.Equal(0, Delta(afterRecovery, afterSteady, "eval"));
+    }
+
+    [Fact]
+    public async Task Evaluate_ScriptError_IsRethrownAndDoesNotOpenBreaker()
+    {
+        await using var core = CoreTestServices.Create(redis.Configuration, new RedisFailurePolicyOptions { BreakAfterFailures = 1 });
+        var key = core.Keys.Key("test", "t4", "counter");
+        await redis.Database.SetAddAsync(key, "not-a-counter");
+
+        for (var i = 0; i < 3; i++)
+        {
+            var error = await Assert.ThrowsAsync<RedisServerException>(
+                () => core.Runner.EvaluateAsync(CoreTestServices.CounterScript, [key], [60_000], CancellationToken.None));
+            Assert.Contains("WRONGTYPE", error.Message, StringComparison.Ordinal);
+        }
+
+        Assert.False(core.Runner.IsCircuitOpen);
+    }
+
+    private static long Delta(Dictionary<string, long> before, Dictionary<string, long> after, string command) =>
+        after.GetValueOrDefault(command) - before.GetValueOrDefault(command);
+}

@@ -1,0 +1,31 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using RedisEdge.Tests.Infrastructure;
+
+namespace RedisEdge.Tests.Samples;
+
+[Collection(RedisCollection.Name)]
+public sealed class SampleApiTests(RedisServerFixture redis)
+{
+    [Fact]
+    public async Task Health_ReportsRedisHealthyWithLatency()
+    {
+        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        {
+            web.UseEnvironment("Testing");
+            web.UseSetting("RedisEdge:Redis:Configuration", redis.Configuration);
+            web.UseSetting("Telemetry:Exporter", "none");
+        });
+        var client = factory.CreateClient();
+
+        var response = await client.GetAsync("/health");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("Healthy", body.RootElement.GetProperty("status").GetString());
+        var check = body.RootElement.GetProperty("checks").GetProperty("redisedge");
+        Assert.True(check.GetProperty("data").GetProperty("latency_ms").GetDouble() >= 0);
+    }
+}

@@ -35,7 +35,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
 
     public static async Task<RedisServerProcess> StartAsync()
     {
-        var executable = FindOnPath("redis-server") ?? throw new InvalidOperationException(InstallHint);
+        var executable = FindOnPath("redis-server", Environment.GetEnvironmentVariable("PATH")) ?? throw new InvalidOperationException(InstallHint);
         var server = new RedisServerProcess(executable, FreePort());
         await server.StartAgainAsync();
         return server;
@@ -131,10 +131,9 @@ public sealed class RedisServerProcess : IAsyncDisposable
         throw new InvalidOperationException($"Redis at {configuration} did not answer PING within 20 s.", last);
     }
 
-    private static string? FindOnPath(string name)
+    internal static string? FindOnPath(string name, string? path)
     {
-        var path = Environment.GetEnvironmentVariable("PATH") ?? string.Empty;
-        foreach (var dir in path.Split(Path.PathSeparator).Concat(["/usr/bin", "/usr/local/bin", "/usr/sbin"]))
+        foreach (var dir in (path ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
         {
             var candidate = Path.Combine(dir, name);
             if (File.Exists(candidate))

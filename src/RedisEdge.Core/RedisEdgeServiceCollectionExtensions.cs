@@ -57,6 +57,7 @@ public static class RedisEdgeServiceCollectionExtensions
         options.ValidateOnStart();
         services.AddSingleton<IValidateOptions<RedisEdgeOptions>, RedisEdgeOptionsValidator>();
         services.TryAddSingleton<RedisEdgeConnection>();
+        services.AddHostedService<RedisEdgeConnectionStarter>();
         services.TryAddSingleton<RedisKeyBuilder>();
         return builder;
     }

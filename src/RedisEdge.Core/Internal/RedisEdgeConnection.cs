@@ -12,29 +12,88 @@ namespace RedisEdge.Internal;
 /// </summary>
 internal sealed class RedisEdgeConnection : IDisposable
 {
-    private readonly Lazy<IConnectionMultiplexer> _multiplexer;
+    private readonly IServiceProvider _services;
+    private readonly IOptions<RedisEdgeOptions> _options;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private IConnectionMultiplexer? _multiplexer;
     private bool _owned;
 
     public RedisEdgeConnection(IServiceProvider services, IOptions<RedisEdgeOptions> options, ILogger<RedisEdgeConnection> logger)
     {
-        _multiplexer = new Lazy<IConnectionMultiplexer>(() =>
-        {
-            if (services.GetService<IConnectionMultiplexer>() is { } shared)
-            {
-                return shared;
-            }
-
-            _owned = true;
-            var configuration = CreateConfiguration(options.Value.Redis.Configuration!);
-            Log.Connecting(logger, configuration.ToString(includePassword: false));
-            return ConnectionMultiplexer.Connect(configuration);
-        });
+        _services = services;
+        _options = options;
+        _logger = logger;
     }
 
-    /// <summary>Creates the connection on first use, so DI resolution never blocks on Redis.</summary>
-    public IConnectionMultiplexer Multiplexer => _multiplexer.Value;
+    /// <summary>
+    /// The multiplexer. A host connects it at start-up (<see cref="ConnectAsync"/>), so requests never pay the
+    /// connect timeout; outside a host it connects on first use.
+    /// </summary>
+    public IConnectionMultiplexer Multiplexer
+    {
+        get
+        {
+            if (Volatile.Read(ref _multiplexer) is { } multiplexer)
+            {
+                return multiplexer;
+            }
+
+            _gate.Wait();
+            try
+            {
+                return _multiplexer ??= CreateShared() ?? Connect();
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+    }
 
     public IDatabase Database => Multiplexer.GetDatabase();
+
+    public async Task ConnectAsync()
+    {
+        if (Volatile.Read(ref _multiplexer) is not null)
+        {
+            return;
+        }
+
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _multiplexer ??= CreateShared() ?? await ConnectAsyncCore().ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<ConnectionMultiplexer> ConnectAsyncCore()
+    {
+        var configuration = Configuration();
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+        _owned = true;
+        return multiplexer;
+    }
+
+    private IConnectionMultiplexer? CreateShared() => _services.GetService<IConnectionMultiplexer>();
+
+    private ConnectionMultiplexer Connect()
+    {
+        var multiplexer = ConnectionMultiplexer.Connect(Configuration());
+        _owned = true;
+        return multiplexer;
+    }
+
+    private ConfigurationOptions Configuration()
+    {
+        var configuration = CreateConfiguration(_options.Value.Redis.Configuration!);
+        Log.Connecting(_logger, configuration.ToString(includePassword: false));
+        return configuration;
+    }
 
     internal static ConfigurationOptions CreateConfiguration(string configuration)
     {
@@ -50,9 +109,11 @@ internal sealed class RedisEdgeConnection : IDisposable
 
     public void Dispose()
     {
-        if (_owned && _multiplexer.IsValueCreated)
+        if (_owned)
         {
-            _multiplexer.Value.Dispose();
+            _multiplexer?.Dispose();
         }
+
+        _gate.Dispose();
     }
 }

@@ -102,6 +102,43 @@ public sealed class RedisOutageTests : IAsyncLifetime
         Assert.Equal("Healthy", status);
     }
 
+    [Fact]
+    public async Task Start_RedisDown_HostStartsAndConnectsOnceRedisIsUp()
+    {
+        await _server.KillAsync();
+        var builder = TestHost.CreateBuilder();
+        builder.Services.AddRedisEdge(o => o.Redis.Configuration = _server.Configuration);
+        await using var app = builder.Build();
+
+        await app.StartAsync();
+
+        var connection = app.Services.GetRequiredService<RedisEdge.Internal.RedisEdgeConnection>();
+        Assert.False(connection.Multiplexer.IsConnected);
+        var runner = new RedisEdge.Internal.RedisScriptRunner(
+            connection,
+            new RedisEdge.Internal.RedisFeatureTelemetry(app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), RedisEdgeTelemetryNames.Core),
+            new RedisFailurePolicyOptions { Timeout = Budget },
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var key = app.Services.GetRequiredService<RedisEdge.Internal.RedisKeyBuilder>().Key("test", "late", "counter");
+        await Assert.ThrowsAsync<RedisEdgeUnavailableException>(
+            () => runner.EvaluateAsync(CoreTestServices.CounterScript, [key], [60_000], CancellationToken.None));
+
+        await _server.StartAgainAsync();
+        var value = await EventuallyAsync(async () =>
+        {
+            try
+            {
+                var result = await runner.EvaluateAsync(CoreTestServices.CounterScript, [key], [60_000], CancellationToken.None);
+                return (long?)(long)result[0];
+            }
+            catch (RedisEdgeUnavailableException)
+            {
+                return null;
+            }
+        });
+        Assert.Equal(1, value);
+    }
+
     private static async Task<long> Run(CoreTestServices core, RedisKey key)
     {
         var result = await core.Runner.EvaluateAsync(CoreTestServices.CounterScript, [key], [60_000], CancellationToken.None);

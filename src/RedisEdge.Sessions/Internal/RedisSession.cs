@@ -192,32 +192,12 @@ internal sealed class RedisSession : ISession
         {
             record = await _store.LoadAsync(_tag!, cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisEdgeUnavailableException ex)
+        catch (RedisEdgeUnavailableException ex) when (FailOpenOnLoad(ex))
         {
-            if (_store.Options.Failure.Mode == RedisFailureMode.FailOpen)
-            {
-                Log.LoadFailedOpen(_logger, ex);
-                _degraded = true;
-                _loaded = true;
-                return;
-            }
-
-            Failure = ex;
-            throw;
-        }
-
-        _loaded = true;
-        if (record is null)
-        {
-            // Expired, destroyed, or never issued by us: never adopt the id, start over with a fresh one.
-            _store.Telemetry.ExpiredOnArrival.Add(1);
-            Log.SessionNotFound(_logger);
-            ResetToNew();
             return;
         }
 
-        _store.Telemetry.Loaded.Add(1);
-        Apply(record);
+        OnLoaded(record);
     }
 
     public async Task CommitAsync(CancellationToken cancellationToken = default)
@@ -578,12 +558,55 @@ internal sealed class RedisSession : ISession
 
     private void Load()
     {
-        if (!_loaded)
+        if (_loaded)
         {
-            // ISession's synchronous members: the same blocking load Microsoft.AspNetCore.Session does.
-            // Endpoints can avoid it with `await HttpContext.Session.LoadAsync()`.
-            LoadAsync(_context.RequestAborted).GetAwaiter().GetResult();
+            return;
         }
+
+        // ISession's synchronous members (GetString, ...) block like Microsoft.AspNetCore.Session does, but on
+        // StackExchange.Redis' synchronous path, which needs no thread-pool thread. `await Session.LoadAsync()` avoids it.
+        RedisSessionRecord? record;
+        try
+        {
+            record = _store.Load(_tag!);
+        }
+        catch (RedisEdgeUnavailableException ex) when (FailOpenOnLoad(ex))
+        {
+            return;
+        }
+
+        OnLoaded(record);
+    }
+
+    /// <summary>Applies the failure policy to a failed load; <see langword="true"/> when the request continues (FailOpen).</summary>
+    private bool FailOpenOnLoad(RedisEdgeUnavailableException exception)
+    {
+        if (_store.Options.Failure.Mode == RedisFailureMode.FailOpen)
+        {
+            Log.LoadFailedOpen(_logger, exception);
+            _degraded = true;
+            _loaded = true;
+            return true;
+        }
+
+        Failure = exception;
+        return false;
+    }
+
+    private void OnLoaded(RedisSessionRecord? record)
+    {
+        _loaded = true;
+        if (record is null)
+        {
+            // Expired, destroyed, or never issued by us: never adopt the id, start over with a fresh one.
+            _store.Telemetry.ExpiredOnArrival.Add(1);
+            Log.SessionNotFound(_logger);
+            ResetToNew();
+            return;
+        }
+
+        _store.Telemetry.Loaded.Add(1);
+        Apply(record);
     }
 
     private void EnsureId()

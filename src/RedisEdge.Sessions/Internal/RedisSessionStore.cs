@@ -63,6 +63,9 @@ internal sealed class RedisSessionStore
         return ParseRecord(result);
     }
 
+    /// <summary>Synchronous <see cref="LoadAsync"/> for <c>ISession</c>'s synchronous members.</summary>
+    public RedisSessionRecord? Load(string tag) => ParseRecord(_runner.Evaluate(LoadScript, [SessionKey(tag)], [_idleMilliseconds]));
+
     /// <summary>Writes only the given changes; <see langword="false"/> when the session is gone (nothing written).</summary>
     public async Task<bool> CommitAsync(string tag, bool clear, List<KeyValuePair<string, byte[]>> sets, List<string> removes, CancellationToken cancellationToken)
     {

@@ -18,8 +18,9 @@ public sealed class RedisSessionOptions
 
     /// <summary>
     /// Optional request/response header carrying the session id for non-browser clients (for example
-    /// <c>X-Session-Id</c>). When a request sends it, the id is answered in the same header and no cookie is set.
-    /// <see langword="null"/> (default) disables header transport.
+    /// <c>X-Session-Id</c>). When a request sends it (any value such as <c>new</c> on the first request), the id is read from it and any
+    /// new id is answered in the same response header; no cookie is set. <see langword="null"/> (default) disables
+    /// header transport.
     /// </summary>
     public string? HeaderName { get; set; }
 

@@ -163,6 +163,40 @@ public sealed class RedisSessionFleetTests(RedisServerFixture redis)
         Assert.Equal("x", await anonymous.GetAsync(fleet[0], "/me-builder"));
     }
 
+    [Fact]
+    public async Task RegenerateABoundSession_MovesItInTheUserIndex_SoRevokeAllStillFindsIt()
+    {
+        await using var fleet = await SessionTestApp.StartAsync(redis, instances: 2);
+        var browser = new SessionBrowser();
+        await browser.PostAsync(fleet[0], "/login/alice");
+
+        var newHandle = await browser.PostAsync(fleet[1], "/regenerate");
+
+        Assert.Equal(newHandle, await browser.GetAsync(fleet[0], "/sessions/alice"));
+        Assert.Equal("1", await browser.PostAsync(fleet[1], "/revoke-all/alice"));
+        using var me = await browser.SendAsync(fleet[0], HttpMethod.Get, "/me");
+        Assert.Equal(HttpStatusCode.Unauthorized, me.StatusCode);
+    }
+
+    [Fact]
+    public async Task HeaderTransport_FollowsTheClientAcrossInstances_WithoutCookies()
+    {
+        await using var fleet = await SessionTestApp.StartAsync(redis, instances: 2, new Dictionary<string, string?> { ["RedisEdge:Sessions:HeaderName"] = "X-Session-Id" });
+
+        using var first = new HttpRequestMessage(HttpMethod.Post, "/set/k/v");
+        first.Headers.Add("X-Session-Id", "new");
+        using var created = await fleet[0].Client.SendAsync(first);
+        Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+        Assert.False(created.Headers.Contains("Set-Cookie"));
+        var id = created.Headers.GetValues("X-Session-Id").Single();
+
+        using var second = new HttpRequestMessage(HttpMethod.Get, "/get/k");
+        second.Headers.Add("X-Session-Id", id);
+        using var read = await fleet[1].Client.SendAsync(second);
+        Assert.Equal("v", await read.Content.ReadAsStringAsync());
+        Assert.False(read.Headers.Contains("X-Session-Id"));
+    }
+
     private static TestGate Gate(RedisFleetInstance instance) =>
         (TestGate)instance.Services.GetService(typeof(TestGate))!;
 }

@@ -235,6 +235,7 @@ internal sealed class RedisSession : ISession
     /// <summary>Makes sure the session exists in Redis (creating it if new) and returns its absolute expiry.</summary>
     public async Task<long> EnsurePersistedAsync(CancellationToken cancellationToken)
     {
+        EnsureNotReadOnly();
         await LoadAsync(cancellationToken).ConfigureAwait(false);
         EnsureWritable();
         if (_isNew)
@@ -260,6 +261,7 @@ internal sealed class RedisSession : ISession
     /// </summary>
     public async Task<(string? OldTag, string? UserTag)> RegenerateAsync(CancellationToken cancellationToken)
     {
+        EnsureNotReadOnly();
         await LoadAsync(cancellationToken).ConfigureAwait(false);
         EnsureWritable();
         EnsureResponseNotStarted();
@@ -639,6 +641,14 @@ internal sealed class RedisSession : ISession
         EnsureResponseNotStarted();
         EnsureId();
         Transport = TransportAction.Issue;
+    }
+
+    private void EnsureNotReadOnly()
+    {
+        if (ReadOnly)
+        {
+            throw new InvalidOperationException("The endpoint is marked [ReadOnlySession]; the session cannot be regenerated or bound to a user there.");
+        }
     }
 
     private void EnsureResponseNotStarted()

@@ -65,8 +65,9 @@ internal sealed class RedisSessionMiddleware
                 await session.CommitAsync(context.RequestAborted).ConfigureAwait(false);
             }
         }
-        catch (RedisEdgeUnavailableException ex) when (required || session.Failure is not null)
+        catch (RedisEdgeUnavailableException ex)
         {
+            // Thrown by the session itself (load/commit) or by IRedisSessionManager calls the endpoint made.
             if (!context.Response.HasStarted)
             {
                 Log.SessionUnavailable(_logger, ex);

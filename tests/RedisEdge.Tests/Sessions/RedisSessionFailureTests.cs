@@ -42,6 +42,19 @@ public sealed class RedisSessionFailureTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task FailClosed_LifecycleCallsDuringOutage_Answer503()
+    {
+        await using var fleet = await SessionTestApp.StartAsync(redis, 1, Unreachable("FailClosed"));
+        var browser = new SessionBrowser { Cookie = RedisSessionIds.Create() };
+
+        foreach (var path in new[] { "/logout", "/revoke-all/alice", "/login/alice", "/regenerate" })
+        {
+            using var response = await browser.SendAsync(fleet[0], HttpMethod.Post, path);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task FailOpen_ReadsContinueWithAnEmptySession_WritesStill503()
     {
         await using var fleet = await SessionTestApp.StartAsync(redis, 1, Unreachable("FailOpen"));

@@ -4,17 +4,25 @@ using RedisEdge.Samples.Api;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.Services.AddProblemDetails();
-builder.Services.AddRedisEdge(builder.Configuration.GetSection("RedisEdge"));
+builder.Services.AddRedisEdge(builder.Configuration.GetSection("RedisEdge"))
+    .AddSessions();
 builder.Services.AddHealthChecks().AddRedisEdge();
 builder.AddSampleTelemetry();
 
 var app = builder.Build();
 
+app.UseRedisSessions();
+
+app.MapSessionEndpoints();
 app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthResponseWriter.WriteAsync });
 app.MapGet("/", () => Results.Text(
     """
     RedisEdge sample API
       GET /health   Redis reachability and latency
+      POST /session/login?user=alice      log in (regenerates the session id, binds it to the user)
+      GET  /session/profile               requires a session: user, cart, the user's sessions
+      POST /session/cart/{item}           add an item;  GET /session/cart (read-only);  DELETE /session/cart/{item}
+      POST /session/logout                destroy this session;  POST /session/logout-everywhere
     """));
 
 app.Run();

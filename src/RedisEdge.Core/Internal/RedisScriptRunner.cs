@@ -96,6 +96,76 @@ internal sealed class RedisScriptRunner
         }
     }
 
+    /// <summary>
+    /// Synchronous twin of <see cref="EvaluateAsync"/> for callers that must block (<c>ISession</c>'s synchronous
+    /// members). It uses StackExchange.Redis' synchronous path, which completes without a thread-pool thread, so a
+    /// blocked request cannot starve the pool the way sync-over-async does. The wait is bounded by the multiplexer's
+    /// <c>SyncTimeout</c> instead of <see cref="RedisFailurePolicyOptions.Timeout"/>; the breaker applies as usual.
+    /// </summary>
+    public RedisResult Evaluate(RedisScript script, RedisKey[] keys, RedisValue[] args)
+    {
+        if (!_breaker.TryEnter())
+        {
+            RecordFailure(script, "circuit_open");
+            throw new RedisEdgeUnavailableException($"Redis circuit breaker for {_telemetry.Name} is open; the call was not sent.");
+        }
+
+        using var activity = StartActivity(script);
+        var started = _timeProvider.GetTimestamp();
+        string outcome = "error";
+        try
+        {
+            var database = _connection.Database;
+            RedisResult result;
+            try
+            {
+                result = database.ScriptEvaluate(script.Text, keys, args);
+            }
+            catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+            {
+                Log.ScriptReloaded(_logger, script.Name);
+                result = database.ScriptEvaluate(script.Text, keys, args, CommandFlags.NoScriptCache);
+            }
+
+            _breaker.OnSuccess();
+            outcome = "success";
+            return result;
+        }
+        catch (RedisServerException)
+        {
+            _breaker.OnSuccess();
+            throw;
+        }
+        catch (Exception ex) when (ex is TimeoutException or RedisConnectionException or RedisTimeoutException or ObjectDisposedException)
+        {
+            outcome = ex is RedisConnectionException ? "connection_error" : "timeout";
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            if (_breaker.OnFailure())
+            {
+                Log.CircuitOpened(_logger, _telemetry.Name, Policy.BreakDuration, ex);
+            }
+            else
+            {
+                Log.ScriptCallFailed(_logger, script.Name, _telemetry.Name, outcome, ex);
+            }
+
+            RecordFailure(script, outcome);
+            throw new RedisEdgeUnavailableException($"Redis did not answer {script.Name} for {_telemetry.Name} ({outcome}).", ex);
+        }
+        finally
+        {
+            if (_telemetry.ScriptDuration.Enabled)
+            {
+                _telemetry.ScriptDuration.Record(
+                    _timeProvider.GetElapsedTime(started).TotalSeconds,
+                    new KeyValuePair<string, object?>("redisedge.script", script.Name),
+                    new KeyValuePair<string, object?>("redisedge.outcome", outcome));
+            }
+
+            activity?.SetTag("redisedge.outcome", outcome);
+        }
+    }
+
     private async Task<RedisResult> EvaluateWithNoScriptRecoveryAsync(RedisScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
     {
         var database = _connection.Database;

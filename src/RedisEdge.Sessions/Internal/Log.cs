@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+
+namespace RedisEdge.Sessions.Internal;
+
+/// <summary>Session log messages; event ids 400-499.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(400, LogLevel.Debug, "The session id of the request names no live session; a fresh session replaces it.", EventName = "SessionNotFound")]
+    public static partial void SessionNotFound(ILogger logger);
+
+    [LoggerMessage(401, LogLevel.Debug, "The session ended (destroyed, revoked or expired) before this request committed; its changes were dropped.", EventName = "CommitOnEndedSession")]
+    public static partial void CommitOnEndedSession(ILogger logger);
+
+    [LoggerMessage(402, LogLevel.Warning, "Redis is unavailable; the request continues with an empty session (FailOpen).", EventName = "LoadFailedOpen")]
+    public static partial void LoadFailedOpen(ILogger logger, Exception exception);
+
+    [LoggerMessage(403, LogLevel.Error, "Redis is unavailable; the session could not be loaded or saved (FailClosed), answering 503.", EventName = "SessionUnavailable")]
+    public static partial void SessionUnavailable(ILogger logger, Exception exception);
+
+    [LoggerMessage(404, LogLevel.Error, "The session could not be saved after the response had started; the response was marked as failed.", EventName = "CommitFailedAfterStart")]
+    public static partial void CommitFailedAfterStart(ILogger logger, Exception exception);
+
+    [LoggerMessage(405, LogLevel.Debug, "Changes to the session of a read-only endpoint were discarded.", EventName = "ReadOnlyChangesDiscarded")]
+    public static partial void ReadOnlyChangesDiscarded(ILogger logger);
+}

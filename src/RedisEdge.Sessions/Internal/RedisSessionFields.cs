@@ -1,0 +1,10 @@
+namespace RedisEdge.Sessions.Internal;
+
+/// <summary>Field names inside a session hash (see <c>Scripts/load.lua</c>).</summary>
+internal static class RedisSessionFields
+{
+    public const string DataPrefix = "d:";
+    public const string Created = "m:c";
+    public const string AbsoluteExpiry = "m:a";
+    public const string User = "m:u";
+}

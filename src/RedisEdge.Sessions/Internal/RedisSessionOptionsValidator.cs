@@ -1,0 +1,83 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+using RedisEdge.Internal;
+
+namespace RedisEdge.Sessions.Internal;
+
+/// <summary>Validates <see cref="RedisSessionOptions"/> at start-up; messages name the configuration path.</summary>
+internal sealed class RedisSessionOptionsValidator(RedisEdgeSectionPath<RedisSessionOptions> section) : IValidateOptions<RedisSessionOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RedisSessionOptions options)
+    {
+        var path = section.Path;
+        var errors = new List<string>();
+        if (options.IdleTimeout < TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"{path}:IdleTimeout must be >= 00:00:01 (was {options.IdleTimeout}).");
+        }
+
+        if (options.AbsoluteLifetime < TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"{path}:AbsoluteLifetime must be >= 00:00:01 (was {options.AbsoluteLifetime}).");
+        }
+
+        if (options.MaxSessionsPerUser < 0)
+        {
+            errors.Add($"{path}:MaxSessionsPerUser must be >= 0 (0 = no limit; was {options.MaxSessionsPerUser}).");
+        }
+
+        if (options.HeaderName is { } header && !IsToken(header))
+        {
+            errors.Add($"{path}:HeaderName must be an HTTP header name (letters, digits and '-') or empty (was '{header}').");
+        }
+
+        var cookie = options.Cookie;
+        if (cookie is null)
+        {
+            errors.Add($"{path}:Cookie must not be null.");
+        }
+        else
+        {
+            if (string.IsNullOrEmpty(cookie.Name) || !IsCookieName(cookie.Name))
+            {
+                errors.Add($"{path}:Cookie:Name must be a non-empty cookie name without spaces, ';', ',' or '=' (was '{cookie.Name}').");
+            }
+
+            if (string.IsNullOrEmpty(cookie.Path) || cookie.Path[0] != '/')
+            {
+                errors.Add($"{path}:Cookie:Path must start with '/' (was '{cookie.Path}').");
+            }
+
+            if (!Enum.IsDefined(cookie.SameSite))
+            {
+                errors.Add($"{path}:Cookie:SameSite must be Unspecified, None, Lax or Strict.");
+            }
+
+            if (!Enum.IsDefined(cookie.SecurePolicy))
+            {
+                errors.Add($"{path}:Cookie:SecurePolicy must be SameAsRequest, Always or None.");
+            }
+            else if (cookie.SameSite == SameSiteMode.None && cookie.SecurePolicy != CookieSecurePolicy.Always)
+            {
+                errors.Add($"{path}:Cookie:SecurePolicy must be Always when {path}:Cookie:SameSite is None (browsers reject SameSite=None cookies that are not Secure).");
+            }
+        }
+
+        if (options.Failure is null)
+        {
+            errors.Add($"{path}:Failure must not be null.");
+        }
+        else
+        {
+            options.Failure.Validate($"{path}:Failure", errors);
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static bool IsToken(string value) =>
+        value.Length is > 0 and <= 64 && value.All(c => char.IsAsciiLetterOrDigit(c) || c == '-');
+
+    private static bool IsCookieName(string value) =>
+        value.Length <= 64 && value.All(c => c is > ' ' and < (char)127 && c is not ';' and not ',' and not '=' and not '"' and not '\\');
+}

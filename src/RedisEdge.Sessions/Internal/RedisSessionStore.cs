@@ -1,0 +1,232 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RedisEdge.Internal;
+using StackExchange.Redis;
+
+namespace RedisEdge.Sessions.Internal;
+
+/// <summary>
+/// The session scripts (<c>Scripts/*.lua</c>) behind typed methods. One method = one script call = one round trip.
+/// </summary>
+internal sealed class RedisSessionStore
+{
+    private static readonly RedisScript LoadScript = FromResource("load.lua");
+    private static readonly RedisScript CommitScript = FromResource("commit.lua");
+    private static readonly RedisScript CreateScript = FromResource("create.lua");
+    private static readonly RedisScript DetachScript = FromResource("detach.lua");
+    private static readonly RedisScript DestroyScript = FromResource("destroy.lua");
+    private static readonly RedisScript PeekScript = FromResource("peek.lua");
+    private static readonly RedisScript UserBindScript = FromResource("user_bind.lua");
+    private static readonly RedisScript UserListScript = FromResource("user_list.lua");
+    private static readonly RedisScript UserRemoveScript = FromResource("user_remove.lua");
+    private static readonly RedisScript UserRevokeAllScript = FromResource("user_revoke_all.lua");
+
+    private readonly RedisScriptRunner _runner;
+    private readonly RedisKeyBuilder _keys;
+    private readonly RedisValue _idleMilliseconds;
+    private readonly RedisValue _absoluteMilliseconds;
+
+    public RedisSessionStore(
+        RedisEdgeConnection connection,
+        RedisKeyBuilder keys,
+        RedisSessionTelemetry telemetry,
+        IOptions<RedisSessionOptions> options,
+        ILoggerFactory loggerFactory,
+        TimeProvider timeProvider)
+    {
+        Options = options.Value;
+        Telemetry = telemetry;
+        _keys = keys;
+        _runner = new RedisScriptRunner(connection, telemetry.Feature, Options.Failure, loggerFactory.CreateLogger("RedisEdge.Sessions"), timeProvider);
+        _idleMilliseconds = ToMilliseconds(Options.IdleTimeout);
+        _absoluteMilliseconds = ToMilliseconds(Options.AbsoluteLifetime);
+    }
+
+    public RedisSessionOptions Options { get; }
+
+    public RedisSessionTelemetry Telemetry { get; }
+
+    /// <summary>The hash tag of a session id: the only form of the id that ever reaches Redis.</summary>
+    public static string Tag(string sessionId) => RedisKeyBuilder.Hash(sessionId);
+
+    /// <summary>The hash tag of a user id.</summary>
+    public static string UserTag(string userId) => RedisKeyBuilder.Hash("user:" + userId);
+
+    public RedisKey SessionKey(string tag) => _keys.Key(RedisSessionDefaults.KeyFeature, tag);
+
+    public RedisKey UserKey(string userTag) => _keys.Key(RedisSessionDefaults.KeyFeature, userTag, "user");
+
+    /// <summary>Loads and slides; <see langword="null"/> when there is no live session.</summary>
+    public async Task<RedisSessionRecord?> LoadAsync(string tag, CancellationToken cancellationToken)
+    {
+        var result = await _runner.EvaluateAsync(LoadScript, [SessionKey(tag)], [_idleMilliseconds], cancellationToken).ConfigureAwait(false);
+        return ParseRecord(result);
+    }
+
+    /// <summary>Synchronous <see cref="LoadAsync"/> for <c>ISession</c>'s synchronous members.</summary>
+    public RedisSessionRecord? Load(string tag) => ParseRecord(_runner.Evaluate(LoadScript, [SessionKey(tag)], [_idleMilliseconds]));
+
+    /// <summary>Writes only the given changes; <see langword="false"/> when the session is gone (nothing written).</summary>
+    public async Task<bool> CommitAsync(string tag, bool clear, List<KeyValuePair<string, byte[]>> sets, List<string> removes, CancellationToken cancellationToken)
+    {
+        var args = new RedisValue[3 + (sets.Count * 2) + removes.Count];
+        args[0] = _idleMilliseconds;
+        args[1] = clear ? "1" : "0";
+        args[2] = sets.Count;
+        var i = 3;
+        foreach (var (field, value) in sets)
+        {
+            args[i++] = field;
+            args[i++] = value;
+        }
+
+        foreach (var field in removes)
+        {
+            args[i++] = field;
+        }
+
+        var result = await _runner.EvaluateAsync(CommitScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false);
+        return (long)result == 1;
+    }
+
+    /// <summary>
+    /// Creates a session; returns its absolute expiry (Unix ms), 0 when the key exists, -1 when a carried-over
+    /// absolute expiry has passed.
+    /// </summary>
+    public async Task<long> CreateAsync(string tag, List<KeyValuePair<string, byte[]>> fields, CancellationToken cancellationToken)
+    {
+        var args = new RedisValue[2 + (fields.Count * 2)];
+        args[0] = _idleMilliseconds;
+        args[1] = _absoluteMilliseconds;
+        var i = 2;
+        foreach (var (field, value) in fields)
+        {
+            args[i++] = field;
+            args[i++] = value;
+        }
+
+        var result = await _runner.EvaluateAsync(CreateScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false);
+        return (long)result;
+    }
+
+    /// <summary>Reads and deletes a session (first half of regenerate); <see langword="null"/> when it was not live.</summary>
+    public async Task<RedisSessionRecord?> DetachAsync(string tag, CancellationToken cancellationToken)
+    {
+        var result = await _runner.EvaluateAsync(DetachScript, [SessionKey(tag)], [], cancellationToken).ConfigureAwait(false);
+        return ParseRecord(result);
+    }
+
+    /// <summary>Deletes a session; returns whether it existed and the user tag it was bound to ("" when none).</summary>
+    public async Task<(bool Deleted, string UserTag)> DestroyAsync(string tag, string? expectedUserTag, CancellationToken cancellationToken)
+    {
+        var result = await _runner.EvaluateAsync(DestroyScript, [SessionKey(tag)], [expectedUserTag ?? string.Empty], cancellationToken).ConfigureAwait(false);
+        var parts = (RedisResult[])result!;
+        return ((long)parts[0] == 1, (string?)parts[1] ?? string.Empty);
+    }
+
+    /// <summary>Reads a session's metadata without sliding it; <see langword="null"/> when it is not live.</summary>
+    public async Task<RedisSessionInfo?> PeekAsync(string tag, CancellationToken cancellationToken)
+    {
+        var result = await _runner.EvaluateAsync(PeekScript, [SessionKey(tag)], [], cancellationToken).ConfigureAwait(false);
+        if (result.Resp2Type == ResultType.Integer)
+        {
+            return null;
+        }
+
+        var parts = (RedisResult[])result!;
+        var created = (long)parts[0];
+        var absolute = (long)parts[1];
+        var ttl = (long)parts[2];
+        var now = DateTimeOffset.UtcNow;
+        return new RedisSessionInfo(
+            tag,
+            DateTimeOffset.FromUnixTimeMilliseconds(created),
+            DateTimeOffset.FromUnixTimeMilliseconds(absolute),
+            ttl > 0 ? now.AddMilliseconds(ttl) : now);
+    }
+
+    /// <summary>Adds a session to its user's index; returns the tags evicted by the per-user limit.</summary>
+    public async Task<string[]> BindUserAsync(string userTag, string tag, long absoluteExpiry, int maxSessions, CancellationToken cancellationToken)
+    {
+        var result = await _runner.EvaluateAsync(UserBindScript, [UserKey(userTag)], [tag, absoluteExpiry, maxSessions], cancellationToken).ConfigureAwait(false);
+        return ToStrings(result);
+    }
+
+    /// <summary>The user's indexed sessions (tag, absolute expiry), oldest first; may include sessions that ended early.</summary>
+    public async Task<List<(string Tag, long AbsoluteExpiry)>> ListUserAsync(string userTag, CancellationToken cancellationToken)
+    {
+        var result = await _runner.EvaluateAsync(UserListScript, [UserKey(userTag)], [], cancellationToken).ConfigureAwait(false);
+        var parts = (RedisResult[])result!;
+        var list = new List<(string, long)>(parts.Length / 2);
+        for (var i = 0; i + 1 < parts.Length; i += 2)
+        {
+            list.Add(((string)parts[i]!, (long)(double)parts[i + 1]));
+        }
+
+        return list;
+    }
+
+    public async Task RemoveFromUserAsync(string userTag, IReadOnlyCollection<string> tags, CancellationToken cancellationToken)
+    {
+        if (tags.Count == 0)
+        {
+            return;
+        }
+
+        var args = tags.Select(t => (RedisValue)t).ToArray();
+        await _runner.EvaluateAsync(UserRemoveScript, [UserKey(userTag)], args, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Empties the user's index except <paramref name="keepTag"/>; returns the removed tags.</summary>
+    public async Task<string[]> RevokeAllAsync(string userTag, string? keepTag, CancellationToken cancellationToken)
+    {
+        var result = await _runner.EvaluateAsync(UserRevokeAllScript, [UserKey(userTag)], [keepTag ?? string.Empty], cancellationToken).ConfigureAwait(false);
+        return ToStrings(result);
+    }
+
+    private static RedisSessionRecord? ParseRecord(RedisResult result)
+    {
+        if (result.Resp2Type != ResultType.Array)
+        {
+            return null;
+        }
+
+        var parts = (RedisResult[])result!;
+        var data = new Dictionary<string, byte[]>(parts.Length / 2, StringComparer.Ordinal);
+        long created = 0, absolute = 0;
+        string? user = null;
+        for (var i = 0; i + 1 < parts.Length; i += 2)
+        {
+            var field = (string)parts[i]!;
+            var value = parts[i + 1];
+            if (field.StartsWith(RedisSessionFields.DataPrefix, StringComparison.Ordinal))
+            {
+                data[field[RedisSessionFields.DataPrefix.Length..]] = (byte[])value! ?? [];
+            }
+            else if (field == RedisSessionFields.AbsoluteExpiry)
+            {
+                absolute = (long)value;
+            }
+            else if (field == RedisSessionFields.Created)
+            {
+                created = (long)value;
+            }
+            else if (field == RedisSessionFields.User)
+            {
+                user = (string?)value;
+            }
+        }
+
+        return new RedisSessionRecord { Data = data, CreatedAt = created, AbsoluteExpiry = absolute, UserTag = string.IsNullOrEmpty(user) ? null : user };
+    }
+
+    private static string[] ToStrings(RedisResult result)
+    {
+        var parts = (RedisResult[])result!;
+        return [.. parts.Select(p => (string)p!)];
+    }
+
+    private static long ToMilliseconds(TimeSpan value) => Math.Max(1, (long)value.TotalMilliseconds);
+
+    private static RedisScript FromResource(string name) => RedisScript.FromResource(typeof(RedisSessionStore).Assembly, name);
+}

@@ -1,0 +1,36 @@
+using System.Diagnostics.Metrics;
+using RedisEdge.Internal;
+
+namespace RedisEdge.Sessions.Internal;
+
+/// <summary>The sessions Meter/ActivitySource (<see cref="RedisSessionDefaults.MeterName"/>) and its counters.</summary>
+internal sealed class RedisSessionTelemetry : IDisposable
+{
+    public RedisSessionTelemetry(IMeterFactory meterFactory)
+    {
+        Feature = new RedisFeatureTelemetry(meterFactory, RedisSessionDefaults.MeterName);
+        var meter = Feature.Meter;
+        Created = meter.CreateCounter<long>(RedisSessionDefaults.CreatedInstrument, "{session}", "Sessions created in Redis.");
+        Loaded = meter.CreateCounter<long>(RedisSessionDefaults.LoadedInstrument, "{session}", "Sessions loaded (and slid) from Redis.");
+        Committed = meter.CreateCounter<long>(RedisSessionDefaults.CommittedInstrument, "{session}", "Commits that wrote changes to a live session.");
+        ExpiredOnArrival = meter.CreateCounter<long>(RedisSessionDefaults.ExpiredOnArrivalInstrument, "{session}", "Well-formed session ids that named no live session (expired, destroyed or unknown); replaced by a fresh session.");
+        Destroyed = meter.CreateCounter<long>(RedisSessionDefaults.DestroyedInstrument, "{session}", "Sessions destroyed by the application (logout).");
+        Revoked = meter.CreateCounter<long>(RedisSessionDefaults.RevokedInstrument, "{session}", "Sessions revoked through their user (revoke-all, single revoke, per-user limit).");
+    }
+
+    public RedisFeatureTelemetry Feature { get; }
+
+    public Counter<long> Created { get; }
+
+    public Counter<long> Loaded { get; }
+
+    public Counter<long> Committed { get; }
+
+    public Counter<long> ExpiredOnArrival { get; }
+
+    public Counter<long> Destroyed { get; }
+
+    public Counter<long> Revoked { get; }
+
+    public void Dispose() => Feature.Dispose();
+}

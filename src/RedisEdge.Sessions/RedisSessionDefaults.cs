@@ -1,0 +1,41 @@
+namespace RedisEdge.Sessions;
+
+/// <summary>Default values, names and instrument names of RedisEdge sessions.</summary>
+public static class RedisSessionDefaults
+{
+    /// <summary>The configuration section under <c>RedisEdge</c>: <c>RedisEdge:Sessions</c>.</summary>
+    public const string ConfigurationSectionName = "Sessions";
+
+    /// <summary>The default session cookie name.</summary>
+    public const string CookieName = ".RedisEdge.Session";
+
+    /// <summary>The key segment every session key starts with: <c>{prefix}:sessions:</c>.</summary>
+    public const string KeyFeature = "sessions";
+
+    /// <summary>The <see cref="System.Diagnostics.Metrics.Meter"/> and activity source name.</summary>
+    public const string MeterName = RedisEdgeTelemetryNames.Sessions;
+
+    /// <summary>Default sliding idle timeout: 20 minutes (the same as <c>Microsoft.AspNetCore.Session</c>).</summary>
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromMinutes(20);
+
+    /// <summary>Default absolute lifetime: 12 hours, however active the session is.</summary>
+    public static readonly TimeSpan AbsoluteLifetime = TimeSpan.FromHours(12);
+
+    /// <summary>Counter of sessions created in Redis (first write of a new session).</summary>
+    public const string CreatedInstrument = "redisedge.sessions.created";
+
+    /// <summary>Counter of sessions loaded (and slid) from Redis.</summary>
+    public const string LoadedInstrument = "redisedge.sessions.loaded";
+
+    /// <summary>Counter of commits that wrote changes to a live session.</summary>
+    public const string CommittedInstrument = "redisedge.sessions.committed";
+
+    /// <summary>Counter of requests whose well-formed session id named no live session (expired, destroyed or unknown).</summary>
+    public const string ExpiredOnArrivalInstrument = "redisedge.sessions.expired_on_arrival";
+
+    /// <summary>Counter of sessions destroyed by the application (logout).</summary>
+    public const string DestroyedInstrument = "redisedge.sessions.destroyed";
+
+    /// <summary>Counter of sessions revoked through a user (revoke-all, single revoke, per-user limit).</summary>
+    public const string RevokedInstrument = "redisedge.sessions.revoked";
+}

@@ -1,0 +1,42 @@
+using Microsoft.AspNetCore.Http;
+
+namespace RedisEdge.Sessions;
+
+/// <summary>
+/// Options of RedisEdge sessions, bound from <c>RedisEdge:Sessions</c> and validated at start-up.
+/// </summary>
+public sealed class RedisSessionOptions
+{
+    /// <summary>Sliding idle timeout: a session not accessed for this long ends. Default 20 minutes.</summary>
+    public TimeSpan IdleTimeout { get; set; } = RedisSessionDefaults.IdleTimeout;
+
+    /// <summary>Absolute lifetime: a session ends this long after it was created however active it is. Default 12 hours.</summary>
+    public TimeSpan AbsoluteLifetime { get; set; } = RedisSessionDefaults.AbsoluteLifetime;
+
+    /// <summary>The session cookie.</summary>
+    public RedisSessionCookieOptions Cookie { get; set; } = new();
+
+    /// <summary>
+    /// Optional request/response header carrying the session id for non-browser clients (for example
+    /// <c>X-Session-Id</c>). When a request sends it (any value such as <c>new</c> on the first request), the id is read from it and any
+    /// new id is answered in the same response header; no cookie is set. <see langword="null"/> (default) disables
+    /// header transport.
+    /// </summary>
+    public string? HeaderName { get; set; }
+
+    /// <summary>Maximum concurrent sessions per bound user; binding one more revokes the oldest. 0 (default) = no limit.</summary>
+    public int MaxSessionsPerUser { get; set; }
+
+    /// <summary>
+    /// Failure policy. Default <see cref="RedisFailureMode.FailClosed"/>: a request that needs the session while Redis
+    /// is unreachable gets a 503 problem response. <see cref="RedisFailureMode.FailOpen"/> lets reads continue with an
+    /// empty session; writing to such a session still fails with 503, so no change is silently lost.
+    /// </summary>
+    public RedisFailurePolicyOptions Failure { get; set; } = new() { Mode = RedisFailureMode.FailClosed };
+
+    /// <summary>
+    /// Called for an endpoint marked <see cref="RequireSessionAttribute"/> when the request has no live session.
+    /// Default: a 401 problem response. Set it to redirect to a login page, for example.
+    /// </summary>
+    public Func<HttpContext, Task>? OnSessionRequired { get; set; }
+}

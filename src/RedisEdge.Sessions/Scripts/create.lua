@@ -1,0 +1,35 @@
+-- Creates a session under a fresh id (first write of a new session, or the second half of
+-- regenerate, which carries the old session's fields over).
+-- KEYS[1]  session hash for the new id (see load.lua for the field layout).
+-- ARGV[1]  idle timeout in milliseconds (> 0).
+-- ARGV[2]  absolute lifetime in milliseconds (> 0); used only when the pairs carry no "m:a".
+-- ARGV[3 ..] field, value pairs to store (data "d:<key>"; regenerate also passes "m:c", "m:a", "m:u").
+-- Returns  the absolute expiry (ms, Redis clock) on success;
+--          0   the key already exists (id collision: the caller retries with another id);
+--          -1  the carried-over absolute expiry has already passed: nothing written.
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 1 then
+  return 0
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local abs = nil
+local created = nil
+for i = 3, #ARGV, 2 do
+  if ARGV[i] == 'm:a' then abs = tonumber(ARGV[i + 1]) end
+  if ARGV[i] == 'm:c' then created = ARGV[i + 1] end
+end
+if not abs then
+  abs = now + tonumber(ARGV[2])
+end
+if abs <= now then
+  return -1
+end
+redis.call('HSET', key, 'm:a', abs, 'm:c', created or now)
+for i = 3, #ARGV, 2 do
+  if ARGV[i] ~= 'm:a' and ARGV[i] ~= 'm:c' then
+    redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+  end
+end
+redis.call('PEXPIRE', key, math.min(tonumber(ARGV[1]), abs - now))
+return abs

@@ -1,0 +1,119 @@
+using RedisEdge.Internal;
+using RedisEdge.Sessions.Internal;
+using RedisEdge.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace RedisEdge.Tests.Sessions;
+
+/// <summary>Each session script against Redis directly, including missing keys, wrong types and expired sessions.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisSessionScriptsTests(RedisServerFixture redis)
+{
+    private const long Idle = 60_000;
+    private readonly string _prefix = RedisServerFixture.UniquePrefix();
+
+    private IDatabase Db => redis.Database;
+
+    [Fact]
+    public async Task Create_Load_Commit_RoundTripFieldsAndSlide()
+    {
+        var key = Key();
+        var abs = (long)await Run("create.lua", key, Idle, 3_600_000, "d:a", "1");
+        Assert.True(abs > 0);
+        Assert.Equal(0L, (long)await Run("create.lua", key, Idle, 3_600_000));
+
+        await Db.KeyExpireAsync(key, TimeSpan.FromSeconds(5));
+        var loaded = (RedisResult[])(await Run("load.lua", key, Idle))!;
+        Assert.Contains(loaded, r => (string?)r == "d:a");
+        Assert.True((await Db.KeyTimeToLiveAsync(key))!.Value > TimeSpan.FromSeconds(30));
+
+        Assert.Equal(1L, (long)await Run("commit.lua", key, Idle, "0", 1, "d:b", "2", "d:a"));
+        Assert.Equal("2", (string?)await Db.HashGetAsync(key, "d:b"));
+        Assert.False(await Db.HashExistsAsync(key, "d:a"));
+
+        Assert.Equal(1L, (long)await Run("commit.lua", key, Idle, "1", 1, "d:c", "3"));
+        var fields = (await Db.HashKeysAsync(key)).Select(f => (string)f!).Order().ToArray();
+        Assert.Equal(["d:c", "m:a", "m:c"], fields);
+    }
+
+    [Fact]
+    public async Task Commit_OnMissingOrWrongTypeOrExpired_WritesNothing()
+    {
+        var missing = Key();
+        Assert.Equal(0L, (long)await Run("commit.lua", missing, Idle, "0", 1, "d:a", "1"));
+        Assert.False(await Db.KeyExistsAsync(missing));
+
+        var wrongType = Key();
+        await Db.StringSetAsync(wrongType, "x");
+        Assert.Equal(0L, (long)await Run("commit.lua", wrongType, Idle, "0", 1, "d:a", "1"));
+        Assert.Equal(0L, (long)await Run("load.lua", wrongType, Idle));
+        Assert.Equal("x", (string?)await Db.StringGetAsync(wrongType));
+
+        var expired = Key();
+        await Run("create.lua", expired, Idle, 3_600_000);
+        await Db.HashSetAsync(expired, "m:a", DateTimeOffset.UtcNow.AddSeconds(-1).ToUnixTimeMilliseconds());
+        Assert.Equal(-1L, (long)await Run("commit.lua", expired, Idle, "0", 1, "d:a", "1"));
+        Assert.False(await Db.KeyExistsAsync(expired));
+    }
+
+    [Fact]
+    public async Task Load_AbsoluteDeadlinePassed_DeletesAndReportsExpired()
+    {
+        var key = Key();
+        await Run("create.lua", key, Idle, 3_600_000);
+        await Db.HashSetAsync(key, "m:a", DateTimeOffset.UtcNow.AddMilliseconds(-1).ToUnixTimeMilliseconds());
+        Assert.Equal(-1L, (long)await Run("load.lua", key, Idle));
+        Assert.False(await Db.KeyExistsAsync(key));
+        Assert.Equal(0L, (long)await Run("load.lua", key, Idle));
+    }
+
+    [Fact]
+    public async Task Create_CarriedOverDeadlinePassed_WritesNothing()
+    {
+        var key = Key();
+        Assert.Equal(-1L, (long)await Run("create.lua", key, Idle, 3_600_000, "m:a", 5, "m:c", 1));
+        Assert.False(await Db.KeyExistsAsync(key));
+    }
+
+    [Fact]
+    public async Task Detach_ReadsAndDeletes_Destroy_RespectsOwner()
+    {
+        var key = Key();
+        await Run("create.lua", key, Idle, 3_600_000, "m:u", "U1", "d:x", "1");
+        Assert.Equal(0L, (long)((RedisResult[])(await Run("destroy.lua", key, "U2"))!)[0]);
+        Assert.True(await Db.KeyExistsAsync(key));
+        var detached = (RedisResult[])(await Run("detach.lua", key))!;
+        Assert.Contains(detached, r => (string?)r == "d:x");
+        Assert.False(await Db.KeyExistsAsync(key));
+        Assert.Equal(0L, (long)await Run("detach.lua", key));
+
+        await Run("create.lua", key, Idle, 3_600_000, "m:u", "U1");
+        var destroyed = (RedisResult[])(await Run("destroy.lua", key, "U1"))!;
+        Assert.Equal(1L, (long)destroyed[0]);
+        Assert.Equal("U1", (string?)destroyed[1]);
+    }
+
+    [Fact]
+    public async Task UserIndex_BindEvictsOldestButNeverTheNewSession_ListPrunes_RevokeAllKeeps()
+    {
+        var user = (RedisKey)$"{_prefix}:sessions:{{u}}:user";
+        var far = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds();
+        Assert.Empty((RedisResult[])(await Run("user_bind.lua", user, "s1", far + 1, 2))!);
+        Assert.Empty((RedisResult[])(await Run("user_bind.lua", user, "s2", far + 2, 2))!);
+        Assert.Equal(["s1"], ((RedisResult[])(await Run("user_bind.lua", user, "s3", far + 3, 2))!).Select(r => (string)r!));
+        Assert.Equal(["s2"], ((RedisResult[])(await Run("user_bind.lua", user, "s0", far, 2))!).Select(r => (string)r!));
+
+        await Db.SortedSetAddAsync(user, "dead", 5);
+        var listed = (RedisResult[])(await Run("user_list.lua", user))!;
+        Assert.Equal(["s0", "s3"], listed.Where((_, i) => i % 2 == 0).Select(r => (string)r!));
+
+        Assert.Equal(["s0"], ((RedisResult[])(await Run("user_revoke_all.lua", user, "s3"))!).Select(r => (string)r!));
+        Assert.Equal(1L, (long)await Run("user_remove.lua", user, "s3"));
+        Assert.False(await Db.KeyExistsAsync(user));
+    }
+
+    private RedisKey Key() => $"{_prefix}:sessions:{{{RedisSessionIds.Create()}}}";
+
+    private Task<RedisResult> Run(string script, RedisKey key, params RedisValue[] args) =>
+        Db.ScriptEvaluateAsync(RedisScript.FromResource(typeof(RedisSessionStore).Assembly, script).Text, [key], args);
+}

@@ -1,0 +1,112 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Internal;
+using RedisEdge.Sessions;
+using RedisEdge.Tests.Infrastructure;
+
+namespace RedisEdge.Tests.Sessions;
+
+/// <summary>A fleet of apps using RedisEdge sessions, with endpoints that exercise every session path.</summary>
+internal static class SessionTestApp
+{
+    public static Task<RedisFleet> StartAsync(RedisServerFixture redis, int instances = 1, IDictionary<string, string?>? settings = null)
+        => RedisFleet.StartAsync(
+            redis,
+            instances,
+            (builder, _) =>
+            {
+                builder.Services.AddSingleton<TestGate>();
+                builder.Services.AddRedisEdge().AddSessions();
+            },
+            (app, _) => MapEndpoints(app),
+            settings);
+
+    public static void MapEndpoints(WebApplication app)
+    {
+        app.UseRedisSessions();
+        app.MapGet("/nothing", () => "ok");
+        app.MapGet("/get/{key}", (HttpContext c, string key) => c.Session.GetString(key) ?? "(null)");
+        app.MapGet("/get-async/{key}", async (HttpContext c, string key) =>
+        {
+            await c.Session.LoadAsync(c.RequestAborted);
+            return c.Session.GetString(key) ?? "(null)";
+        });
+        app.MapPost("/set/{key}/{value}", (HttpContext c, string key, string value) =>
+        {
+            c.Session.SetString(key, value);
+            return "ok";
+        });
+        app.MapPost("/remove/{key}", (HttpContext c, string key) =>
+        {
+            c.Session.Remove(key);
+            return "ok";
+        });
+        app.MapPost("/readonly-set/{key}/{value}", (HttpContext c, string key, string value) =>
+        {
+            var before = c.Session.GetString(key) ?? "(null)";
+            c.Session.SetString(key, value);
+            return before;
+        }).WithReadOnlySession();
+        app.MapGet("/sessionless", (HttpContext c) =>
+        {
+            try
+            {
+                _ = c.Session;
+                return "session";
+            }
+            catch (InvalidOperationException)
+            {
+                return "none";
+            }
+        }).WithoutSession();
+        app.MapGet("/me", [RequireSession] (HttpContext c) => c.Session.GetString("user") ?? "(anonymous)");
+        app.MapGet("/me-builder", (HttpContext c) => c.Session.GetString("user") ?? "(anonymous)").RequireSession();
+        app.MapGet("/id", (HttpContext c) => c.Session.Id);
+        app.MapPost("/login/{user}", async (HttpContext c, IRedisSessionManager sessions, string user) =>
+        {
+            await sessions.RegenerateAsync(c);
+            c.Session.SetString("user", user);
+            await sessions.BindUserAsync(c, user);
+            return c.Session.Id;
+        });
+        app.MapPost("/regenerate", async (HttpContext c, IRedisSessionManager sessions) =>
+        {
+            await sessions.RegenerateAsync(c);
+            return c.Session.Id;
+        });
+        app.MapPost("/logout", async (HttpContext c, IRedisSessionManager sessions) =>
+        {
+            await sessions.DestroyAsync(c);
+            return "bye";
+        });
+        app.MapPost("/revoke-all/{user}", async (IRedisSessionManager sessions, string user) => (await sessions.RevokeUserSessionsAsync(user)).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        app.MapGet("/sessions/{user}", async (IRedisSessionManager sessions, string user) => string.Join(",", (await sessions.ListUserSessionsAsync(user)).Select(s => s.Handle)));
+        app.MapPost("/gated-set/{key}/{value}", async (HttpContext c, TestGate gate, string key, string value) =>
+        {
+            await c.Session.LoadAsync(c.RequestAborted);
+            gate.SignalLoaded();
+            await gate.WaitForReleaseAsync();
+            c.Session.SetString(key, value);
+            return "ok";
+        });
+    }
+
+    /// <summary>The Redis key of the session a browser holds.</summary>
+    public static string SessionKey(RedisFleet fleet, string sessionId) => $"{fleet.KeyPrefix}:sessions:{{{RedisKeyBuilder.Hash(sessionId)}}}";
+}
+
+/// <summary>Holds a request between loading its session and changing it, so tests can interleave requests exactly.</summary>
+internal sealed class TestGate
+{
+    private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void SignalLoaded() => _loaded.TrySetResult();
+
+    public Task Loaded => _loaded.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+    public void Release() => _release.TrySetResult();
+
+    public Task WaitForReleaseAsync() => _release.Task.WaitAsync(TimeSpan.FromSeconds(10));
+}

@@ -38,61 +38,28 @@ internal sealed class RedisScriptRunner
     /// </summary>
     public async Task<RedisResult> EvaluateAsync(RedisScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
     {
-        if (!_breaker.TryEnter())
-        {
-            RecordFailure(script, "circuit_open");
-            throw new RedisEdgeUnavailableException($"Redis circuit breaker for {_telemetry.Name} is open; the call was not sent.");
-        }
-
-        using var activity = StartActivity(script);
-        var started = _timeProvider.GetTimestamp();
-        string outcome = "error";
+        var call = Begin(script);
         try
         {
-            var result = await EvaluateWithNoScriptRecoveryAsync(script, keys, args, cancellationToken).ConfigureAwait(false);
-            _breaker.OnSuccess();
-            outcome = "success";
-            return result;
+            return call.Succeeded(await EvaluateWithNoScriptRecoveryAsync(script, keys, args, cancellationToken).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            _breaker.OnAbandoned();
-            outcome = "cancelled";
+            call.Cancelled();
             throw;
         }
-        catch (RedisServerException)
+        catch (Exception ex) when (IsScriptError(ex))
         {
-            // Redis answered: the connection is healthy even though the script failed.
-            _breaker.OnSuccess();
+            call.ScriptFailed();
             throw;
         }
-        catch (Exception ex) when (ex is TimeoutException or RedisConnectionException or RedisTimeoutException or ObjectDisposedException)
+        catch (Exception ex) when (IsUnavailable(ex))
         {
-            outcome = ex is RedisConnectionException ? "connection_error" : "timeout";
-            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            if (_breaker.OnFailure())
-            {
-                Log.CircuitOpened(_logger, _telemetry.Name, Policy.BreakDuration, ex);
-            }
-            else
-            {
-                Log.ScriptCallFailed(_logger, script.Name, _telemetry.Name, outcome, ex);
-            }
-
-            RecordFailure(script, outcome);
-            throw new RedisEdgeUnavailableException($"Redis did not answer {script.Name} for {_telemetry.Name} ({outcome}).", ex);
+            throw call.Unavailable(ex);
         }
         finally
         {
-            if (_telemetry.ScriptDuration.Enabled)
-            {
-                _telemetry.ScriptDuration.Record(
-                    _timeProvider.GetElapsedTime(started).TotalSeconds,
-                    new KeyValuePair<string, object?>("redisedge.script", script.Name),
-                    new KeyValuePair<string, object?>("redisedge.outcome", outcome));
-            }
-
-            activity?.SetTag("redisedge.outcome", outcome);
+            call.Dispose();
         }
     }
 
@@ -104,15 +71,7 @@ internal sealed class RedisScriptRunner
     /// </summary>
     public RedisResult Evaluate(RedisScript script, RedisKey[] keys, RedisValue[] args)
     {
-        if (!_breaker.TryEnter())
-        {
-            RecordFailure(script, "circuit_open");
-            throw new RedisEdgeUnavailableException($"Redis circuit breaker for {_telemetry.Name} is open; the call was not sent.");
-        }
-
-        using var activity = StartActivity(script);
-        var started = _timeProvider.GetTimestamp();
-        string outcome = "error";
+        var call = Begin(script);
         try
         {
             var database = _connection.Database;
@@ -121,48 +80,26 @@ internal sealed class RedisScriptRunner
             {
                 result = database.ScriptEvaluate(script.Text, keys, args);
             }
-            catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+            catch (RedisServerException ex) when (IsNoScript(ex))
             {
                 Log.ScriptReloaded(_logger, script.Name);
                 result = database.ScriptEvaluate(script.Text, keys, args, CommandFlags.NoScriptCache);
             }
 
-            _breaker.OnSuccess();
-            outcome = "success";
-            return result;
+            return call.Succeeded(result);
         }
-        catch (RedisServerException)
+        catch (Exception ex) when (IsScriptError(ex))
         {
-            _breaker.OnSuccess();
+            call.ScriptFailed();
             throw;
         }
-        catch (Exception ex) when (ex is TimeoutException or RedisConnectionException or RedisTimeoutException or ObjectDisposedException)
+        catch (Exception ex) when (IsUnavailable(ex))
         {
-            outcome = ex is RedisConnectionException ? "connection_error" : "timeout";
-            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            if (_breaker.OnFailure())
-            {
-                Log.CircuitOpened(_logger, _telemetry.Name, Policy.BreakDuration, ex);
-            }
-            else
-            {
-                Log.ScriptCallFailed(_logger, script.Name, _telemetry.Name, outcome, ex);
-            }
-
-            RecordFailure(script, outcome);
-            throw new RedisEdgeUnavailableException($"Redis did not answer {script.Name} for {_telemetry.Name} ({outcome}).", ex);
+            throw call.Unavailable(ex);
         }
         finally
         {
-            if (_telemetry.ScriptDuration.Enabled)
-            {
-                _telemetry.ScriptDuration.Record(
-                    _timeProvider.GetElapsedTime(started).TotalSeconds,
-                    new KeyValuePair<string, object?>("redisedge.script", script.Name),
-                    new KeyValuePair<string, object?>("redisedge.outcome", outcome));
-            }
-
-            activity?.SetTag("redisedge.outcome", outcome);
+            call.Dispose();
         }
     }
 
@@ -174,13 +111,86 @@ internal sealed class RedisScriptRunner
             return await database.ScriptEvaluateAsync(script.Text, keys, args)
                 .WaitAsync(Policy.Timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        catch (RedisServerException ex) when (IsNoScript(ex))
         {
             // The server lost its script cache (restart, failover, SCRIPT FLUSH). Send the full text once with EVAL;
             // StackExchange.Redis loads it again for the EVALSHA calls that follow.
             Log.ScriptReloaded(_logger, script.Name);
             return await database.ScriptEvaluateAsync(script.Text, keys, args, CommandFlags.NoScriptCache)
                 .WaitAsync(Policy.Timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static bool IsNoScript(RedisServerException ex) => ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal);
+
+    // Redis answered: the connection is healthy even though the script failed (WRONGTYPE from foreign data, say).
+    private static bool IsScriptError(Exception ex) => ex is RedisServerException;
+
+    private static bool IsUnavailable(Exception ex) =>
+        ex is TimeoutException or RedisConnectionException or RedisTimeoutException or ObjectDisposedException;
+
+    /// <summary>Enters the breaker and starts the span and clock of one call; throws when the breaker is open.</summary>
+    private ScriptCall Begin(RedisScript script)
+    {
+        if (!_breaker.TryEnter())
+        {
+            RecordFailure(script, "circuit_open");
+            throw new RedisEdgeUnavailableException($"Redis circuit breaker for {_telemetry.Name} is open; the call was not sent.");
+        }
+
+        return new ScriptCall(this, script, StartActivity(script), _timeProvider.GetTimestamp());
+    }
+
+    /// <summary>The bookkeeping of one script call, shared by the synchronous and asynchronous paths.</summary>
+    private sealed class ScriptCall(RedisScriptRunner runner, RedisScript script, Activity? activity, long started) : IDisposable
+    {
+        private string _outcome = "error";
+
+        public RedisResult Succeeded(RedisResult result)
+        {
+            runner._breaker.OnSuccess();
+            _outcome = "success";
+            return result;
+        }
+
+        public void Cancelled()
+        {
+            runner._breaker.OnAbandoned();
+            _outcome = "cancelled";
+        }
+
+        public void ScriptFailed() => runner._breaker.OnSuccess();
+
+        public RedisEdgeUnavailableException Unavailable(Exception ex)
+        {
+            _outcome = ex is RedisConnectionException ? "connection_error" : "timeout";
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            if (runner._breaker.OnFailure())
+            {
+                Log.CircuitOpened(runner._logger, runner._telemetry.Name, runner.Policy.BreakDuration, ex);
+            }
+            else
+            {
+                Log.ScriptCallFailed(runner._logger, script.Name, runner._telemetry.Name, _outcome, ex);
+            }
+
+            runner.RecordFailure(script, _outcome);
+            return new RedisEdgeUnavailableException($"Redis did not answer {script.Name} for {runner._telemetry.Name} ({_outcome}).", ex);
+        }
+
+        public void Dispose()
+        {
+            var duration = runner._telemetry.ScriptDuration;
+            if (duration.Enabled)
+            {
+                duration.Record(
+                    runner._timeProvider.GetElapsedTime(started).TotalSeconds,
+                    new KeyValuePair<string, object?>("redisedge.script", script.Name),
+                    new KeyValuePair<string, object?>("redisedge.outcome", _outcome));
+            }
+
+            activity?.SetTag("redisedge.outcome", _outcome);
+            activity?.Dispose();
         }
     }
 

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Options;
 using RedisEdge;
 using RedisEdge.Internal;
@@ -65,7 +65,8 @@ public static class RedisRateLimitingBuilderExtensions
         services.AddSingleton<LocalDenyCache>();
         services.AddSingleton<RateLimitPolicyProvider>();
         services.AddSingleton<RedisRateLimiter>();
-        services.AddSingleton<IHostedService, RateLimitEndpointValidator>();
+        services.AddSingleton<IStartupFilter, RateLimitEndpointValidator>();
+        services.AddSingleton(sp => new RateLimitingSection(section ?? RedisEdgeConfiguration.GetSection(builder, sp, RedisRateLimitingDefaults.SectionName)));
         return builder;
     }
 

@@ -1,6 +1,7 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using RedisEdge.Internal;
 
@@ -10,27 +11,32 @@ namespace RedisEdge.RateLimiting.Internal;
 /// Fails start-up when an endpoint names a rate-limit policy that is not defined, instead of finding out on the
 /// endpoint's first request.
 /// </summary>
+/// <remarks>
+/// A startup filter rather than a hosted service: hosted services start before the request pipeline (and so the
+/// endpoint data sources) is built; a startup filter runs right after it, still inside the host's start.
+/// </remarks>
 internal sealed class RateLimitEndpointValidator(
-    IServiceProvider services,
     IOptionsMonitor<RedisRateLimitingOptions> options,
-    RedisEdgeSectionPath<RedisRateLimitingOptions> section) : IHostedService
+    RedisEdgeSectionPath<RedisRateLimitingOptions> section) : IStartupFilter
 {
-    public Task StartAsync(CancellationToken cancellationToken)
+    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
     {
-        var source = services.GetService<EndpointDataSource>();
-        if (source is null)
+        next(app);
+        if (app.ApplicationServices.GetService<EndpointDataSource>() is { } source)
         {
-            return Task.CompletedTask;
+            Validate(source.Endpoints);
         }
+    };
 
-        var policies = options.CurrentValue.Policies;
+    internal void Validate(IReadOnlyList<Microsoft.AspNetCore.Http.Endpoint> endpoints)
+    {
+        var policies = new HashSet<string>(options.CurrentValue.Policies.Keys, StringComparer.OrdinalIgnoreCase);
         var errors = new List<string>();
-        foreach (var endpoint in source.Endpoints)
+        foreach (var endpoint in endpoints)
         {
             foreach (var attribute in endpoint.Metadata.GetOrderedMetadata<RateLimitAttribute>())
             {
-                if (!policies.ContainsKey(attribute.PolicyName) &&
-                    !policies.Keys.Any(k => string.Equals(k, attribute.PolicyName, StringComparison.OrdinalIgnoreCase)))
+                if (!policies.Contains(attribute.PolicyName))
                 {
                     errors.Add($"Endpoint '{endpoint.DisplayName}' uses rate-limit policy '{attribute.PolicyName}', which is not defined under {section.Path}:Policies.");
                 }
@@ -39,11 +45,7 @@ internal sealed class RateLimitEndpointValidator(
 
         if (errors.Count > 0)
         {
-            throw new OptionsValidationException(section.Path, typeof(RedisRateLimitingOptions), errors);
+            throw new OptionsValidationException(section.Path, typeof(RedisRateLimitingOptions), errors.Distinct());
         }
-
-        return Task.CompletedTask;
     }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -1,15 +1,17 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using RedisEdge.Internal;
 
 namespace RedisEdge.RateLimiting.Internal;
 
 /// <summary>Validates <see cref="RedisRateLimitingOptions"/> at start-up and on reload; every message names its configuration path.</summary>
-internal sealed class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<RedisRateLimitingOptions> section) : IValidateOptions<RedisRateLimitingOptions>
+internal sealed class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<RedisRateLimitingOptions> section, RateLimitingSection configuration) : IValidateOptions<RedisRateLimitingOptions>
 {
     public ValidateOptionsResult Validate(string? name, RedisRateLimitingOptions options)
     {
         var errors = new List<string>();
         var root = section.Path;
+        CheckPolicyBinding(errors);
         options.Failure.Validate($"{root}:Failure", errors);
         if (options.RetryAfterJitter < TimeSpan.Zero)
         {
@@ -45,6 +47,25 @@ internal sealed class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<Red
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>
+    /// The configuration binder silently drops a dictionary entry it cannot convert (an unknown algorithm, a limit
+    /// of "ten"); binding each policy on its own surfaces the error, with its path.
+    /// </summary>
+    private void CheckPolicyBinding(List<string> errors)
+    {
+        foreach (var child in configuration.Section.GetSection("Policies").GetChildren())
+        {
+            try
+            {
+                child.Get<RedisRateLimitPolicyOptions>();
+            }
+            catch (InvalidOperationException ex)
+            {
+                errors.Add(ex.Message);
+            }
+        }
     }
 
     internal static bool IsValidName(string name) =>

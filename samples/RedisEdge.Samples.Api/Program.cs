@@ -4,18 +4,20 @@ using RedisEdge.Samples.Api;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.Services.AddProblemDetails();
-builder.Services.AddRedisEdge(builder.Configuration.GetSection("RedisEdge"));
+builder.Services.AddRedisEdge(builder.Configuration.GetSection("RedisEdge"))
+    .AddSampleRateLimiting();
 builder.Services.AddHealthChecks().AddRedisEdge();
 builder.AddSampleTelemetry();
 
 var app = builder.Build();
 
+app.MapSampleRateLimiting();
 app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthResponseWriter.WriteAsync });
 app.MapGet("/", () => Results.Text(
     """
     RedisEdge sample API
       GET /health   Redis reachability and latency
-    """));
+    """ + "\n" + SampleRateLimiting.Usage));
 
 app.Run();
 

@@ -23,7 +23,7 @@ public sealed class RateLimitAttribute : Attribute
     public int Cost
     {
         get => _cost;
-        init
+        set
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
             _cost = value;

@@ -9,7 +9,7 @@ namespace RedisEdge.Tests.RateLimiting;
 public sealed class RateLimitedTestController : ControllerBase
 {
     [HttpGet("limited")]
-    [RateLimit("action")]
+    [RateLimit("action", Cost = 1)]
     public string Limited() => "ok";
 
     [HttpGet("free")]

@@ -388,6 +388,43 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task UserAndClaimPartitions_CountPerUserAndPerClaimValue()
+    {
+        await using var fleet = await RateLimitTestApp.StartAsync(
+            redis,
+            new Dictionary<string, string?>()
+                .Policy("user", RedisRateLimitAlgorithm.FixedWindow, 1, Hour, ("Partition", "User"))
+                .Policy("tier", RedisRateLimitAlgorithm.FixedWindow, 2, Hour, ("Partition", "Claim"), ("PartitionName", "tier")),
+            (app, _) =>
+            {
+                app.MapGet("/u", () => "ok").RequireRateLimit("user");
+                app.MapGet("/t", () => "ok").RequireRateLimit("tier");
+            },
+            beforeRateLimiting: (app, _) => app.Use((context, next) =>
+            {
+                if (context.Request.Query.TryGetValue("as", out var name))
+                {
+                    context.User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
+                        [new(System.Security.Claims.ClaimTypes.Name, name.ToString()), new("tier", name == "carol" ? "pro" : "free")], "test"));
+                }
+
+                return next(context);
+            }));
+        var client = fleet[0].Client;
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/u?as=alice")).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/u?as=alice")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/u?as=bob")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/u")).StatusCode); // anonymous: the shared absent partition
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/u")).StatusCode);
+
+        // alice and bob share the "free" tier; carol's "pro" tier is counted apart.
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/t?as=alice")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/t?as=bob")).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/t?as=alice")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/t?as=carol")).StatusCode);
+    }
+
+    [Fact]
     public async Task CustomResolverAndRouteAndCost_Partition()
     {
         await using var fleet = await RateLimitTestApp.StartAsync(redis, new Dictionary<string, string?>(), (app, _) =>

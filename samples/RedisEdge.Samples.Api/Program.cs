@@ -5,12 +5,15 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.Services.AddProblemDetails();
 builder.Services.AddRedisEdge(builder.Configuration.GetSection("RedisEdge"))
-    .AddSessions();
+    .AddSessions()
+    .AddSampleRateLimiting();
 builder.Services.AddHealthChecks().AddRedisEdge();
 builder.AddSampleTelemetry();
 
 var app = builder.Build();
 
+// Rate limiting first: a rejected request costs no session work.
+app.MapSampleRateLimiting();
 app.UseRedisSessions();
 
 app.MapSessionEndpoints();
@@ -23,7 +26,7 @@ app.MapGet("/", () => Results.Text(
       GET  /session/profile               requires a session: user, cart, the user's sessions
       POST /session/cart/{item}           add an item;  GET /session/cart (read-only);  DELETE /session/cart/{item}
       POST /session/logout                destroy this session;  POST /session/logout-everywhere
-    """));
+    """ + "\n" + SampleRateLimiting.Usage));
 
 app.Run();
 

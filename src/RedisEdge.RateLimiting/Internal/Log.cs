@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace RedisEdge.RateLimiting.Internal;
+
+/// <summary>Rate limiting logs, event ids 3000-3099.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(3000, LogLevel.Warning, "Rate limiting could not reach Redis for policies {Policies}; the request was {Outcome} ({Mode}).")]
+    public static partial void RedisFailed(ILogger logger, string policies, string outcome, string mode, Exception exception);
+
+    [LoggerMessage(3001, LogLevel.Warning, "Endpoint '{Endpoint}' names rate-limit policy '{Policy}', which is no longer defined; it is skipped.")]
+    public static partial void UnknownPolicy(ILogger logger, string? endpoint, string policy);
+
+    [LoggerMessage(3002, LogLevel.Debug, "Request rejected by rate-limit policies {Policies}; retry after {RetryAfterMs} ms.")]
+    public static partial void Rejected(ILogger logger, string policies, long retryAfterMs);
+
+    [LoggerMessage(3003, LogLevel.Debug, "Releasing concurrency leases failed; they will expire on their own.")]
+    public static partial void ReleaseFailed(ILogger logger, Exception exception);
+}

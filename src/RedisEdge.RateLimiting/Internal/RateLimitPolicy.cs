@@ -1,0 +1,99 @@
+using Microsoft.AspNetCore.Http;
+
+namespace RedisEdge.RateLimiting.Internal;
+
+/// <summary>A validated policy turned into what the middleware needs per request: script codes, limits in ms, lookups.</summary>
+internal sealed class RateLimitPolicy
+{
+    public RateLimitPolicy(string name, RedisRateLimitPolicyOptions options, RedisFailureMode defaultFailureMode)
+    {
+        Name = name;
+        Algorithm = options.Algorithm;
+        AlgorithmCode = (int)options.Algorithm + 1;
+        KeySuffix = name + ":" + AlgorithmToken(options.Algorithm);
+        Shadow = options.Mode == RedisRateLimitMode.Shadow;
+        Limit = options.PermitLimit;
+        PeriodMs = options.Algorithm == RedisRateLimitAlgorithm.Concurrency ? 0 : (long)Math.Ceiling(options.Window.TotalMilliseconds);
+        P1 = options.Algorithm switch
+        {
+            RedisRateLimitAlgorithm.TokenBucket => options.TokensPerPeriod,
+            RedisRateLimitAlgorithm.Gcra => options.Burst,
+            RedisRateLimitAlgorithm.Concurrency => (long)Math.Ceiling(options.LeaseTimeToLive.TotalMilliseconds),
+            _ => 0,
+        };
+        P2 = options.Algorithm == RedisRateLimitAlgorithm.Gcra ? (long)Math.Ceiling(options.MaxQueueDelay.TotalMilliseconds) : 0;
+        Partition = options.Partition;
+        PartitionName = options.PartitionName;
+        Resolver = options.PartitionResolver;
+        FailureMode = options.FailureMode ?? defaultFailureMode;
+        Allow = new HashSet<string>(options.AllowList, StringComparer.Ordinal);
+        Deny = new HashSet<string>(options.DenyList, StringComparer.Ordinal);
+        Overrides = new Dictionary<string, RedisRateLimitOverride>(StringComparer.Ordinal);
+        foreach (var item in options.Overrides)
+        {
+            Overrides[item.Partition] = item;
+        }
+
+        // Whole seconds for the IETF "w" parameter; a sub-second window still reports w=1.
+        WindowSeconds = PeriodMs == 0 ? 0 : Math.Max(1, (long)Math.Ceiling(PeriodMs / 1000.0));
+    }
+
+    public string Name { get; }
+
+    public RedisRateLimitAlgorithm Algorithm { get; }
+
+    public int AlgorithmCode { get; }
+
+    public string KeySuffix { get; }
+
+    public bool Shadow { get; }
+
+    public long Limit { get; }
+
+    public long PeriodMs { get; }
+
+    public long P1 { get; }
+
+    public long P2 { get; }
+
+    public long WindowSeconds { get; }
+
+    public RedisRateLimitPartitionKind Partition { get; }
+
+    public string? PartitionName { get; }
+
+    public Func<HttpContext, string?>? Resolver { get; }
+
+    public RedisFailureMode FailureMode { get; }
+
+    public HashSet<string> Allow { get; }
+
+    public HashSet<string> Deny { get; }
+
+    public Dictionary<string, RedisRateLimitOverride> Overrides { get; }
+
+    /// <summary>The limit and algorithm parameter for one partition value, after overrides.</summary>
+    public (long Limit, long P1) For(string? partitionValue)
+    {
+        if (partitionValue is not null && Overrides.Count > 0 && Overrides.TryGetValue(partitionValue, out var o))
+        {
+            var p1 = Algorithm is RedisRateLimitAlgorithm.TokenBucket ? (o.TokensPerPeriod > 0 ? o.TokensPerPeriod : P1)
+                : Algorithm is RedisRateLimitAlgorithm.Gcra ? (o.Burst > 0 ? o.Burst : P1)
+                : P1;
+            return (o.PermitLimit, p1);
+        }
+
+        return (Limit, P1);
+    }
+
+    internal static string AlgorithmToken(RedisRateLimitAlgorithm algorithm) => algorithm switch
+    {
+        RedisRateLimitAlgorithm.FixedWindow => "fw",
+        RedisRateLimitAlgorithm.SlidingWindowLog => "swl",
+        RedisRateLimitAlgorithm.SlidingWindowCounter => "swc",
+        RedisRateLimitAlgorithm.TokenBucket => "tb",
+        RedisRateLimitAlgorithm.Gcra => "gcra",
+        RedisRateLimitAlgorithm.Concurrency => "conc",
+        _ => throw new ArgumentOutOfRangeException(nameof(algorithm)),
+    };
+}

@@ -1,0 +1,36 @@
+namespace RedisEdge.RateLimiting.Internal;
+
+/// <summary>An immutable snapshot of the configured policies; replaced as a whole when configuration reloads.</summary>
+internal sealed class RateLimitPolicySet
+{
+    public RateLimitPolicySet(RedisRateLimitingOptions options)
+    {
+        var policies = new Dictionary<string, RateLimitPolicy>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, policy) in options.Policies)
+        {
+            policies[name] = new RateLimitPolicy(name, policy, options.Failure.Mode);
+        }
+
+        Policies = policies;
+        Global = options.GlobalPolicy is { Length: > 0 } global && policies.TryGetValue(global, out var g) ? g : null;
+        EmitHeaders = options.EmitRateLimitHeaders;
+        RetryAfterJitter = options.RetryAfterJitter;
+        LocalDenyCache = options.LocalDenyCache;
+        SingleHashSlot = options.SingleHashSlot;
+        OnRejected = options.OnRejected;
+    }
+
+    public IReadOnlyDictionary<string, RateLimitPolicy> Policies { get; }
+
+    public RateLimitPolicy? Global { get; }
+
+    public bool EmitHeaders { get; }
+
+    public TimeSpan RetryAfterJitter { get; }
+
+    public bool LocalDenyCache { get; }
+
+    public bool SingleHashSlot { get; }
+
+    public Func<RedisRateLimitRejectedContext, CancellationToken, ValueTask>? OnRejected { get; }
+}

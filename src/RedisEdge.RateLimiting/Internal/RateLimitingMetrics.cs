@@ -1,0 +1,58 @@
+using System.Diagnostics.Metrics;
+using RedisEdge.Internal;
+
+namespace RedisEdge.RateLimiting.Internal;
+
+/// <summary>The feature's meter, activity source and instruments (one per application, a DI singleton).</summary>
+internal sealed class RateLimitingMetrics : IDisposable
+{
+    public RateLimitingMetrics(IMeterFactory meterFactory)
+    {
+        Telemetry = new RedisFeatureTelemetry(meterFactory, RedisRateLimitingDefaults.MeterName);
+        Decisions = Telemetry.Meter.CreateCounter<long>(
+            RedisRateLimitingDefaults.DecisionsInstrument,
+            unit: "{request}",
+            description: "Rate-limit decisions per policy and result.");
+        QueueDelay = Telemetry.Meter.CreateHistogram<double>(
+            RedisRateLimitingDefaults.QueueDelayInstrument,
+            unit: "s",
+            description: "Time requests waited for their GCRA slot.");
+    }
+
+    public RedisFeatureTelemetry Telemetry { get; }
+
+    public Counter<long> Decisions { get; }
+
+    public Histogram<double> QueueDelay { get; }
+
+    public void Record(string policy, RedisRateLimitResult result)
+    {
+        if (Decisions.Enabled)
+        {
+            Decisions.Add(
+                1,
+                new KeyValuePair<string, object?>(RedisRateLimitingDefaults.PolicyTag, policy),
+                new KeyValuePair<string, object?>(RedisRateLimitingDefaults.ResultTag, ResultName(result)));
+        }
+    }
+
+    public void RecordQueueDelay(string policy, TimeSpan delay)
+    {
+        if (QueueDelay.Enabled)
+        {
+            QueueDelay.Record(delay.TotalSeconds, new KeyValuePair<string, object?>(RedisRateLimitingDefaults.PolicyTag, policy));
+        }
+    }
+
+    public static string ResultName(RedisRateLimitResult result) => result switch
+    {
+        RedisRateLimitResult.Allowed => "allowed",
+        RedisRateLimitResult.Rejected => "rejected",
+        RedisRateLimitResult.ShadowRejected => "shadow-rejected",
+        RedisRateLimitResult.LocalDeny => "local-deny",
+        RedisRateLimitResult.Denied => "denied",
+        _ => "redis-error",
+    };
+
+    public void Dispose() => Telemetry.Dispose();
+}

@@ -1,0 +1,149 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+using RedisEdge.Internal;
+
+namespace RedisEdge.RateLimiting.Internal;
+
+/// <summary>Validates <see cref="RedisRateLimitingOptions"/> at start-up and on reload; every message names its configuration path.</summary>
+internal sealed class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<RedisRateLimitingOptions> section, RateLimitingSection configuration) : IValidateOptions<RedisRateLimitingOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RedisRateLimitingOptions options)
+    {
+        var errors = new List<string>();
+        var root = section.Path;
+        CheckPolicyBinding(errors);
+        options.Failure.Validate($"{root}:Failure", errors);
+        if (options.RetryAfterJitter < TimeSpan.Zero)
+        {
+            errors.Add($"{root}:RetryAfterJitter must be >= 0 (was {options.RetryAfterJitter}).");
+        }
+
+        if (options.LocalDenyCacheSize < 0)
+        {
+            errors.Add($"{root}:LocalDenyCacheSize must be >= 0 (was {options.LocalDenyCacheSize}).");
+        }
+
+        if (options.GlobalPolicy is { Length: > 0 } global && !options.Policies.ContainsKey(global) &&
+            !options.Policies.Keys.Any(k => string.Equals(k, global, StringComparison.OrdinalIgnoreCase)))
+        {
+            errors.Add($"{root}:GlobalPolicy names '{global}', which is not defined under {root}:Policies.");
+        }
+
+        foreach (var (policyName, policy) in options.Policies)
+        {
+            var path = $"{root}:Policies:{policyName}";
+            if (!IsValidName(policyName))
+            {
+                errors.Add($"{path}: a policy name must be 1-64 characters of [A-Za-z0-9_.-].");
+            }
+
+            if (policy is null)
+            {
+                errors.Add($"{path} is empty.");
+                continue;
+            }
+
+            ValidatePolicy(path, policy, errors);
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>
+    /// The configuration binder silently drops a dictionary entry it cannot convert (an unknown algorithm, a limit
+    /// of "ten"); binding each policy on its own surfaces the error, with its path.
+    /// </summary>
+    private void CheckPolicyBinding(List<string> errors)
+    {
+        foreach (var child in configuration.Section.GetSection("Policies").GetChildren())
+        {
+            try
+            {
+                child.Get<RedisRateLimitPolicyOptions>();
+            }
+            catch (InvalidOperationException ex)
+            {
+                errors.Add(ex.Message);
+            }
+        }
+    }
+
+    internal static bool IsValidName(string name) =>
+        name.Length is > 0 and <= 64 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-');
+
+    private static void ValidatePolicy(string path, RedisRateLimitPolicyOptions policy, List<string> errors)
+    {
+        if (!Enum.IsDefined(policy.Algorithm))
+        {
+            errors.Add($"{path}:Algorithm must be one of {string.Join(", ", Enum.GetNames<RedisRateLimitAlgorithm>())}.");
+        }
+
+        if (!Enum.IsDefined(policy.Mode))
+        {
+            errors.Add($"{path}:Mode must be Enforce or Shadow.");
+        }
+
+        if (!Enum.IsDefined(policy.Partition))
+        {
+            errors.Add($"{path}:Partition must be one of {string.Join(", ", Enum.GetNames<RedisRateLimitPartitionKind>())}.");
+        }
+
+        if (policy.PermitLimit <= 0)
+        {
+            errors.Add($"{path}:PermitLimit must be > 0 (was {policy.PermitLimit}).");
+        }
+
+        if (policy.Algorithm != RedisRateLimitAlgorithm.Concurrency && (policy.Window < TimeSpan.FromMilliseconds(1) || policy.Window > TimeSpan.FromDays(366)))
+        {
+            errors.Add($"{path}:Window must be between 1 ms and 366 days (was {policy.Window}).");
+        }
+
+        if (policy.TokensPerPeriod < 0)
+        {
+            errors.Add($"{path}:TokensPerPeriod must be >= 0 (was {policy.TokensPerPeriod}).");
+        }
+
+        if (policy.Burst < 0)
+        {
+            errors.Add($"{path}:Burst must be >= 0 (was {policy.Burst}).");
+        }
+
+        if (policy.MaxQueueDelay < TimeSpan.Zero)
+        {
+            errors.Add($"{path}:MaxQueueDelay must be >= 0 (was {policy.MaxQueueDelay}).");
+        }
+
+        if (policy.LeaseTimeToLive < TimeSpan.FromMilliseconds(1))
+        {
+            errors.Add($"{path}:LeaseTimeToLive must be > 0 (was {policy.LeaseTimeToLive}).");
+        }
+
+        if (policy.FailureMode is { } mode && !Enum.IsDefined(mode))
+        {
+            errors.Add($"{path}:FailureMode must be FailOpen or FailClosed.");
+        }
+
+        if (policy.Partition is RedisRateLimitPartitionKind.Claim or RedisRateLimitPartitionKind.Header && string.IsNullOrWhiteSpace(policy.PartitionName))
+        {
+            errors.Add($"{path}:PartitionName is required when Partition is {policy.Partition}.");
+        }
+
+        if (policy.Partition == RedisRateLimitPartitionKind.Custom && policy.PartitionResolver is null)
+        {
+            errors.Add($"{path}:PartitionResolver must be set in code when Partition is Custom.");
+        }
+
+        for (var i = 0; i < policy.Overrides.Count; i++)
+        {
+            var o = policy.Overrides[i];
+            if (o is null || o.PermitLimit <= 0)
+            {
+                errors.Add($"{path}:Overrides:{i}:PermitLimit must be > 0 (was {o?.PermitLimit}).");
+            }
+            else if (o.TokensPerPeriod < 0 || o.Burst < 0)
+            {
+                errors.Add($"{path}:Overrides:{i}: TokensPerPeriod and Burst must be >= 0.");
+            }
+        }
+    }
+}

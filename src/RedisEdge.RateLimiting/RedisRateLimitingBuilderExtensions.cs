@@ -1,0 +1,75 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Options;
+using RedisEdge;
+using RedisEdge.Internal;
+using RedisEdge.RateLimiting;
+using RedisEdge.RateLimiting.Internal;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers RedisEdge rate limiting on the builder returned by <c>AddRedisEdge</c>.</summary>
+public static class RedisRateLimitingBuilderExtensions
+{
+    /// <summary>Adds rate limiting configured from <c>RedisEdge:RateLimiting</c>.</summary>
+    public static IRedisEdgeBuilder AddRateLimiting(this IRedisEdgeBuilder builder)
+        => AddRateLimitingCore(builder, section: null, configure: null);
+
+    /// <summary>Adds rate limiting configured from <c>RedisEdge:RateLimiting</c>, then <paramref name="configure"/>
+    /// (which may add policies in code).</summary>
+    public static IRedisEdgeBuilder AddRateLimiting(this IRedisEdgeBuilder builder, Action<RedisRateLimitingOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        return AddRateLimitingCore(builder, section: null, configure);
+    }
+
+    /// <summary>Adds rate limiting configured from <paramref name="configuration"/>, reloaded when it changes.</summary>
+    public static IRedisEdgeBuilder AddRateLimiting(this IRedisEdgeBuilder builder, IConfigurationSection configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return AddRateLimitingCore(builder, configuration, configure: null);
+    }
+
+    private static IRedisEdgeBuilder AddRateLimitingCore(IRedisEdgeBuilder builder, IConfigurationSection? section, Action<RedisRateLimitingOptions>? configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        if (services.Any(d => d.ServiceType == typeof(RateLimitingMarker)))
+        {
+            throw new InvalidOperationException("AddRateLimiting was called twice. Call it once; add policies in configuration or in its configure delegate.");
+        }
+
+        services.AddSingleton<RateLimitingMarker>();
+        OptionsBuilder<RedisRateLimitingOptions> options;
+        if (section is null)
+        {
+            options = RedisEdgeConfiguration.BindSection<RedisRateLimitingOptions>(builder, RedisRateLimitingDefaults.SectionName);
+        }
+        else
+        {
+            services.AddSingleton(new RedisEdgeSectionPath<RedisRateLimitingOptions>(section.Path));
+            services.AddSingleton<IOptionsChangeTokenSource<RedisRateLimitingOptions>>(new ConfigurationChangeTokenSource<RedisRateLimitingOptions>(Options.Options.DefaultName, section));
+            options = services.AddOptions<RedisRateLimitingOptions>().Bind(section);
+        }
+
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RedisRateLimitingOptions>, RedisRateLimitingOptionsValidator>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<RateLimitingMetrics>();
+        services.AddSingleton<LocalDenyCache>();
+        services.AddSingleton<RateLimitPolicyProvider>();
+        services.AddSingleton<RedisRateLimiter>();
+        services.AddSingleton<IStartupFilter, RateLimitEndpointValidator>();
+        services.AddSingleton(sp => new RateLimitingSection(section ?? RedisEdgeConfiguration.GetSection(builder, sp, RedisRateLimitingDefaults.SectionName)));
+        return builder;
+    }
+
+    /// <summary>Marks that <c>AddRateLimiting</c> ran, so <c>UseRedisRateLimiting</c> can say when it did not.</summary>
+    internal sealed class RateLimitingMarker;
+}

@@ -1,0 +1,28 @@
+--[[
+release_lease.lua - releases the concurrency leases one request took.
+
+KEYS[i]   lease sorted set of concurrency policy i (same keys, same hash tag, as rate_limit.lua).
+ARGV[1]   lease id the request used in rate_limit.lua.
+ARGV[1+i] cost the request took from policy i (number of lease members lease:1..lease:cost).
+
+Returns   number of lease members removed (0 when they had already expired and been purged).
+          Expired leases of other requests are purged on the way (server clock), so a key
+          never keeps the leases of a killed instance beyond their time-to-live.
+]]
+
+if redis.replicate_commands then redis.replicate_commands() end
+
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local lease = ARGV[1]
+local removed = 0
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  if redis.call('TYPE', key).ok == 'zset' then
+    local members = {}
+    for j = 1, (tonumber(ARGV[1 + i]) or 1) do members[#members + 1] = lease .. ':' .. string.format('%d', j) end
+    removed = removed + redis.call('ZREM', key, unpack(members))
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.3f', now))
+  end
+end
+return removed

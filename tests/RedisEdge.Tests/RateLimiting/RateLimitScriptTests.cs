@@ -1,0 +1,329 @@
+using RedisEdge.Internal;
+using RedisEdge.RateLimiting;
+using RedisEdge.RateLimiting.Internal;
+using RedisEdge.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace RedisEdge.Tests.RateLimiting;
+
+/// <summary>rate_limit.lua and release_lease.lua against Redis, one algorithm at a time, including their edge cases.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RateLimitScriptTests(RedisServerFixture redis)
+{
+    private static readonly RedisScript Script = RedisScript.FromResource(typeof(RedisRateLimiter).Assembly, "rate_limit.lua");
+    private static readonly RedisScript Release = RedisScript.FromResource(typeof(RedisRateLimiter).Assembly, "release_lease.lua");
+    private const long Hour = 3_600_000;
+
+    private readonly string _prefix = RedisServerFixture.UniquePrefix();
+
+    private IDatabase Db => redis.Database;
+
+    private RedisKey K(string name) => $"{_prefix}:rl:{{t}}:{name}";
+
+    private sealed record Policy(RedisRateLimitAlgorithm Algorithm, long Limit, long PeriodMs, int Cost = 1, long P1 = 0, long P2 = 0, string Lease = "", bool Shadow = false);
+
+    private sealed record Outcome(bool Allowed, long[][] Policies)
+    {
+        public long Status(int i) => Policies[i][0];
+
+        public long Remaining(int i) => Policies[i][1];
+
+        public long Reset(int i) => Policies[i][2];
+
+        public long Retry(int i) => Policies[i][3];
+
+        public long Delay(int i) => Policies[i][4];
+    }
+
+    private async Task<Outcome> Run(params (RedisKey Key, Policy Policy)[] calls)
+    {
+        var args = new List<RedisValue> { calls.Length };
+        foreach (var (_, p) in calls)
+        {
+            args.AddRange([(int)p.Algorithm + 1, p.Shadow ? 1 : 0, p.Limit, p.PeriodMs, p.Cost, p.P1, p.P2, p.Lease]);
+        }
+
+        var reply = (RedisResult[])(await Db.ScriptEvaluateAsync(Script.Text, calls.Select(c => c.Key).ToArray(), args.ToArray()))!;
+        var policies = new long[calls.Length][];
+        for (var i = 0; i < calls.Length; i++)
+        {
+            policies[i] = Enumerable.Range(0, 5).Select(j => (long)reply[1 + i * 5 + j]).ToArray();
+        }
+
+        return new Outcome((long)reply[0] == 1, policies);
+    }
+
+    private async Task<long> ServerMs()
+    {
+        var time = await redis.Server.TimeAsync();
+        return new DateTimeOffset(time, TimeSpan.Zero).ToUnixTimeMilliseconds();
+    }
+
+    private async Task<int> AcceptedOf(RedisKey key, Policy policy, int attempts)
+    {
+        var accepted = 0;
+        for (var i = 0; i < attempts; i++)
+        {
+            if ((await Run((key, policy))).Allowed)
+            {
+                accepted++;
+            }
+        }
+
+        return accepted;
+    }
+
+    [Theory]
+    [InlineData(RedisRateLimitAlgorithm.FixedWindow)]
+    [InlineData(RedisRateLimitAlgorithm.SlidingWindowLog)]
+    [InlineData(RedisRateLimitAlgorithm.SlidingWindowCounter)]
+    [InlineData(RedisRateLimitAlgorithm.TokenBucket)]
+    [InlineData(RedisRateLimitAlgorithm.Gcra)]
+    [InlineData(RedisRateLimitAlgorithm.Concurrency)]
+    public async Task KeyMissing_StartsFullAndAcceptsExactlyTheLimit(RedisRateLimitAlgorithm algorithm)
+    {
+        var key = K("missing");
+        var policy = new Policy(algorithm, 5, Hour, P1: algorithm == RedisRateLimitAlgorithm.Concurrency ? Hour : 0, Lease: "l");
+        var first = await Run((key, policy with { Lease = "l0" }));
+        Assert.True(first.Allowed);
+        Assert.Equal(4, first.Remaining(0));
+
+        var accepted = 0;
+        for (var i = 1; i < 10; i++)
+        {
+            accepted += (await Run((key, policy with { Lease = "l" + i }))).Allowed ? 1 : 0;
+        }
+
+        Assert.Equal(4, accepted);
+        var rejected = await Run((key, policy with { Lease = "lx" }));
+        Assert.False(rejected.Allowed);
+        Assert.Equal(0, rejected.Status(0));
+        Assert.Equal(0, rejected.Remaining(0));
+        Assert.True(rejected.Retry(0) > 0);
+        Assert.True(await Db.KeyTimeToLiveAsync(key) is { } ttl && ttl > TimeSpan.Zero, "Every state key must expire.");
+    }
+
+    [Theory]
+    [InlineData(RedisRateLimitAlgorithm.FixedWindow, "string")]
+    [InlineData(RedisRateLimitAlgorithm.SlidingWindowLog, "hash")]
+    [InlineData(RedisRateLimitAlgorithm.SlidingWindowCounter, "list")]
+    [InlineData(RedisRateLimitAlgorithm.TokenBucket, "string")]
+    [InlineData(RedisRateLimitAlgorithm.Gcra, "list")]
+    [InlineData(RedisRateLimitAlgorithm.Concurrency, "string")]
+    public async Task WrongType_IsTreatedAsEmptyAndReplaced(RedisRateLimitAlgorithm algorithm, string foreignType)
+    {
+        var key = K("wrong");
+        switch (foreignType)
+        {
+            case "string": await Db.StringSetAsync(key, "garbage{}\n"); break;
+            case "hash": await Db.HashSetAsync(key, "x", "y"); break;
+            default: await Db.ListLeftPushAsync(key, "x"); break;
+        }
+
+        var result = await Run((key, new Policy(algorithm, 3, Hour, P1: algorithm == RedisRateLimitAlgorithm.Concurrency ? Hour : 0, Lease: "a")));
+
+        Assert.True(result.Allowed);
+        Assert.Equal(2, result.Remaining(0));
+        Assert.NotEqual(foreignType, (await Db.ExecuteAsync("TYPE", key)).ToString());
+    }
+
+    [Fact]
+    public async Task GarbageValues_OfTheRightType_AreTreatedAsEmpty()
+    {
+        await Db.StringSetAsync(K("g"), "not-a-number");
+        await Db.HashSetAsync(K("h"), [new("t", "NaN?"), new("ts", "x")]);
+        var gcra = await Run((K("g"), new Policy(RedisRateLimitAlgorithm.Gcra, 3, Hour)));
+        var bucket = await Run((K("h"), new Policy(RedisRateLimitAlgorithm.TokenBucket, 3, Hour)));
+        Assert.True(gcra.Allowed);
+        Assert.True(bucket.Allowed);
+        Assert.Equal(2, bucket.Remaining(0));
+    }
+
+    [Fact]
+    public async Task FixedWindow_StateOfThePreviousWindow_DoesNotCount()
+    {
+        var key = K("fw");
+        var window = (await ServerMs()) / Hour;
+        await Db.HashSetAsync(key, [new("w", window - 1), new("c", 5)]);
+        Assert.True((await Run((key, new Policy(RedisRateLimitAlgorithm.FixedWindow, 5, Hour)))).Allowed);
+
+        // The same count in the current window does.
+        await Db.HashSetAsync(key, [new("w", window), new("c", 5)]);
+        var rejected = await Run((key, new Policy(RedisRateLimitAlgorithm.FixedWindow, 5, Hour)));
+        Assert.False(rejected.Allowed);
+        Assert.InRange(rejected.Retry(0), 1, Hour);
+        Assert.Equal(rejected.Reset(0), rejected.Retry(0));
+    }
+
+    [Fact]
+    public async Task SlidingLog_EntryExactlyOneWindowOld_HasLeftTheWindow()
+    {
+        var key = K("swl");
+        var now = await ServerMs();
+        await Db.SortedSetAddAsync(key, [new("old", now - Hour), new("recent", now - 1000)]);
+        var policy = new Policy(RedisRateLimitAlgorithm.SlidingWindowLog, 2, Hour);
+
+        var first = await Run((key, policy));
+        Assert.True(first.Allowed);
+        Assert.Equal(2, await Db.SortedSetLengthAsync(key));
+        var second = await Run((key, policy));
+        Assert.False(second.Allowed);
+
+        // The retry moment is when "recent" leaves the window: about an hour minus a second.
+        Assert.InRange(second.Retry(0), Hour - 1000 - 5000, Hour - 1000 + 5);
+    }
+
+    [Fact]
+    public async Task SlidingLog_MemoryIsBoundedByTheLimit()
+    {
+        var key = K("bounded");
+        var policy = new Policy(RedisRateLimitAlgorithm.SlidingWindowLog, 7, Hour);
+        await AcceptedOf(key, policy, 50);
+        Assert.Equal(7, await Db.SortedSetLengthAsync(key));
+    }
+
+    [Fact]
+    public async Task SlidingCounter_PreviousWindowWeighsByTheRemainingFraction()
+    {
+        var key = K("swc");
+        var now = await ServerMs();
+        var window = now / Hour;
+        var elapsedFraction = (now - window * Hour) / (double)Hour;
+        await Db.HashSetAsync(key, [new("w", window - 1), new("c", 100)]);
+        var policy = new Policy(RedisRateLimitAlgorithm.SlidingWindowCounter, 100, Hour);
+
+        var accepted = await AcceptedOf(key, policy, 120);
+
+        // Estimate = 100 * (1 - elapsed) + current <= 100, so about 100 * elapsed requests fit.
+        var expected = (int)Math.Floor(100 * elapsedFraction);
+        Assert.InRange(accepted, Math.Max(0, expected - 1), expected + 1);
+    }
+
+    [Fact]
+    public async Task TokenBucket_RefillsFractionally()
+    {
+        var key = K("tb");
+        var now = await ServerMs();
+
+        // Empty 250 ms ago at 4 tokens per second: one token is back, not zero and not a whole period's worth.
+        await Db.HashSetAsync(key, [new("t", "0"), new("ts", (now - 250).ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+        var policy = new Policy(RedisRateLimitAlgorithm.TokenBucket, 10, 1000, P1: 4);
+        var first = await Run((key, policy));
+        Assert.True(first.Allowed);
+        var second = await Run((key, policy));
+        Assert.False(second.Allowed);
+        Assert.InRange(second.Retry(0), 1, 250);
+    }
+
+    [Fact]
+    public async Task TokenBucket_OldStateRefillsToCapacityNotBeyond()
+    {
+        var key = K("tbfull");
+        await Db.HashSetAsync(key, [new("t", "0"), new("ts", "1")]);
+        var accepted = await AcceptedOf(key, new Policy(RedisRateLimitAlgorithm.TokenBucket, 3, Hour, P1: 1), 10);
+        Assert.Equal(3, accepted);
+    }
+
+    [Fact]
+    public async Task Gcra_Meter_AllowsTheBurstThenRejectsWithTheEmissionInterval()
+    {
+        var key = K("gcra");
+        var policy = new Policy(RedisRateLimitAlgorithm.Gcra, 10, Hour, P1: 2);
+        Assert.Equal(2, await AcceptedOf(key, policy, 5));
+        var rejected = await Run((key, policy));
+        Assert.False(rejected.Allowed);
+
+        // Next slot: one emission interval (an hour / 10) after the first request, minus the time elapsed since.
+        Assert.InRange(rejected.Retry(0), (Hour / 10) - 5000, Hour / 10);
+    }
+
+    [Fact]
+    public async Task Gcra_Queue_ReturnsGrowingDelaysUpToTheMaximumThenRejects()
+    {
+        var key = K("gcraq");
+        var policy = new Policy(RedisRateLimitAlgorithm.Gcra, 10, 10_000, P1: 1, P2: 2_500);
+        var delays = new List<long>();
+        Outcome result;
+        while ((result = await Run((key, policy))).Allowed)
+        {
+            delays.Add(result.Delay(0));
+            Assert.True(delays.Count < 10, "The queue must be bounded by the maximum delay.");
+        }
+
+        Assert.Equal(0, delays[0]);
+        Assert.Equal(delays.Order(), delays);
+        Assert.True(delays[^1] <= 2_500);
+        Assert.Equal(3, delays.Count);
+        Assert.InRange(result.Retry(0), 1, 1_000);
+    }
+
+    [Fact]
+    public async Task Concurrency_ExpiredLeasesArePurgedAndReleaseFreesASlot()
+    {
+        var key = K("conc");
+        var now = await ServerMs();
+        await Db.SortedSetAddAsync(key, [new("dead:1", now - 1), new("alive:1", now + Hour)]);
+        var policy = new Policy(RedisRateLimitAlgorithm.Concurrency, 2, 0, P1: Hour);
+
+        Assert.True((await Run((key, policy with { Lease = "a" }))).Allowed);
+        Assert.False((await Run((key, policy with { Lease = "b" }))).Allowed);
+        Assert.Equal(1, (long)await Db.ScriptEvaluateAsync(Release.Text, [key], ["a", 1]));
+        Assert.True((await Run((key, policy with { Lease = "c" }))).Allowed);
+        Assert.Equal(0, (long)await Db.ScriptEvaluateAsync(Release.Text, [key], ["never-held", 1]));
+    }
+
+    [Fact]
+    public async Task TwoPolicies_RejectionBySecond_ConsumesNothingFromFirst()
+    {
+        var a = K("a");
+        var b = K("b");
+        var wide = new Policy(RedisRateLimitAlgorithm.SlidingWindowLog, 10, Hour);
+        var narrow = new Policy(RedisRateLimitAlgorithm.FixedWindow, 1, Hour);
+        Assert.True((await Run((a, wide), (b, narrow))).Allowed);
+        for (var i = 0; i < 5; i++)
+        {
+            var rejected = await Run((a, wide), (b, narrow));
+            Assert.False(rejected.Allowed);
+            Assert.Equal(1, rejected.Status(0));
+            Assert.Equal(0, rejected.Status(1));
+            Assert.Equal(9, rejected.Remaining(0));
+        }
+
+        Assert.Equal(1, await Db.SortedSetLengthAsync(a));
+    }
+
+    [Fact]
+    public async Task ShadowPolicy_ReportsButNeverRejects()
+    {
+        var key = K("shadow");
+        var policy = new Policy(RedisRateLimitAlgorithm.FixedWindow, 1, Hour, Shadow: true);
+        Assert.Equal(1, (await Run((key, policy))).Status(0));
+        var over = await Run((key, policy));
+        Assert.True(over.Allowed);
+        Assert.Equal(2, over.Status(0));
+        Assert.True(over.Retry(0) > 0);
+    }
+
+    [Theory]
+    [InlineData(RedisRateLimitAlgorithm.FixedWindow)]
+    [InlineData(RedisRateLimitAlgorithm.SlidingWindowLog)]
+    [InlineData(RedisRateLimitAlgorithm.SlidingWindowCounter)]
+    [InlineData(RedisRateLimitAlgorithm.TokenBucket)]
+    [InlineData(RedisRateLimitAlgorithm.Gcra)]
+    [InlineData(RedisRateLimitAlgorithm.Concurrency)]
+    public async Task CostAboveTheLimit_IsRejectedWithNeverAndConsumesNothing(RedisRateLimitAlgorithm algorithm)
+    {
+        var key = K("cost");
+        var result = await Run((key, new Policy(algorithm, 3, Hour, Cost: 4, P1: algorithm == RedisRateLimitAlgorithm.Concurrency ? Hour : 0, Lease: "x")));
+        Assert.False(result.Allowed);
+        Assert.Equal(-1, result.Retry(0));
+        Assert.True((await Run((key, new Policy(algorithm, 3, Hour, Cost: 3, P1: algorithm == RedisRateLimitAlgorithm.Concurrency ? Hour : 0, Lease: "y")))).Allowed);
+    }
+
+    [Fact]
+    public async Task InvalidArguments_AreScriptErrors()
+    {
+        await Assert.ThrowsAsync<RedisServerException>(() => Run((K("bad"), new Policy((RedisRateLimitAlgorithm)41, 3, Hour))));
+        await Assert.ThrowsAsync<RedisServerException>(() => Run((K("bad"), new Policy(RedisRateLimitAlgorithm.FixedWindow, -3, Hour))));
+    }
+}

@@ -36,7 +36,7 @@ internal static class RateLimitTestApp
         return settings;
     }
 
-    public static Task<RedisFleet> StartAsync(
+    public static async Task<RedisFleet> StartAsync(
         RedisServerFixture redis,
         Dictionary<string, string?> settings,
         Action<WebApplication, int> endpoints,
@@ -48,7 +48,8 @@ internal static class RateLimitTestApp
         // A 2-core machine shared with parallel builds can take longer than the 500 ms production budget for a first
         // call; a timeout would fail open and turn an expected 429 into a 200. Outage tests set their own budget.
         settings.TryAdd($"{Section}:Failure:Timeout", "00:00:05");
-        return RedisFleet.StartAsync(
+        await AvoidHourBoundaryAsync(redis);
+        return await RedisFleet.StartAsync(
             redis,
             instances,
             (builder, i) =>
@@ -72,6 +73,20 @@ internal static class RateLimitTestApp
                 endpoints(app, i);
             },
             settings);
+    }
+
+    /// <summary>
+    /// Tests that count within one aligned one-hour window (fixed window, sliding counter) would see a second window
+    /// if they ran across xx:00:00 on the Redis clock. Within a minute of that boundary, start just after it instead.
+    /// </summary>
+    private static async Task AvoidHourBoundaryAsync(RedisServerFixture redis)
+    {
+        var now = await redis.Server.TimeAsync();
+        var untilBoundary = TimeSpan.FromHours(1) - TimeSpan.FromTicks(now.Ticks % TimeSpan.TicksPerHour);
+        if (untilBoundary < TimeSpan.FromMinutes(1))
+        {
+            await Task.Delay(untilBoundary + TimeSpan.FromSeconds(1));
+        }
     }
 
     /// <summary>Sends <paramref name="count"/> requests from <paramref name="clients"/> concurrent clients spread over the fleet.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
@@ -538,6 +539,31 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
         // The locally remembered rejection was dropped with the old limits; the window's count carries on.
         Assert.Equal([200, 200, 429], responses.Select(r => (int)r.StatusCode));
         Assert.Equal(4L, Field(responses[0], RedisRateLimitingDefaults.RateLimitPolicyHeader, "api")["q"]);
+    }
+
+    [Fact]
+    public async Task InvalidConfigurationReload_KeepsTheLastValidPoliciesInForce()
+    {
+        var settings = new Dictionary<string, string?>().Policy("api", RedisRateLimitAlgorithm.FixedWindow, 2, Hour);
+        await using var fleet = await RateLimitTestApp.StartAsync(redis, settings, (app, _) => app.MapGet("/r", () => "ok").RequireRateLimit("api"));
+        Assert.Equal([200], await Statuses(fleet, "/r", null, 1));
+
+        var configuration = (IConfigurationRoot)fleet[0].Services.GetRequiredService<IConfiguration>();
+        configuration[$"{RateLimitTestApp.Section}:Policies:api:PermitLimit"] = "-1";
+
+        // Validation refuses the new values where the reload is raised; requests keep the last valid limit (2).
+        var error = Assert.IsType<AggregateException>(Record.Exception(configuration.Reload));
+        var validation = Assert.IsType<OptionsValidationException>(Assert.Single(error.Flatten().InnerExceptions));
+        Assert.Contains("PermitLimit must be > 0", validation.Message, StringComparison.Ordinal);
+
+        var responses = new List<HttpResponseMessage>();
+        for (var i = 0; i < 2; i++)
+        {
+            responses.Add(await fleet[0].Client.GetAsync("/r"));
+        }
+
+        Assert.Equal([200, 429], responses.Select(r => (int)r.StatusCode));
+        Assert.Equal(2L, Field(responses[0], RedisRateLimitingDefaults.RateLimitPolicyHeader, "api")["q"]);
     }
 
     [Fact]

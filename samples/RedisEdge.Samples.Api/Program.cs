@@ -26,7 +26,7 @@ app.MapGet("/", () => Results.Text(
       GET  /session/profile               requires a session: user, cart, the user's sessions
       POST /session/cart/{item}           add an item;  GET /session/cart (read-only);  DELETE /session/cart/{item}
       POST /session/logout                destroy this session;  POST /session/logout-everywhere
-    """ + "\n" + SampleRateLimiting.Usage));
+    """ + "\n" + SampleRateLimiting.Usage + "\n"));
 
 app.Run();
 

@@ -1,7 +1,5 @@
 using System.Net;
 using System.Text.Json;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 using RedisEdge.Tests.Infrastructure;
 
 namespace RedisEdge.Tests.Samples;
@@ -12,12 +10,7 @@ public sealed class SampleApiTests(RedisServerFixture redis)
     [Fact]
     public async Task Health_ReportsRedisHealthyWithLatency()
     {
-        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
-        {
-            web.UseEnvironment("Testing");
-            web.UseSetting("RedisEdge:Redis:Configuration", redis.Configuration);
-            web.UseSetting("Telemetry:Exporter", "none");
-        });
+        await using var factory = SampleApp.Create(redis);
         var client = factory.CreateClient();
 
         var response = await client.GetAsync("/health");

@@ -1,6 +1,4 @@
 using System.Net;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 using RedisEdge.Tests.Infrastructure;
 using RedisEdge.Tests.RateLimiting;
 
@@ -12,13 +10,7 @@ public sealed class SampleRateLimitingTests(RedisServerFixture redis)
     [Fact]
     public async Task EveryAlgorithmEndpoint_IsLimitedFromAppsettings()
     {
-        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
-        {
-            web.UseEnvironment("Testing");
-            web.UseSetting("RedisEdge:Redis:Configuration", redis.Configuration);
-            web.UseSetting("RedisEdge:Redis:KeyPrefix", RedisServerFixture.UniquePrefix());
-            web.UseSetting("Telemetry:Exporter", "none");
-        });
+        await using var factory = SampleApp.Create(redis);
         var client = factory.CreateClient();
 
         foreach (var (path, policy) in new[]

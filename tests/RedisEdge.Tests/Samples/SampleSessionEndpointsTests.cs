@@ -1,10 +1,8 @@
 using System.Net;
 using System.Text.Json;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 using RedisEdge.Tests.Infrastructure;
 
-namespace RedisEdge.Tests.Sessions;
+namespace RedisEdge.Tests.Samples;
 
 [Collection(RedisCollection.Name)]
 public sealed class SampleSessionEndpointsTests(RedisServerFixture redis)
@@ -12,13 +10,7 @@ public sealed class SampleSessionEndpointsTests(RedisServerFixture redis)
     [Fact]
     public async Task Sample_LoginProfileCartLogout()
     {
-        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
-        {
-            web.UseEnvironment("Testing");
-            web.UseSetting("RedisEdge:Redis:Configuration", redis.Configuration);
-            web.UseSetting("RedisEdge:Redis:KeyPrefix", RedisServerFixture.UniquePrefix());
-            web.UseSetting("Telemetry:Exporter", "none");
-        });
+        await using var factory = SampleApp.Create(redis);
         var client = factory.CreateClient();
 
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/session/profile")).StatusCode);

@@ -13,7 +13,4 @@ internal static partial class Log
 
     [LoggerMessage(3, LogLevel.Error, "Redis circuit breaker for {Feature} opened; calls fail fast for {BreakDuration}.", EventName = "CircuitOpened")]
     public static partial void CircuitOpened(ILogger logger, string feature, TimeSpan breakDuration, Exception exception);
-
-    [LoggerMessage(4, LogLevel.Information, "Redis no longer had script {Script} (restart, failover or SCRIPT FLUSH); it was sent again.", EventName = "ScriptReloaded")]
-    public static partial void ScriptReloaded(ILogger logger, string script);
 }

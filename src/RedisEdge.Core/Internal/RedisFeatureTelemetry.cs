@@ -20,7 +20,7 @@ internal sealed class RedisFeatureTelemetry : IDisposable
         ScriptDuration = Meter.CreateHistogram<double>(
             ScriptDurationName,
             unit: "s",
-            description: "Duration of RedisEdge Lua script calls, including the NOSCRIPT retry.",
+            description: "Duration of RedisEdge Lua script calls, including any script re-send after NOSCRIPT.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
         ScriptFailures = Meter.CreateCounter<long>(
             ScriptFailuresName,

@@ -6,9 +6,15 @@ using StackExchange.Redis;
 namespace RedisEdge.Internal;
 
 /// <summary>
-/// Runs a feature's Lua scripts: one round trip, a timeout budget per call, a circuit breaker, transparent
-/// NOSCRIPT recovery, and a span and duration measurement per call.
+/// Runs a feature's Lua scripts: one round trip, a timeout budget per call, a circuit breaker, and a span and
+/// duration measurement per call.
 /// </summary>
+/// <remarks>
+/// Scripts go through <c>ScriptEvaluate(string, ...)</c>, so StackExchange.Redis sends <c>EVALSHA</c> once it has
+/// loaded a script on a server, and when the server answers <c>NOSCRIPT</c> (restart, failover, <c>SCRIPT FLUSH</c>)
+/// it drops its script cache and re-sends the text itself; the caller sees only the result. The tests pin this
+/// (flush, and kill and restart under fail-closed features) because RedisEdge relies on it rather than retrying.
+/// </remarks>
 internal sealed class RedisScriptRunner
 {
     private readonly RedisEdgeConnection _connection;
@@ -41,7 +47,8 @@ internal sealed class RedisScriptRunner
         var call = Begin(script);
         try
         {
-            return call.Succeeded(await EvaluateWithNoScriptRecoveryAsync(script, keys, args, cancellationToken).ConfigureAwait(false));
+            var evaluation = _connection.Database.ScriptEvaluateAsync(script.Text, keys, args);
+            return call.Succeeded(await evaluation.WaitAsync(Policy.Timeout, _timeProvider, cancellationToken).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -74,19 +81,7 @@ internal sealed class RedisScriptRunner
         var call = Begin(script);
         try
         {
-            var database = _connection.Database;
-            RedisResult result;
-            try
-            {
-                result = database.ScriptEvaluate(script.Text, keys, args);
-            }
-            catch (RedisServerException ex) when (IsNoScript(ex))
-            {
-                Log.ScriptReloaded(_logger, script.Name);
-                result = database.ScriptEvaluate(script.Text, keys, args, CommandFlags.NoScriptCache);
-            }
-
-            return call.Succeeded(result);
+            return call.Succeeded(_connection.Database.ScriptEvaluate(script.Text, keys, args));
         }
         catch (Exception ex) when (IsScriptError(ex))
         {
@@ -102,26 +97,6 @@ internal sealed class RedisScriptRunner
             call.Dispose();
         }
     }
-
-    private async Task<RedisResult> EvaluateWithNoScriptRecoveryAsync(RedisScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
-    {
-        var database = _connection.Database;
-        try
-        {
-            return await database.ScriptEvaluateAsync(script.Text, keys, args)
-                .WaitAsync(Policy.Timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
-        }
-        catch (RedisServerException ex) when (IsNoScript(ex))
-        {
-            // The server lost its script cache (restart, failover, SCRIPT FLUSH). Send the full text once with EVAL;
-            // StackExchange.Redis loads it again for the EVALSHA calls that follow.
-            Log.ScriptReloaded(_logger, script.Name);
-            return await database.ScriptEvaluateAsync(script.Text, keys, args, CommandFlags.NoScriptCache)
-                .WaitAsync(Policy.Timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private static bool IsNoScript(RedisServerException ex) => ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal);
 
     // Redis answered: the connection is healthy even though the script failed (WRONGTYPE from foreign data, say).
     private static bool IsScriptError(Exception ex) => ex is RedisServerException;

@@ -33,8 +33,17 @@ public sealed class RedisFleet : IAsyncDisposable
     /// Starts <paramref name="instances"/> apps. <paramref name="configureServices"/> must call <c>AddRedisEdge()</c>
     /// (configuration <c>RedisEdge:Redis:*</c> is already set); <paramref name="configureApp"/> adds middleware and endpoints.
     /// </summary>
-    public static async Task<RedisFleet> StartAsync(
+    public static Task<RedisFleet> StartAsync(
         RedisServerFixture redis,
+        int instances,
+        Action<WebApplicationBuilder, int> configureServices,
+        Action<WebApplication, int> configureApp,
+        IDictionary<string, string?>? settings = null)
+        => StartAsync(redis.Configuration, instances, configureServices, configureApp, settings);
+
+    /// <summary>The same over any Redis, such as a private <see cref="RedisServerProcess"/> a test kills and restarts.</summary>
+    public static async Task<RedisFleet> StartAsync(
+        string redisConfiguration,
         int instances,
         Action<WebApplicationBuilder, int> configureServices,
         Action<WebApplication, int> configureApp,
@@ -46,7 +55,7 @@ public sealed class RedisFleet : IAsyncDisposable
         {
             for (var i = 0; i < instances; i++)
             {
-                list.Add(await RedisFleetInstance.StartAsync(redis.Configuration, prefix, i, configureServices, configureApp, settings));
+                list.Add(await RedisFleetInstance.StartAsync(redisConfiguration, prefix, i, configureServices, configureApp, settings));
             }
         }
         catch

@@ -41,17 +41,7 @@ public static class RedisRateLimitingBuilderExtensions
         }
 
         services.AddSingleton<RateLimitingMarker>();
-        OptionsBuilder<RedisRateLimitingOptions> options;
-        if (section is null)
-        {
-            options = RedisEdgeConfiguration.BindSection<RedisRateLimitingOptions>(builder, RedisRateLimitingDefaults.SectionName);
-        }
-        else
-        {
-            services.AddSingleton(new RedisEdgeSectionPath<RedisRateLimitingOptions>(section.Path));
-            services.AddSingleton<IOptionsChangeTokenSource<RedisRateLimitingOptions>>(new ConfigurationChangeTokenSource<RedisRateLimitingOptions>(Options.Options.DefaultName, section));
-            options = services.AddOptions<RedisRateLimitingOptions>().Bind(section);
-        }
+        var options = RedisEdgeConfiguration.BindSection<RedisRateLimitingOptions>(builder, RedisRateLimitingDefaults.SectionName, section);
 
         if (configure is not null)
         {

@@ -34,8 +34,7 @@ public static class RedisSessionsBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configuration);
-        builder.Services.AddSingleton(new RedisEdgeSectionPath<RedisSessionOptions>(configuration.Path));
-        var options = builder.Services.AddOptions<RedisSessionOptions>().Bind(configuration);
+        var options = RedisEdgeConfiguration.BindSection<RedisSessionOptions>(builder, RedisSessionDefaults.ConfigurationSectionName, configuration);
         return AddSessionsCore(builder, options);
     }
 

@@ -27,18 +27,21 @@ internal static class RedisEdgeConfiguration
     }
 
     /// <summary>
-    /// Binds <typeparamref name="TOptions"/> to the feature section, reloading when configuration changes,
-    /// and registers a <see cref="RedisEdgeSectionPath{TOptions}"/> for validation messages.
+    /// Binds <typeparamref name="TOptions"/> to <paramref name="section"/> when the app passed one to the feature's
+    /// <c>Add...(IConfigurationSection)</c> overload, otherwise to the feature section <paramref name="name"/>;
+    /// reloads when configuration changes, and registers a <see cref="RedisEdgeSectionPath{TOptions}"/> so
+    /// validation messages name the path.
     /// </summary>
-    public static OptionsBuilder<TOptions> BindSection<TOptions>(IRedisEdgeBuilder builder, string name)
+    public static OptionsBuilder<TOptions> BindSection<TOptions>(IRedisEdgeBuilder builder, string name, IConfigurationSection? section = null)
         where TOptions : class
     {
         var services = builder.Services;
-        services.AddSingleton(sp => new RedisEdgeSectionPath<TOptions>(GetSection(builder, sp, name).Path));
+        IConfigurationSection Resolve(IServiceProvider sp) => section ?? GetSection(builder, sp, name);
+        services.AddSingleton(sp => new RedisEdgeSectionPath<TOptions>(Resolve(sp).Path));
         services.AddSingleton<IOptionsChangeTokenSource<TOptions>>(sp =>
-            new ConfigurationChangeTokenSource<TOptions>(Options.DefaultName, GetSection(builder, sp, name)));
+            new ConfigurationChangeTokenSource<TOptions>(Options.DefaultName, Resolve(sp)));
         services.AddSingleton<IConfigureOptions<TOptions>>(sp =>
-            new ConfigureNamedOptions<TOptions>(Options.DefaultName, options => GetSection(builder, sp, name).Bind(options)));
+            new ConfigureNamedOptions<TOptions>(Options.DefaultName, options => Resolve(sp).Bind(options)));
         return services.AddOptions<TOptions>();
     }
 }

@@ -75,4 +75,28 @@ public sealed class RedisSessionConfigurationTests(RedisServerFixture redis)
         await using var sectionProvider = fromSection.BuildServiceProvider();
         Assert.Equal(TimeSpan.FromHours(2), sectionProvider.GetRequiredService<IOptions<RedisSessionOptions>>().Value.AbsoluteLifetime);
     }
+
+    [Fact]
+    public async Task ExplicitSection_ErrorsNameItsPath_AndChangesReload()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["My:Sessions:IdleTimeout"] = "00:00:00",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddRedisEdge(o => o.Redis.Configuration = redis.Configuration).AddSessions(configuration.GetSection("My:Sessions"));
+        await using var provider = services.BuildServiceProvider();
+        var monitor = provider.GetRequiredService<IOptionsMonitor<RedisSessionOptions>>();
+
+        var error = Assert.Throws<OptionsValidationException>(() => monitor.CurrentValue);
+        Assert.Contains("My:Sessions:IdleTimeout", error.Message, StringComparison.Ordinal);
+
+        // A valid value is cached; only a change token from the explicit section can replace it.
+        configuration["My:Sessions:IdleTimeout"] = "00:05:00";
+        configuration.Reload();
+        Assert.Equal(TimeSpan.FromMinutes(5), monitor.CurrentValue.IdleTimeout);
+        configuration["My:Sessions:IdleTimeout"] = "00:07:00";
+        configuration.Reload();
+        Assert.Equal(TimeSpan.FromMinutes(7), monitor.CurrentValue.IdleTimeout);
+    }
 }

@@ -3,14 +3,27 @@ using Microsoft.Extensions.Logging;
 namespace RedisEdge.Internal;
 
 /// <summary>Core log messages; event ids 1-99.</summary>
+/// <remarks>
+/// A Redis outage fails every request, so per-call failures are not logged: the breaker logs its transitions
+/// (opened, probe failed, closed) and the rest is counted in <c>redisedge.script.failures</c>.
+/// </remarks>
 internal static partial class Log
 {
     [LoggerMessage(1, LogLevel.Information, "RedisEdge is connecting to Redis at {Configuration}.", EventName = "Connecting")]
     public static partial void Connecting(ILogger logger, string configuration);
 
-    [LoggerMessage(2, LogLevel.Warning, "Redis call {Script} for {Feature} failed ({Outcome}).", EventName = "ScriptCallFailed")]
+    [LoggerMessage(2, LogLevel.Debug, "Redis call {Script} for {Feature} failed ({Outcome}).", EventName = "ScriptCallFailed")]
     public static partial void ScriptCallFailed(ILogger logger, string script, string feature, string outcome, Exception exception);
 
-    [LoggerMessage(3, LogLevel.Error, "Redis circuit breaker for {Feature} opened; calls fail fast for {BreakDuration}.", EventName = "CircuitOpened")]
-    public static partial void CircuitOpened(ILogger logger, string feature, TimeSpan breakDuration, Exception exception);
+    [LoggerMessage(3, LogLevel.Error, "Redis circuit breaker for {Feature} opened after {Outcome} on {Script}; calls fail fast for {BreakDuration}.", EventName = "CircuitOpened")]
+    public static partial void CircuitOpened(ILogger logger, string feature, string outcome, string script, TimeSpan breakDuration, Exception exception);
+
+    [LoggerMessage(4, LogLevel.Warning, "Redis circuit breaker for {Feature}: the probe call {Script} failed ({Outcome}); it stays open for another {BreakDuration}.", EventName = "CircuitProbeFailed")]
+    public static partial void CircuitProbeFailed(ILogger logger, string feature, string script, string outcome, TimeSpan breakDuration, Exception exception);
+
+    [LoggerMessage(5, LogLevel.Information, "Redis circuit breaker for {Feature} closed: Redis answered {Script} again.", EventName = "CircuitClosed")]
+    public static partial void CircuitClosed(ILogger logger, string feature, string script);
+
+    [LoggerMessage(6, LogLevel.Error, "RedisEdge configuration error: StackExchange.Redis refused {Script} for {Feature} before sending it. This is not a Redis outage and will repeat on every such request until the configuration is fixed. Further occurrences of this error are logged at Debug level.", EventName = "ClientCommandError")]
+    public static partial void ClientCommandError(ILogger logger, string script, string feature, Exception exception);
 }

@@ -22,6 +22,7 @@ internal sealed class RedisScriptRunner
     private readonly RedisCircuitBreaker _breaker;
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
+    private int _clientErrorLogged;
 
     public RedisScriptRunner(RedisEdgeConnection connection, RedisFeatureTelemetry telemetry, RedisFailurePolicyOptions policy, ILogger logger, TimeProvider? timeProvider = null)
     {
@@ -37,10 +38,14 @@ internal sealed class RedisScriptRunner
 
     public bool IsCircuitOpen => _breaker.IsOpen;
 
+    /// <summary>The breaker of this runner; exposed for tests and for features that report its retry hint.</summary>
+    internal RedisCircuitBreaker Breaker => _breaker;
+
     /// <summary>
     /// Evaluates <paramref name="script"/>. Throws <see cref="RedisEdgeUnavailableException"/> when Redis cannot
-    /// answer within <see cref="RedisFailurePolicyOptions.Timeout"/> or the breaker is open; a script error
-    /// (<see cref="RedisServerException"/>) is rethrown as it is.
+    /// answer within <see cref="RedisFailurePolicyOptions.Timeout"/>, answers with an outage error (OOM, READONLY,
+    /// LOADING, BUSY, ...), the client refuses the command, or the breaker is open; a script error
+    /// (<see cref="RedisServerException"/>, such as <c>WRONGTYPE</c>) is rethrown as it is.
     /// </summary>
     public async Task<RedisResult> EvaluateAsync(RedisScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
     {
@@ -55,14 +60,14 @@ internal sealed class RedisScriptRunner
             call.Cancelled();
             throw;
         }
-        catch (Exception ex) when (IsScriptError(ex))
+        catch (Exception ex)
         {
-            call.ScriptFailed();
+            if (call.Failed(ex) is { } unavailable)
+            {
+                throw unavailable;
+            }
+
             throw;
-        }
-        catch (Exception ex) when (IsUnavailable(ex))
-        {
-            throw call.Unavailable(ex);
         }
         finally
         {
@@ -72,25 +77,25 @@ internal sealed class RedisScriptRunner
 
     /// <summary>
     /// Synchronous twin of <see cref="EvaluateAsync"/> for callers that must block (<c>ISession</c>'s synchronous
-    /// members). It uses StackExchange.Redis' synchronous path, which completes without a thread-pool thread, so a
-    /// blocked request cannot starve the pool the way sync-over-async does. The wait is bounded by the multiplexer's
-    /// <c>SyncTimeout</c> instead of <see cref="RedisFailurePolicyOptions.Timeout"/>; the breaker applies as usual.
+    /// members in lazy mode). It blocks the calling thread for at most <see cref="RedisFailurePolicyOptions.Timeout"/>
+    /// (not the multiplexer's <c>SyncTimeout</c>), with the same breaker and failure handling as the asynchronous path.
     /// </summary>
     public RedisResult Evaluate(RedisScript script, RedisKey[] keys, RedisValue[] args)
     {
         var call = Begin(script);
         try
         {
-            return call.Succeeded(_connection.Database.ScriptEvaluate(script.Text, keys, args));
+            var evaluation = _connection.Database.ScriptEvaluateAsync(script.Text, keys, args);
+            return call.Succeeded(WaitBounded(evaluation, Policy.Timeout));
         }
-        catch (Exception ex) when (IsScriptError(ex))
+        catch (Exception ex)
         {
-            call.ScriptFailed();
+            if (call.Failed(ex) is { } unavailable)
+            {
+                throw unavailable;
+            }
+
             throw;
-        }
-        catch (Exception ex) when (IsUnavailable(ex))
-        {
-            throw call.Unavailable(ex);
         }
         finally
         {
@@ -98,11 +103,25 @@ internal sealed class RedisScriptRunner
         }
     }
 
-    // Redis answered: the connection is healthy even though the script failed (WRONGTYPE from foreign data, say).
-    private static bool IsScriptError(Exception ex) => ex is RedisServerException;
+    private static RedisResult WaitBounded(Task<RedisResult> evaluation, TimeSpan timeout)
+    {
+        bool completed;
+        try
+        {
+            completed = evaluation.Wait(timeout);
+        }
+        catch (AggregateException)
+        {
+            completed = true;
+        }
 
-    private static bool IsUnavailable(Exception ex) =>
-        ex is TimeoutException or RedisConnectionException or RedisTimeoutException or ObjectDisposedException;
+        if (!completed)
+        {
+            throw new TimeoutException($"The Redis call did not complete within {timeout}.");
+        }
+
+        return evaluation.GetAwaiter().GetResult();
+    }
 
     /// <summary>Enters the breaker and starts the span and clock of one call; throws when the breaker is open.</summary>
     private ScriptCall Begin(RedisScript script)
@@ -110,51 +129,111 @@ internal sealed class RedisScriptRunner
         if (!_breaker.TryEnter())
         {
             RecordFailure(script, "circuit_open");
-            throw new RedisEdgeUnavailableException($"Redis circuit breaker for {_telemetry.Name} is open; the call was not sent.");
+            throw new RedisEdgeUnavailableException($"Redis circuit breaker for {_telemetry.Name} is open; the call was not sent.", null, _breaker.RetryAfter);
         }
 
         return new ScriptCall(this, script, StartActivity(script), _timeProvider.GetTimestamp());
     }
 
-    /// <summary>The bookkeeping of one script call, shared by the synchronous and asynchronous paths.</summary>
+    /// <summary>
+    /// The bookkeeping of one script call, shared by the synchronous and asynchronous paths. Every call settles the
+    /// breaker exactly once (success, failure or abandoned), whatever was thrown, so a half-open probe is always released.
+    /// </summary>
     private sealed class ScriptCall(RedisScriptRunner runner, RedisScript script, Activity? activity, long started) : IDisposable
     {
         private string _outcome = "error";
+        private bool _settled;
 
         public RedisResult Succeeded(RedisResult result)
         {
-            runner._breaker.OnSuccess();
+            _settled = true;
             _outcome = "success";
+            if (runner._breaker.OnSuccess())
+            {
+                Log.CircuitClosed(runner._logger, runner._telemetry.Name, script.Name);
+            }
+
             return result;
         }
 
         public void Cancelled()
         {
-            runner._breaker.OnAbandoned();
+            _settled = true;
             _outcome = "cancelled";
+            runner._breaker.OnAbandoned();
         }
 
-        public void ScriptFailed() => runner._breaker.OnSuccess();
-
-        public RedisEdgeUnavailableException Unavailable(Exception ex)
+        /// <summary>
+        /// Settles a failed call: returns the <see cref="RedisEdgeUnavailableException"/> to throw, or
+        /// <see langword="null"/> when <paramref name="exception"/> must propagate as it is (a script error or an
+        /// exception RedisEdge does not classify).
+        /// </summary>
+        public RedisEdgeUnavailableException? Failed(Exception exception)
         {
-            _outcome = ex is RedisConnectionException ? "connection_error" : "timeout";
-            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            if (runner._breaker.OnFailure())
+            _settled = true;
+            _outcome = RedisErrorClassifier.Outcome(exception);
+            switch (RedisErrorClassifier.Classify(exception))
             {
-                Log.CircuitOpened(runner._logger, runner._telemetry.Name, runner.Policy.BreakDuration, ex);
-            }
-            else
-            {
-                Log.ScriptCallFailed(runner._logger, script.Name, runner._telemetry.Name, _outcome, ex);
-            }
+                case RedisFailureKind.ScriptError:
+                    // Redis answered: the connection is healthy even though the script failed.
+                    if (runner._breaker.OnSuccess())
+                    {
+                        Log.CircuitClosed(runner._logger, runner._telemetry.Name, script.Name);
+                    }
 
-            runner.RecordFailure(script, _outcome);
-            return new RedisEdgeUnavailableException($"Redis did not answer {script.Name} for {runner._telemetry.Name} ({_outcome}).", ex);
+                    return null;
+
+                case RedisFailureKind.Outage:
+                    activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+                    switch (runner._breaker.OnFailure())
+                    {
+                        case RedisCircuitTransition.Opened:
+                            Log.CircuitOpened(runner._logger, runner._telemetry.Name, _outcome, script.Name, runner.Policy.BreakDuration, exception);
+                            break;
+                        case RedisCircuitTransition.ProbeFailed:
+                            Log.CircuitProbeFailed(runner._logger, runner._telemetry.Name, script.Name, _outcome, runner.Policy.BreakDuration, exception);
+                            break;
+                        default:
+                            Log.ScriptCallFailed(runner._logger, script.Name, runner._telemetry.Name, _outcome, exception);
+                            break;
+                    }
+
+                    runner.RecordFailure(script, _outcome);
+                    return new RedisEdgeUnavailableException(
+                        $"Redis did not answer {script.Name} for {runner._telemetry.Name} ({_outcome}).", exception, runner._breaker.RetryAfter);
+
+                case RedisFailureKind.ClientError:
+                    // Nothing was sent, so nothing is known about Redis' health: release the probe, count no failure.
+                    activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+                    runner._breaker.OnAbandoned();
+                    if (Interlocked.Exchange(ref runner._clientErrorLogged, 1) == 0)
+                    {
+                        Log.ClientCommandError(runner._logger, script.Name, runner._telemetry.Name, exception);
+                    }
+                    else
+                    {
+                        Log.ScriptCallFailed(runner._logger, script.Name, runner._telemetry.Name, _outcome, exception);
+                    }
+
+                    runner.RecordFailure(script, _outcome);
+                    return new RedisEdgeUnavailableException(
+                        $"RedisEdge configuration error: {script.Name} for {runner._telemetry.Name} was refused by the Redis client before it was sent: {exception.Message}",
+                        exception,
+                        TimeSpan.FromSeconds(1));
+
+                default:
+                    runner._breaker.OnAbandoned();
+                    return null;
+            }
         }
 
         public void Dispose()
         {
+            if (!_settled)
+            {
+                runner._breaker.OnAbandoned();
+            }
+
             var duration = runner._telemetry.ScriptDuration;
             if (duration.Enabled)
             {

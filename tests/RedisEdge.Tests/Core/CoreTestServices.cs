@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RedisEdge.Internal;
 
@@ -9,13 +10,13 @@ internal sealed class CoreTestServices : IAsyncDisposable
 {
     public static readonly RedisScript CounterScript = RedisScript.FromResource(typeof(CoreTestServices).Assembly, "test_counter.lua");
 
-    private CoreTestServices(ServiceProvider provider, RedisFailurePolicyOptions policy)
+    private CoreTestServices(ServiceProvider provider, RedisFailurePolicyOptions policy, ILogger? logger, TimeProvider? timeProvider)
     {
         Provider = provider;
         Connection = provider.GetRequiredService<RedisEdgeConnection>();
         Keys = provider.GetRequiredService<RedisKeyBuilder>();
         Telemetry = new RedisFeatureTelemetry(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), RedisEdgeTelemetryNames.Core);
-        Runner = new RedisScriptRunner(Connection, Telemetry, policy, NullLogger.Instance);
+        Runner = new RedisScriptRunner(Connection, Telemetry, policy, logger ?? NullLogger.Instance, timeProvider);
     }
 
     public ServiceProvider Provider { get; }
@@ -28,7 +29,7 @@ internal sealed class CoreTestServices : IAsyncDisposable
 
     public RedisScriptRunner Runner { get; }
 
-    public static CoreTestServices Create(string redisConfiguration, RedisFailurePolicyOptions? policy = null, string? prefix = null)
+    public static CoreTestServices Create(string redisConfiguration, RedisFailurePolicyOptions? policy = null, string? prefix = null, ILogger? logger = null, TimeProvider? timeProvider = null)
     {
         var services = new ServiceCollection();
         services.AddLogging();
@@ -37,7 +38,7 @@ internal sealed class CoreTestServices : IAsyncDisposable
             o.Redis.Configuration = redisConfiguration;
             o.Redis.KeyPrefix = prefix ?? Infrastructure.RedisServerFixture.UniquePrefix();
         });
-        return new CoreTestServices(services.BuildServiceProvider(), policy ?? new RedisFailurePolicyOptions());
+        return new CoreTestServices(services.BuildServiceProvider(), policy ?? new RedisFailurePolicyOptions(), logger, timeProvider);
     }
 
     public async ValueTask DisposeAsync()

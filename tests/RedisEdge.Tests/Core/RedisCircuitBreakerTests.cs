@@ -1,4 +1,5 @@
 using RedisEdge.Internal;
+using RedisEdge.Tests.Infrastructure;
 
 namespace RedisEdge.Tests.Core;
 
@@ -17,8 +18,8 @@ public sealed class RedisCircuitBreakerTests
     [Fact]
     public void Failures_BelowThreshold_StayClosed()
     {
-        Assert.False(_breaker.OnFailure());
-        Assert.False(_breaker.OnFailure());
+        Assert.Equal(RedisCircuitTransition.None, _breaker.OnFailure());
+        Assert.Equal(RedisCircuitTransition.None, _breaker.OnFailure());
 
         Assert.False(_breaker.IsOpen);
         Assert.True(_breaker.TryEnter());
@@ -42,7 +43,7 @@ public sealed class RedisCircuitBreakerTests
         _breaker.OnFailure();
         _breaker.OnFailure();
 
-        Assert.True(_breaker.OnFailure());
+        Assert.Equal(RedisCircuitTransition.Opened, _breaker.OnFailure());
         Assert.True(_breaker.IsOpen);
         Assert.False(_breaker.TryEnter());
 
@@ -72,7 +73,7 @@ public sealed class RedisCircuitBreakerTests
         _time.Advance(TimeSpan.FromSeconds(5));
         Assert.True(_breaker.TryEnter());
 
-        Assert.False(_breaker.OnFailure());
+        Assert.Equal(RedisCircuitTransition.ProbeFailed, _breaker.OnFailure());
         Assert.True(_breaker.IsOpen);
         Assert.False(_breaker.TryEnter());
         _time.Advance(TimeSpan.FromSeconds(5));
@@ -91,6 +92,39 @@ public sealed class RedisCircuitBreakerTests
         Assert.True(_breaker.TryEnter());
     }
 
+    [Fact]
+    public void Transitions_ReportedOnce_OpenedProbeFailedClosed()
+    {
+        Assert.Equal(RedisCircuitTransition.None, _breaker.OnFailure());
+        Assert.Equal(RedisCircuitTransition.None, _breaker.OnFailure());
+        Assert.Equal(RedisCircuitTransition.Opened, _breaker.OnFailure());
+
+        // Calls admitted before the breaker opened may still fail: no second "opened".
+        Assert.Equal(RedisCircuitTransition.None, _breaker.OnFailure());
+
+        _time.Advance(TimeSpan.FromSeconds(5));
+        Assert.True(_breaker.TryEnter());
+        Assert.Equal(RedisCircuitTransition.ProbeFailed, _breaker.OnFailure());
+
+        _time.Advance(TimeSpan.FromSeconds(5));
+        Assert.True(_breaker.TryEnter());
+        Assert.True(_breaker.OnSuccess());
+        Assert.False(_breaker.OnSuccess());
+    }
+
+    [Fact]
+    public void RetryAfter_IsTimeUntilTheNextProbe_AtLeastOneSecond()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(1), _breaker.RetryAfter);
+
+        Open();
+        Assert.Equal(TimeSpan.FromSeconds(5), _breaker.RetryAfter);
+        _time.Advance(TimeSpan.FromSeconds(3));
+        Assert.Equal(TimeSpan.FromSeconds(2), _breaker.RetryAfter);
+        _time.Advance(TimeSpan.FromSeconds(1.9));
+        Assert.Equal(TimeSpan.FromSeconds(1), _breaker.RetryAfter);
+    }
+
     private void Open()
     {
         for (var i = 0; i < 3; i++)
@@ -99,16 +133,5 @@ public sealed class RedisCircuitBreakerTests
         }
 
         Assert.True(_breaker.IsOpen);
-    }
-
-    private sealed class ManualTimeProvider : TimeProvider
-    {
-        private long _timestamp = 1_000_000;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => _timestamp;
-
-        public void Advance(TimeSpan by) => _timestamp += by.Ticks;
     }
 }

@@ -69,13 +69,18 @@ internal sealed class RedisSessionLifecycle(RedisSessionStore store, RedisSessio
         }).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Runs the steps of one operation. Whatever a step throws (an outage, a script error, a cancelled request), the
+    /// session fails: nothing more is committed for this request and no new id is sent, so no half-done step is
+    /// completed or exposed by the commit at response start.
+    /// </summary>
     private static async Task<int> RunAsync(RedisSession session, Func<Task<int>> operation)
     {
         try
         {
             return await operation().ConfigureAwait(false);
         }
-        catch (RedisEdgeUnavailableException ex)
+        catch (Exception ex)
         {
             session.Fail(ex);
             throw;

@@ -14,12 +14,17 @@ internal static class SessionTestApp
         => StartAsync(redis.Configuration, instances, settings);
 
     /// <summary>The same over any Redis, such as a private <see cref="RedisServerProcess"/> a test pauses or reconfigures.</summary>
-    public static Task<RedisFleet> StartAsync(string redisConfiguration, int instances = 1, IDictionary<string, string?>? settings = null)
+    public static Task<RedisFleet> StartAsync(
+        string redisConfiguration,
+        int instances = 1,
+        IDictionary<string, string?>? settings = null,
+        Action<WebApplicationBuilder>? configure = null)
         => RedisFleet.StartAsync(
             redisConfiguration,
             instances,
             (builder, _) =>
             {
+                configure?.Invoke(builder);
                 builder.Services.AddSingleton<TestGate>();
                 builder.Services.AddRedisEdge().AddSessions();
             },

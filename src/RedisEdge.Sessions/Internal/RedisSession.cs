@@ -150,6 +150,9 @@ internal sealed class RedisSession : ISession
 
     public Task CommitAsync(CancellationToken cancellationToken = default) => _persistence.CommitAsync(this, cancellationToken);
 
+    /// <summary>Registered with <c>Response.OnStarting</c>: commit, then send the id.</summary>
+    internal Task OnResponseStartingAsync() => _persistence.OnResponseStartingAsync(this, _context);
+
     /// <summary>Lifecycle operations need a loaded, writable session, may not run on a read-only endpoint and, since they
     /// may change the id, must run before the response starts.</summary>
     internal async Task PrepareForLifecycleAsync(string operation, CancellationToken cancellationToken)

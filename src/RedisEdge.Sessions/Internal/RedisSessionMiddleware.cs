@@ -42,7 +42,7 @@ internal sealed class RedisSessionMiddleware
     {
         var session = new RedisSession(_persistence, context, RedisSessionTransport.Read(context, _options), readOnly);
         context.Features.Set<ISessionFeature>(new RedisSessionFeature(session));
-        context.Response.OnStarting(static state => ((OnStartingState)state).Persistence.OnResponseStartingAsync(((OnStartingState)state).Session, ((OnStartingState)state).Context), new OnStartingState(_persistence, session, context));
+        context.Response.OnStarting(static state => ((RedisSession)state).OnResponseStartingAsync(), session);
         try
         {
             if (required || _options.LoadMode == RedisSessionLoadMode.Eager)
@@ -113,6 +113,4 @@ internal sealed class RedisSessionMiddleware
         Title = "A session is required",
         Detail = "This endpoint needs a live session; sign in again.",
     });
-
-    private sealed record OnStartingState(RedisSessionPersistence Persistence, RedisSession Session, HttpContext Context);
 }

@@ -70,6 +70,28 @@ public sealed class RedisSessionRoundTripTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task Login_NewSession_CreatePendingIndexActivate_PlusListAndPeeksUnderALimit()
+    {
+        await using var fleet = await SessionTestApp.StartAsync(redis, 1, new Dictionary<string, string?> { ["RedisEdge:Sessions:MaxSessionsPerUser"] = "2" });
+        var instance = fleet[0];
+        await new SessionBrowser().PostAsync(instance, "/login/warm");
+        await new SessionBrowser().PostAsync(instance, "/login/warm");
+
+        Assert.Equal(["EVAL", "EVAL", "EVAL", "EVAL"], await CountAsync(instance, () => new SessionBrowser().PostAsync(instance, "/login/alice")));
+        Assert.Equal(["EVAL", "EVAL", "EVAL", "EVAL", "EVAL"], await CountAsync(instance, () => new SessionBrowser().PostAsync(instance, "/login/alice")));
+    }
+
+    [Fact]
+    public async Task Login_NewSession_WithoutALimit_ThreeCalls()
+    {
+        await using var fleet = await SessionTestApp.StartAsync(redis);
+        var instance = fleet[0];
+        await new SessionBrowser().PostAsync(instance, "/login/warm");
+
+        Assert.Equal(["EVAL", "EVAL", "EVAL"], await CountAsync(instance, () => new SessionBrowser().PostAsync(instance, "/login/alice")));
+    }
+
+    [Fact]
     public async Task SettingTheSameValue_DoesNotCommit()
     {
         await using var fleet = await SessionTestApp.StartAsync(redis);

@@ -18,6 +18,7 @@ internal sealed class AppProcess : IAsyncDisposable
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private readonly Process _process;
     private readonly HttpClient _client;
+    private bool _disposed;
 
     private AppProcess(Process process, Uri address)
     {
@@ -162,6 +163,12 @@ internal sealed class AppProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         _client.Dispose();
         if (!_process.HasExited)
         {

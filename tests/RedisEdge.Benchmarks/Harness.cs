@@ -15,6 +15,13 @@ internal sealed class Harness(BenchmarkOptions options, TextWriter progress)
     public async Task<IReadOnlyList<ScenarioRun>> RunAsync(IReadOnlyList<Scenario> scenarios, BenchmarkRedis redis)
     {
         var runs = new List<ScenarioRun>();
+        await using var nginx = scenarios.Any(s => s.Role == ScenarioRole.GeneratorCeiling) ? await NginxProcess.TryStartAsync() : null;
+        if (nginx is null && scenarios.Any(s => s.Role == ScenarioRole.GeneratorCeiling))
+        {
+            progress.WriteLine("nginx was not found on PATH: the generator-ceiling row is skipped (sudo apt-get install -y nginx to get it).");
+            scenarios = scenarios.Where(s => s.Role != ScenarioRole.GeneratorCeiling).ToList();
+        }
+
         var app = await StartAppAsync(redis);
         try
         {
@@ -28,7 +35,9 @@ internal sealed class Harness(BenchmarkOptions options, TextWriter progress)
                     }
 
                     var watch = Stopwatch.StartNew();
-                    var run = await RunScenarioAsync(app, redis, scenario, round);
+                    var run = scenario.Role == ScenarioRole.GeneratorCeiling
+                        ? await RunGeneratorCeilingAsync(nginx!, scenario, round)
+                        : await RunScenarioAsync(app, redis, scenario, round);
                     if (scenario.Isolated)
                     {
                         app = await RestartAppAsync(app, redis);
@@ -42,7 +51,7 @@ internal sealed class Harness(BenchmarkOptions options, TextWriter progress)
                     runs.Add(run);
                     progress.WriteLine(string.Create(
                         CultureInfo.InvariantCulture,
-                        $"round {round}/{options.Rounds} {run.Wrk.RequestsPerSecond,9:N0} req/s  unexpected {run.Wrk.UnexpectedStatuses}  pending at stop {run.Wrk.PendingAtStop}  ({watch.Elapsed.TotalSeconds:0.0} s)  {scenario.Name}{(run.Note is null ? string.Empty : " [" + run.Note + "]")}"));
+                        $"round {round}/{options.Rounds} {run.Wrk.RequestsPerSecond,9:N0} req/s  unexpected {run.Wrk.UnexpectedStatuses}  ({watch.Elapsed.TotalSeconds:0.0} s)  {scenario.Name}{(run.Note is null ? string.Empty : " [" + run.Note + "]")}"));
                 }
             }
         }
@@ -54,31 +63,20 @@ internal sealed class Harness(BenchmarkOptions options, TextWriter progress)
         return runs;
     }
 
+    /// <summary>The same wrk load as every row, against nginx: only wrk's own figures mean something here.</summary>
+    private async Task<ScenarioRun> RunGeneratorCeilingAsync(NginxProcess nginx, Scenario scenario, int round)
+    {
+        var load = Load(scenario, [new Dictionary<string, string>()]);
+        await WarmUpAsync(nginx.Address, scenario, load);
+        var wrk = await Wrk.RunAsync(nginx.Address, load);
+        return new ScenarioRun(scenario, round, load.Connections, load.Threads, wrk, null, null, null, null, null, null, 0, null);
+    }
+
     private async Task<ScenarioRun> RunScenarioAsync(AppProcess app, BenchmarkRedis redis, Scenario scenario, int round)
     {
         var connections = scenario.Connections ?? options.Connections;
-        var headerSets = scenario.Setup is null ? [new Dictionary<string, string>()] : await scenario.Setup(app, connections);
-        var load = new WrkLoad(
-            scenario.Method,
-            scenario.Path,
-            headerSets,
-            scenario.Body,
-            scenario.ExpectedStatus,
-            connections,
-            Math.Min(options.Threads, connections),
-            options.Duration,
-            options.RequestTimeout);
-
-        if (options.Warmup > TimeSpan.Zero)
-        {
-            var warmupConnections = scenario.WarmupConnections ?? connections;
-            await Wrk.RunAsync(app.Address, load with
-            {
-                Connections = warmupConnections,
-                Threads = Math.Min(load.Threads, warmupConnections),
-                Duration = options.Warmup,
-            });
-        }
+        var load = Load(scenario, scenario.Setup is null ? [new Dictionary<string, string>()] : await scenario.Setup(app, connections));
+        await WarmUpAsync(app.Address, scenario, load);
 
         var statsBefore = await app.TryGetStatsAsync(StatsTimeout);
         var appCpuBefore = app.CpuTime();
@@ -97,7 +95,7 @@ internal sealed class Harness(BenchmarkOptions options, TextWriter progress)
         return new ScenarioRun(
             scenario,
             round,
-            connections,
+            load.Connections,
             load.Threads,
             wrk,
             appCounters ? (double)(statsAfter!.RedisOperations - statsBefore!.RedisOperations) / requests : null,
@@ -107,7 +105,38 @@ internal sealed class Harness(BenchmarkOptions options, TextWriter progress)
             appCounters ? (double)(statsAfter!.AllocatedBytes - statsBefore!.AllocatedBytes) / requests : null,
             appCpuAfter is { } after && appCpuBefore is { } before && seconds > 0 ? (after - before).TotalSeconds / seconds : null,
             seconds > 0 ? (redisAfter.Cpu - redisBefore.Cpu).TotalSeconds / seconds : 0,
-            statsAfter is null ? "app did not report its counters after the run" : null);
+            Join(
+                wrk.Requests == 0 ? $"no response in the measured run; {wrk.PendingAtStop} requests still waiting when wrk stopped" : null,
+                statsAfter is null ? "app did not report its counters after the run" : null));
+    }
+
+    private WrkLoad Load(Scenario scenario, IReadOnlyList<IReadOnlyDictionary<string, string>> headerSets)
+    {
+        var connections = scenario.Connections ?? options.Connections;
+        return new WrkLoad(
+            scenario.Method,
+            scenario.Path,
+            headerSets,
+            scenario.Body,
+            scenario.ExpectedStatus,
+            connections,
+            Math.Min(options.Threads, connections),
+            options.Duration,
+            options.RequestTimeout);
+    }
+
+    private async Task WarmUpAsync(Uri address, Scenario scenario, WrkLoad load)
+    {
+        if (options.Warmup > TimeSpan.Zero)
+        {
+            var connections = scenario.WarmupConnections ?? load.Connections;
+            await Wrk.RunAsync(address, load with
+            {
+                Connections = connections,
+                Threads = Math.Min(load.Threads, connections),
+                Duration = options.Warmup,
+            });
+        }
     }
 
     private async Task<AppProcess> RestartAppAsync(AppProcess app, BenchmarkRedis redis)
@@ -141,5 +170,5 @@ internal sealed class Harness(BenchmarkOptions options, TextWriter progress)
         }
     }
 
-    private static string Join(string? first, string second) => first is null ? second : first + "; " + second;
+    private static string? Join(string? first, string? second) => first is null ? second : second is null ? first : first + "; " + second;
 }

@@ -29,9 +29,9 @@ internal static class Report
         }
 
         text.AppendLine();
-        text.AppendLine("Load check (is the generator the limit?): wrk busy = wrk's CPU time ÷ (duration × threads), near 100% would mean wrk is the limit; CPU µs / req = CPU time ÷ responses; slower than timeout = responses later than the per-request timeout; pending at stop = most requests, over the rounds, still waiting for their response when wrk stopped (at most the connections; normal in-flight requests count too, so it only means a stall when the row also answered next to nothing).").AppendLine();
-        text.AppendLine("| scenario | req/s per round | p50 ms | p99 ms | wrk busy | wrk CPU µs / req | app CPU µs / req | Redis cores | slower than timeout | pending at stop | socket errors | notes |");
-        text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        text.AppendLine("Load check (is the generator the limit?): wrk busy = wrk's CPU time ÷ (duration × threads), near 100% would mean wrk is the limit; CPU µs / req = CPU time ÷ responses; Redis cores = redis-server's CPU time ÷ duration; script calls / req = EVALSHA + EVAL calls Redis counted (INFO commandstats), a server-side cross-check of the round trips; slower than timeout = responses that came later than the per-request timeout.").AppendLine();
+        text.AppendLine("| scenario | req/s per round | p50 ms | p99 ms | wrk busy | wrk CPU µs / req | app CPU µs / req | Redis cores | script calls / req | slower than timeout | socket errors | notes |");
+        text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
         foreach (var scenario in scenarios)
         {
             var rows = runs.Where(r => r.Scenario == scenario).ToList();
@@ -41,9 +41,11 @@ internal static class Report
             }
 
             var perRound = string.Join(" / ", rows.Select(r => Invariant($"{r.Wrk.RequestsPerSecond:N0}")));
-            var notes = string.Join("; ", rows.Where(r => r.Note is not null).Select(r => Invariant($"round {r.Round}: {r.Note}")));
+            var notes = string.Join("; ", rows.Where(r => r.Note is not null)
+                .GroupBy(r => r.Note)
+                .Select(g => Invariant($"{(g.Count() == 1 ? "round" : "rounds")} {string.Join(", ", g.Select(r => r.Round))}: {g.Key}")));
             text.AppendLine(Invariant(
-                $"| {scenario.Name} | {perRound} | {Format(Median(rows.Select(r => (double?)r.Wrk.P50.TotalMilliseconds)), "0.00")} | {Format(Median(rows.Select(r => (double?)r.Wrk.P99.TotalMilliseconds)), "0.00")} | {Format(Median(rows.Select(r => (double?)r.WrkBusy)), "0%")} | {Format(Median(rows.Select(r => r.WrkCpuMicrosecondsPerRequest)), "0.0")} | {Format(Median(rows.Select(r => r.AppCpuMicrosecondsPerRequest)), "0.0")} | {Format(Median(rows.Select(r => (double?)r.RedisCores)), "0.00")} | {rows.Sum(r => r.Wrk.SlowerThanTimeout)} | {rows.Max(r => r.Wrk.PendingAtStop)} | {rows.Sum(r => r.Wrk.SocketErrors)} | {notes} |"));
+                $"| {scenario.Name} | {perRound} | {Format(Median(rows.Select(r => (double?)r.Wrk.P50.TotalMilliseconds)), "0.00")} | {Format(Median(rows.Select(r => (double?)r.Wrk.P99.TotalMilliseconds)), "0.00")} | {Format(Median(rows.Select(r => (double?)r.WrkBusy)), "0%")} | {Format(Median(rows.Select(r => r.WrkCpuMicrosecondsPerRequest)), "0.0")} | {Format(Median(rows.Select(r => r.AppCpuMicrosecondsPerRequest)), "0.0")} | {Format(Median(rows.Select(r => (double?)r.RedisCores)), "0.00")} | {Format(Median(rows.Select(r => r.ScriptCallsPerRequest)), "0.00")} | {rows.Sum(r => r.Wrk.SlowerThanTimeout)} | {rows.Sum(r => r.Wrk.SocketErrors)} | {notes} |"));
         }
 
         return text.ToString();

@@ -51,4 +51,7 @@ internal enum ScenarioRole
 
     /// <summary>The raw one-round-trip script: the denominator of "× floor".</summary>
     Floor,
+
+    /// <summary>wrk against a private nginx instead of the app: how fast the generator itself can go here.</summary>
+    GeneratorCeiling,
 }

@@ -166,6 +166,9 @@ internal static class BenchmarkApp
             context.Session.SetInt32("n", n + 1);
             return Results.Text("ok");
         });
+        // A request that carries the cookie but never touches the session.
+        app.MapGet(prefix + "/untouched", () => "ok");
+
         // What most existing code does: a synchronous ISession read with no LoadAsync first.
         app.MapGet(prefix + "/read-sync", (HttpContext context) =>
             context.Session.GetInt32("n") is null ? Results.Conflict() : Results.Text("ok"));

@@ -31,6 +31,8 @@ internal static class Scenarios
         new("RedisEdge session read (LoadAsync)", "/session/read") { Setup = SessionPerRequestSlot("/session/login") },
         new("RedisEdge session read+write", "/session/write") { Method = HttpMethod.Post, Setup = SessionPerRequestSlot("/session/login") },
         new("Microsoft.AspNetCore.Session read (LoadAsync, IDistributedCache)", "/aspnet-session/read") { Setup = SessionPerRequestSlot("/aspnet-session/login") },
+        new("RedisEdge session cookie sent, session untouched", "/session/untouched") { Setup = SessionPerRequestSlot("/session/login") },
+        new("Microsoft.AspNetCore.Session cookie sent, session untouched", "/aspnet-session/untouched") { Setup = SessionPerRequestSlot("/aspnet-session/login") },
 
         new("RedisEdge session read (LoadAsync), 64 connections", "/session/read")
         {

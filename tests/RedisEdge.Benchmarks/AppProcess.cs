@@ -126,10 +126,15 @@ internal sealed class AppProcess : IAsyncDisposable
     public async Task<bool> IsResponsiveAsync(TimeSpan timeout) => await TryGetStringAsync("/plain", timeout) == "ok";
 
     /// <summary>Sends one request and returns its status code (a set-up step such as priming a cache).</summary>
-    public async Task<HttpStatusCode> SendAsync(HttpMethod method, string path, TimeSpan timeout)
+    public async Task<HttpStatusCode> SendAsync(HttpMethod method, string path, TimeSpan timeout, IReadOnlyDictionary<string, string>? headers = null)
     {
         using var cancel = new CancellationTokenSource(timeout);
         using var request = new HttpRequestMessage(method, path);
+        foreach (var (name, value) in headers ?? new Dictionary<string, string>())
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
         using var response = await _client.SendAsync(request, cancel.Token);
         return response.StatusCode;
     }

@@ -37,21 +37,3 @@ internal sealed record Scenario(string Name, string Path)
     /// <summary>What the row is for in the ratios.</summary>
     public ScenarioRole Role { get; init; } = ScenarioRole.Measured;
 }
-
-/// <summary>Prepares a scenario's requests on a running app; returns one header set per distinct request.</summary>
-internal delegate Task<IReadOnlyList<IReadOnlyDictionary<string, string>>> ScenarioSetup(AppProcess app, int connections);
-
-internal enum ScenarioRole
-{
-    /// <summary>An ordinary row.</summary>
-    Measured,
-
-    /// <summary>The plain endpoint: the denominator of "× plain".</summary>
-    Plain,
-
-    /// <summary>The raw one-round-trip script: the denominator of "× floor".</summary>
-    Floor,
-
-    /// <summary>wrk against a private nginx instead of the app: how fast the generator itself can go here.</summary>
-    GeneratorCeiling,
-}

@@ -18,12 +18,14 @@ public sealed class RedisServerProcess : IAsyncDisposable
 
     private readonly string _executable;
     private readonly string _directory;
+    private readonly string[] _extraArguments;
     private Process? _process;
 
-    private RedisServerProcess(string executable, int port)
+    private RedisServerProcess(string executable, int port, string[] extraArguments)
     {
         _executable = executable;
         Port = port;
+        _extraArguments = extraArguments;
         _directory = Directory.CreateTempSubdirectory("redisedge-test-").FullName;
     }
 
@@ -33,16 +35,19 @@ public sealed class RedisServerProcess : IAsyncDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
-    public static async Task<RedisServerProcess> StartAsync()
+    public static Task<RedisServerProcess> StartAsync() => StartAsync(FreePort(), []);
+
+    /// <summary>Starts a server on <paramref name="port"/> with extra <c>redis-server</c> arguments (cluster mode, say).</summary>
+    public static async Task<RedisServerProcess> StartAsync(int port, string[] extraArguments, bool waitUntilReady = true)
     {
         var executable = FindOnPath("redis-server", Environment.GetEnvironmentVariable("PATH")) ?? throw new InvalidOperationException(InstallHint);
-        var server = new RedisServerProcess(executable, FreePort());
-        await server.StartAgainAsync();
+        var server = new RedisServerProcess(executable, port, extraArguments);
+        await server.StartAgainAsync(waitUntilReady);
         return server;
     }
 
     /// <summary>Starts the server (again) on the same port.</summary>
-    public async Task StartAgainAsync()
+    public async Task StartAgainAsync(bool waitUntilReady = true)
     {
         if (IsRunning)
         {
@@ -70,12 +75,20 @@ public sealed class RedisServerProcess : IAsyncDisposable
             start.ArgumentList.Add(arg);
         }
 
+        foreach (var arg in _extraArguments)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
         _process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start.");
         _process.OutputDataReceived += (_, _) => { };
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        await WaitUntilReadyAsync(Configuration, _process);
+        if (waitUntilReady)
+        {
+            await WaitUntilReadyAsync(Configuration, _process);
+        }
     }
 
     /// <summary>Kills the server abruptly (SIGKILL), as a crash or network partition would look to clients.</summary>

@@ -1,0 +1,89 @@
+namespace RedisEdge.Benchmarks;
+
+/// <summary>
+/// Every row of the benchmark, in report order. The generator ceiling, plain and floor rows always run (the ratios
+/// and the load check need them).
+/// </summary>
+internal static class Scenarios
+{
+    /// <summary>Connections of the synchronous-read rows of issue 7 and of the rows they are compared with.</summary>
+    private const int SyncReadConnections = 64;
+
+    public static IReadOnlyList<Scenario> All { get; } =
+    [
+        new("generator ceiling: wrk against nginx answering 200 ok (not a library row)", "/") { Role = ScenarioRole.GeneratorCeiling },
+        new("plain endpoint (routing, no middleware)", "/plain") { Role = ScenarioRole.Plain },
+        new("one-round-trip floor: raw EVALSHA, INCR + PEXPIRE", "/floor") { Role = ScenarioRole.Floor },
+
+        new("RedisEdge rate limit: fixed window", "/rl/fixed-window"),
+        new("RedisEdge rate limit: sliding log", "/rl/sliding-log"),
+        new("RedisEdge rate limit: sliding counter", "/rl/sliding-counter"),
+        new("RedisEdge rate limit: token bucket", "/rl/token-bucket"),
+        new("RedisEdge rate limit: GCRA", "/rl/gcra"),
+        new("RedisEdge rate limit: three policies (fixed window + token bucket + GCRA)", "/rl/three"),
+        new("RedisEdge rate limit: denied locally (429, local deny cache)", "/rl/denied")
+        {
+            ExpectedStatus = 429,
+            Setup = Prime(HttpMethod.Get, "/rl/denied"),
+        },
+        new("Microsoft.AspNetCore.RateLimiting fixed window (in-process, per replica)", "/aspnet-rl/fixed-window"),
+
+        new("RedisEdge session read (LoadAsync)", "/session/read") { Setup = SessionPerRequestSlot("/session/login") },
+        new("RedisEdge session read+write", "/session/write") { Method = HttpMethod.Post, Setup = SessionPerRequestSlot("/session/login") },
+        new("Microsoft.AspNetCore.Session read (LoadAsync, IDistributedCache)", "/aspnet-session/read") { Setup = SessionPerRequestSlot("/aspnet-session/login") },
+        new("RedisEdge session cookie sent, session untouched", "/session/untouched") { Setup = SessionPerRequestSlot("/session/login") },
+        new("Microsoft.AspNetCore.Session cookie sent, session untouched", "/aspnet-session/untouched") { Setup = SessionPerRequestSlot("/aspnet-session/login") },
+
+        new("RedisEdge session read (LoadAsync), 64 connections", "/session/read")
+        {
+            Connections = SyncReadConnections,
+            Setup = SessionPerRequestSlot("/session/login"),
+        },
+        new("Microsoft.AspNetCore.Session read (LoadAsync), 64 connections", "/aspnet-session/read")
+        {
+            Connections = SyncReadConnections,
+            Setup = SessionPerRequestSlot("/aspnet-session/login"),
+        },
+        new("RedisEdge session direct synchronous read (GetInt32 without LoadAsync), 64 connections", "/session/read-sync")
+        {
+            Connections = SyncReadConnections,
+            Setup = SessionPerRequestSlot("/session/login"),
+            Isolated = true,
+            WarmupConnections = 2,
+        },
+        new("Microsoft.AspNetCore.Session direct synchronous read (GetInt32 without LoadAsync), 64 connections", "/aspnet-session/read-sync")
+        {
+            Connections = SyncReadConnections,
+            Setup = SessionPerRequestSlot("/aspnet-session/login"),
+            Isolated = true,
+            WarmupConnections = 2,
+        },
+    ];
+
+    /// <summary>Sends one request before the warm-up (the one that takes the only permit, say); wrk sends no extra headers.</summary>
+    private static ScenarioSetup Prime(HttpMethod method, string path) => async (app, _) =>
+    {
+        await app.SendAsync(method, path, TimeSpan.FromSeconds(10));
+        return [new Dictionary<string, string>()];
+    };
+
+    /// <summary>
+    /// Logs in once per connection and sends each session's cookie in turn, so concurrent requests use different
+    /// sessions (wrk hands pre-formatted requests out round-robin; a connection is not pinned to one session).
+    /// </summary>
+    private static ScenarioSetup SessionPerRequestSlot(string loginPath) => async (app, connections) =>
+    {
+        var sets = new List<IReadOnlyDictionary<string, string>>(connections);
+        for (var i = 0; i < connections; i++)
+        {
+            sets.Add(new Dictionary<string, string> { ["Cookie"] = await app.LoginAsync(loginPath) });
+        }
+
+        if (sets.Select(s => s["Cookie"]).Distinct().Count() != connections)
+        {
+            throw new InvalidOperationException($"POST {loginPath}: expected {connections} distinct session cookies.");
+        }
+
+        return sets;
+    };
+}

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using Microsoft.AspNetCore.Http.HttpResults;
 using RedisEdge.Sessions;
 
 namespace RedisEdge.Samples.Api;
@@ -8,14 +10,21 @@ namespace RedisEdge.Samples.Api;
 /// </summary>
 internal static class SessionEndpoints
 {
+    private const int MaxUserNameLength = 256;
+
     public static void MapSessionEndpoints(this WebApplication app)
     {
         var session = app.MapGroup("/session");
 
         // Regenerate at login (no fixation), remember the user, bind the session to the user so it can be listed
         // and revoked.
-        session.MapPost("/login", async (HttpContext context, IRedisSessionManager sessions, string user) =>
+        session.MapPost("/login", async (HttpContext context, IRedisSessionManager sessions, string? user) =>
         {
+            if (!IsValidUserName(user, out var problem))
+            {
+                return problem;
+            }
+
             await sessions.RegenerateAsync(context, context.RequestAborted);
             context.Session.SetString("user", user);
             context.Session.SetInt32("logins", (context.Session.GetInt32("logins") ?? 0) + 1);
@@ -37,7 +46,8 @@ internal static class SessionEndpoints
             });
         });
 
-        // Read-only: loads and slides the session, never writes it (one Redis call).
+        // Read-only: never writes the session (one Redis call, made by the middleware before the endpoint runs, so the
+        // synchronous reads below never block a thread on Redis).
         session.MapGet("/cart", (HttpContext context) => Results.Ok(Cart(context.Session))).WithReadOnlySession();
 
         // Each item is its own session key, so two tabs adding items at once both keep theirs.
@@ -69,6 +79,21 @@ internal static class SessionEndpoints
 
         // Never loads a session, whatever the cookie says: zero Redis calls.
         session.MapGet("/ping", () => Results.Text("pong")).WithoutSession();
+    }
+
+    /// <summary>Refuses (400 problem) a user name that is empty, longer than 256 characters or has control characters.</summary>
+    private static bool IsValidUserName([NotNullWhen(true)] string? user, [NotNullWhen(false)] out ValidationProblem? problem)
+    {
+        var error = user switch
+        {
+            null or "" => "A user name is required.",
+            { Length: > MaxUserNameLength } => $"A user name has at most {MaxUserNameLength} characters.",
+            _ when user.Any(char.IsControl) => "A user name must not contain control characters.",
+            _ when string.IsNullOrWhiteSpace(user) => "A user name must not be only white space.",
+            _ => null,
+        };
+        problem = error is null ? null : TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["user"] = [error] });
+        return error is null;
     }
 
     private static Dictionary<string, int> Cart(ISession session) =>

@@ -24,8 +24,14 @@ public static class RedisSessionDefaults
     /// <summary>Counter of sessions created in Redis (first write of a new session).</summary>
     public const string CreatedInstrument = "redisedge.sessions.created";
 
-    /// <summary>Counter of sessions loaded (and slid) from Redis.</summary>
+    /// <summary>Counter of sessions loaded (and slid) from Redis, tagged with <see cref="LoadPathTag"/>.</summary>
     public const string LoadedInstrument = "redisedge.sessions.loaded";
+
+    /// <summary>
+    /// Tag of <see cref="LoadedInstrument"/>: <c>eager</c>, <c>on_demand</c> or <c>blocking</c> (a synchronous first
+    /// touch in <see cref="RedisSessionLoadMode.Lazy"/> mode that held a thread while Redis answered).
+    /// </summary>
+    public const string LoadPathTag = "redisedge.sessions.load_path";
 
     /// <summary>Counter of commits that wrote changes to a live session.</summary>
     public const string CommittedInstrument = "redisedge.sessions.committed";

@@ -13,8 +13,14 @@ public sealed class RedisSessionOptions
     /// <summary>Absolute lifetime: a session ends this long after it was created however active it is. Default 12 hours.</summary>
     public TimeSpan AbsoluteLifetime { get; set; } = RedisSessionDefaults.AbsoluteLifetime;
 
-    /// <summary>The session cookie.</summary>
-    public RedisSessionCookieOptions Cookie { get; set; } = new();
+    /// <summary>
+    /// When the session is read from Redis. Default <see cref="RedisSessionLoadMode.Eager"/>: before the endpoint runs,
+    /// asynchronously, whenever the request carries a session id, so synchronous <c>ISession</c> calls never block a thread.
+    /// </summary>
+    public RedisSessionLoadMode LoadMode { get; set; } = RedisSessionLoadMode.Eager;
+
+    /// <summary>The session cookie, with <see cref="CookieBuilder"/>'s names and <c>Microsoft.AspNetCore.Session</c>'s defaults.</summary>
+    public RedisSessionCookieBuilder Cookie { get; set; } = new();
 
     /// <summary>
     /// Optional request/response header carrying the session id for non-browser clients (for example
@@ -24,7 +30,10 @@ public sealed class RedisSessionOptions
     /// </summary>
     public string? HeaderName { get; set; }
 
-    /// <summary>Maximum concurrent sessions per bound user; binding one more revokes the oldest. 0 (default) = no limit.</summary>
+    /// <summary>
+    /// Maximum live sessions per bound user; binding one more revokes the least recently used one (sessions that idled
+    /// out or ended do not count). 0 (default) = no limit.
+    /// </summary>
     public int MaxSessionsPerUser { get; set; }
 
     /// <summary>

@@ -51,6 +51,9 @@ public static class RedisSessionsBuilderExtensions
         services.AddSingleton<IValidateOptions<RedisSessionOptions>, RedisSessionOptionsValidator>();
         services.TryAddSingleton<RedisSessionTelemetry>();
         services.TryAddSingleton<RedisSessionStore>();
+        services.TryAddSingleton<RedisSessionPersistence>();
+        services.TryAddSingleton<RedisSessionUsers>();
+        services.TryAddSingleton<RedisSessionLifecycle>();
         services.TryAddSingleton<IRedisSessionManager, RedisSessionManager>();
         return builder;
     }

@@ -2,7 +2,10 @@ using Microsoft.Extensions.Logging;
 
 namespace RedisEdge.Sessions.Internal;
 
-/// <summary>Session log messages; event ids 400-499.</summary>
+/// <summary>
+/// Session log messages; event ids 400-499. Everything that repeats per request while Redis is down is Debug: the
+/// Core circuit breaker logs the outage once per transition, and <c>redisedge.script.failures</c> counts the calls.
+/// </summary>
 internal static partial class Log
 {
     [LoggerMessage(400, LogLevel.Debug, "The session id of the request names no live session; a fresh session replaces it.", EventName = "SessionNotFound")]
@@ -11,15 +14,18 @@ internal static partial class Log
     [LoggerMessage(401, LogLevel.Debug, "The session ended (destroyed, revoked or expired) before this request committed; its changes were dropped.", EventName = "CommitOnEndedSession")]
     public static partial void CommitOnEndedSession(ILogger logger);
 
-    [LoggerMessage(402, LogLevel.Warning, "Redis is unavailable; the request continues with an empty session (FailOpen).", EventName = "LoadFailedOpen")]
+    [LoggerMessage(402, LogLevel.Debug, "Redis is unavailable; the request continues with an empty session (FailOpen).", EventName = "LoadFailedOpen")]
     public static partial void LoadFailedOpen(ILogger logger, Exception exception);
 
-    [LoggerMessage(403, LogLevel.Error, "Redis is unavailable; the session could not be loaded or saved (FailClosed), answering 503.", EventName = "SessionUnavailable")]
+    [LoggerMessage(403, LogLevel.Debug, "Redis is unavailable; the session could not be loaded or saved (FailClosed), answering 503.", EventName = "SessionUnavailable")]
     public static partial void SessionUnavailable(ILogger logger, Exception exception);
 
-    [LoggerMessage(404, LogLevel.Error, "The session could not be saved after the response had started; the response was marked as failed.", EventName = "CommitFailedAfterStart")]
+    [LoggerMessage(404, LogLevel.Debug, "The session could not be saved after the response had started; the response was marked as failed.", EventName = "CommitFailedAfterStart")]
     public static partial void CommitFailedAfterStart(ILogger logger, Exception exception);
 
-    [LoggerMessage(405, LogLevel.Debug, "Changes to the session of a read-only endpoint were discarded.", EventName = "ReadOnlyChangesDiscarded")]
-    public static partial void ReadOnlyChangesDiscarded(ILogger logger);
+    [LoggerMessage(405, LogLevel.Debug, "Session changes were discarded: {Reason}.", EventName = "ChangesDiscarded")]
+    public static partial void ChangesDiscarded(ILogger logger, string reason);
+
+    [LoggerMessage(406, LogLevel.Debug, "No session was established: the cookie is not essential and the client has not consented to it.", EventName = "SessionNotEstablished")]
+    public static partial void SessionNotEstablished(ILogger logger);
 }

@@ -7,4 +7,7 @@ internal static class RedisSessionFields
     public const string Created = "m:c";
     public const string AbsoluteExpiry = "m:a";
     public const string User = "m:u";
+
+    /// <summary>Present while the session is being bound to a user: not live until <c>activate.lua</c> removes it.</summary>
+    public const string Pending = "m:p";
 }

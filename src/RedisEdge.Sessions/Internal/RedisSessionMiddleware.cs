@@ -1,24 +1,27 @@
-using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
+using RedisEdge.Internal;
 
 namespace RedisEdge.Sessions.Internal;
 
 /// <summary>
-/// Attaches a lazy <see cref="RedisSession"/> to each request, commits it at the end, and turns Redis failures into
-/// a 503 problem response (FailClosed).
+/// Attaches a <see cref="RedisSession"/> to each request, loads it before the endpoint in eager mode, commits it at
+/// the end, and turns Redis failures into a 503 problem response (FailClosed).
 /// </summary>
 internal sealed class RedisSessionMiddleware
 {
     private readonly RequestDelegate _next;
-    private readonly RedisSessionStore _store;
+    private readonly RedisSessionPersistence _persistence;
+    private readonly RedisSessionOptions _options;
     private readonly ILogger _logger;
 
-    public RedisSessionMiddleware(RequestDelegate next, RedisSessionStore store, ILogger<RedisSessionMiddleware> logger)
+    public RedisSessionMiddleware(RequestDelegate next, RedisSessionPersistence persistence, ILogger<RedisSessionMiddleware> logger)
     {
         _next = next;
-        _store = store;
+        _persistence = persistence;
+        _options = persistence.Store.Options;
         _logger = logger;
     }
 
@@ -37,41 +40,40 @@ internal sealed class RedisSessionMiddleware
 
     private async Task InvokeWithSessionAsync(HttpContext context, bool readOnly, bool required)
     {
-        var (incomingId, viaHeader) = ReadIncomingId(context.Request);
-        var session = new RedisSession(_store, context, incomingId, viaHeader, readOnly, _logger);
+        var session = new RedisSession(_persistence, context, RedisSessionTransport.Read(context, _options), readOnly);
         context.Features.Set<ISessionFeature>(new RedisSessionFeature(session));
         context.Response.OnStarting(static state => ((RedisSession)state).OnResponseStartingAsync(), session);
         try
         {
-            if (required)
+            if (required || _options.LoadMode == RedisSessionLoadMode.Eager)
             {
-                await session.LoadAsync(context.RequestAborted).ConfigureAwait(false);
-                if (session.IsDegraded)
-                {
-                    throw new RedisEdgeUnavailableException("The endpoint requires a session and Redis is unavailable.");
-                }
+                // One asynchronous call before the endpoint, so its synchronous ISession calls never wait on Redis.
+                await session.LoadEagerlyAsync(context.RequestAborted).ConfigureAwait(false);
+            }
 
-                if (!session.IsLive)
-                {
-                    await (_store.Options.OnSessionRequired ?? WriteSessionRequiredAsync)(context).ConfigureAwait(false);
-                    return;
-                }
+            if (required && !await HasLiveSessionAsync(context, session).ConfigureAwait(false))
+            {
+                return;
             }
 
             await _next(context).ConfigureAwait(false);
-            if (session.Failure is null)
-            {
-                // Changes not yet committed when the response started (or when it has not started at all).
-                await session.CommitAsync(context.RequestAborted).ConfigureAwait(false);
-            }
+
+            // Changes not yet committed when the response started (or when it has not started at all).
+            await session.CommitAsync(context.RequestAborted).ConfigureAwait(false);
         }
         catch (RedisEdgeUnavailableException ex)
         {
-            // Thrown by the session itself (load/commit) or by IRedisSessionManager calls the endpoint made.
+            // Thrown by the session itself (load, commit) or by IRedisSessionManager calls the endpoint made. A failed
+            // request commits nothing more and sends no new id.
+            session.Fail(ex);
             if (!context.Response.HasStarted)
             {
                 Log.SessionUnavailable(_logger, ex);
-                await WriteUnavailableAsync(context).ConfigureAwait(false);
+                await RedisEdgeProblems.WriteUnavailableAsync(
+                    context,
+                    ex,
+                    "Session store unavailable",
+                    "The session could not be read or saved because Redis is unavailable. Retry later.").ConfigureAwait(false);
             }
             else
             {
@@ -87,33 +89,28 @@ internal sealed class RedisSessionMiddleware
         }
     }
 
-    private (string? Id, bool ViaHeader) ReadIncomingId(HttpRequest request)
+    /// <summary>For <see cref="RequireSessionAttribute"/>: answers for the endpoint when there is no live session.</summary>
+    private async Task<bool> HasLiveSessionAsync(HttpContext context, RedisSession session)
     {
-        var options = _store.Options;
-        if (options.HeaderName is { } header && request.Headers.TryGetValue(header, out var headerValues))
+        await session.LoadAsync(context.RequestAborted).ConfigureAwait(false);
+        if (session.State == RedisSessionState.Degraded)
         {
-            var value = headerValues.Count == 1 ? headerValues[0] : null;
-            return (RedisSessionIds.IsWellFormed(value) ? value : null, true);
+            throw new RedisEdgeUnavailableException("The endpoint requires a session and Redis is unavailable.");
         }
 
-        var cookie = request.Cookies[options.Cookie.Name];
-        return (RedisSessionIds.IsWellFormed(cookie) ? cookie : null, false);
+        if (session.State == RedisSessionState.Live)
+        {
+            return true;
+        }
+
+        await (_options.OnSessionRequired ?? WriteSessionRequiredAsync)(context).ConfigureAwait(false);
+        return false;
     }
 
-    private static Task WriteSessionRequiredAsync(HttpContext context)
-        => Results.Problem(
-            statusCode: StatusCodes.Status401Unauthorized,
-            title: "A session is required",
-            detail: "This endpoint needs a live session; sign in again.").ExecuteAsync(context);
-
-    private Task WriteUnavailableAsync(HttpContext context)
+    private static Task WriteSessionRequiredAsync(HttpContext context) => RedisEdgeProblems.WriteAsync(context, new ProblemDetails
     {
-        context.Response.Clear();
-        context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(_store.Options.Failure.BreakDuration.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-        context.Response.Headers.CacheControl = "no-store";
-        return Results.Problem(
-            statusCode: StatusCodes.Status503ServiceUnavailable,
-            title: "Session store unavailable",
-            detail: "The session could not be read or saved because Redis is unavailable. Retry later.").ExecuteAsync(context);
-    }
+        Status = StatusCodes.Status401Unauthorized,
+        Title = "A session is required",
+        Detail = "This endpoint needs a live session; sign in again.",
+    });
 }

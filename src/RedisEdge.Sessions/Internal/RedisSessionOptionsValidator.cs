@@ -31,36 +31,18 @@ internal sealed class RedisSessionOptionsValidator(RedisEdgeSectionPath<RedisSes
             errors.Add($"{path}:HeaderName must be an HTTP header name (letters, digits and '-') or empty (was '{header}').");
         }
 
-        var cookie = options.Cookie;
-        if (cookie is null)
+        if (!Enum.IsDefined(options.LoadMode))
+        {
+            errors.Add($"{path}:LoadMode must be Eager or Lazy (was {options.LoadMode}).");
+        }
+
+        if (options.Cookie is null)
         {
             errors.Add($"{path}:Cookie must not be null.");
         }
         else
         {
-            if (string.IsNullOrEmpty(cookie.Name) || !IsCookieName(cookie.Name))
-            {
-                errors.Add($"{path}:Cookie:Name must be a non-empty cookie name without spaces, ';', ',' or '=' (was '{cookie.Name}').");
-            }
-
-            if (string.IsNullOrEmpty(cookie.Path) || cookie.Path[0] != '/')
-            {
-                errors.Add($"{path}:Cookie:Path must start with '/' (was '{cookie.Path}').");
-            }
-
-            if (!Enum.IsDefined(cookie.SameSite))
-            {
-                errors.Add($"{path}:Cookie:SameSite must be Unspecified, None, Lax or Strict.");
-            }
-
-            if (!Enum.IsDefined(cookie.SecurePolicy))
-            {
-                errors.Add($"{path}:Cookie:SecurePolicy must be SameAsRequest, Always or None.");
-            }
-            else if (cookie.SameSite == SameSiteMode.None && cookie.SecurePolicy != CookieSecurePolicy.Always)
-            {
-                errors.Add($"{path}:Cookie:SecurePolicy must be Always when {path}:Cookie:SameSite is None (browsers reject SameSite=None cookies that are not Secure).");
-            }
+            ValidateCookie(options.Cookie, $"{path}:Cookie", errors);
         }
 
         if (options.Failure is null)
@@ -73,6 +55,62 @@ internal sealed class RedisSessionOptionsValidator(RedisEdgeSectionPath<RedisSes
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateCookie(RedisSessionCookieBuilder cookie, string path, List<string> errors)
+    {
+        if (string.IsNullOrEmpty(cookie.Name) || !IsCookieName(cookie.Name))
+        {
+            errors.Add($"{path}:Name must be a non-empty cookie name without spaces, ';', ',' or '=' (was '{cookie.Name}').");
+        }
+
+        if (string.IsNullOrEmpty(cookie.Path) || cookie.Path[0] != '/')
+        {
+            errors.Add($"{path}:Path must start with '/' (was '{cookie.Path}').");
+        }
+
+        if (!Enum.IsDefined(cookie.SameSite))
+        {
+            errors.Add($"{path}:SameSite must be Unspecified, None, Lax or Strict.");
+        }
+
+        if (!Enum.IsDefined(cookie.SecurePolicy))
+        {
+            errors.Add($"{path}:SecurePolicy must be SameAsRequest, Always or None.");
+        }
+        else if (cookie.SameSite == SameSiteMode.None && cookie.SecurePolicy != CookieSecurePolicy.Always)
+        {
+            errors.Add($"{path}:SecurePolicy must be Always when {path}:SameSite is None (browsers reject SameSite=None cookies that are not Secure).");
+        }
+
+        if (cookie.Expiration is not null || cookie.MaxAge is not null)
+        {
+            errors.Add($"{path}:Expiration and {path}:MaxAge must not be set: the session cookie lasts as long as the browser session, and IdleTimeout and AbsoluteLifetime end the session.");
+        }
+
+        // Browsers drop prefixed cookies that break these rules, so a misconfigured one would silently lose every session.
+        var name = cookie.Name ?? string.Empty;
+        if (name.StartsWith("__Host-", StringComparison.Ordinal))
+        {
+            if (cookie.SecurePolicy != CookieSecurePolicy.Always)
+            {
+                errors.Add($"{path}:SecurePolicy must be Always for a __Host- cookie (was {cookie.SecurePolicy}).");
+            }
+
+            if (cookie.Path != "/")
+            {
+                errors.Add($"{path}:Path must be '/' for a __Host- cookie (was '{cookie.Path}').");
+            }
+
+            if (!string.IsNullOrEmpty(cookie.Domain))
+            {
+                errors.Add($"{path}:Domain must not be set for a __Host- cookie (was '{cookie.Domain}').");
+            }
+        }
+        else if (name.StartsWith("__Secure-", StringComparison.Ordinal) && cookie.SecurePolicy != CookieSecurePolicy.Always)
+        {
+            errors.Add($"{path}:SecurePolicy must be Always for a __Secure- cookie (was {cookie.SecurePolicy}).");
+        }
     }
 
     private static bool IsToken(string value) =>

@@ -13,16 +13,17 @@ internal sealed class RedisSessionStore
     private static readonly RedisScript LoadScript = FromResource("load.lua");
     private static readonly RedisScript CommitScript = FromResource("commit.lua");
     private static readonly RedisScript CreateScript = FromResource("create.lua");
+    private static readonly RedisScript ActivateScript = FromResource("activate.lua");
     private static readonly RedisScript DetachScript = FromResource("detach.lua");
     private static readonly RedisScript DestroyScript = FromResource("destroy.lua");
     private static readonly RedisScript PeekScript = FromResource("peek.lua");
     private static readonly RedisScript UserBindScript = FromResource("user_bind.lua");
     private static readonly RedisScript UserListScript = FromResource("user_list.lua");
     private static readonly RedisScript UserRemoveScript = FromResource("user_remove.lua");
-    private static readonly RedisScript UserRevokeAllScript = FromResource("user_revoke_all.lua");
 
     private readonly RedisScriptRunner _runner;
     private readonly RedisKeyBuilder _keys;
+    private readonly TimeProvider _timeProvider;
     private readonly RedisValue _idleMilliseconds;
     private readonly RedisValue _absoluteMilliseconds;
 
@@ -37,14 +38,30 @@ internal sealed class RedisSessionStore
         Options = options.Value;
         Telemetry = telemetry;
         _keys = keys;
+        _timeProvider = timeProvider;
         _runner = new RedisScriptRunner(connection, telemetry.Feature, Options.Failure, loggerFactory.CreateLogger("RedisEdge.Sessions"), timeProvider);
         _idleMilliseconds = ToMilliseconds(Options.IdleTimeout);
         _absoluteMilliseconds = ToMilliseconds(Options.AbsoluteLifetime);
+
+        // Long enough for the calls between the first and the last step of a binding (each bounded by the timeout),
+        // short enough that an abandoned binding does not hold a place in the user's limit for long.
+        PendingMilliseconds = ToMilliseconds(TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(10).Ticks, Options.Failure.Timeout.Ticks * 10)));
     }
 
     public RedisSessionOptions Options { get; }
 
     public RedisSessionTelemetry Telemetry { get; }
+
+    /// <summary>How long a session being bound to a user stays pending (the <c>m:p</c> field) at most.</summary>
+    public long PendingMilliseconds { get; }
+
+    public bool IsCircuitOpen => _runner.IsCircuitOpen;
+
+    /// <summary>
+    /// Test seam: awaited before every asynchronous script call with the script's name, so a test can make a chosen
+    /// step of a multi-step operation fail against a real Redis (pause it, revoke the client's permission).
+    /// </summary>
+    internal Func<string, Task>? BeforeScriptCall { get; set; }
 
     /// <summary>The hash tag of a session id: the only form of the id that ever reaches Redis.</summary>
     public static string Tag(string sessionId) => RedisKeyBuilder.Hash(sessionId);
@@ -58,12 +75,12 @@ internal sealed class RedisSessionStore
 
     /// <summary>Loads and slides; <see langword="null"/> when there is no live session.</summary>
     public async Task<RedisSessionRecord?> LoadAsync(string tag, CancellationToken cancellationToken)
-    {
-        var result = await _runner.EvaluateAsync(LoadScript, [SessionKey(tag)], [_idleMilliseconds], cancellationToken).ConfigureAwait(false);
-        return ParseRecord(result);
-    }
+        => ParseRecord(await EvaluateAsync(LoadScript, [SessionKey(tag)], [_idleMilliseconds], cancellationToken).ConfigureAwait(false));
 
-    /// <summary>Synchronous <see cref="LoadAsync"/> for <c>ISession</c>'s synchronous members.</summary>
+    /// <summary>
+    /// Synchronous <see cref="LoadAsync"/>, only for the first synchronous touch of a session in
+    /// <see cref="RedisSessionLoadMode.Lazy"/> mode. Blocks the calling thread for at most <c>Failure:Timeout</c>.
+    /// </summary>
     public RedisSessionRecord? Load(string tag) => ParseRecord(_runner.Evaluate(LoadScript, [SessionKey(tag)], [_idleMilliseconds]));
 
     /// <summary>Writes only the given changes; <see langword="false"/> when the session is gone (nothing written).</summary>
@@ -85,8 +102,7 @@ internal sealed class RedisSessionStore
             args[i++] = field;
         }
 
-        var result = await _runner.EvaluateAsync(CommitScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false);
-        return (long)result == 1;
+        return (long)await EvaluateAsync(CommitScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false) == 1;
     }
 
     /// <summary>
@@ -105,57 +121,80 @@ internal sealed class RedisSessionStore
             args[i++] = value;
         }
 
-        var result = await _runner.EvaluateAsync(CreateScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false);
-        return (long)result;
+        return (long)await EvaluateAsync(CreateScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Makes a pending session live (last step of binding); <see langword="false"/> when it is gone.</summary>
+    public async Task<bool> ActivateAsync(string tag, CancellationToken cancellationToken)
+        => (long)await EvaluateAsync(ActivateScript, [SessionKey(tag)], [_idleMilliseconds], cancellationToken).ConfigureAwait(false) == 1;
 
     /// <summary>Reads and deletes a session (first half of regenerate); <see langword="null"/> when it was not live.</summary>
     public async Task<RedisSessionRecord?> DetachAsync(string tag, CancellationToken cancellationToken)
-    {
-        var result = await _runner.EvaluateAsync(DetachScript, [SessionKey(tag)], [], cancellationToken).ConfigureAwait(false);
-        return ParseRecord(result);
-    }
+        => ParseRecord(await EvaluateAsync(DetachScript, [SessionKey(tag)], [], cancellationToken).ConfigureAwait(false));
 
     /// <summary>Deletes a session; returns whether it existed and the user tag it was bound to ("" when none).</summary>
     public async Task<(bool Deleted, string UserTag)> DestroyAsync(string tag, string? expectedUserTag, CancellationToken cancellationToken)
     {
-        var result = await _runner.EvaluateAsync(DestroyScript, [SessionKey(tag)], [expectedUserTag ?? string.Empty], cancellationToken).ConfigureAwait(false);
+        var result = await EvaluateAsync(DestroyScript, [SessionKey(tag)], [expectedUserTag ?? string.Empty], cancellationToken).ConfigureAwait(false);
         var parts = (RedisResult[])result!;
         return ((long)parts[0] == 1, (string?)parts[1] ?? string.Empty);
     }
 
-    /// <summary>Reads a session's metadata without sliding it; <see langword="null"/> when it is not live.</summary>
-    public async Task<RedisSessionInfo?> PeekAsync(string tag, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads a session's metadata without sliding it; <see langword="null"/> when it is gone. A session another
+    /// request is binding to a user is returned with <c>Pending</c> set.
+    /// </summary>
+    public async Task<(RedisSessionInfo Info, bool Pending)?> PeekAsync(string tag, CancellationToken cancellationToken)
     {
-        var result = await _runner.EvaluateAsync(PeekScript, [SessionKey(tag)], [], cancellationToken).ConfigureAwait(false);
+        var result = await EvaluateAsync(PeekScript, [SessionKey(tag)], [], cancellationToken).ConfigureAwait(false);
         if (result.Resp2Type == ResultType.Integer)
         {
             return null;
         }
 
         var parts = (RedisResult[])result!;
-        var created = (long)parts[0];
-        var absolute = (long)parts[1];
         var ttl = (long)parts[2];
-        var now = DateTimeOffset.UtcNow;
-        return new RedisSessionInfo(
+        var now = _timeProvider.GetUtcNow();
+        var info = new RedisSessionInfo(
             tag,
-            DateTimeOffset.FromUnixTimeMilliseconds(created),
-            DateTimeOffset.FromUnixTimeMilliseconds(absolute),
+            DateTimeOffset.FromUnixTimeMilliseconds((long)parts[0]),
+            DateTimeOffset.FromUnixTimeMilliseconds((long)parts[1]),
             ttl > 0 ? now.AddMilliseconds(ttl) : now);
+        return (info, (long)parts[4] == 1);
     }
 
-    /// <summary>Adds a session to its user's index; returns the tags evicted by the per-user limit.</summary>
-    public async Task<string[]> BindUserAsync(string userTag, string tag, long absoluteExpiry, int maxSessions, CancellationToken cancellationToken)
+    /// <summary>
+    /// Adds a session to its user's index, drops the <paramref name="dead"/> members, and enforces
+    /// <paramref name="maxSessions"/> (0 = no limit) evicting in <paramref name="evictionOrder"/> first; returns the
+    /// evicted tags, whose sessions the caller destroys.
+    /// </summary>
+    public async Task<string[]> BindUserAsync(
+        string userTag,
+        string tag,
+        long absoluteExpiry,
+        int maxSessions,
+        IReadOnlyCollection<string> dead,
+        IReadOnlyCollection<string> evictionOrder,
+        CancellationToken cancellationToken)
     {
-        var result = await _runner.EvaluateAsync(UserBindScript, [UserKey(userTag)], [tag, absoluteExpiry, maxSessions], cancellationToken).ConfigureAwait(false);
-        return ToStrings(result);
+        var args = new RedisValue[4 + dead.Count + evictionOrder.Count];
+        args[0] = tag;
+        args[1] = absoluteExpiry;
+        args[2] = maxSessions;
+        args[3] = dead.Count;
+        var i = 4;
+        foreach (var member in dead.Concat(evictionOrder))
+        {
+            args[i++] = member;
+        }
+
+        return ToStrings(await EvaluateAsync(UserBindScript, [UserKey(userTag)], args, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>The user's indexed sessions (tag, absolute expiry), oldest first; may include sessions that ended early.</summary>
     public async Task<List<(string Tag, long AbsoluteExpiry)>> ListUserAsync(string userTag, CancellationToken cancellationToken)
     {
-        var result = await _runner.EvaluateAsync(UserListScript, [UserKey(userTag)], [], cancellationToken).ConfigureAwait(false);
+        var result = await EvaluateAsync(UserListScript, [UserKey(userTag)], [], cancellationToken).ConfigureAwait(false);
         var parts = (RedisResult[])result!;
         var list = new List<(string, long)>(parts.Length / 2);
         for (var i = 0; i + 1 < parts.Length; i += 2)
@@ -174,14 +213,17 @@ internal sealed class RedisSessionStore
         }
 
         var args = tags.Select(t => (RedisValue)t).ToArray();
-        await _runner.EvaluateAsync(UserRemoveScript, [UserKey(userTag)], args, cancellationToken).ConfigureAwait(false);
+        await EvaluateAsync(UserRemoveScript, [UserKey(userTag)], args, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Empties the user's index except <paramref name="keepTag"/>; returns the removed tags.</summary>
-    public async Task<string[]> RevokeAllAsync(string userTag, string? keepTag, CancellationToken cancellationToken)
+    private async Task<RedisResult> EvaluateAsync(RedisScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
     {
-        var result = await _runner.EvaluateAsync(UserRevokeAllScript, [UserKey(userTag)], [keepTag ?? string.Empty], cancellationToken).ConfigureAwait(false);
-        return ToStrings(result);
+        if (BeforeScriptCall is { } hook)
+        {
+            await hook(script.Name).ConfigureAwait(false);
+        }
+
+        return await _runner.EvaluateAsync(script, keys, args, cancellationToken).ConfigureAwait(false);
     }
 
     private static RedisSessionRecord? ParseRecord(RedisResult result)

@@ -11,7 +11,7 @@ internal sealed class RedisSessionTelemetry : IDisposable
         Feature = new RedisFeatureTelemetry(meterFactory, RedisSessionDefaults.MeterName);
         var meter = Feature.Meter;
         Created = meter.CreateCounter<long>(RedisSessionDefaults.CreatedInstrument, "{session}", "Sessions created in Redis.");
-        Loaded = meter.CreateCounter<long>(RedisSessionDefaults.LoadedInstrument, "{session}", "Sessions loaded (and slid) from Redis.");
+        Loaded = meter.CreateCounter<long>(RedisSessionDefaults.LoadedInstrument, "{session}", "Live sessions loaded (and slid) from Redis, by load path (eager, on_demand, blocking).");
         Committed = meter.CreateCounter<long>(RedisSessionDefaults.CommittedInstrument, "{session}", "Commits that wrote changes to a live session.");
         ExpiredOnArrival = meter.CreateCounter<long>(RedisSessionDefaults.ExpiredOnArrivalInstrument, "{session}", "Well-formed session ids that named no live session (expired, destroyed or unknown); replaced by a fresh session.");
         Destroyed = meter.CreateCounter<long>(RedisSessionDefaults.DestroyedInstrument, "{session}", "Sessions destroyed by the application (logout).");
@@ -31,6 +31,19 @@ internal sealed class RedisSessionTelemetry : IDisposable
     public Counter<long> Destroyed { get; }
 
     public Counter<long> Revoked { get; }
+
+    /// <summary>
+    /// Counts a load with its path: <c>eager</c> (by the middleware, before the endpoint), <c>on_demand</c>
+    /// (<c>LoadAsync</c> or a lifecycle call in lazy mode) or <c>blocking</c> (a synchronous first touch in lazy mode,
+    /// which held a thread while Redis answered).
+    /// </summary>
+    public void RecordLoad(string path)
+    {
+        if (Loaded.Enabled)
+        {
+            Loaded.Add(1, new KeyValuePair<string, object?>(RedisSessionDefaults.LoadPathTag, path));
+        }
+    }
 
     public void Dispose() => Feature.Dispose();
 }

@@ -3,17 +3,20 @@
 -- ARGV[1]  idle timeout in milliseconds (> 0).
 -- ARGV[2]  '1' to remove every data field ("d:*") first (ISession.Clear), else '0'.
 -- ARGV[3]  n, the number of field/value pairs that follow.
--- ARGV[4 .. 3+2n]  field, value pairs to HSET (data fields "d:<key>", or "m:u").
+-- ARGV[4 .. 3+2n]  field, value pairs to HSET (data fields "d:<key>"; binding also writes "m:u" and
+--                  "m:p" = the pending lifetime in ms: the session is pending (not live, TTL capped
+--                  by that lifetime) until activate.lua runs).
 -- ARGV[4+2n ..]    fields to HDEL.
 -- Returns  1   committed (and expiry slid to min(idle, absolute expiry - now));
---          0   the session is gone (destroyed, revoked or expired): nothing written;
+--          0   the session is gone or pending (destroyed, revoked, expired, being bound): nothing written;
 --          -1  the absolute lifetime is over: the hash is deleted, nothing written.
 local key = KEYS[1]
 if redis.call('TYPE', key).ok ~= 'hash' then
   return 0
 end
-local abs = tonumber(redis.call('HGET', key, 'm:a'))
-if not abs then
+local m = redis.call('HMGET', key, 'm:a', 'm:p')
+local abs = tonumber(m[1])
+if not abs or m[2] then
   return 0
 end
 local t = redis.call('TIME')
@@ -37,13 +40,17 @@ if ARGV[2] == '1' then
 end
 local n = tonumber(ARGV[3])
 local firstDelete = 4 + 2 * n
+local ttl = math.min(tonumber(ARGV[1]), abs - now)
 if n > 0 then
   for i = 4, firstDelete - 1, 2 do
     redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+    if ARGV[i] == 'm:p' then
+      ttl = math.min(ttl, tonumber(ARGV[i + 1]))
+    end
   end
 end
 for i = firstDelete, #ARGV do
   redis.call('HDEL', key, ARGV[i])
 end
-redis.call('PEXPIRE', key, math.min(tonumber(ARGV[1]), abs - now))
+redis.call('PEXPIRE', key, ttl)
 return 1

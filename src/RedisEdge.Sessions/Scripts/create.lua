@@ -1,9 +1,12 @@
--- Creates a session under a fresh id (first write of a new session, or the second half of
--- regenerate, which carries the old session's fields over).
+-- Creates a session under a fresh id (first write of a new session, the second half of
+-- regenerate, which carries the old session's fields over, or the first step of binding a new
+-- session to a user, which passes "m:u" and "m:p" so the session stays pending until it is indexed).
 -- KEYS[1]  session hash for the new id (see load.lua for the field layout).
 -- ARGV[1]  idle timeout in milliseconds (> 0).
 -- ARGV[2]  absolute lifetime in milliseconds (> 0); used only when the pairs carry no "m:a".
--- ARGV[3 ..] field, value pairs to store (data "d:<key>"; regenerate also passes "m:c", "m:a", "m:u").
+-- ARGV[3 ..] field, value pairs to store (data "d:<key>"; regenerate also passes "m:c", "m:a", "m:u";
+--          binding passes "m:u" and "m:p" = the pending lifetime in ms, which caps the TTL until
+--          activate.lua makes the session live, so an abandoned binding leaves nothing for long).
 -- Returns  the absolute expiry (ms, Redis clock) on success;
 --          0   the key already exists (id collision: the caller retries with another id);
 --          -1  the carried-over absolute expiry has already passed: nothing written.
@@ -15,9 +18,11 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local abs = nil
 local created = nil
+local pending = nil
 for i = 3, #ARGV, 2 do
   if ARGV[i] == 'm:a' then abs = tonumber(ARGV[i + 1]) end
   if ARGV[i] == 'm:c' then created = ARGV[i + 1] end
+  if ARGV[i] == 'm:p' then pending = tonumber(ARGV[i + 1]) end
 end
 if not abs then
   abs = now + tonumber(ARGV[2])
@@ -31,5 +36,9 @@ for i = 3, #ARGV, 2 do
     redis.call('HSET', key, ARGV[i], ARGV[i + 1])
   end
 end
-redis.call('PEXPIRE', key, math.min(tonumber(ARGV[1]), abs - now))
+local ttl = math.min(tonumber(ARGV[1]), abs - now)
+if pending then
+  ttl = math.min(ttl, pending)
+end
+redis.call('PEXPIRE', key, ttl)
 return abs

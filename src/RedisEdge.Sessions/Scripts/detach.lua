@@ -3,14 +3,15 @@
 -- (The new id hashes to another Cluster slot, so create.lua under the new key is a second
 -- call; if it never happens the user simply has no session: fails safe, never fixates.)
 -- KEYS[1]  old session hash (see load.lua for the field layout).
--- Returns  0   no live session; -1 absolute lifetime over (deleted);
+-- Returns  0   no live session (missing, not a hash, pending); -1 absolute lifetime over (deleted);
 --          otherwise the flat HGETALL array of the deleted session.
 local key = KEYS[1]
 if redis.call('TYPE', key).ok ~= 'hash' then
   return 0
 end
-local abs = tonumber(redis.call('HGET', key, 'm:a'))
-if not abs then
+local m = redis.call('HMGET', key, 'm:a', 'm:p')
+local abs = tonumber(m[1])
+if not abs or m[2] then
   return 0
 end
 local t = redis.call('TIME')

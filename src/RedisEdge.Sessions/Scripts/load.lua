@@ -1,8 +1,9 @@
 -- Loads a session and slides its expiry in one call.
 -- KEYS[1]  session hash ({prefix}:sessions:{sha256(id)}); fields "m:c" created (ms), "m:a" absolute
---          expiry (ms, Redis server clock), "m:u" bound user tag (optional), "d:<key>" session data.
+--          expiry (ms, Redis server clock), "m:u" bound user tag (optional), "m:p" present while the
+--          session is being bound to a user (pending: not live yet, see activate.lua), "d:<key>" data.
 -- ARGV[1]  idle timeout in milliseconds (> 0).
--- Returns  0   when there is no live session (missing key, not a hash, or no absolute expiry);
+-- Returns  0   when there is no live session (missing key, not a hash, no absolute expiry, pending);
 --          -1  when the absolute lifetime is over (the hash is deleted);
 --          otherwise the flat HGETALL array (field, value, ...) after the TTL was set to
 --          min(idle timeout, absolute expiry - now). Slides even when nothing changes.
@@ -10,8 +11,9 @@ local key = KEYS[1]
 if redis.call('TYPE', key).ok ~= 'hash' then
   return 0
 end
-local abs = tonumber(redis.call('HGET', key, 'm:a'))
-if not abs then
+local m = redis.call('HMGET', key, 'm:a', 'm:p')
+local abs = tonumber(m[1])
+if not abs or m[2] then
   return 0
 end
 local t = redis.call('TIME')

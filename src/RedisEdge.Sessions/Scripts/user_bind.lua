@@ -1,26 +1,47 @@
--- Adds a session to its user's index and enforces the per-user session limit.
+-- Adds a session to its user's index and picks the sessions the per-user limit evicts.
 -- KEYS[1]  user index: sorted set {prefix}:sessions:{sha256(user id)}:user of session tags
 --          (sha256 of the session id, never the id), scored by absolute expiry (ms).
 -- ARGV[1]  session tag; ARGV[2] its absolute expiry (ms); ARGV[3] max sessions (0 = no limit).
--- Prunes members whose absolute expiry has passed, adds the session, then while the set is
--- over the limit removes the member with the lowest score (the oldest), never ARGV[1].
--- Returns  the array of evicted session tags; the caller destroys those sessions (their
---          hashes live in other Cluster slots).
+-- ARGV[4]  d, the number of dead session tags that follow.
+-- ARGV[5 .. 4+d]  members the caller found gone (idled out, destroyed): removed, never counted.
+-- ARGV[5+d ..]    the caller's eviction order: least recently used live sessions first, then
+--                 sessions other requests are still binding.
+-- Prunes members past their absolute expiry and the dead ones, adds the session, then, while the
+-- set is over the limit, picks members in the given order (never ARGV[1]); members the caller did
+-- not know about (bound concurrently) come last, lowest score (earliest deadline) first.
+-- Picked members stay in the index: the caller destroys each session (other Cluster slots) and
+-- only then removes it, so a failure in between never hides a live session from revoke-all.
+-- Returns  the array of picked (evicted) session tags.
 local key = KEYS[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+local dead = tonumber(ARGV[4])
+for i = 5, 4 + dead do
+  redis.call('ZREM', key, ARGV[i])
+end
 redis.call('ZADD', key, ARGV[2], ARGV[1])
 local evicted = {}
+local picked = {}
 local max = tonumber(ARGV[3])
 if max > 0 then
   local over = redis.call('ZCARD', key) - max
+  for i = 5 + dead, #ARGV do
+    if over <= 0 then break end
+    if ARGV[i] ~= ARGV[1] and not picked[ARGV[i]] and redis.call('ZSCORE', key, ARGV[i]) then
+      picked[ARGV[i]] = true
+      evicted[#evicted + 1] = ARGV[i]
+      over = over - 1
+    end
+  end
   if over > 0 then
-    local oldest = redis.call('ZRANGE', key, 0, over)
-    for i = 1, #oldest do
-      if #evicted < over and oldest[i] ~= ARGV[1] then
-        evicted[#evicted + 1] = oldest[i]
-        redis.call('ZREM', key, oldest[i])
+    local members = redis.call('ZRANGE', key, 0, -1)
+    for i = 1, #members do
+      if over <= 0 then break end
+      if members[i] ~= ARGV[1] and not picked[members[i]] then
+        picked[members[i]] = true
+        evicted[#evicted + 1] = members[i]
+        over = over - 1
       end
     end
   end

@@ -94,23 +94,63 @@ public sealed class RedisSessionScriptsTests(RedisServerFixture redis)
     }
 
     [Fact]
-    public async Task UserIndex_BindEvictsOldestButNeverTheNewSession_ListPrunes_RevokeAllKeeps()
+    public async Task UserBind_DropsDeadMembers_EvictsInTheGivenOrder_NeverTheNewSession_KeepsEvictedUntilRemoved()
     {
         var user = (RedisKey)$"{_prefix}:sessions:{{u}}:user";
         var far = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds();
-        Assert.Empty((RedisResult[])(await Run("user_bind.lua", user, "s1", far + 1, 2))!);
-        Assert.Empty((RedisResult[])(await Run("user_bind.lua", user, "s2", far + 2, 2))!);
-        Assert.Equal(["s1"], ((RedisResult[])(await Run("user_bind.lua", user, "s3", far + 3, 2))!).Select(r => (string)r!));
-        Assert.Equal(["s2"], ((RedisResult[])(await Run("user_bind.lua", user, "s0", far, 2))!).Select(r => (string)r!));
+        Assert.Empty(Strings(await Run("user_bind.lua", user, "s1", far + 1, 2, 0)));
+        Assert.Empty(Strings(await Run("user_bind.lua", user, "s2", far + 2, 2, 0)));
 
-        await Db.SortedSetAddAsync(user, "dead", 5);
-        var listed = (RedisResult[])(await Run("user_list.lua", user))!;
-        Assert.Equal(["s0", "s3"], listed.Where((_, i) => i % 2 == 0).Select(r => (string)r!));
+        // s1 is dead (idled out): dropped, not counted, nothing evicted.
+        Assert.Empty(Strings(await Run("user_bind.lua", user, "s3", far + 3, 2, 1, "s1", "s2")));
+        Assert.Equal(["s2", "s3"], (await Db.SortedSetRangeByRankAsync(user)).Select(m => (string)m!));
 
-        Assert.Equal(["s0"], ((RedisResult[])(await Run("user_revoke_all.lua", user, "s3"))!).Select(r => (string)r!));
+        // Over the limit: the caller's order decides (s3 least recently used), the new session is never picked, and the
+        // picked member stays indexed until the caller destroyed its session and removes it.
+        Assert.Equal(["s3"], Strings(await Run("user_bind.lua", user, "s4", far + 4, 2, 0, "s4", "s3", "s2")));
+        Assert.Equal(3, await Db.SortedSetLengthAsync(user));
         Assert.Equal(1L, (long)await Run("user_remove.lua", user, "s3"));
+
+        // Members the caller did not know about go last, earliest deadline first.
+        Assert.Equal(["s2"], Strings(await Run("user_bind.lua", user, "s5", far + 5, 2, 0)));
+
+        await Db.SortedSetAddAsync(user, "expired", 5);
+        var listed = (RedisResult[])(await Run("user_list.lua", user))!;
+        Assert.Equal(["s2", "s4", "s5"], listed.Where((_, i) => i % 2 == 0).Select(r => (string)r!));
+        Assert.Equal(3L, (long)await Run("user_remove.lua", user, "s2", "s4", "s5", "unknown"));
         Assert.False(await Db.KeyExistsAsync(user));
     }
+
+    [Fact]
+    public async Task PendingSession_IsNotLive_UntilActivated_AndCannotBeActivatedOnceDeleted()
+    {
+        var key = Key();
+        var abs = (long)await Run("create.lua", key, Idle, 3_600_000, "m:u", "U1", "m:p", 10_000, "d:a", "1");
+        Assert.True(abs > 0);
+        Assert.InRange((await Db.KeyTimeToLiveAsync(key))!.Value.TotalMilliseconds, 1, 10_000);
+        Assert.Equal(0L, (long)await Run("load.lua", key, Idle));
+        Assert.Equal(0L, (long)await Run("commit.lua", key, Idle, "0", 1, "d:b", "2"));
+        Assert.Equal(0L, (long)await Run("detach.lua", key));
+        var peek = (RedisResult[])(await Run("peek.lua", key))!;
+        Assert.Equal(1L, (long)peek[4]);
+
+        Assert.Equal(1L, (long)await Run("activate.lua", key, Idle));
+        Assert.True((await Db.KeyTimeToLiveAsync(key))!.Value > TimeSpan.FromSeconds(30));
+        Assert.Contains((RedisResult[])(await Run("load.lua", key, Idle))!, r => (string?)r == "d:a");
+        Assert.Equal(0L, (long)((RedisResult[])(await Run("peek.lua", key))!)[4]);
+
+        // A live session sealed for binding (commit writing m:u and m:p) is pending again, with the short TTL.
+        Assert.Equal(1L, (long)await Run("commit.lua", key, Idle, "0", 2, "m:u", "U2", "m:p", 10_000));
+        Assert.Equal(0L, (long)await Run("load.lua", key, Idle));
+        Assert.InRange((await Db.KeyTimeToLiveAsync(key))!.Value.TotalMilliseconds, 1, 10_000);
+
+        // Revoked while pending: activation fails instead of bringing it back.
+        Assert.Equal(1L, (long)((RedisResult[])(await Run("destroy.lua", key, "U2"))!)[0]);
+        Assert.Equal(0L, (long)await Run("activate.lua", key, Idle));
+        Assert.False(await Db.KeyExistsAsync(key));
+    }
+
+    private static IEnumerable<string> Strings(RedisResult result) => ((RedisResult[])result!).Select(r => (string)r!);
 
     private RedisKey Key() => $"{_prefix}:sessions:{{{RedisSessionIds.Create()}}}";
 

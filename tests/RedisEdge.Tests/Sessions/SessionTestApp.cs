@@ -11,11 +11,20 @@ namespace RedisEdge.Tests.Sessions;
 internal static class SessionTestApp
 {
     public static Task<RedisFleet> StartAsync(RedisServerFixture redis, int instances = 1, IDictionary<string, string?>? settings = null)
+        => StartAsync(redis.Configuration, instances, settings);
+
+    /// <summary>The same over any Redis, such as a private <see cref="RedisServerProcess"/> a test pauses or reconfigures.</summary>
+    public static Task<RedisFleet> StartAsync(
+        string redisConfiguration,
+        int instances = 1,
+        IDictionary<string, string?>? settings = null,
+        Action<WebApplicationBuilder>? configure = null)
         => RedisFleet.StartAsync(
-            redis,
+            redisConfiguration,
             instances,
             (builder, _) =>
             {
+                configure?.Invoke(builder);
                 builder.Services.AddSingleton<TestGate>();
                 builder.Services.AddRedisEdge().AddSessions();
             },
@@ -66,6 +75,13 @@ internal static class SessionTestApp
         app.MapPost("/login/{user}", async (HttpContext c, IRedisSessionManager sessions, string user) =>
         {
             await sessions.RegenerateAsync(c);
+            c.Session.SetString("user", user);
+            await sessions.BindUserAsync(c, user);
+            return c.Session.Id;
+        });
+        // Binds without regenerating first: the manager must regenerate on its own (fixation-safe).
+        app.MapPost("/bind/{user}", async (HttpContext c, IRedisSessionManager sessions, string user) =>
+        {
             c.Session.SetString("user", user);
             await sessions.BindUserAsync(c, user);
             return c.Session.Id;

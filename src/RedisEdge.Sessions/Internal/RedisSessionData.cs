@@ -1,0 +1,173 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Text;
+
+namespace RedisEdge.Sessions.Internal;
+
+/// <summary>
+/// The values of one session as this request sees them, and the changes it made since they were loaded. Knows
+/// nothing of Redis calls or HTTP; it only turns its changes into the fields a script writes.
+/// </summary>
+internal sealed class RedisSessionData
+{
+    // A null value records a removal, so a commit can HDEL a key a concurrent request may have added.
+    private readonly Dictionary<string, byte[]?> _changes = new(StringComparer.Ordinal);
+    private Dictionary<string, byte[]> _values = new(StringComparer.Ordinal);
+    private bool _cleared;
+
+    public bool HasChanges => _changes.Count > 0 || _cleared;
+
+    public IEnumerable<string> Keys
+    {
+        get
+        {
+            var keys = new HashSet<string>(_values.Keys, StringComparer.Ordinal);
+            foreach (var (key, value) in _changes)
+            {
+                if (value is null)
+                {
+                    keys.Remove(key);
+                }
+                else
+                {
+                    keys.Add(key);
+                }
+            }
+
+            return keys;
+        }
+    }
+
+    public bool TryGetValue(string key, [NotNullWhen(true)] out byte[]? value)
+    {
+        if (_changes.TryGetValue(key, out var changed))
+        {
+            value = changed;
+            return value is not null;
+        }
+
+        return _values.TryGetValue(key, out value);
+    }
+
+    /// <summary>Records a change; <see langword="false"/> when the key already holds exactly this value.</summary>
+    public bool Set(string key, byte[] value)
+    {
+        if (!_changes.ContainsKey(key) && !_cleared && _values.TryGetValue(key, out var current) && current.AsSpan().SequenceEqual(value))
+        {
+            return false;
+        }
+
+        _changes[key] = (byte[])value.Clone();
+        return true;
+    }
+
+    /// <param name="key">The key to remove.</param>
+    /// <param name="stored">Whether the session exists in Redis, where a concurrent request may have added the key.</param>
+    public void Remove(string key, bool stored)
+    {
+        if (stored)
+        {
+            _changes[key] = null;
+        }
+        else
+        {
+            _changes.Remove(key);
+        }
+    }
+
+    public void Clear(bool stored)
+    {
+        _changes.Clear();
+        _values.Clear();
+        _cleared = stored;
+    }
+
+    /// <summary>Replaces the values with what Redis holds; this request's changes stay on top (a Clear hides them all).</summary>
+    public void Load(Dictionary<string, byte[]> values) => _values = _cleared ? new(StringComparer.Ordinal) : values;
+
+    /// <summary>Forgets the stored values and, unless <paramref name="keepChanges"/>, this request's changes too.</summary>
+    public void Reset(bool keepChanges = false)
+    {
+        _values = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        if (keepChanges)
+        {
+            // Against a session that does not exist, removals mean nothing and a Clear has nothing to clear.
+            foreach (var key in _changes.Where(c => c.Value is null).Select(c => c.Key).ToList())
+            {
+                _changes.Remove(key);
+            }
+
+            _cleared = false;
+        }
+        else
+        {
+            DiscardChanges();
+        }
+    }
+
+    /// <summary>After a successful commit: the changes become the values.</summary>
+    public void AcceptChanges()
+    {
+        if (_cleared)
+        {
+            _values.Clear();
+        }
+
+        foreach (var (key, value) in _changes)
+        {
+            if (value is null)
+            {
+                _values.Remove(key);
+            }
+            else
+            {
+                _values[key] = value;
+            }
+        }
+
+        DiscardChanges();
+    }
+
+    public void DiscardChanges()
+    {
+        _changes.Clear();
+        _cleared = false;
+    }
+
+    /// <summary>The changes as <c>commit.lua</c> takes them: data fields to set, data fields to delete, clear-first.</summary>
+    public (List<KeyValuePair<string, byte[]>> Sets, List<string> Removes, bool Clear) ChangedFields()
+    {
+        var sets = new List<KeyValuePair<string, byte[]>>(_changes.Count + 2);
+        var removes = new List<string>();
+        foreach (var (key, value) in _changes)
+        {
+            if (value is null)
+            {
+                removes.Add(RedisSessionFields.DataPrefix + key);
+            }
+            else
+            {
+                sets.Add(new(RedisSessionFields.DataPrefix + key, value));
+            }
+        }
+
+        return (sets, removes, _cleared);
+    }
+
+    /// <summary>Every value with the changes applied, as <c>create.lua</c> takes them (a session written from scratch).</summary>
+    public List<KeyValuePair<string, byte[]>> AllFields()
+    {
+        var fields = new List<KeyValuePair<string, byte[]>>(_values.Count + _changes.Count + 4);
+        foreach (var key in Keys)
+        {
+            TryGetValue(key, out var value);
+            fields.Add(new(RedisSessionFields.DataPrefix + key, value!));
+        }
+
+        return fields;
+    }
+
+    public static KeyValuePair<string, byte[]> Field(string name, string value) => new(name, Encoding.ASCII.GetBytes(value));
+
+    public static KeyValuePair<string, byte[]> Field(string name, long value) => Field(name, value.ToString(CultureInfo.InvariantCulture));
+}

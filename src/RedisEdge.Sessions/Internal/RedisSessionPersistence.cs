@@ -1,0 +1,177 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using RedisEdge.Internal;
+
+namespace RedisEdge.Sessions.Internal;
+
+/// <summary>
+/// Reads and writes one request's session: the load (eager, on demand, or blocking in lazy mode), the commit of its
+/// changes, and what happens when the response starts. It changes the session's state only through
+/// <see cref="RedisSession"/>'s transitions.
+/// </summary>
+internal sealed class RedisSessionPersistence(RedisSessionStore store, ILogger<RedisSessionPersistence> logger)
+{
+    public RedisSessionStore Store => store;
+
+    public async Task LoadAsync(RedisSession session, string path, CancellationToken cancellationToken)
+    {
+        RedisSessionRecord? record;
+        try
+        {
+            record = await store.LoadAsync(session.Tag!, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisEdgeUnavailableException ex)
+        {
+            OnLoadFailed(session, ex);
+            return;
+        }
+
+        OnLoaded(session, record, path);
+    }
+
+    /// <summary>The synchronous first touch in lazy mode: blocks for at most <c>Failure:Timeout</c>.</summary>
+    public void Load(RedisSession session)
+    {
+        RedisSessionRecord? record;
+        try
+        {
+            record = store.Load(session.Tag!);
+        }
+        catch (RedisEdgeUnavailableException ex)
+        {
+            OnLoadFailed(session, ex);
+            return;
+        }
+
+        OnLoaded(session, record, "blocking");
+    }
+
+    public async Task CommitAsync(RedisSession session, CancellationToken cancellationToken)
+    {
+        if (session.State is RedisSessionState.Unloaded or RedisSessionState.Degraded or RedisSessionState.Failed || !session.Data.HasChanges)
+        {
+            return;
+        }
+
+        if (session.ReadOnly || session.State == RedisSessionState.Ended)
+        {
+            Log.ChangesDiscarded(logger, session.ReadOnly ? "the endpoint is read-only" : "the session ended");
+            session.Data.DiscardChanges();
+            return;
+        }
+
+        try
+        {
+            if (session.State == RedisSessionState.New)
+            {
+                await CreateAsync(session, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await CommitChangesAsync(session, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (RedisEdgeUnavailableException ex)
+        {
+            session.Fail(ex);
+            throw;
+        }
+    }
+
+    /// <summary>When the response starts: commit (so the client cannot race ahead of its own write), then send the id.</summary>
+    public async Task OnResponseStartingAsync(RedisSession session, HttpContext context)
+    {
+        try
+        {
+            await CommitAsync(session, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (RedisEdgeUnavailableException ex)
+        {
+            // Headers are not sent yet: the status can still say the write failed, even though the body began.
+            Log.CommitFailedAfterStart(logger, ex);
+            var response = context.Response;
+            response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            response.Headers.RetryAfter = RedisEdgeProblems.RetryAfterSeconds(ex.RetryAfter).ToString(CultureInfo.InvariantCulture);
+            response.Headers.CacheControl = "no-store";
+        }
+
+        session.Transport.Write();
+    }
+
+    private void OnLoaded(RedisSession session, RedisSessionRecord? record, string path)
+    {
+        if (record is null)
+        {
+            // Expired, destroyed, or never issued by us: never adopt the id, start over with a fresh one.
+            store.Telemetry.ExpiredOnArrival.Add(1);
+            Log.SessionNotFound(logger);
+            session.BecomeNew();
+            return;
+        }
+
+        store.Telemetry.RecordLoad(path);
+        session.BecomeLoaded(record);
+    }
+
+    private void OnLoadFailed(RedisSession session, RedisEdgeUnavailableException exception)
+    {
+        if (store.Options.Failure.Mode == RedisFailureMode.FailOpen)
+        {
+            Log.LoadFailedOpen(logger, exception);
+            session.BecomeDegraded();
+        }
+        else
+        {
+            session.Fail(exception);
+        }
+    }
+
+    private async Task CreateAsync(RedisSession session, CancellationToken cancellationToken)
+    {
+        if (!session.Transport.CanEstablish)
+        {
+            // The cookie would be suppressed (no consent, not essential): keep the changes for this request only.
+            Log.SessionNotEstablished(logger);
+            session.Data.AcceptChanges();
+            return;
+        }
+
+        var fields = session.Data.AllFields();
+        if (fields.Count == 0)
+        {
+            session.Data.DiscardChanges();
+            return;
+        }
+
+        if (session.Tag is null)
+        {
+            session.AssignFreshId();
+        }
+
+        var absolute = await store.CreateAsync(session.Tag!, fields, cancellationToken).ConfigureAwait(false);
+        if (absolute <= 0)
+        {
+            // 0 means a 256-bit random id collided with a live one; -1 cannot happen for a brand-new session.
+            throw new InvalidOperationException("A new session could not be created under a fresh id.");
+        }
+
+        store.Telemetry.Created.Add(1);
+        session.BecomeLive(absolute, session.UserTag);
+    }
+
+    private async Task CommitChangesAsync(RedisSession session, CancellationToken cancellationToken)
+    {
+        var (sets, removes, clear) = session.Data.ChangedFields();
+        if (!await store.CommitAsync(session.Tag!, clear, sets, removes, cancellationToken).ConfigureAwait(false))
+        {
+            // Destroyed, revoked or expired meanwhile: the commit wrote nothing, the session stays dead.
+            Log.CommitOnEndedSession(logger);
+            session.BecomeEnded();
+            return;
+        }
+
+        store.Telemetry.Committed.Add(1);
+        session.Data.AcceptChanges();
+    }
+}

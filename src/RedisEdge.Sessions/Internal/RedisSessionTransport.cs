@@ -1,0 +1,115 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace RedisEdge.Sessions.Internal;
+
+/// <summary>
+/// How the session id travels: read from the request (cookie, or the configured header), and what the response must
+/// send back (a new id, a deletion, or nothing). Only ids of sessions that exist in Redis are ever sent.
+/// </summary>
+internal sealed class RedisSessionTransport
+{
+    private readonly HttpContext _context;
+    private readonly RedisSessionOptions _options;
+    private Outgoing _outgoing;
+    private string? _issuedId;
+
+    private RedisSessionTransport(HttpContext context, RedisSessionOptions options, string? incomingId, bool viaHeader)
+    {
+        _context = context;
+        _options = options;
+        IncomingId = incomingId;
+        ViaHeader = viaHeader;
+    }
+
+    private enum Outgoing
+    {
+        None,
+        Issue,
+        Delete,
+    }
+
+    /// <summary>The well-formed id the request carried, or <see langword="null"/>; anything malformed is dropped here.</summary>
+    public string? IncomingId { get; }
+
+    /// <summary>The request used the header transport: answer in the header, never with a cookie.</summary>
+    public bool ViaHeader { get; }
+
+    /// <summary>
+    /// Whether a new session may be given to this client. A non-essential cookie needs consent when the app uses
+    /// <c>CookiePolicyOptions.CheckConsentNeeded</c>: without it the cookie would be suppressed, so the session is not
+    /// created in Redis at all (nothing the client could ever come back to).
+    /// </summary>
+    public bool CanEstablish => ViaHeader || _options.Cookie.IsEssential || _context.Features.Get<ITrackingConsentFeature>()?.CanTrack != false;
+
+    public static RedisSessionTransport Read(HttpContext context, RedisSessionOptions options)
+    {
+        var request = context.Request;
+        if (options.HeaderName is { } header && request.Headers.TryGetValue(header, out var headerValues))
+        {
+            var value = headerValues.Count == 1 ? headerValues[0] : null;
+            return new(context, options, RedisSessionIds.IsWellFormed(value) ? value : null, viaHeader: true);
+        }
+
+        var cookie = request.Cookies[options.Cookie.Name!];
+        return new(context, options, RedisSessionIds.IsWellFormed(cookie) ? cookie : null, viaHeader: false);
+    }
+
+    /// <summary>Sends <paramref name="id"/> when the response starts; call only once the session exists in Redis.</summary>
+    public void Issue(string id)
+    {
+        _outgoing = Outgoing.Issue;
+        _issuedId = id;
+    }
+
+    /// <summary>The session ended (logout): remove the client's id, if it sent one.</summary>
+    public void Expire()
+    {
+        _outgoing = IncomingId is null ? Outgoing.None : Outgoing.Delete;
+        _issuedId = null;
+    }
+
+    /// <summary>A step failed: send no new id (the session it names may not exist).</summary>
+    public void Withhold()
+    {
+        if (_outgoing == Outgoing.Issue)
+        {
+            _outgoing = Outgoing.None;
+            _issuedId = null;
+        }
+    }
+
+    /// <summary>Writes what was decided; called when the response starts.</summary>
+    public void Write()
+    {
+        var response = _context.Response;
+        switch (_outgoing)
+        {
+            case Outgoing.Issue:
+                if (ViaHeader)
+                {
+                    response.Headers[_options.HeaderName!] = _issuedId;
+                }
+                else
+                {
+                    response.Cookies.Append(_options.Cookie.Name!, _issuedId!, _options.Cookie.Build(_context));
+                }
+
+                // A response that sets the id must never be cached and replayed to another client.
+                response.Headers.CacheControl = "no-cache,no-store";
+                response.Headers.Pragma = "no-cache";
+                break;
+            case Outgoing.Delete:
+                if (ViaHeader)
+                {
+                    response.Headers[_options.HeaderName!] = string.Empty;
+                }
+                else
+                {
+                    response.Cookies.Delete(_options.Cookie.Name!, _options.Cookie.Build(_context));
+                }
+
+                break;
+        }
+    }
+}

@@ -34,6 +34,7 @@ internal sealed class ResponseCacheEvents : IHostedService, IDisposable
     private Task? _resync;
     private bool _lost;
     private long _failures;
+    private int _disposed;
 
     public ResponseCacheEvents(RedisEdgeConnection connection, ResponseCacheKeys keys, NearCache near, ILogger<ResponseCacheEvents> logger)
     {
@@ -227,6 +228,12 @@ internal sealed class ResponseCacheEvents : IHostedService, IDisposable
 
     public void Dispose()
     {
+        // Registered as itself and as a hosted service, so the container disposes it twice.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         _stopping.Cancel();
         if (_multiplexer is not null)
         {

@@ -65,6 +65,9 @@ internal sealed class ResponseCacheEvents : IHostedService, IDisposable
         return Task.CompletedTask;
     }
 
+    /// <summary>Keys some request is waiting on (for tests).</summary>
+    internal int WaitingKeys => _waiters.Count;
+
     /// <summary>
     /// A task that completes when a message for <paramref name="key"/> arrives. Take it before the Redis call whose
     /// answer decides to wait, so a message in between is not missed.

@@ -101,7 +101,9 @@ internal sealed class RedisResponseCachingMiddleware
             LookupResult lookup;
             try
             {
-                lookup = await _store.LookupAsync(keys.Entry, owner, set.FillLeaseMs, context.RequestAborted).ConfigureAwait(false);
+                // Not cancelled with the request: a lookup may hand this request the fill lease, and a lease nobody
+                // knows it holds would make the fleet wait FillWaitTimeout and then skip storing until it expires.
+                lookup = await _store.LookupAsync(keys.Entry, owner, set.FillLeaseMs, CancellationToken.None).ConfigureAwait(false);
             }
             catch (RedisEdgeUnavailableException ex)
             {

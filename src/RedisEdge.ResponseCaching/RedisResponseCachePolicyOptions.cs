@@ -55,6 +55,12 @@ public sealed class RedisResponseCachePolicyOptions
     /// <summary>The largest body stored; larger responses are streamed to the client and not cached. Default 1 MiB.</summary>
     public long MaxBodySize { get; set; } = RedisResponseCachingDefaults.MaxBodySize;
 
+    /// <summary>
+    /// Whether this policy's entries may be held in the near cache when <c>NearCache:Enabled</c> is on. Default
+    /// <see langword="true"/>; turn it off for a policy whose evictions must be seen by other instances at once.
+    /// </summary>
+    public bool NearCache { get; set; } = true;
+
     /// <summary>Status codes that are stored. Empty (the default) = <c>200</c> only.</summary>
     public List<int> StatusCodes { get; set; } = [];
 }

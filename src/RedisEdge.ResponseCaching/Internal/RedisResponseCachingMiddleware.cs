@@ -83,7 +83,7 @@ internal sealed class RedisResponseCachingMiddleware
         }
 
         var keys = _keys.ForRequest(context, policy);
-        if (_near.TryGet(keys.EntryName, out var near, out var nearNow))
+        if (policy.NearCache && _near.TryGet(keys.EntryName, out var near, out var nearNow))
         {
             _metrics.NearHit(policy.Name);
             await ServeAsync(context, near, nearNow, HttpCaching.Hit(near.FreshUntil - nearNow, "near"), head).ConfigureAwait(false);
@@ -118,7 +118,11 @@ internal sealed class RedisResponseCachingMiddleware
             switch (lookup.State)
             {
                 case LookupState.Fresh:
-                    _near.TryAdd(keys.EntryName, version, entry!, lookup.Now);
+                    if (policy.NearCache)
+                    {
+                        _near.TryAdd(keys.EntryName, version, entry!, lookup.Now);
+                    }
+
                     _metrics.Hit(policy.Name);
                     if (collapsed)
                     {

@@ -20,6 +20,7 @@ internal sealed class ResponseCachePolicy
         Claims = [.. options.VaryByClaim.Where(c => !string.IsNullOrWhiteSpace(c)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         Tags = [.. options.Tags.Select(t => TagTemplate.TryParse(t, out _)!)];
         MaxBodySize = options.MaxBodySize;
+        NearCache = options.NearCache;
         StatusCodes = options.StatusCodes.Count == 0 ? [200] : [.. options.StatusCodes];
 
         // Every key of a policy shares this hash tag, so tag eviction is one atomic script in one slot.
@@ -51,6 +52,8 @@ internal sealed class ResponseCachePolicy
     public TagTemplate[] Tags { get; }
 
     public long MaxBodySize { get; }
+
+    public bool NearCache { get; }
 
     public HashSet<int> StatusCodes { get; }
 

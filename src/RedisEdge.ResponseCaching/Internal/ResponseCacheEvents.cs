@@ -61,7 +61,15 @@ internal sealed class ResponseCacheEvents : IHostedService, IDisposable
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        _stopping.Cancel();
+        // A test host may dispose the container before stopping the hosted services.
+        lock (_gate)
+        {
+            if (_disposed == 0)
+            {
+                _stopping.Cancel();
+            }
+        }
+
         return Task.CompletedTask;
     }
 
@@ -154,12 +162,13 @@ internal sealed class ResponseCacheEvents : IHostedService, IDisposable
     {
         lock (_gate)
         {
-            if (_resync is { IsCompleted: false } || _stopping.IsCancellationRequested)
+            if (_resync is { IsCompleted: false } || _disposed != 0 || _stopping.IsCancellationRequested)
             {
                 return;
             }
 
-            _resync = Task.Run(ResyncAsync);
+            var token = _stopping.Token;
+            _resync = Task.Run(() => ResyncAsync(token));
         }
     }
 
@@ -167,9 +176,8 @@ internal sealed class ResponseCacheEvents : IHostedService, IDisposable
     /// Publishes a sentinel and waits for it to come back through the subscription; only then is the near cache
     /// resumed. Retries every second until it succeeds or the host stops.
     /// </summary>
-    private async Task ResyncAsync()
+    private async Task ResyncAsync(CancellationToken token)
     {
-        var token = _stopping.Token;
         while (!token.IsCancellationRequested)
         {
             try
@@ -232,12 +240,17 @@ internal sealed class ResponseCacheEvents : IHostedService, IDisposable
     public void Dispose()
     {
         // Registered as itself and as a hosted service, so the container disposes it twice.
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        lock (_gate)
         {
-            return;
+            if (_disposed == 1)
+            {
+                return;
+            }
+
+            _disposed = 1;
+            _stopping.Cancel();
         }
 
-        _stopping.Cancel();
         if (_multiplexer is not null)
         {
             _multiplexer.ConnectionFailed -= OnConnectionFailed;

@@ -156,4 +156,21 @@ public sealed class ResponseCachingMiddlewareTests(RedisServerFixture redis)
         Assert.Empty(await response.Content.ReadAsByteArrayAsync());
         Assert.Equal(1, origin.Executions);
     }
+
+    [Fact]
+    public async Task HeadersSetByEarlierMiddleware_AreNotStoredWithTheEntry()
+    {
+        var origin = new Origin();
+        var calls = 0;
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, [], beforeCaching: (app, _) => app.Use(next => context =>
+        {
+            context.Response.Headers["X-Request-Number"] = (++calls).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return next(context);
+        }));
+        await fleet[0].Client.GetAsync("/items/1");
+        var hit = await fleet[0].Client.GetAsync("/items/1");
+
+        Assert.StartsWith("RedisEdge; hit", hit.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal(["2"], hit.Headers.GetValues("X-Request-Number"));
+    }
 }

@@ -117,6 +117,20 @@ public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
         Assert.Equal(1, Assert.Single(evictions.Measurements).Value);
     }
 
+    [Fact]
+    public async Task EveryKeyOfAPolicy_SharesOneHashTag_SoEachScriptTouchesOneSlot()
+    {
+        await using var fleet = await CacheTestApp.StartAsync(redis, new Origin(), []);
+        await fleet[0].Client.GetAsync("/items/1?a=1");
+        await fleet[0].Client.GetAsync("/items/2");
+        var keys = await redis.KeysAsync(fleet.KeyPrefix + ":rc:");
+        Assert.Equal(2 + 2 + 3, keys.Count); // two entries, two resource sets, three tag sets (items, item:1, item:2)
+        var slots = keys.Select(k => k[(k.IndexOf('{', StringComparison.Ordinal) + 1)..k.IndexOf('}', StringComparison.Ordinal)]).Distinct().ToList();
+        Assert.Single(slots);
+        var server = redis.Server;
+        Assert.Single(keys.Select(k => server.Multiplexer.HashSlot(k)).Distinct());
+    }
+
     private static (ResponseCacheStore Store, ResponseCacheKeys Keys) Resolve(RedisFleetInstance instance) =>
         (instance.Services.GetRequiredService<ResponseCacheStore>(), instance.Services.GetRequiredService<ResponseCacheKeys>());
 

@@ -34,7 +34,7 @@ internal static class CacheTestApp
     }
 
     public static async Task<RedisFleet> StartAsync(
-        RedisServerFixture redis,
+        RedisTestServer redis,
         Origin origin,
         Dictionary<string, string?> settings,
         int instances = 1,
@@ -86,11 +86,11 @@ internal static class CacheTestApp
         response.Headers.TryGetValues(RedisResponseCachingDefaults.CacheStatusHeader, out var values) ? string.Join(", ", values) : string.Empty;
 
     /// <summary>The entry keys (<c>:e:</c>) of a fleet, from Redis.</summary>
-    public static async Task<List<string>> EntryKeysAsync(this RedisServerFixture redis, RedisFleet fleet) =>
+    public static async Task<List<string>> EntryKeysAsync(this RedisTestServer redis, RedisFleet fleet) =>
         (await redis.KeysAsync(fleet.KeyPrefix + ":rc:")).Where(k => k.Contains("}:e:", StringComparison.Ordinal)).ToList();
 
     /// <summary>Moves an entry's timeline <paramref name="by"/> into the past, as if it had been stored that much earlier.</summary>
-    public static async Task AgeAsync(this RedisServerFixture redis, string entryKey, TimeSpan by)
+    public static async Task AgeAsync(this RedisTestServer redis, string entryKey, TimeSpan by)
     {
         const string script = """
             for _, f in ipairs({ 'c', 'f', 'w', 'x' }) do

@@ -5,8 +5,7 @@ using RedisEdge.Tests.Infrastructure;
 namespace RedisEdge.Tests.ResponseCaching;
 
 /// <summary>Three independent instances over one Redis: one origin execution per key, fleet-wide eviction, stale serving.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class ResponseCachingFleetTests(RedisServerFixture redis)
+public abstract class ResponseCachingFleetTests(RedisTestServer redis)
 {
     [Fact]
     public async Task ThreeInstances100ConcurrentColdRequestsEach_RunTheHandlerExactlyOnce()
@@ -230,3 +229,11 @@ public sealed class ResponseCachingFleetTests(RedisServerFixture redis)
         return (response.StatusCode, response.CacheStatus(), System.Text.Encoding.UTF8.GetString(buffer));
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCachingFleetTestsOnSingleNode(RedisServerFixture redis) : ResponseCachingFleetTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster (every key of a policy in one slot, pub/sub across nodes).</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class ResponseCachingFleetTestsOnCluster(RedisClusterFixture redis) : ResponseCachingFleetTests(redis);

@@ -13,9 +13,11 @@ internal sealed class RedisRateLimiter
     private static readonly RedisScript RateLimitScript = RedisScript.FromResource(typeof(RedisRateLimiter).Assembly, "rate_limit.lua");
     private static readonly RedisScript ReleaseScript = RedisScript.FromResource(typeof(RedisRateLimiter).Assembly, "release_lease.lua");
 
+    private readonly RedisEdgeConnection _connection;
     private readonly RedisKeyBuilder _keys;
     private readonly RedisScriptRunner _runner;
     private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
 
     public RedisRateLimiter(
         RedisEdgeConnection connection,
@@ -25,8 +27,10 @@ internal sealed class RedisRateLimiter
         ILogger<RedisRateLimiter> logger,
         TimeProvider timeProvider)
     {
+        _connection = connection;
         _keys = keys;
         _logger = logger;
+        _timeProvider = timeProvider;
         _runner = new RedisScriptRunner(connection, metrics.Telemetry, options.Value.Failure, logger, timeProvider);
     }
 
@@ -77,7 +81,16 @@ internal sealed class RedisRateLimiter
         return allowed;
     }
 
-    /// <summary>Releases the concurrency leases the request holds (a second round trip, only for concurrency policies).</summary>
+    /// <summary>
+    /// Releases the concurrency leases the request holds (a second round trip, only for concurrency policies). It
+    /// bypasses the circuit breaker: a release frees a slot whatever state the breaker is in, and its outcome must not
+    /// count as the breaker's probe. Bounded by <c>Failure:Timeout</c>; a lease whose release fails expires on its own.
+    /// </summary>
+    /// <remarks>
+    /// The release is queued on the same connection as the call that took the leases, so Redis runs it after that
+    /// call even when the caller stopped waiting for it (timeout, aborted request). Releasing leases that were never
+    /// taken removes nothing.
+    /// </remarks>
     public async Task ReleaseAsync(List<PolicyDecision> leases, string leaseId)
     {
         try
@@ -91,12 +104,17 @@ internal sealed class RedisRateLimiter
                 args[i + 1] = leases[i].Cost.ToString(CultureInfo.InvariantCulture);
             }
 
-            await _runner.EvaluateAsync(ReleaseScript, keys, args, CancellationToken.None).ConfigureAwait(false);
+            await _connection.Database.ScriptEvaluateAsync(ReleaseScript.Text, keys, args)
+                .WaitAsync(_runner.Policy.Timeout, _timeProvider)
+                .ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException or ObjectDisposedException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
             // The leases expire on their own after LeaseTimeToLive.
             Log.ReleaseFailed(_logger, ex);
         }
     }
+
+    /// <summary>Queues the release now and lets the request go on without waiting for its answer.</summary>
+    public void ReleaseInBackground(List<PolicyDecision> leases, string leaseId) => _ = ReleaseAsync(leases, leaseId);
 }

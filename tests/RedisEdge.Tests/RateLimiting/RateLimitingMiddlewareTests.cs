@@ -38,7 +38,7 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
             var rejected = await client.GetAsync("/both");
             Assert.Equal(HttpStatusCode.TooManyRequests, rejected.StatusCode);
             var problem = JsonDocument.Parse(await rejected.Content.ReadAsStringAsync()).RootElement;
-            Assert.Equal(["narrow"], problem.GetProperty("policies").EnumerateArray().Select(e => e.GetString()));
+            Assert.Equal(["narrow"], problem.GetProperty("violated-policies").EnumerateArray().Select(e => e.GetString()));
         }
 
         var wide = await client.GetAsync("/wide");
@@ -134,19 +134,27 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
         Assert.Equal(60L, policy[0].Parameters["w"]);
         Assert.Equal(5L, policy[1].Parameters["q"]);
         Assert.Equal(10L, policy[1].Parameters["w"]);
+        Assert.Equal(3L, policy[2].Parameters["q"]);
+        Assert.Equal("concurrent-requests", policy[2].Parameters["qu"]);
         Assert.False(policy[2].Parameters.ContainsKey("w"));
         var current = StructuredFieldList.Parse(Header(first, RedisRateLimitingDefaults.RateLimitHeader));
         Assert.Equal(1L, current[0].Parameters["r"]);
         Assert.InRange((long)current[0].Parameters["t"], 1, 60);
         Assert.Equal(4L, current[1].Parameters["r"]);
+        Assert.Equal(2L, current[2].Parameters["r"]);
+        Assert.False(current[2].Parameters.ContainsKey("t"));
 
         await fleet[0].Client.GetAsync("/h");
         var rejected = await fleet[0].Client.GetAsync("/h");
         Assert.Equal(HttpStatusCode.TooManyRequests, rejected.StatusCode);
-        var after = StructuredFieldList.Parse(Header(rejected, RedisRateLimitingDefaults.RateLimitHeader));
-        Assert.Equal(0L, after[0].Parameters["r"]);
-        Assert.Equal(3L, after[1].Parameters["r"]);
-        Assert.All(after, a => Assert.True((long)a.Parameters["t"] >= 0));
+
+        // A 429's RateLimit names the policies that refused; RateLimit-Policy still lists every policy that applied.
+        Assert.Equal(["api", "burst", "conc"], StructuredFieldList.Parse(Header(rejected, RedisRateLimitingDefaults.RateLimitPolicyHeader)).Select(p => p.Item));
+        var after = Assert.Single(StructuredFieldList.Parse(Header(rejected, RedisRateLimitingDefaults.RateLimitHeader)));
+        Assert.Equal("api", after.Item);
+        Assert.Equal(0L, after.Parameters["r"]);
+        Assert.InRange((long)after.Parameters["t"], 1, 60);
+        Assert.Equal((long)after.Parameters["t"], (long)rejected.Headers.RetryAfter!.Delta!.Value.TotalSeconds);
     }
 
     [Fact]
@@ -465,7 +473,8 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
         var body = JsonDocument.Parse(await rejected.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal(429, body.GetProperty("status").GetInt32());
         Assert.Equal("sample", body.GetProperty("node").GetString());
-        Assert.Equal("one", body.GetProperty("policies")[0].GetString());
+        Assert.Equal("one", body.GetProperty("violated-policies")[0].GetString());
+        Assert.Equal(RedisRateLimitingDefaults.QuotaExceededProblemType, body.GetProperty("type").GetString());
     }
 
     [Fact]

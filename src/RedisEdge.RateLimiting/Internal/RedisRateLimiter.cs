@@ -34,6 +34,9 @@ internal sealed class RedisRateLimiter
         _runner = new RedisScriptRunner(connection, metrics.Telemetry, options.Value.Failure, logger, timeProvider);
     }
 
+    /// <summary>The runner (and so the breaker) of the rate-limit calls; for tests.</summary>
+    internal RedisScriptRunner Runner => _runner;
+
     public RedisKey Key(PolicyDecision decision) =>
         _keys.Key(RedisRateLimitingDefaults.KeyFeature, decision.Tag, decision.Policy.KeySuffix);
 

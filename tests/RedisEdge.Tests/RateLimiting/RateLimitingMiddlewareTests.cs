@@ -411,6 +411,11 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
             },
             beforeRateLimiting: (app, _) => app.Use((context, next) =>
             {
+                if (context.Request.Query.TryGetValue("ip", out var ip))
+                {
+                    context.Connection.RemoteIpAddress = IPAddress.Parse(ip.ToString());
+                }
+
                 if (context.Request.Query.TryGetValue("as", out var name))
                 {
                     context.User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
@@ -423,8 +428,16 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/u?as=alice")).StatusCode);
         Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/u?as=alice")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/u?as=bob")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/u")).StatusCode); // anonymous: the shared absent partition
-        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/u")).StatusCode);
+
+        // Anonymous requests are counted per client IP: one anonymous client cannot use up everyone's quota.
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/u?ip=203.0.113.7")).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/u?ip=203.0.113.7")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/u?ip=198.51.100.1")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/u?ip=2001:db8:1:2::1")).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/u?ip=2001:db8:1:2::99")).StatusCode);
+
+        // A user is counted by name whatever address they come from.
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/u?as=alice&ip=192.0.2.1")).StatusCode);
 
         // alice and bob share the "free" tier; carol's "pro" tier is counted apart.
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/t?as=alice")).StatusCode);
@@ -523,7 +536,11 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
             Assert.Equal(HttpStatusCode.OK, (await fleet[0].Client.GetAsync("/open")).StatusCode);
         }
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await fleet[0].Client.GetAsync("/closed")).StatusCode);
+        var closed = await fleet[0].Client.GetAsync("/closed");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, closed.StatusCode);
+        Assert.True(closed.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), "A FailClosed 503 carries Retry-After.");
+        Assert.Equal("application/problem+json", closed.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("closed", JsonDocument.Parse(await closed.Content.ReadAsStringAsync()).RootElement.GetProperty("policies")[0].GetString());
         Assert.All(decisions.Measurements, m => Assert.Equal("redis-error", m.Tags[RedisRateLimitingDefaults.ResultTag]));
         Assert.Equal(4, decisions.Measurements.Count);
     }

@@ -1,5 +1,8 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using RedisEdge.RateLimiting;
 using RedisEdge.Tests.Infrastructure;
 using StackExchange.Redis;
@@ -7,10 +10,11 @@ using StackExchange.Redis;
 namespace RedisEdge.Tests.RateLimiting;
 
 /// <summary>
-/// Concurrency leases are released on every path after the call was sent: a timeout (the script still runs once Redis
-/// catches up) and a client abort. A private redis-server is paused (<c>CLIENT PAUSE WRITE</c>) to hold the call.
+/// What happens to a call Redis holds: concurrency leases are released on every path after the call was sent (a
+/// timeout, after which the script still runs, and a client abort), and a rejection decided under limits a reload has
+/// since replaced is not remembered. A private redis-server is paused (<c>CLIENT PAUSE WRITE</c>) to hold the call.
 /// </summary>
-public sealed class RateLimitingLeaseTests : IAsyncLifetime
+public sealed class RateLimitingPausedRedisTests : IAsyncLifetime
 {
     private RedisServerProcess _server = null!;
     private ConnectionMultiplexer _admin = null!;
@@ -102,6 +106,51 @@ public sealed class RateLimitingLeaseTests : IAsyncLifetime
         var next = await client.GetAsync("/work");
         Assert.Equal(HttpStatusCode.OK, next.StatusCode);
         Assert.True(next.Headers.Contains(RedisRateLimitingDefaults.RateLimitHeader), "The request was not decided by Redis.");
+    }
+
+    [Fact]
+    public async Task RejectionDecidedUnderTheOldLimits_LandingAfterAReload_IsNotRememberedLocally()
+    {
+        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var settings = new Dictionary<string, string?>().Policy("api", RedisRateLimitAlgorithm.FixedWindow, 1, TimeSpan.FromHours(1));
+        await using var fleet = await RateLimitTestApp.StartAsync(
+            _server.Configuration,
+            settings,
+            (app, _) => app.MapGet("/r", () => "ok").RequireRateLimit("api"),
+            beforeRateLimiting: (app, _) => app.Use(async (context, next) =>
+            {
+                var pending = next(context);
+                sent.TrySetResult();
+                await pending;
+            }));
+        var client = fleet[0].Client;
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/r")).StatusCode);
+        sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        HttpResponseMessage late;
+        await PauseAsync();
+        try
+        {
+            // Evaluated under PermitLimit 1; the limit is raised to 3 while Redis holds the call.
+            var request = client.GetAsync("/r");
+            await sent.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            var configuration = (IConfigurationRoot)fleet[0].Services.GetRequiredService<IConfiguration>();
+            configuration[$"{RateLimitTestApp.Section}:Policies:api:PermitLimit"] = "3";
+            configuration.Reload();
+            await UnpauseAsync();
+            late = await request;
+        }
+        finally
+        {
+            await UnpauseAsync();
+        }
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, late.StatusCode);
+
+        // The late rejection was stamped with the old policy set: Redis decides under the new limit.
+        using var scope = fleet[0].Commands.Begin();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/r")).StatusCode);
+        Assert.Equal(["EVAL"], scope.Commands);
     }
 
     private async Task<RedisFleet> StartAsync(Action<WebApplication>? beforeRateLimiting)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -18,6 +19,7 @@ internal sealed class RedisRateLimiter
     private readonly RedisScriptRunner _runner;
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
+    private readonly RedisFeatureTelemetry _telemetry;
 
     public RedisRateLimiter(
         RedisEdgeConnection connection,
@@ -31,6 +33,7 @@ internal sealed class RedisRateLimiter
         _keys = keys;
         _logger = logger;
         _timeProvider = timeProvider;
+        _telemetry = metrics.Telemetry;
         _runner = new RedisScriptRunner(connection, metrics.Telemetry, options.Value.Failure, logger, timeProvider);
     }
 
@@ -96,6 +99,11 @@ internal sealed class RedisRateLimiter
     /// </remarks>
     public async Task ReleaseAsync(List<PolicyDecision> leases, string leaseId)
     {
+        var started = _timeProvider.GetTimestamp();
+        using var activity = _telemetry.ActivitySource.StartActivity("EVALSHA", ActivityKind.Client);
+        activity?.SetTag("db.system.name", "redis");
+        activity?.SetTag("redisedge.script", ReleaseScript.Name);
+        var outcome = "success";
         try
         {
             var keys = new RedisKey[leases.Count];
@@ -114,7 +122,25 @@ internal sealed class RedisRateLimiter
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
             // The leases expire on their own after LeaseTimeToLive.
+            outcome = RedisErrorClassifier.Outcome(ex);
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            if (_telemetry.ScriptFailures.Enabled)
+            {
+                _telemetry.ScriptFailures.Add(1, new("redisedge.script", ReleaseScript.Name), new("redisedge.outcome", outcome));
+            }
+
             Log.ReleaseFailed(_logger, ex);
+        }
+        finally
+        {
+            activity?.SetTag("redisedge.outcome", outcome);
+            if (_telemetry.ScriptDuration.Enabled)
+            {
+                _telemetry.ScriptDuration.Record(
+                    _timeProvider.GetElapsedTime(started).TotalSeconds,
+                    new("redisedge.script", ReleaseScript.Name),
+                    new("redisedge.outcome", outcome));
+            }
         }
     }
 

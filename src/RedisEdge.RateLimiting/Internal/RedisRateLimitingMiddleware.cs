@@ -288,11 +288,14 @@ internal sealed partial class RedisRateLimitingMiddleware
         }
     }
 
-    /// <summary>Whether a failed call reached Redis (or may yet): not when the breaker or the client refused it.</summary>
+    /// <summary>
+    /// Whether a failed call may have run (or may yet run) in Redis: not when the breaker or the client refused it, nor
+    /// when Redis refused its keys (CROSSSLOT). A server error inside the script may come after some writes, so it counts.
+    /// </summary>
     private static bool WasSent(Exception exception) => exception switch
     {
         RedisEdgeUnavailableException { InnerException: null } => false,
-        RedisEdgeUnavailableException { InnerException: RedisCommandException } => false,
+        RedisEdgeUnavailableException { InnerException: RedisCommandException or RedisServerException { Kind: RedisErrorKind.CrossSlot } } => false,
         _ => true,
     };
 }

@@ -17,6 +17,9 @@ namespace RedisEdge.Internal;
 /// </remarks>
 internal sealed class RedisScriptRunner
 {
+    private static readonly TimeSpan TryAgainFirstDelay = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan TryAgainMaxDelay = TimeSpan.FromMilliseconds(100);
+
     private readonly RedisEdgeConnection _connection;
     private readonly RedisFeatureTelemetry _telemetry;
     private readonly RedisCircuitBreaker _breaker;
@@ -52,8 +55,7 @@ internal sealed class RedisScriptRunner
         var call = Begin(script);
         try
         {
-            var evaluation = _connection.Database.ScriptEvaluateAsync(script.Text, keys, args);
-            return call.Succeeded(await evaluation.WaitAsync(Policy.Timeout, _timeProvider, cancellationToken).ConfigureAwait(false));
+            return call.Succeeded(await SendAsync(script, keys, args, call, cancellationToken).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -85,8 +87,7 @@ internal sealed class RedisScriptRunner
         var call = Begin(script);
         try
         {
-            var evaluation = _connection.Database.ScriptEvaluateAsync(script.Text, keys, args);
-            return call.Succeeded(WaitBounded(evaluation, Policy.Timeout));
+            return call.Succeeded(WaitBounded(SendAsync(script, keys, args, call, CancellationToken.None), Policy.Timeout));
         }
         catch (Exception ex)
         {
@@ -100,6 +101,34 @@ internal sealed class RedisScriptRunner
         finally
         {
             call.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Sends the script, and sends it again while a cluster answers <c>TRYAGAIN</c> (its keys' slot is being migrated
+    /// and they are split between two nodes for a moment; the script did not run), all within one
+    /// <see cref="RedisFailurePolicyOptions.Timeout"/> budget. <c>MOVED</c> and <c>ASK</c> never get here:
+    /// StackExchange.Redis follows them itself.
+    /// </summary>
+    private async Task<RedisResult> SendAsync(RedisScript script, RedisKey[] keys, RedisValue[] args, ScriptCall call, CancellationToken cancellationToken)
+    {
+        var delay = TryAgainFirstDelay;
+        while (true)
+        {
+            var remaining = Policy.Timeout - _timeProvider.GetElapsedTime(call.Started);
+            try
+            {
+                return await _connection.Database.ScriptEvaluateAsync(script.Text, keys, args)
+                    .WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _timeProvider, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (RedisServerException ex) when (ex.Kind == RedisErrorKind.TryAgain &&
+                _timeProvider.GetElapsedTime(call.Started) + delay < Policy.Timeout)
+            {
+                call.Retried();
+                await Task.Delay(delay, _timeProvider, cancellationToken).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TryAgainMaxDelay.Ticks));
+            }
         }
     }
 
@@ -143,6 +172,17 @@ internal sealed class RedisScriptRunner
     {
         private string _outcome = "error";
         private bool _settled;
+
+        public long Started => started;
+
+        /// <summary>How many times the call was sent again after a <c>TRYAGAIN</c>.</summary>
+        public int Retries { get; private set; }
+
+        public void Retried()
+        {
+            Retries++;
+            activity?.AddEvent(new ActivityEvent("redisedge.tryagain"));
+        }
 
         public RedisResult Succeeded(RedisResult result)
         {
@@ -245,6 +285,11 @@ internal sealed class RedisScriptRunner
             }
 
             activity?.SetTag("redisedge.outcome", _outcome);
+            if (Retries > 0)
+            {
+                activity?.SetTag("redisedge.tryagain_retries", Retries);
+            }
+
             activity?.Dispose();
         }
     }

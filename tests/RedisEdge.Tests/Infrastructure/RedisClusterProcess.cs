@@ -42,6 +42,11 @@ public sealed class RedisClusterProcess : IAsyncDisposable
                         "--cluster-node-timeout", NodeTimeoutMilliseconds.ToString(CultureInfo.InvariantCulture),
                         "--cluster-require-full-coverage", "no",
                         "--cluster-allow-reads-when-down", "no",
+
+                        // A replica syncs at once (the default waits 5 s to batch replicas), so the cluster is
+                        // fault-tolerant when StartAsync returns; a replica that lost its primary always stands.
+                        "--repl-diskless-sync-delay", "0",
+                        "--cluster-replica-validity-factor", "0",
                     ],
                     waitUntilReady: false));
             }
@@ -115,6 +120,17 @@ public sealed class RedisClusterProcess : IAsyncDisposable
                         last = nodes;
                         break;
                     }
+
+                    // A replica that never completed its first sync cannot take over: wait for the link.
+                    var (_, replication) = await RedisCliAsync(["-p", node.Port.ToString(CultureInfo.InvariantCulture), "info", "replication"]);
+                    if (replication.Contains("role:slave", StringComparison.Ordinal) &&
+                        !replication.Contains("master_link_status:up", StringComparison.Ordinal) &&
+                        _nodes.Any(n => n.IsRunning && replication.Contains($"master_port:{n.Port.ToString(CultureInfo.InvariantCulture)}", StringComparison.Ordinal)))
+                    {
+                        healthy = false;
+                        last = replication;
+                        break;
+                    }
                 }
             }
 
@@ -127,6 +143,35 @@ public sealed class RedisClusterProcess : IAsyncDisposable
         }
 
         throw new TimeoutException($"The Redis cluster did not become healthy within {timeout}. Last CLUSTER INFO:\n{last}");
+    }
+
+    /// <summary>
+    /// After <paramref name="victim"/> was killed: waits until the other nodes mark it failed (after
+    /// <see cref="NodeTimeoutMilliseconds"/>) and a replica has taken over its slots.
+    /// </summary>
+    public async Task WaitUntilFailedOverAsync(RedisServerProcess victim, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var probe = _nodes.First(n => n.IsRunning);
+        var address = $"127.0.0.1:{victim.Port.ToString(CultureInfo.InvariantCulture)}@";
+        while (true)
+        {
+            var (_, nodes) = await RedisCliAsync(["-p", probe.Port.ToString(CultureInfo.InvariantCulture), "cluster", "nodes"]);
+            var line = nodes.Split('\n').FirstOrDefault(l => l.Contains(address, StringComparison.Ordinal));
+            if (line is not null && line.Split(' ')[2].Split(',').Contains("fail"))
+            {
+                break;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Node {victim.Port} was not marked failed within {timeout}:\n{nodes}");
+            }
+
+            await Task.Delay(50);
+        }
+
+        await WaitUntilHealthyAsync(deadline - DateTime.UtcNow);
     }
 
     /// <summary>The running primaries and the slot ranges each serves, from <c>CLUSTER NODES</c> as a live node sees them.</summary>

@@ -34,7 +34,7 @@ public sealed class RedisFleet : IAsyncDisposable
     /// (configuration <c>RedisEdge:Redis:*</c> is already set); <paramref name="configureApp"/> adds middleware and endpoints.
     /// </summary>
     public static Task<RedisFleet> StartAsync(
-        RedisServerFixture redis,
+        RedisTestServer redis,
         int instances,
         Action<WebApplicationBuilder, int> configureServices,
         Action<WebApplication, int> configureApp,

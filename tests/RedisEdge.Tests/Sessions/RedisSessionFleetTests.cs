@@ -3,8 +3,7 @@ using RedisEdge.Tests.Infrastructure;
 
 namespace RedisEdge.Tests.Sessions;
 
-[Collection(RedisCollection.Name)]
-public sealed class RedisSessionFleetTests(RedisServerFixture redis)
+public abstract class RedisSessionFleetTests(RedisTestServer redis)
 {
     [Fact]
     public async Task LoginOnA_ReadOnB_WriteOnC_ReadOnA_SessionFollowsTheUser()
@@ -200,3 +199,11 @@ public sealed class RedisSessionFleetTests(RedisServerFixture redis)
     private static TestGate Gate(RedisFleetInstance instance) =>
         (TestGate)instance.Services.GetService(typeof(TestGate))!;
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisSessionFleetTestsOnSingleNode(RedisServerFixture redis) : RedisSessionFleetTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class RedisSessionFleetTestsOnCluster(RedisClusterFixture redis) : RedisSessionFleetTests(redis);

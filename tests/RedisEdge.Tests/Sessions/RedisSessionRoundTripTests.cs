@@ -3,8 +3,7 @@ using RedisEdge.Tests.Infrastructure;
 namespace RedisEdge.Tests.Sessions;
 
 /// <summary>Redis calls per request, counted with the command profiler of the instance that served it.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class RedisSessionRoundTripTests(RedisServerFixture redis)
+public abstract class RedisSessionRoundTripTests(RedisTestServer redis)
 {
     private static readonly Dictionary<string, string?> Lazy = new() { ["RedisEdge:Sessions:LoadMode"] = "Lazy" };
 
@@ -118,3 +117,11 @@ public sealed class RedisSessionRoundTripTests(RedisServerFixture redis)
         return scope.Commands;
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisSessionRoundTripTestsOnSingleNode(RedisServerFixture redis) : RedisSessionRoundTripTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class RedisSessionRoundTripTestsOnCluster(RedisClusterFixture redis) : RedisSessionRoundTripTests(redis);

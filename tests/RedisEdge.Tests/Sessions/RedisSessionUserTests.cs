@@ -4,8 +4,7 @@ using RedisEdge.Tests.Infrastructure;
 namespace RedisEdge.Tests.Sessions;
 
 /// <summary>Binding sessions to users: the per-user limit counts live sessions only, and binding never keeps a client's id.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class RedisSessionUserTests(RedisServerFixture redis)
+public abstract class RedisSessionUserTests(RedisTestServer redis)
 {
     private static readonly Dictionary<string, string?> MaxTwo = new()
     {
@@ -115,3 +114,11 @@ public sealed class RedisSessionUserTests(RedisServerFixture redis)
         Assert.False(await redis.Database.KeyExistsAsync(key));
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisSessionUserTestsOnSingleNode(RedisServerFixture redis) : RedisSessionUserTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class RedisSessionUserTestsOnCluster(RedisClusterFixture redis) : RedisSessionUserTests(redis);

@@ -10,7 +10,7 @@ namespace RedisEdge.Tests.Sessions;
 /// <summary>A fleet of apps using RedisEdge sessions, with endpoints that exercise every session path.</summary>
 internal static class SessionTestApp
 {
-    public static Task<RedisFleet> StartAsync(RedisServerFixture redis, int instances = 1, IDictionary<string, string?>? settings = null)
+    public static Task<RedisFleet> StartAsync(RedisTestServer redis, int instances = 1, IDictionary<string, string?>? settings = null)
         => StartAsync(redis.Configuration, instances, settings);
 
     /// <summary>The same over any Redis, such as a private <see cref="RedisServerProcess"/> a test pauses or reconfigures.</summary>

@@ -43,8 +43,8 @@ public sealed class RateLimitingHeaderTests(RedisServerFixture redis)
             Assert.Empty(scope.Commands);
         }
 
-        // The same state reported the same way without Redis: the wait for a token, counted down since (never the
-        // 60 s until the bucket is full, which an earlier version reported here and Redis did not).
+        // The same state reported the same way without Redis: the wait for a token, counted down since. (Redis' answer
+        // used to say 60, the time until the bucket is full, while this one said the wait.)
         Assert.Equal(HttpStatusCode.TooManyRequests, local.StatusCode);
         Assert.InRange(T(local, "tb"), 1, t);
         Assert.Equal(T(local, "tb"), RetryAfter(local));

@@ -6,7 +6,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddProblemDetails();
 builder.Services.AddRedisEdge(builder.Configuration.GetSection("RedisEdge"))
     .AddSessions()
-    .AddSampleRateLimiting()
+    .AddSampleRateLimiting(builder.Configuration)
     .AddSampleResponseCaching();
 builder.Services.AddHealthChecks().AddRedisEdge();
 builder.AddSampleTelemetry();

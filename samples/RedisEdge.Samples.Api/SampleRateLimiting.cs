@@ -1,3 +1,5 @@
+using System.Net;
+using Microsoft.AspNetCore.HttpOverrides;
 using RedisEdge.RateLimiting;
 
 namespace RedisEdge.Samples.Api;
@@ -17,7 +19,23 @@ internal static class SampleRateLimiting
           GET /rate-limit/api-key          X-Api-Key header: 3 per minute, "gold" gets 100, "banned" is refused
         """;
 
-    public static IRedisEdgeBuilder AddSampleRateLimiting(this IRedisEdgeBuilder builder) => builder.AddRateLimiting();
+    public static IRedisEdgeBuilder AddSampleRateLimiting(this IRedisEdgeBuilder builder, IConfiguration configuration)
+    {
+        // The IP policies need the client's address, not the balancer's. UseForwardedHeaders with default options
+        // processes nothing; take X-Forwarded-For, and only from the proxies listed in ForwardedHeaders:KnownProxies
+        // (anyone else could claim any address and get a fresh quota per request).
+        builder.Services.Configure<ForwardedHeadersOptions>(options =>
+        {
+            options.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            options.KnownIPNetworks.Clear();
+            options.KnownProxies.Clear();
+            foreach (var proxy in configuration.GetSection("ForwardedHeaders:KnownProxies").Get<string[]>() ?? [])
+            {
+                options.KnownProxies.Add(IPAddress.Parse(proxy));
+            }
+        });
+        return builder.AddRateLimiting();
+    }
 
     public static WebApplication MapSampleRateLimiting(this WebApplication app)
     {

@@ -37,6 +37,19 @@ public sealed class RedisRateLimitPolicyOptions
     /// <summary>What is counted separately. Default <see cref="RedisRateLimitPartitionKind.Ip"/>.</summary>
     public RedisRateLimitPartitionKind Partition { get; set; } = RedisRateLimitPartitionKind.Ip;
 
+    /// <summary>
+    /// <see cref="RedisRateLimitPartitionKind.Ip"/> (and the anonymous fallback of <see cref="RedisRateLimitPartitionKind.User"/>):
+    /// how many leading bits of an IPv4 address form one partition. Default 32 (one address); 1-32.
+    /// </summary>
+    public int IPv4PrefixLength { get; set; } = RedisRateLimitingDefaults.IPv4PrefixLength;
+
+    /// <summary>
+    /// <see cref="RedisRateLimitPartitionKind.Ip"/> (and the anonymous fallback of <see cref="RedisRateLimitPartitionKind.User"/>):
+    /// how many leading bits of an IPv6 address form one partition. Default 64, the network one host usually gets, so a
+    /// client cannot escape its limit by rotating addresses inside it; 1-128.
+    /// </summary>
+    public int IPv6PrefixLength { get; set; } = RedisRateLimitingDefaults.IPv6PrefixLength;
+
     /// <summary>The claim type, header name or route value name for <see cref="RedisRateLimitPartitionKind.Claim"/>,
     /// <see cref="RedisRateLimitPartitionKind.Header"/> and <see cref="RedisRateLimitPartitionKind.Route"/>.</summary>
     public string? PartitionName { get; set; }

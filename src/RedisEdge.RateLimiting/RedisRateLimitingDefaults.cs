@@ -30,6 +30,18 @@ public static class RedisRateLimitingDefaults
     /// <summary>IETF <c>RateLimit</c> field name.</summary>
     public const string RateLimitHeader = "RateLimit";
 
+    /// <summary>The default IPv4 prefix length of an IP partition: 32, one address.</summary>
+    public const int IPv4PrefixLength = 32;
+
+    /// <summary>The default IPv6 prefix length of an IP partition: 64, the network one host usually gets.</summary>
+    public const int IPv6PrefixLength = 64;
+
+    /// <summary>The problem type of a 429 (draft-ietf-httpapi-ratelimit-headers, "Quota Exceeded").</summary>
+    public const string QuotaExceededProblemType = "https://iana.org/assignments/http-problem-types#quota-exceeded";
+
+    /// <summary>The problem-details member listing the policies whose quota was exceeded.</summary>
+    public const string ViolatedPoliciesMember = "violated-policies";
+
     /// <summary>The default concurrency lease time-to-live: 60 s.</summary>
     public static readonly TimeSpan LeaseTimeToLive = TimeSpan.FromSeconds(60);
 }

@@ -9,7 +9,8 @@ public sealed class RedisRateLimitingOptions
     /// 1-64 characters of <c>[A-Za-z0-9_.-]</c>.</summary>
     public Dictionary<string, RedisRateLimitPolicyOptions> Policies { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>A policy applied to every endpoint (except those with <see cref="DisableRateLimitAttribute"/>); <see langword="null"/> = none.</summary>
+    /// <summary>A policy applied to every endpoint (except those with <see cref="DisableRateLimitAttribute"/> or the first-party
+    /// <c>[DisableRateLimiting]</c>) at cost 1, unless the endpoint declares it with another cost; <see langword="null"/> = none.</summary>
     public string? GlobalPolicy { get; set; }
 
     /// <summary>Whether responses carry the IETF <c>RateLimit-Policy</c> and <c>RateLimit</c> fields. Default <see langword="true"/>.</summary>

@@ -24,6 +24,6 @@ internal static partial class Log
     [LoggerMessage(5, LogLevel.Information, "Redis circuit breaker for {Feature} closed: Redis answered {Script} again.", EventName = "CircuitClosed")]
     public static partial void CircuitClosed(ILogger logger, string feature, string script);
 
-    [LoggerMessage(6, LogLevel.Error, "RedisEdge configuration error: StackExchange.Redis refused {Script} for {Feature} before sending it. This is not a Redis outage and will repeat on every such request until the configuration is fixed. Further occurrences of this error are logged at Debug level.", EventName = "ClientCommandError")]
+    [LoggerMessage(6, LogLevel.Error, "RedisEdge configuration error: {Script} for {Feature} was refused for its shape, by StackExchange.Redis before sending it or by Redis (CROSSSLOT: keys in different cluster slots). This is not a Redis outage and will repeat on every such request until the configuration is fixed. Further occurrences of this error are logged at Debug level.", EventName = "ClientCommandError")]
     public static partial void ClientCommandError(ILogger logger, string script, string feature, Exception exception);
 }

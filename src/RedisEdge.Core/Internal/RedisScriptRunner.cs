@@ -243,7 +243,8 @@ internal sealed class RedisScriptRunner
                         $"Redis did not answer {script.Name} for {runner._telemetry.Name} ({_outcome}).", exception, runner._breaker.RetryAfter);
 
                 case RedisFailureKind.ClientError:
-                    // Nothing was sent, so nothing is known about Redis' health: release the probe, count no failure.
+                    // Refused for its shape, by the client before sending (RedisCommandException) or by the server
+                    // (CROSSSLOT): nothing is learned about Redis' health, so release the probe and count no failure.
                     activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
                     runner._breaker.OnAbandoned();
                     if (Interlocked.Exchange(ref runner._clientErrorLogged, 1) == 0)
@@ -257,7 +258,7 @@ internal sealed class RedisScriptRunner
 
                     runner.RecordFailure(script, _outcome);
                     return new RedisEdgeUnavailableException(
-                        $"RedisEdge configuration error: {script.Name} for {runner._telemetry.Name} was refused by the Redis client before it was sent: {exception.Message}",
+                        $"RedisEdge configuration error: {script.Name} for {runner._telemetry.Name} was refused for its shape (by StackExchange.Redis before sending it, or by Redis): {exception.Message}",
                         exception,
                         TimeSpan.FromSeconds(1));
 

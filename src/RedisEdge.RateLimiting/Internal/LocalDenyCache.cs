@@ -8,13 +8,14 @@ namespace RedisEdge.RateLimiting.Internal;
 /// <remarks>
 /// Safe for every algorithm except concurrency (a release can come early): between the rejection and its retry
 /// time, other requests only consume, so a request of at least the same cost would be rejected by Redis too.
-/// The moment is measured from before the script call, so the entry never outlives the real rejection.
+/// The moment is measured from before the script call, so the entry never outlives the real rejection. Each entry
+/// carries the generation of the policy set it was decided under: after a reload it no longer rejects anything.
 /// </remarks>
 internal sealed class LocalDenyCache(TimeProvider timeProvider)
 {
     private readonly ConcurrentDictionary<(string Policy, string Tag), Entry> _entries = new();
 
-    public bool TryGet(string policy, string tag, int cost, out TimeSpan remaining)
+    public bool TryGet(string policy, string tag, int cost, long generation, out TimeSpan remaining)
     {
         remaining = TimeSpan.Zero;
         if (_entries.IsEmpty || !_entries.TryGetValue((policy, tag), out var entry))
@@ -23,7 +24,7 @@ internal sealed class LocalDenyCache(TimeProvider timeProvider)
         }
 
         var left = timeProvider.GetElapsedTime(timeProvider.GetTimestamp(), entry.Until);
-        if (left <= TimeSpan.Zero)
+        if (left <= TimeSpan.Zero || entry.Generation != generation)
         {
             _entries.TryRemove(new KeyValuePair<(string, string), Entry>((policy, tag), entry));
             return false;
@@ -38,7 +39,7 @@ internal sealed class LocalDenyCache(TimeProvider timeProvider)
         return true;
     }
 
-    public void Add(string policy, string tag, int cost, long startedTimestamp, TimeSpan retryAfter, int capacity)
+    public void Add(string policy, string tag, int cost, long generation, long startedTimestamp, TimeSpan retryAfter, int capacity)
     {
         if (_entries.Count >= capacity)
         {
@@ -50,7 +51,7 @@ internal sealed class LocalDenyCache(TimeProvider timeProvider)
         }
 
         var until = startedTimestamp + (long)(retryAfter.TotalSeconds * timeProvider.TimestampFrequency);
-        _entries[(policy, tag)] = new Entry(until, cost);
+        _entries[(policy, tag)] = new Entry(until, cost, generation);
     }
 
     public void Clear() => _entries.Clear();
@@ -67,5 +68,5 @@ internal sealed class LocalDenyCache(TimeProvider timeProvider)
         }
     }
 
-    private readonly record struct Entry(long Until, int Cost);
+    private readonly record struct Entry(long Until, int Cost, long Generation);
 }

@@ -3,17 +3,22 @@ using Microsoft.Extensions.Logging;
 namespace RedisEdge.RateLimiting.Internal;
 
 /// <summary>Rate limiting logs, event ids 3000-3099.</summary>
+/// <remarks>
+/// Nothing here is logged above Debug once per request: during an outage Core's script runner logs each breaker
+/// transition once and the decisions counter counts <c>redis-error</c>; an undefined policy is reported once per
+/// endpoint and configuration.
+/// </remarks>
 internal static partial class Log
 {
-    [LoggerMessage(3000, LogLevel.Warning, "Rate limiting could not reach Redis for policies {Policies}; the request was {Outcome} ({Mode}).")]
+    [LoggerMessage(3000, LogLevel.Debug, "Rate limiting could not reach Redis for policies {Policies}; the request was {Outcome} ({Mode}).", EventName = "RedisFailed")]
     public static partial void RedisFailed(ILogger logger, string policies, string outcome, string mode, Exception exception);
 
-    [LoggerMessage(3001, LogLevel.Warning, "Endpoint '{Endpoint}' names rate-limit policy '{Policy}', which is no longer defined; it is skipped.")]
+    [LoggerMessage(3001, LogLevel.Warning, "Endpoint '{Endpoint}' names rate-limit policy '{Policy}', which is no longer defined; it is skipped. Reported once per endpoint until the configuration changes.", EventName = "UnknownPolicy")]
     public static partial void UnknownPolicy(ILogger logger, string? endpoint, string policy);
 
-    [LoggerMessage(3002, LogLevel.Debug, "Request rejected by rate-limit policies {Policies}; retry after {RetryAfterMs} ms.")]
+    [LoggerMessage(3002, LogLevel.Debug, "Request rejected by rate-limit policies {Policies}; retry after {RetryAfterMs} ms.", EventName = "Rejected")]
     public static partial void Rejected(ILogger logger, string policies, long retryAfterMs);
 
-    [LoggerMessage(3003, LogLevel.Debug, "Releasing concurrency leases failed; they will expire on their own.")]
+    [LoggerMessage(3003, LogLevel.Debug, "Releasing concurrency leases failed; they will expire on their own.", EventName = "ReleaseFailed")]
     public static partial void ReleaseFailed(ILogger logger, Exception exception);
 }

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -6,50 +5,53 @@ using RedisEdge.Internal;
 
 namespace RedisEdge.RateLimiting.Internal;
 
-/// <summary>Finds a request's partition value for a policy, and the Redis hash tag it maps to.</summary>
+/// <summary>Finds a request's partition for a policy: the value lists and overrides match, and the Redis hash tag.</summary>
 internal static class PartitionResolver
 {
-    /// <summary>The raw value (for overrides and allow/deny lists), <see langword="null"/> when the request has none.</summary>
-    public static string? Resolve(RateLimitPolicy policy, HttpContext context) => policy.Partition switch
+    /// <summary>
+    /// The raw value (for overrides and allow/deny lists, <see langword="null"/> when the request has none) and the
+    /// identity its hash tag is made of (<see langword="null"/> for the shared "absent" partition).
+    /// </summary>
+    public static (string? Value, string? Identity) Resolve(RateLimitPolicy policy, HttpContext context)
     {
-        RedisRateLimitPartitionKind.Ip => Ip(context.Connection.RemoteIpAddress),
-        RedisRateLimitPartitionKind.User => User(context.User),
-        RedisRateLimitPartitionKind.Claim => context.User?.FindFirst(policy.PartitionName!)?.Value,
-        RedisRateLimitPartitionKind.Header => Header(context, policy.PartitionName!),
-        RedisRateLimitPartitionKind.Route => policy.PartitionName is { Length: > 0 } name
-            ? context.GetRouteValue(name)?.ToString()
-            : (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? context.GetEndpoint()?.DisplayName,
-        RedisRateLimitPartitionKind.Global => string.Empty,
-        RedisRateLimitPartitionKind.Custom => policy.Resolver!(context),
-        _ => null,
-    };
+        if (policy.Partition == RedisRateLimitPartitionKind.User && User(context.User) is null)
+        {
+            // Anonymous: counted per client IP, in the same identity (and so the same slot) an Ip policy would use.
+            var ip = IpPartition.Value(context.Connection.RemoteIpAddress, policy.IPv4PrefixLength, policy.IPv6PrefixLength);
+            return (null, ip is null ? null : Identity(RedisRateLimitPartitionKind.Ip, null, ip));
+        }
+
+        var value = policy.Partition switch
+        {
+            RedisRateLimitPartitionKind.Ip => IpPartition.Value(context.Connection.RemoteIpAddress, policy.IPv4PrefixLength, policy.IPv6PrefixLength),
+            RedisRateLimitPartitionKind.User => User(context.User),
+            RedisRateLimitPartitionKind.Claim => context.User?.FindFirst(policy.PartitionName!)?.Value,
+            RedisRateLimitPartitionKind.Header => Header(context, policy.PartitionName!),
+            RedisRateLimitPartitionKind.Route => policy.PartitionName is { Length: > 0 } name
+                ? context.GetRouteValue(name)?.ToString()
+                : (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? context.GetEndpoint()?.DisplayName,
+            RedisRateLimitPartitionKind.Global => string.Empty,
+            RedisRateLimitPartitionKind.Custom => policy.Resolver!(context),
+            _ => null,
+        };
+        return (value, value is null ? null : Identity(policy.Partition, policy.PartitionName, value));
+    }
 
     /// <summary>
     /// The hash tag of a partition: a SHA-256 of its kind, name and value, so raw client input never reaches a key,
     /// and policies that partition the same way share a slot (one script call on Redis Cluster).
     /// </summary>
-    public static string Tag(RateLimitPolicy policy, string? value, bool singleHashSlot)
+    public static string Tag(RateLimitPolicy policy, string? identity, bool singleHashSlot)
     {
         if (singleHashSlot)
         {
             return RedisRateLimitingDefaults.KeyFeature;
         }
 
-        var identity = value is null
-            ? $"{(int)policy.Partition}:{policy.PartitionName}:\0absent"
-            : $"{(int)policy.Partition}:{policy.PartitionName}:{value}";
-        return RedisKeyBuilder.Hash(identity);
+        return RedisKeyBuilder.Hash(identity ?? $"{(int)policy.Partition}:{policy.PartitionName}:\0absent");
     }
 
-    private static string? Ip(IPAddress? address)
-    {
-        if (address is null)
-        {
-            return null;
-        }
-
-        return (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
-    }
+    private static string Identity(RedisRateLimitPartitionKind kind, string? name, string value) => $"{(int)kind}:{name}:{value}";
 
     private static string? User(ClaimsPrincipal? user)
     {

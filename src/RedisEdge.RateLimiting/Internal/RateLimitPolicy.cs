@@ -26,12 +26,14 @@ internal sealed class RateLimitPolicy
         PartitionName = options.PartitionName;
         Resolver = options.PartitionResolver;
         FailureMode = options.FailureMode ?? defaultFailureMode;
-        Allow = new HashSet<string>(options.AllowList, StringComparer.Ordinal);
-        Deny = new HashSet<string>(options.DenyList, StringComparer.Ordinal);
+        IPv4PrefixLength = options.IPv4PrefixLength;
+        IPv6PrefixLength = options.IPv6PrefixLength;
+        Allow = new HashSet<string>(options.AllowList.Select(PartitionValue), StringComparer.Ordinal);
+        Deny = new HashSet<string>(options.DenyList.Select(PartitionValue), StringComparer.Ordinal);
         Overrides = new Dictionary<string, RedisRateLimitOverride>(StringComparer.Ordinal);
         foreach (var item in options.Overrides)
         {
-            Overrides[item.Partition] = item;
+            Overrides[PartitionValue(item.Partition)] = item;
         }
 
         // Whole seconds for the IETF "w" parameter; a sub-second window still reports w=1.
@@ -62,6 +64,13 @@ internal sealed class RateLimitPolicy
 
     public string? PartitionName { get; }
 
+    public int IPv4PrefixLength { get; }
+
+    public int IPv6PrefixLength { get; }
+
+    /// <summary>Token bucket: tokens added per window (its sustained rate); otherwise the limit.</summary>
+    public long SustainedPerWindow(long limit, long p1) => Algorithm == RedisRateLimitAlgorithm.TokenBucket && p1 > 0 ? p1 : limit;
+
     public Func<HttpContext, string?>? Resolver { get; }
 
     public RedisFailureMode FailureMode { get; }
@@ -85,6 +94,10 @@ internal sealed class RateLimitPolicy
 
         return (Limit, P1);
     }
+
+    /// <summary>A configured partition value as requests produce it: IP entries become their /prefix network (validated at start-up).</summary>
+    private string PartitionValue(string entry) =>
+        Partition == RedisRateLimitPartitionKind.Ip && IpPartition.TryNormalize(entry, IPv4PrefixLength, IPv6PrefixLength, out var value, out _) ? value : entry;
 
     internal static string AlgorithmToken(RedisRateLimitAlgorithm algorithm) => algorithm switch
     {

@@ -1,10 +1,15 @@
+using System.Collections.Concurrent;
+
 namespace RedisEdge.RateLimiting.Internal;
 
 /// <summary>An immutable snapshot of the configured policies; replaced as a whole when configuration reloads.</summary>
 internal sealed class RateLimitPolicySet
 {
-    public RateLimitPolicySet(RedisRateLimitingOptions options)
+    private readonly ConcurrentDictionary<(string? Endpoint, string Policy), bool> _unknownReported = new();
+
+    public RateLimitPolicySet(RedisRateLimitingOptions options, long generation = 0)
     {
+        Generation = generation;
         var policies = new Dictionary<string, RateLimitPolicy>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, policy) in options.Policies)
         {
@@ -20,6 +25,9 @@ internal sealed class RateLimitPolicySet
         OnRejected = options.OnRejected;
     }
 
+    /// <summary>Which reload produced this set; local deny-cache entries made under another generation are ignored.</summary>
+    public long Generation { get; }
+
     public IReadOnlyDictionary<string, RateLimitPolicy> Policies { get; }
 
     public RateLimitPolicy? Global { get; }
@@ -33,4 +41,7 @@ internal sealed class RateLimitPolicySet
     public bool SingleHashSlot { get; }
 
     public Func<RedisRateLimitRejectedContext, CancellationToken, ValueTask>? OnRejected { get; }
+
+    /// <summary>Whether an endpoint's reference to an undefined policy is new (log it) or already reported under this set.</summary>
+    public bool FirstReportOfUnknown(string? endpoint, string policy) => _unknownReported.TryAdd((endpoint, policy), true);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -13,9 +14,12 @@ internal sealed class RedisRateLimiter
     private static readonly RedisScript RateLimitScript = RedisScript.FromResource(typeof(RedisRateLimiter).Assembly, "rate_limit.lua");
     private static readonly RedisScript ReleaseScript = RedisScript.FromResource(typeof(RedisRateLimiter).Assembly, "release_lease.lua");
 
+    private readonly RedisEdgeConnection _connection;
     private readonly RedisKeyBuilder _keys;
     private readonly RedisScriptRunner _runner;
     private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
+    private readonly RedisFeatureTelemetry _telemetry;
 
     public RedisRateLimiter(
         RedisEdgeConnection connection,
@@ -25,10 +29,16 @@ internal sealed class RedisRateLimiter
         ILogger<RedisRateLimiter> logger,
         TimeProvider timeProvider)
     {
+        _connection = connection;
         _keys = keys;
         _logger = logger;
+        _timeProvider = timeProvider;
+        _telemetry = metrics.Telemetry;
         _runner = new RedisScriptRunner(connection, metrics.Telemetry, options.Value.Failure, logger, timeProvider);
     }
+
+    /// <summary>The runner (and so the breaker) of the rate-limit calls; for tests.</summary>
+    internal RedisScriptRunner Runner => _runner;
 
     public RedisKey Key(PolicyDecision decision) =>
         _keys.Key(RedisRateLimitingDefaults.KeyFeature, decision.Tag, decision.Policy.KeySuffix);
@@ -77,9 +87,23 @@ internal sealed class RedisRateLimiter
         return allowed;
     }
 
-    /// <summary>Releases the concurrency leases the request holds (a second round trip, only for concurrency policies).</summary>
+    /// <summary>
+    /// Releases the concurrency leases the request holds (a second round trip, only for concurrency policies). It
+    /// bypasses the circuit breaker: a release frees a slot whatever state the breaker is in, and its outcome must not
+    /// count as the breaker's probe. Bounded by <c>Failure:Timeout</c>; a lease whose release fails expires on its own.
+    /// </summary>
+    /// <remarks>
+    /// The release is queued on the same connection as the call that took the leases, so Redis runs it after that
+    /// call even when the caller stopped waiting for it (timeout, aborted request). Releasing leases that were never
+    /// taken removes nothing.
+    /// </remarks>
     public async Task ReleaseAsync(List<PolicyDecision> leases, string leaseId)
     {
+        var started = _timeProvider.GetTimestamp();
+        using var activity = _telemetry.ActivitySource.StartActivity("EVALSHA", ActivityKind.Client);
+        activity?.SetTag("db.system.name", "redis");
+        activity?.SetTag("redisedge.script", ReleaseScript.Name);
+        var outcome = "success";
         try
         {
             var keys = new RedisKey[leases.Count];
@@ -91,12 +115,35 @@ internal sealed class RedisRateLimiter
                 args[i + 1] = leases[i].Cost.ToString(CultureInfo.InvariantCulture);
             }
 
-            await _runner.EvaluateAsync(ReleaseScript, keys, args, CancellationToken.None).ConfigureAwait(false);
+            await _connection.Database.ScriptEvaluateAsync(ReleaseScript.Text, keys, args)
+                .WaitAsync(_runner.Policy.Timeout, _timeProvider)
+                .ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException or ObjectDisposedException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
             // The leases expire on their own after LeaseTimeToLive.
+            outcome = RedisErrorClassifier.Outcome(ex);
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            if (_telemetry.ScriptFailures.Enabled)
+            {
+                _telemetry.ScriptFailures.Add(1, new("redisedge.script", ReleaseScript.Name), new("redisedge.outcome", outcome));
+            }
+
             Log.ReleaseFailed(_logger, ex);
         }
+        finally
+        {
+            activity?.SetTag("redisedge.outcome", outcome);
+            if (_telemetry.ScriptDuration.Enabled)
+            {
+                _telemetry.ScriptDuration.Record(
+                    _timeProvider.GetElapsedTime(started).TotalSeconds,
+                    new("redisedge.script", ReleaseScript.Name),
+                    new("redisedge.outcome", outcome));
+            }
+        }
     }
+
+    /// <summary>Queues the release now and lets the request go on without waiting for its answer.</summary>
+    public void ReleaseInBackground(List<PolicyDecision> leases, string leaseId) => _ = ReleaseAsync(leases, leaseId);
 }

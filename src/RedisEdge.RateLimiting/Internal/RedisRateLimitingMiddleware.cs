@@ -1,5 +1,5 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
@@ -9,10 +9,8 @@ namespace RedisEdge.RateLimiting.Internal;
 /// Applies the endpoint's rate-limit policies (and the global one): local deny cache, then one Redis script call for
 /// all of them, then the response headers and either the next middleware or a 429.
 /// </summary>
-internal sealed class RedisRateLimitingMiddleware
+internal sealed partial class RedisRateLimitingMiddleware
 {
-    private const string ProblemType = "https://www.rfc-editor.org/rfc/rfc6585#section-4";
-
     private readonly RequestDelegate _next;
     private readonly RateLimitPolicyProvider _policies;
     private readonly RedisRateLimiter _limiter;
@@ -46,7 +44,10 @@ internal sealed class RedisRateLimitingMiddleware
     {
         var endpoint = context.GetEndpoint();
         var set = _policies.Current;
-        if (endpoint?.Metadata.GetMetadata<DisableRateLimitAttribute>() is not null)
+
+        // Either marker wins: ours, or the first-party limiter's, which apps migrating from it already carry.
+        if (endpoint?.Metadata.GetMetadata<DisableRateLimitAttribute>() is not null ||
+            endpoint?.Metadata.GetMetadata<DisableRateLimitingAttribute>() is not null)
         {
             return _next(context);
         }
@@ -57,30 +58,56 @@ internal sealed class RedisRateLimitingMiddleware
             return _next(context);
         }
 
-        return InvokeLimitedAsync(context, set, attributes);
+        return InvokeLimitedAsync(context, set, Requested(context, set, attributes));
     }
 
-    private async Task InvokeLimitedAsync(HttpContext context, RateLimitPolicySet set, IReadOnlyList<RateLimitAttribute> attributes)
+    /// <summary>
+    /// The policies that apply and the cost of each. Metadata is ordered from least to most specific (global, group,
+    /// controller, action, endpoint), so the last declaration of a policy sets its cost, as <c>GetMetadata&lt;T&gt;</c>
+    /// would; a policy keeps the position of its first declaration, which orders the headers.
+    /// </summary>
+    private List<(RateLimitPolicy Policy, int Cost)> Requested(HttpContext context, RateLimitPolicySet set, IReadOnlyList<RateLimitAttribute> attributes)
     {
-        var decisions = new List<PolicyDecision>(attributes.Count + 1);
-        List<PolicyDecision>? denied = null;
+        var requested = new List<(RateLimitPolicy Policy, int Cost)>(attributes.Count + 1);
         if (set.Global is { } global)
         {
-            Add(context, set, global, cost: 1, decisions, ref denied);
+            requested.Add((global, 1));
         }
 
         foreach (var attribute in attributes)
         {
             if (!set.Policies.TryGetValue(attribute.PolicyName, out var policy))
             {
-                Log.UnknownPolicy(_logger, context.GetEndpoint()?.DisplayName, attribute.PolicyName);
+                var endpoint = context.GetEndpoint()?.DisplayName;
+                if (set.FirstReportOfUnknown(endpoint, attribute.PolicyName))
+                {
+                    Log.UnknownPolicy(_logger, endpoint, attribute.PolicyName);
+                }
+
                 continue;
             }
 
-            if (!decisions.Exists(d => ReferenceEquals(d.Policy, policy)) && denied?.Exists(d => ReferenceEquals(d.Policy, policy)) != true)
+            var index = requested.FindIndex(r => ReferenceEquals(r.Policy, policy));
+            if (index >= 0)
             {
-                Add(context, set, policy, attribute.Cost, decisions, ref denied);
+                requested[index] = (policy, attribute.Cost);
             }
+            else
+            {
+                requested.Add((policy, attribute.Cost));
+            }
+        }
+
+        return requested;
+    }
+
+    private async Task InvokeLimitedAsync(HttpContext context, RateLimitPolicySet set, List<(RateLimitPolicy Policy, int Cost)> requested)
+    {
+        var decisions = new List<PolicyDecision>(requested.Count);
+        List<PolicyDecision>? denied = null;
+        foreach (var (policy, cost) in requested)
+        {
+            Add(context, set, policy, cost, decisions, ref denied);
         }
 
         if (denied is not null)
@@ -90,7 +117,7 @@ internal sealed class RedisRateLimitingMiddleware
                 _metrics.Record(d.Policy.Name, RedisRateLimitResult.Denied);
             }
 
-            await WriteProblemAsync(context, StatusCodes.Status403Forbidden, "Forbidden", "The client is on the deny list of " + Names(denied) + ".", denied, null).ConfigureAwait(false);
+            await WriteDeniedAsync(context, denied).ConfigureAwait(false);
             return;
         }
 
@@ -100,7 +127,7 @@ internal sealed class RedisRateLimitingMiddleware
             return;
         }
 
-        if (set.LocalDenyCache && TryLocalDeny(decisions, out var localRetry))
+        if (set.LocalDenyCache && TryLocalDeny(set, decisions, out var localRetry))
         {
             await RejectAsync(context, set, decisions, localRetry).ConfigureAwait(false);
             return;
@@ -113,15 +140,22 @@ internal sealed class RedisRateLimitingMiddleware
         {
             allowed = await _limiter.EvaluateAsync(decisions, leaseId, context.RequestAborted).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException)
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
-            await OnRedisFailureAsync(context, decisions, ex).ConfigureAwait(false);
+            // The client went away, but the call was sent: Redis may still take the leases.
+            ReleaseAbandoned(decisions, leaseId);
             return;
         }
-
-        if (set.EmitHeaders)
+        catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException)
         {
-            SetRateLimitHeaders(context, decisions);
+            if (WasSent(ex))
+            {
+                // Timed out or failed after sending: the script may still run (or have run) and take the leases.
+                ReleaseAbandoned(decisions, leaseId);
+            }
+
+            await OnRedisFailureAsync(context, decisions, ex).ConfigureAwait(false);
+            return;
         }
 
         if (!allowed)
@@ -134,7 +168,7 @@ internal sealed class RedisRateLimitingMiddleware
                     retryMs = d.RetryMs < 0 || retryMs < 0 ? -1 : Math.Max(retryMs, d.RetryMs);
                     if (set.LocalDenyCache && d.RetryMs > 0 && d.Policy.Algorithm != RedisRateLimitAlgorithm.Concurrency)
                     {
-                        _denyCache.Add(d.Policy.Name, d.Tag, d.Cost, started, TimeSpan.FromMilliseconds(d.RetryMs), _denyCacheSize);
+                        _denyCache.Add(d.Policy.Name, d.Tag, d.Cost, set.Generation, started, TimeSpan.FromMilliseconds(d.RetryMs), _denyCacheSize);
                     }
                 }
 
@@ -147,6 +181,11 @@ internal sealed class RedisRateLimitingMiddleware
 
             await RejectAsync(context, set, decisions, retryMs < 0 ? null : TimeSpan.FromMilliseconds(retryMs)).ConfigureAwait(false);
             return;
+        }
+
+        if (set.EmitHeaders)
+        {
+            SetRateLimitHeaders(context, decisions, decisions);
         }
 
         long delayMs = 0;
@@ -187,14 +226,14 @@ internal sealed class RedisRateLimitingMiddleware
 
     private static void Add(HttpContext context, RateLimitPolicySet set, RateLimitPolicy policy, int cost, List<PolicyDecision> decisions, ref List<PolicyDecision>? denied)
     {
-        var value = PartitionResolver.Resolve(policy, context);
+        var (value, identity) = PartitionResolver.Resolve(policy, context);
         if (value is not null && policy.Allow.Count > 0 && policy.Allow.Contains(value))
         {
             return;
         }
 
         var (limit, p1) = policy.For(value);
-        var decision = new PolicyDecision(policy, value, PartitionResolver.Tag(policy, value, set.SingleHashSlot), limit, p1, cost);
+        var decision = new PolicyDecision(policy, value, PartitionResolver.Tag(policy, identity, set.SingleHashSlot), limit, p1, cost);
         if (value is not null && policy.Deny.Count > 0 && policy.Deny.Contains(value) && !policy.Shadow)
         {
             decision.Result = RedisRateLimitResult.Denied;
@@ -205,18 +244,20 @@ internal sealed class RedisRateLimitingMiddleware
         decisions.Add(decision);
     }
 
-    private bool TryLocalDeny(List<PolicyDecision> decisions, out TimeSpan? retryAfter)
+    private bool TryLocalDeny(RateLimitPolicySet set, List<PolicyDecision> decisions, out TimeSpan? retryAfter)
     {
         retryAfter = null;
         var hit = false;
         foreach (var d in decisions)
         {
             if (!d.Policy.Shadow && d.Policy.Algorithm != RedisRateLimitAlgorithm.Concurrency &&
-                _denyCache.TryGet(d.Policy.Name, d.Tag, d.Cost, out var left))
+                _denyCache.TryGet(d.Policy.Name, d.Tag, d.Cost, set.Generation, out var left))
             {
                 hit = true;
                 d.Result = RedisRateLimitResult.LocalDeny;
                 d.Remaining = 0;
+
+                // The same t and Retry-After Redis would answer for this state: the time until the request could succeed.
                 d.RetryMs = (long)Math.Ceiling(left.TotalMilliseconds);
                 d.ResetMs = d.RetryMs;
                 retryAfter = retryAfter is { } r && r > left ? r : left;
@@ -238,87 +279,23 @@ internal sealed class RedisRateLimitingMiddleware
         return true;
     }
 
-    private async Task RejectAsync(HttpContext context, RateLimitPolicySet set, List<PolicyDecision> decisions, TimeSpan? retryAfter)
+    /// <summary>Releases, without waiting, the leases a call that may still run in Redis could have taken.</summary>
+    private void ReleaseAbandoned(List<PolicyDecision> decisions, string? leaseId)
     {
-        var response = context.Response;
-        response.StatusCode = StatusCodes.Status429TooManyRequests;
-        if (set.EmitHeaders)
+        if (leaseId is not null)
         {
-            SetRateLimitHeaders(context, decisions);
+            _limiter.ReleaseInBackground(decisions.FindAll(d => d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency), leaseId);
         }
-
-        if (retryAfter is { } retry)
-        {
-            var seconds = RateLimitHeaders.Seconds((long)Math.Ceiling(retry.TotalMilliseconds));
-            if (set.RetryAfterJitter > TimeSpan.Zero)
-            {
-                seconds += (long)Math.Ceiling(Random.Shared.NextDouble() * set.RetryAfterJitter.TotalSeconds);
-            }
-
-            response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
-
-        var violated = decisions.FindAll(d => d.Result is RedisRateLimitResult.Rejected or RedisRateLimitResult.LocalDeny);
-        Log.Rejected(_logger, Names(violated), retryAfter is { } r ? (long)Math.Ceiling(r.TotalMilliseconds) : -1);
-        if (set.OnRejected is { } onRejected)
-        {
-            var publicDecisions = decisions.ConvertAll(d => d.ToPublic());
-            await onRejected(new RedisRateLimitRejectedContext(context, publicDecisions, retryAfter), context.RequestAborted).ConfigureAwait(false);
-            if (response.HasStarted)
-            {
-                return;
-            }
-        }
-
-        await WriteProblemAsync(context, StatusCodes.Status429TooManyRequests, "Too Many Requests", "Rate limit exceeded: " + Names(violated) + ".", violated, retryAfter).ConfigureAwait(false);
     }
 
-    private async Task OnRedisFailureAsync(HttpContext context, List<PolicyDecision> decisions, Exception exception)
+    /// <summary>
+    /// Whether a failed call may have run (or may yet run) in Redis: not when the breaker or the client refused it, nor
+    /// when Redis refused its keys (CROSSSLOT). A server error inside the script may come after some writes, so it counts.
+    /// </summary>
+    private static bool WasSent(Exception exception) => exception switch
     {
-        var closed = decisions.Exists(d => d.Policy.FailureMode == RedisFailureMode.FailClosed && !d.Policy.Shadow);
-        foreach (var d in decisions)
-        {
-            _metrics.Record(d.Policy.Name, RedisRateLimitResult.RedisError);
-        }
-
-        Log.RedisFailed(_logger, Names(decisions), closed ? "refused" : "allowed", closed ? "FailClosed" : "FailOpen", exception);
-        if (closed)
-        {
-            await WriteProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "Service Unavailable", "The rate limiter cannot reach its store.", decisions.FindAll(d => d.Policy.FailureMode == RedisFailureMode.FailClosed), null).ConfigureAwait(false);
-            return;
-        }
-
-        await _next(context).ConfigureAwait(false);
-    }
-
-    private static void SetRateLimitHeaders(HttpContext context, List<PolicyDecision> decisions)
-    {
-        var headers = context.Response.Headers;
-        headers[RedisRateLimitingDefaults.RateLimitPolicyHeader] = RateLimitHeaders.Policy(decisions);
-        headers[RedisRateLimitingDefaults.RateLimitHeader] = RateLimitHeaders.Current(decisions);
-    }
-
-    private static Task WriteProblemAsync(HttpContext context, int status, string title, string detail, List<PolicyDecision> policies, TimeSpan? retryAfter)
-    {
-        var problem = new ProblemDetails
-        {
-            Status = status,
-            Title = title,
-            Detail = detail,
-            Type = status == StatusCodes.Status429TooManyRequests ? ProblemType : null,
-        };
-        problem.Extensions["policies"] = policies.ConvertAll(d => d.Policy.Name);
-        if (retryAfter is { } retry)
-        {
-            problem.Extensions["retryAfterMs"] = (long)Math.Ceiling(retry.TotalMilliseconds);
-        }
-
-        context.Response.StatusCode = status;
-
-        // Goes through the app's IProblemDetailsService when one is registered, and writes plain problem+json otherwise.
-        return TypedResults.Problem(problem).ExecuteAsync(context);
-    }
-
-    private static string Names(List<PolicyDecision> decisions) =>
-        string.Join(", ", decisions.ConvertAll(d => "'" + d.Policy.Name + "'"));
+        RedisEdgeUnavailableException { InnerException: null } => false,
+        RedisEdgeUnavailableException { InnerException: RedisCommandException or RedisServerException { Kind: RedisErrorKind.CrossSlot } } => false,
+        _ => true,
+    };
 }

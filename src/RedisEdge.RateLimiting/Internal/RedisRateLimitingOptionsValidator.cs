@@ -133,6 +133,20 @@ internal sealed class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<Red
             errors.Add($"{path}:PartitionResolver must be set in code when Partition is Custom.");
         }
 
+        if (policy.IPv4PrefixLength is < 1 or > 32)
+        {
+            errors.Add($"{path}:IPv4PrefixLength must be between 1 and 32 (was {policy.IPv4PrefixLength}).");
+        }
+
+        if (policy.IPv6PrefixLength is < 1 or > 128)
+        {
+            errors.Add($"{path}:IPv6PrefixLength must be between 1 and 128 (was {policy.IPv6PrefixLength}).");
+        }
+        else if (policy.Partition == RedisRateLimitPartitionKind.Ip && policy.IPv4PrefixLength is >= 1 and <= 32)
+        {
+            ValidateIpEntries(path, policy, errors);
+        }
+
         for (var i = 0; i < policy.Overrides.Count; i++)
         {
             var o = policy.Overrides[i];
@@ -144,6 +158,33 @@ internal sealed class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<Red
             {
                 errors.Add($"{path}:Overrides:{i}: TokensPerPeriod and Burst must be >= 0.");
             }
+        }
+    }
+
+    /// <summary>An Ip policy's lists and overrides must name addresses or networks a client can fall into.</summary>
+    private static void ValidateIpEntries(string path, RedisRateLimitPolicyOptions policy, List<string> errors)
+    {
+        void Check(string entryPath, string? entry)
+        {
+            if (entry is not null && !IpPartition.TryNormalize(entry, policy.IPv4PrefixLength, policy.IPv6PrefixLength, out _, out var error))
+            {
+                errors.Add($"{entryPath}: {error}.");
+            }
+        }
+
+        for (var i = 0; i < policy.AllowList.Count; i++)
+        {
+            Check($"{path}:AllowList:{i}", policy.AllowList[i]);
+        }
+
+        for (var i = 0; i < policy.DenyList.Count; i++)
+        {
+            Check($"{path}:DenyList:{i}", policy.DenyList[i]);
+        }
+
+        for (var i = 0; i < policy.Overrides.Count; i++)
+        {
+            Check($"{path}:Overrides:{i}:Partition", policy.Overrides[i]?.Partition);
         }
     }
 }

@@ -34,6 +34,9 @@ Returns   { allowed, s1, r1, t1, a1, d1, s2, r2, ... } - allowed is 1 when the r
              for concurrency it is when the oldest blocking lease expires (an upper bound)
           d  queue delay in ms (GCRA queue) the caller must wait before proceeding
 
+A cost of any size is written in batches of 1,000 members, so a large cost (5,000 on a limit of
+100,000, say) commits like a cost of 1.
+
 Keys whose type is wrong (corrupted or foreign data) are treated as empty and replaced on
 commit. Memory: a sliding log holds at most `limit` members, a concurrency key at most
 `limit` leases; every key expires once its state no longer matters.
@@ -57,6 +60,22 @@ local function inspect(key, want)
 end
 
 local function wipe(key, wrong) if wrong then redis.call('DEL', key) end end
+
+-- ZADD of `count` members in batches: Lua 5.1 cannot unpack more than about 8,000 values, and a
+-- failure there would come after earlier policies were committed (breaking all-or-nothing).
+local BATCH = 1000
+local function zadd_many(key, count, score, member)
+  local args = {}
+  for i = 1, count do
+    args[#args + 1] = score(i)
+    args[#args + 1] = member(i)
+    if #args >= 2 * BATCH then
+      redis.call('ZADD', key, unpack(args))
+      args = {}
+    end
+  end
+  if #args > 0 then redis.call('ZADD', key, unpack(args)) end
+end
 
 -- Each algorithm returns a table:
 --   ok, remaining (after consuming), now_remaining (if nothing consumed), reset, retry, delay, commit()
@@ -102,13 +121,9 @@ local function sliding_log(key, limit, window, cost)
     r.reset = (oldest or now) + window - now
     r.commit = function()
       wipe(key, wrong)
-      local args = {}
-      for i = 1, cost do
-        args[#args + 1] = ms(now)
-        -- count + i is unique among the members alive at this instant
-        args[#args + 1] = ms(now) .. ':' .. int(count + i)
-      end
-      redis.call('ZADD', key, unpack(args))
+      local score = ms(now)
+      -- count + i is unique among the members alive at this instant
+      zadd_many(key, cost, function() return score end, function(i) return score .. ':' .. int(count + i) end)
       redis.call('PEXPIRE', key, int(math.ceil(window) + 1))
     end
   else
@@ -242,12 +257,8 @@ local function concurrency(key, limit, cost, ttl, lease)
     r.ok = true; r.remaining = limit - count - cost; r.retry = 0
     r.commit = function()
       wipe(key, wrong)
-      local args = {}
-      for i = 1, cost do
-        args[#args + 1] = ms(now + ttl)
-        args[#args + 1] = lease .. ':' .. int(i)
-      end
-      redis.call('ZADD', key, unpack(args))
+      local expiry = ms(now + ttl)
+      zadd_many(key, cost, function() return expiry end, function(i) return lease .. ':' .. int(i) end)
       if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, int(math.ceil(ttl) + 1)) end
     end
   else

@@ -103,6 +103,30 @@ public sealed class LoadRecorder : IAsyncDisposable
             string.Join("; ", Outcomes.TakeLast(5).Select(o => $"{o.Status} {o.Detail}")));
     }
 
+    /// <summary>
+    /// Waits until no request has failed for <paramref name="quiet"/> (and some succeeded in that time), on every
+    /// worker: the point from which the system under test has recovered. Returns when the last failure arrived.
+    /// </summary>
+    public async Task<TimeSpan> WaitForQuietAsync(TimeSpan since, TimeSpan quiet, TimeSpan timeout)
+    {
+        var deadline = _clock.Elapsed + timeout;
+        while (_clock.Elapsed < deadline)
+        {
+            var now = _clock.Elapsed;
+            var recent = Outcomes.Where(o => o.At > since).ToList();
+            var lastFailure = recent.Where(o => !o.IsSuccess).Select(o => o.At).DefaultIfEmpty(since).Max();
+            if (now - lastFailure >= quiet && recent.Any(o => o.At > lastFailure && o.IsSuccess))
+            {
+                return lastFailure;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"Requests kept failing for {timeout} after {since}. Last answers: " +
+            string.Join("; ", Outcomes.TakeLast(5).Select(o => $"{o.Status} {o.Detail}")));
+    }
+
     /// <summary>Lets every loop finish its request in flight (so each answer sent is recorded), then stops them.</summary>
     public async Task StopAsync()
     {

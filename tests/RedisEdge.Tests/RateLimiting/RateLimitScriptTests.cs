@@ -326,4 +326,26 @@ public sealed class RateLimitScriptTests(RedisServerFixture redis)
         await Assert.ThrowsAsync<RedisServerException>(() => Run((K("bad"), new Policy((RedisRateLimitAlgorithm)41, 3, Hour))));
         await Assert.ThrowsAsync<RedisServerException>(() => Run((K("bad"), new Policy(RedisRateLimitAlgorithm.FixedWindow, -3, Hour))));
     }
+
+    [Fact]
+    public async Task Cost9000_SlidingLogAndConcurrency_CommitWhole_AndTheReleaseRemovesEveryLease()
+    {
+        // 2 x 9,000 values is past what Lua 5.1 can unpack in one call; the writes are batched.
+        var log = K("big-swl");
+        var leases = K("big-conc");
+        var counter = K("big-fw");
+        var outcome = await Run(
+            (counter, new Policy(RedisRateLimitAlgorithm.FixedWindow, 100_000, Hour, Cost: 9_000)),
+            (log, new Policy(RedisRateLimitAlgorithm.SlidingWindowLog, 100_000, Hour, Cost: 9_000)),
+            (leases, new Policy(RedisRateLimitAlgorithm.Concurrency, 100_000, 0, Cost: 9_000, P1: 60_000, Lease: "big")));
+
+        Assert.True(outcome.Allowed);
+        Assert.Equal(91_000, outcome.Remaining(1));
+        Assert.Equal(9_000, await Db.SortedSetLengthAsync(log));
+        Assert.Equal(9_000, await Db.SortedSetLengthAsync(leases));
+
+        Assert.Equal(9_000, (long)await Db.ScriptEvaluateAsync(Release.Text, [leases], ["big", "9000"]));
+        Assert.Equal(0, (long)await Db.ScriptEvaluateAsync(Release.Text, [leases], ["big", "9000"]));
+        Assert.Equal(0, await Db.SortedSetLengthAsync(leases));
+    }
 }

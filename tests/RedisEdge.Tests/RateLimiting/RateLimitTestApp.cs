@@ -47,10 +47,23 @@ internal static class RateLimitTestApp
     {
         // A 2-core machine shared with parallel builds can take longer than the 500 ms production budget for a first
         // call; a timeout would fail open and turn an expected 429 into a 200. Outage tests set their own budget.
-        settings.TryAdd($"{Section}:Failure:Timeout", "00:00:05");
         await AvoidHourBoundaryAsync(redis);
-        return await RedisFleet.StartAsync(
-            redis,
+        return await StartAsync(redis.Configuration, settings, endpoints, instances, configure, services, beforeRateLimiting);
+    }
+
+    /// <summary>The same over any Redis, such as a private <see cref="RedisServerProcess"/> a test pauses or kills.</summary>
+    public static Task<RedisFleet> StartAsync(
+        string redisConfiguration,
+        Dictionary<string, string?> settings,
+        Action<WebApplication, int> endpoints,
+        int instances = 1,
+        Action<RedisRateLimitingOptions>? configure = null,
+        Action<WebApplicationBuilder, int>? services = null,
+        Action<WebApplication, int>? beforeRateLimiting = null)
+    {
+        settings.TryAdd($"{Section}:Failure:Timeout", "00:00:05");
+        return RedisFleet.StartAsync(
+            redisConfiguration,
             instances,
             (builder, i) =>
             {

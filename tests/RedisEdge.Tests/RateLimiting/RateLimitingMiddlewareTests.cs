@@ -38,7 +38,7 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
             var rejected = await client.GetAsync("/both");
             Assert.Equal(HttpStatusCode.TooManyRequests, rejected.StatusCode);
             var problem = JsonDocument.Parse(await rejected.Content.ReadAsStringAsync()).RootElement;
-            Assert.Equal(["narrow"], problem.GetProperty("policies").EnumerateArray().Select(e => e.GetString()));
+            Assert.Equal(["narrow"], problem.GetProperty("violated-policies").EnumerateArray().Select(e => e.GetString()));
         }
 
         var wide = await client.GetAsync("/wide");
@@ -134,19 +134,27 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
         Assert.Equal(60L, policy[0].Parameters["w"]);
         Assert.Equal(5L, policy[1].Parameters["q"]);
         Assert.Equal(10L, policy[1].Parameters["w"]);
+        Assert.Equal(3L, policy[2].Parameters["q"]);
+        Assert.Equal("concurrent-requests", policy[2].Parameters["qu"]);
         Assert.False(policy[2].Parameters.ContainsKey("w"));
         var current = StructuredFieldList.Parse(Header(first, RedisRateLimitingDefaults.RateLimitHeader));
         Assert.Equal(1L, current[0].Parameters["r"]);
         Assert.InRange((long)current[0].Parameters["t"], 1, 60);
         Assert.Equal(4L, current[1].Parameters["r"]);
+        Assert.Equal(2L, current[2].Parameters["r"]);
+        Assert.False(current[2].Parameters.ContainsKey("t"));
 
         await fleet[0].Client.GetAsync("/h");
         var rejected = await fleet[0].Client.GetAsync("/h");
         Assert.Equal(HttpStatusCode.TooManyRequests, rejected.StatusCode);
-        var after = StructuredFieldList.Parse(Header(rejected, RedisRateLimitingDefaults.RateLimitHeader));
-        Assert.Equal(0L, after[0].Parameters["r"]);
-        Assert.Equal(3L, after[1].Parameters["r"]);
-        Assert.All(after, a => Assert.True((long)a.Parameters["t"] >= 0));
+
+        // A 429's RateLimit names the policies that refused; RateLimit-Policy still lists every policy that applied.
+        Assert.Equal(["api", "burst", "conc"], StructuredFieldList.Parse(Header(rejected, RedisRateLimitingDefaults.RateLimitPolicyHeader)).Select(p => p.Item));
+        var after = Assert.Single(StructuredFieldList.Parse(Header(rejected, RedisRateLimitingDefaults.RateLimitHeader)));
+        Assert.Equal("api", after.Item);
+        Assert.Equal(0L, after.Parameters["r"]);
+        Assert.InRange((long)after.Parameters["t"], 1, 60);
+        Assert.Equal((long)after.Parameters["t"], (long)rejected.Headers.RetryAfter!.Delta!.Value.TotalSeconds);
     }
 
     [Fact]
@@ -403,6 +411,11 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
             },
             beforeRateLimiting: (app, _) => app.Use((context, next) =>
             {
+                if (context.Request.Query.TryGetValue("ip", out var ip))
+                {
+                    context.Connection.RemoteIpAddress = IPAddress.Parse(ip.ToString());
+                }
+
                 if (context.Request.Query.TryGetValue("as", out var name))
                 {
                     context.User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
@@ -415,8 +428,16 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/u?as=alice")).StatusCode);
         Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/u?as=alice")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/u?as=bob")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/u")).StatusCode); // anonymous: the shared absent partition
-        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/u")).StatusCode);
+
+        // Anonymous requests are counted per client IP: one anonymous client cannot use up everyone's quota.
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/u?ip=203.0.113.7")).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/u?ip=203.0.113.7")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/u?ip=198.51.100.1")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/u?ip=2001:db8:1:2::1")).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/u?ip=2001:db8:1:2::99")).StatusCode);
+
+        // A user is counted by name whatever address they come from.
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.GetAsync("/u?as=alice&ip=192.0.2.1")).StatusCode);
 
         // alice and bob share the "free" tier; carol's "pro" tier is counted apart.
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/t?as=alice")).StatusCode);
@@ -465,7 +486,8 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
         var body = JsonDocument.Parse(await rejected.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal(429, body.GetProperty("status").GetInt32());
         Assert.Equal("sample", body.GetProperty("node").GetString());
-        Assert.Equal("one", body.GetProperty("policies")[0].GetString());
+        Assert.Equal("one", body.GetProperty("violated-policies")[0].GetString());
+        Assert.Equal(RedisRateLimitingDefaults.QuotaExceededProblemType, body.GetProperty("type").GetString());
     }
 
     [Fact]
@@ -514,7 +536,11 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
             Assert.Equal(HttpStatusCode.OK, (await fleet[0].Client.GetAsync("/open")).StatusCode);
         }
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await fleet[0].Client.GetAsync("/closed")).StatusCode);
+        var closed = await fleet[0].Client.GetAsync("/closed");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, closed.StatusCode);
+        Assert.True(closed.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), "A FailClosed 503 carries Retry-After.");
+        Assert.Equal("application/problem+json", closed.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("closed", JsonDocument.Parse(await closed.Content.ReadAsStringAsync()).RootElement.GetProperty("policies")[0].GetString());
         Assert.All(decisions.Measurements, m => Assert.Equal("redis-error", m.Tags[RedisRateLimitingDefaults.ResultTag]));
         Assert.Equal(4, decisions.Measurements.Count);
     }

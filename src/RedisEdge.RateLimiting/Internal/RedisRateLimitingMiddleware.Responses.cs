@@ -1,0 +1,123 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using RedisEdge.Internal;
+using StackExchange.Redis;
+
+namespace RedisEdge.RateLimiting.Internal;
+
+/// <summary>The responses the middleware writes: 429, 403, 503 and the rate-limit fields.</summary>
+internal sealed partial class RedisRateLimitingMiddleware
+{
+    private const string QuotaExceededTitle = "Request cannot be satisfied as assigned quota has been exceeded";
+
+    private async Task RejectAsync(HttpContext context, RateLimitPolicySet set, List<PolicyDecision> decisions, TimeSpan? retryAfter)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status429TooManyRequests;
+        var violated = decisions.FindAll(d => d.Result is RedisRateLimitResult.Rejected or RedisRateLimitResult.LocalDeny);
+        if (set.EmitHeaders)
+        {
+            // RateLimit names the policies that refused, each with t = the time until the request could succeed.
+            SetRateLimitHeaders(context, decisions, violated);
+        }
+
+        long? retryMs = retryAfter is { } r ? (long)Math.Ceiling(r.TotalMilliseconds) : null;
+        if (retryMs is { } ms)
+        {
+            // Rounded up from the same milliseconds as every t, so Retry-After is never before any of them.
+            var seconds = RateLimitHeaders.Seconds(ms);
+            if (set.RetryAfterJitter > TimeSpan.Zero)
+            {
+                seconds += (long)Math.Ceiling(Random.Shared.NextDouble() * set.RetryAfterJitter.TotalSeconds);
+            }
+
+            response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        }
+
+        Log.Rejected(_logger, Names(violated), retryMs ?? -1);
+        if (set.OnRejected is { } onRejected)
+        {
+            var publicDecisions = decisions.ConvertAll(d => d.ToPublic());
+            await onRejected(new RedisRateLimitRejectedContext(context, publicDecisions, retryAfter), context.RequestAborted).ConfigureAwait(false);
+            if (response.HasStarted)
+            {
+                return;
+            }
+        }
+
+        var problem = new ProblemDetails
+        {
+            Status = StatusCodes.Status429TooManyRequests,
+            Type = RedisRateLimitingDefaults.QuotaExceededProblemType,
+            Title = QuotaExceededTitle,
+            Detail = "Rate limit exceeded: " + Names(violated) + ".",
+        };
+        problem.Extensions[RedisRateLimitingDefaults.ViolatedPoliciesMember] = violated.ConvertAll(d => d.Policy.Name);
+        if (retryMs is { } retry)
+        {
+            problem.Extensions["retryAfterMs"] = retry;
+        }
+
+        await RedisEdgeProblems.WriteAsync(context, problem).ConfigureAwait(false);
+    }
+
+    private static Task WriteDeniedAsync(HttpContext context, List<PolicyDecision> denied)
+    {
+        var problem = new ProblemDetails
+        {
+            Status = StatusCodes.Status403Forbidden,
+            Title = "Forbidden",
+            Detail = "The client is on the deny list of " + Names(denied) + ".",
+        };
+        problem.Extensions["policies"] = denied.ConvertAll(d => d.Policy.Name);
+        return RedisEdgeProblems.WriteAsync(context, problem);
+    }
+
+    private async Task OnRedisFailureAsync(HttpContext context, List<PolicyDecision> decisions, Exception exception)
+    {
+        var closed = decisions.FindAll(d => d.Policy.FailureMode == RedisFailureMode.FailClosed && !d.Policy.Shadow);
+        foreach (var d in decisions)
+        {
+            _metrics.Record(d.Policy.Name, RedisRateLimitResult.RedisError);
+        }
+
+        // Debug only: Core's runner logs the breaker's transitions (and a configuration error) once, not per request.
+        Log.RedisFailed(_logger, Names(decisions), closed.Count > 0 ? "refused" : "allowed", closed.Count > 0 ? "FailClosed" : "FailOpen", exception);
+        if (closed.Count == 0)
+        {
+            await _next(context).ConfigureAwait(false);
+            return;
+        }
+
+        var unavailable = exception as RedisEdgeUnavailableException
+            ?? new RedisEdgeUnavailableException("Redis failed the rate-limit call.", exception, TimeSpan.FromSeconds(1));
+        var detail = IsConfigurationError(exception)
+            ? "Rate limiting is misconfigured for this endpoint: Redis refused the call for " + Names(decisions) +
+              " (on Redis Cluster, policies with different partitions need SingleHashSlot). See the application log."
+            : "The rate limiter cannot reach its store.";
+        await RedisEdgeProblems.WriteUnavailableAsync(context, unavailable, "Service Unavailable", detail, problem =>
+            problem.Extensions["policies"] = closed.ConvertAll(d => d.Policy.Name)).ConfigureAwait(false);
+    }
+
+    /// <summary>A call the client or the server refused for its shape: a RedisEdge configuration error, not an outage.</summary>
+    private static bool IsConfigurationError(Exception exception) =>
+        (exception as RedisEdgeUnavailableException)?.InnerException is RedisCommandException or RedisServerException { Kind: RedisErrorKind.CrossSlot };
+
+    private static void SetRateLimitHeaders(HttpContext context, List<PolicyDecision> applied, List<PolicyDecision> current)
+    {
+        var headers = context.Response.Headers;
+        if (RateLimitHeaders.Policy(applied) is { } policy)
+        {
+            headers[RedisRateLimitingDefaults.RateLimitPolicyHeader] = policy;
+        }
+
+        if (RateLimitHeaders.Current(current) is { } state)
+        {
+            headers[RedisRateLimitingDefaults.RateLimitHeader] = state;
+        }
+    }
+
+    private static string Names(List<PolicyDecision> decisions) =>
+        string.Join(", ", decisions.ConvertAll(d => "'" + d.Policy.Name + "'"));
+}

@@ -1,0 +1,85 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Options;
+using RedisEdge.RateLimiting;
+using RedisEdge.Tests.Infrastructure;
+
+namespace RedisEdge.Tests.RateLimiting;
+
+/// <summary>IP partitions by prefix: a client rotating addresses inside its IPv6 /64 (or a configured IPv4 network) stays one partition.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RateLimitingPartitionTests(RedisServerFixture redis)
+{
+    private static readonly TimeSpan Hour = TimeSpan.FromHours(1);
+
+    [Fact]
+    public async Task IPv6_DefaultsToThe64_IPv4ToTheAddress()
+    {
+        var settings = new Dictionary<string, string?>().Policy("ip", RedisRateLimitAlgorithm.FixedWindow, 1, Hour, ("Partition", "Ip"));
+        await using var fleet = await StartAsync(settings);
+
+        Assert.Equal(HttpStatusCode.OK, await From(fleet, "2001:db8:1:2::1"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await From(fleet, "2001:db8:1:2:ffff:ffff:ffff:fffe"));
+        Assert.Equal(HttpStatusCode.OK, await From(fleet, "2001:db8:1:3::1"));
+        Assert.Equal(HttpStatusCode.OK, await From(fleet, "203.0.113.7"));
+        Assert.Equal(HttpStatusCode.OK, await From(fleet, "203.0.113.8"));
+    }
+
+    [Fact]
+    public async Task PrefixLengths_AreConfigurable_AndListsMatchTheNetwork()
+    {
+        var settings = new Dictionary<string, string?>().Policy("ip", RedisRateLimitAlgorithm.FixedWindow, 1, Hour,
+            ("Partition", "Ip"), ("IPv4PrefixLength", "24"), ("IPv6PrefixLength", "48"),
+            ("DenyList:0", "2001:db8:bad::/48"), ("AllowList:0", "198.51.100.77"),
+            ("Overrides:0:Partition", "192.0.2.0/24"), ("Overrides:0:PermitLimit", "2"));
+        await using var fleet = await StartAsync(settings);
+
+        Assert.Equal(HttpStatusCode.OK, await From(fleet, "203.0.113.7"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await From(fleet, "203.0.113.200"));
+        Assert.Equal(HttpStatusCode.OK, await From(fleet, "2001:db8:1:2::1"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await From(fleet, "2001:db8:1:3::1"));
+
+        // A listed address stands for its network.
+        Assert.Equal(HttpStatusCode.Forbidden, await From(fleet, "2001:db8:bad:77::1"));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, await From(fleet, "198.51.100." + (i + 1)));
+        }
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests],
+            [await From(fleet, "192.0.2.1"), await From(fleet, "192.0.2.2"), await From(fleet, "192.0.2.3")]);
+    }
+
+    [Fact]
+    public async Task PrefixMisconfiguration_FailsAtStartup_NamingThePaths()
+    {
+        var settings = new Dictionary<string, string?>()
+            .Policy("lengths", RedisRateLimitAlgorithm.FixedWindow, 1, Hour, ("Partition", "Ip"), ("IPv4PrefixLength", "0"), ("IPv6PrefixLength", "129"))
+            .Policy("lists", RedisRateLimitAlgorithm.FixedWindow, 1, Hour, ("Partition", "Ip"),
+                ("DenyList:0", "10.0.0.0/8"), ("AllowList:0", "not-an-ip"), ("Overrides:0:Partition", "2001:db8::/32"), ("Overrides:0:PermitLimit", "5"));
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(async () =>
+        {
+            await using var fleet = await RateLimitTestApp.StartAsync(redis, settings, (_, _) => { });
+        });
+
+        Assert.Contains("RedisEdge:RateLimiting:Policies:lengths:IPv4PrefixLength must be between 1 and 32", error.Message, StringComparison.Ordinal);
+        Assert.Contains("RedisEdge:RateLimiting:Policies:lengths:IPv6PrefixLength must be between 1 and 128", error.Message, StringComparison.Ordinal);
+        Assert.Contains("RedisEdge:RateLimiting:Policies:lists:DenyList:0: '10.0.0.0/8' is a /8 network, but partitions are /32", error.Message, StringComparison.Ordinal);
+        Assert.Contains("RedisEdge:RateLimiting:Policies:lists:AllowList:0: 'not-an-ip' is not an IP address", error.Message, StringComparison.Ordinal);
+        Assert.Contains("RedisEdge:RateLimiting:Policies:lists:Overrides:0:Partition: '2001:db8::/32' is a /32 network, but partitions are /64", error.Message, StringComparison.Ordinal);
+    }
+
+    private Task<RedisFleet> StartAsync(Dictionary<string, string?> settings) =>
+        RateLimitTestApp.StartAsync(
+            redis,
+            settings,
+            (app, _) => app.MapGet("/ip", () => "ok").RequireRateLimit("ip"),
+            beforeRateLimiting: (app, _) => app.Use((context, next) =>
+            {
+                context.Connection.RemoteIpAddress = IPAddress.Parse(context.Request.Query["ip"].ToString());
+                return next(context);
+            }));
+
+    private static async Task<HttpStatusCode> From(RedisFleet fleet, string ip) =>
+        (await fleet[0].Client.GetAsync("/ip?ip=" + Uri.EscapeDataString(ip))).StatusCode;
+}

@@ -6,7 +6,8 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddProblemDetails();
 builder.Services.AddRedisEdge(builder.Configuration.GetSection("RedisEdge"))
     .AddSessions()
-    .AddSampleRateLimiting(builder.Configuration);
+    .AddSampleRateLimiting(builder.Configuration)
+    .AddSampleResponseCaching();
 builder.Services.AddHealthChecks().AddRedisEdge();
 builder.AddSampleTelemetry();
 
@@ -15,8 +16,10 @@ var app = builder.Build();
 // Rate limiting first: a rejected request costs no session work.
 app.MapSampleRateLimiting();
 app.UseRedisSessions();
+app.UseRedisResponseCaching();
 
 app.MapSessionEndpoints();
+app.MapSampleResponseCaching();
 app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthResponseWriter.WriteAsync });
 app.MapGet("/", () => Results.Text(
     """
@@ -26,7 +29,7 @@ app.MapGet("/", () => Results.Text(
       GET  /session/profile               requires a session: user, cart, the user's sessions
       POST /session/cart/{item}           add an item;  GET /session/cart (read-only);  DELETE /session/cart/{item}
       POST /session/logout                destroy this session;  POST /session/logout-everywhere
-    """ + "\n" + SampleRateLimiting.Usage + "\n"));
+    """ + "\n" + SampleRateLimiting.Usage + SampleResponseCaching.Usage + "\n"));
 
 app.Run();
 

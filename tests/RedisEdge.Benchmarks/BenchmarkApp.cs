@@ -52,7 +52,22 @@ internal static class BenchmarkApp
 
         builder.Services.AddRedisEdge(o => o.Redis.KeyPrefix = "bench")
             .AddRateLimiting(ConfigureRateLimiting)
-            .AddSessions();
+            .AddSessions()
+            .AddResponseCaching(o =>
+            {
+                // A day: every measured request after the priming one is a hit.
+                o.AddPolicy("bench", p => { p.TimeToLive = TimeSpan.FromDays(1); p.NearCache = false; });
+                o.AddPolicy("bench-near", p => p.TimeToLive = TimeSpan.FromDays(1));
+                o.NearCache.Enabled = true;
+            });
+
+        // First-party Output Caching with its Redis store, the alternative users would otherwise pick.
+        builder.Services.AddOutputCache(o => o.AddPolicy("bench", p => p.Expire(TimeSpan.FromDays(1))));
+        builder.Services.AddStackExchangeRedisOutputCache(o =>
+        {
+            o.ConnectionMultiplexerFactory = () => Task.FromResult<IConnectionMultiplexer>(multiplexer);
+            o.InstanceName = "bench:oc:";
+        });
 
         builder.Services.AddRateLimiter(o => o.AddFixedWindowLimiter("fixed", w =>
         {
@@ -76,6 +91,8 @@ internal static class BenchmarkApp
         app.UseWhen(c => c.Request.Path.StartsWithSegments("/aspnet-rl"), b => b.UseRateLimiter());
         app.UseWhen(c => c.Request.Path.StartsWithSegments("/session"), b => b.UseRedisSessions());
         app.UseWhen(c => c.Request.Path.StartsWithSegments("/aspnet-session"), b => b.UseSession());
+        app.UseWhen(c => c.Request.Path.StartsWithSegments("/rc"), b => b.UseRedisResponseCaching());
+        app.UseWhen(c => c.Request.Path.StartsWithSegments("/aspnet-oc"), b => b.UseOutputCache());
 
         app.MapGet("/_bench/stats", (HttpContext context) => WriteStatsAsync(context, multiplexer));
         app.MapGet("/plain", () => "ok");
@@ -93,6 +110,10 @@ internal static class BenchmarkApp
         app.MapGet("/rl/three", () => "ok").RequireRateLimit("fixed-window").RequireRateLimit("token-bucket").RequireRateLimit("gcra");
         app.MapGet("/rl/denied", () => "ok").RequireRateLimit("exhausted");
         app.MapGet("/aspnet-rl/fixed-window", () => "ok").RequireRateLimiting("fixed");
+
+        app.MapGet("/rc/hit", () => "ok").CacheResponse("bench");
+        app.MapGet("/rc/near-hit", () => "ok").CacheResponse("bench-near");
+        app.MapGet("/aspnet-oc/hit", () => "ok").CacheOutput("bench");
 
         MapSessionEndpoints(app, "/session");
         MapSessionEndpoints(app, "/aspnet-session");

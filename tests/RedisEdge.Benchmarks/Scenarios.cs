@@ -28,6 +28,10 @@ internal static class Scenarios
         },
         new("Microsoft.AspNetCore.RateLimiting fixed window (in-process, per replica)", "/aspnet-rl/fixed-window"),
 
+        new("RedisEdge response cache hit (1 round trip)", "/rc/hit") { Setup = Prime(HttpMethod.Get, "/rc/hit") },
+        new("Microsoft.AspNetCore.OutputCaching hit (Redis store)", "/aspnet-oc/hit") { Setup = Prime(HttpMethod.Get, "/aspnet-oc/hit") },
+        new("RedisEdge response cache near-cache hit (0 round trips)", "/rc/near-hit") { Setup = Prime(HttpMethod.Get, "/rc/near-hit") },
+
         new("RedisEdge session read (LoadAsync)", "/session/read") { Setup = SessionPerRequestSlot("/session/login") },
         new("RedisEdge session read+write", "/session/write") { Method = HttpMethod.Post, Setup = SessionPerRequestSlot("/session/login") },
         new("Microsoft.AspNetCore.Session read (LoadAsync, IDistributedCache)", "/aspnet-session/read") { Setup = SessionPerRequestSlot("/aspnet-session/login") },

@@ -1,0 +1,86 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+
+namespace RedisEdge.ResponseCaching.Internal;
+
+/// <summary>The HTTP rules: what may be stored, strong ETags, conditional requests, <c>Cache-Status</c> (RFC 9211).</summary>
+internal static class HttpCaching
+{
+    /// <summary>Why a response may not be stored, or <see langword="null"/> when it may.</summary>
+    public static string? NotStorableReason(ResponseCachePolicy policy, HttpResponse response)
+    {
+        if (!policy.StatusCodes.Contains(response.StatusCode))
+        {
+            return "status";
+        }
+
+        var headers = response.Headers;
+        if (headers.ContainsKey(HeaderNames.SetCookie))
+        {
+            return "set-cookie";
+        }
+
+        if (CacheControlHeaderValue.TryParse(headers.CacheControl.ToString(), out var cacheControl) && (cacheControl.NoStore || cacheControl.Private))
+        {
+            return "cache-control";
+        }
+
+        foreach (var vary in headers.Vary)
+        {
+            if (vary is not null && vary.Contains('*', StringComparison.Ordinal))
+            {
+                return "vary";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A strong validator derived from the body bytes only.</summary>
+    public static string ETag(ReadOnlySpan<byte> body)
+    {
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(body, digest);
+        return "\"" + System.Buffers.Text.Base64Url.EncodeToString(digest[..16]) + "\"";
+    }
+
+    /// <summary>Whether <c>If-None-Match</c> matches <paramref name="etag"/> (weak comparison, as RFC 9110 requires for it).</summary>
+    public static bool IfNoneMatchMatches(HttpRequest request, string etag)
+    {
+        var header = request.Headers.IfNoneMatch;
+        if (header.Count == 0 || string.IsNullOrEmpty(etag))
+        {
+            return false;
+        }
+
+        if (!EntityTagHeaderValue.TryParseList(header, out var tags) || !EntityTagHeaderValue.TryParse(etag, out var current))
+        {
+            return false;
+        }
+
+        foreach (var tag in tags)
+        {
+            if (tag.Equals(EntityTagHeaderValue.Any) || tag.Compare(current, useStrongComparison: false))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public static string Seconds(long milliseconds) =>
+        (milliseconds >= 0 ? milliseconds / 1000 : -((-milliseconds + 999) / 1000)).ToString(CultureInfo.InvariantCulture);
+
+    public static string Hit(long ttlMs, string? detail = null) =>
+        $"{RedisResponseCachingDefaults.CacheName}; hit; ttl={Seconds(ttlMs)}" + (detail is null ? string.Empty : "; detail=" + detail);
+
+    public static string Forward(string fwd, int? status = null, bool stored = false, bool collapsed = false, string? detail = null) =>
+        $"{RedisResponseCachingDefaults.CacheName}; fwd={fwd}"
+        + (status is { } s ? "; fwd-status=" + s.ToString(CultureInfo.InvariantCulture) : string.Empty)
+        + (stored ? "; stored" : string.Empty)
+        + (collapsed ? "; collapsed" : string.Empty)
+        + (detail is null ? string.Empty : "; detail=" + detail);
+}

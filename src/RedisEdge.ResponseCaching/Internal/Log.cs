@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Logging;
+
+namespace RedisEdge.ResponseCaching.Internal;
+
+/// <summary>Response caching logs, event ids 5000-5099.</summary>
+/// <remarks>
+/// During a Redis outage every cached request fails its lookup; those failures are Debug and counted in
+/// <c>redisedge.response_caching.bypasses</c>, and the breaker logs its transitions once.
+/// </remarks>
+internal static partial class Log
+{
+    [LoggerMessage(5000, LogLevel.Debug, "Response cache for policy '{Policy}' could not reach Redis; the request was {Outcome}.", EventName = "RedisFailed")]
+    public static partial void RedisFailed(ILogger logger, string policy, string outcome, Exception exception);
+
+    [LoggerMessage(5001, LogLevel.Warning, "Endpoint '{Endpoint}' names response-cache policy '{Policy}', which is no longer defined; it is not cached.", EventName = "UnknownPolicy")]
+    public static partial void UnknownPolicy(ILogger logger, string? endpoint, string policy);
+
+    [LoggerMessage(5002, LogLevel.Debug, "Storing a response for policy '{Policy}' failed; it was served but not cached.", EventName = "FillFailed")]
+    public static partial void FillFailed(ILogger logger, string policy, Exception exception);
+
+    [LoggerMessage(5003, LogLevel.Warning, "Background refresh for policy '{Policy}' failed; the stale entry stays until it expires or a later refresh succeeds.", EventName = "RefreshFailed")]
+    public static partial void RefreshFailed(ILogger logger, string policy, Exception exception);
+
+    [LoggerMessage(5004, LogLevel.Warning, "The response-cache invalidation subscription is down; the near cache serves nothing until it has resynchronised.", EventName = "SubscriptionLost")]
+    public static partial void SubscriptionLost(ILogger logger);
+
+    [LoggerMessage(5005, LogLevel.Information, "The response-cache invalidation subscription is live again; the near cache was cleared and resumes.", EventName = "SubscriptionRestored")]
+    public static partial void SubscriptionRestored(ILogger logger);
+
+    [LoggerMessage(5006, LogLevel.Warning, "Subscribing to response-cache invalidations failed; waiting requests fall back to polling and the near cache stays off until the subscription is live.", EventName = "SubscribeFailed")]
+    public static partial void SubscribeFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(5007, LogLevel.Debug, "Giving up a fill lease for policy '{Policy}' failed; it expires on its own.", EventName = "AbandonFailed")]
+    public static partial void AbandonFailed(ILogger logger, string policy, Exception exception);
+
+    [LoggerMessage(5008, LogLevel.Warning, "The origin failed for policy '{Policy}'; a stale entry was served instead (stale-if-error).", EventName = "ServedStaleOnError")]
+    public static partial void ServedStaleOnError(ILogger logger, string policy, Exception? exception);
+}

@@ -1,0 +1,154 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+using RedisEdge.Internal;
+
+namespace RedisEdge.ResponseCaching.Internal;
+
+/// <summary>Validates <see cref="RedisResponseCachingOptions"/> at start-up and on reload; every message names its configuration path.</summary>
+internal sealed class RedisResponseCachingOptionsValidator(
+    RedisEdgeSectionPath<RedisResponseCachingOptions> section,
+    ResponseCachingSection configuration) : IValidateOptions<RedisResponseCachingOptions>
+{
+    /// <summary>Redis keeps at most 512 MB in one value; a cache entry is far below that in practice.</summary>
+    private const long MaxBodySizeLimit = 64L * 1024 * 1024;
+
+    public ValidateOptionsResult Validate(string? name, RedisResponseCachingOptions options)
+    {
+        var errors = new List<string>();
+        var root = section.Path;
+        CheckPolicyBinding(errors);
+        options.Failure.Validate($"{root}:Failure", errors);
+        if (options.FillLeaseTimeout < TimeSpan.FromMilliseconds(1) || options.FillLeaseTimeout > TimeSpan.FromHours(1))
+        {
+            errors.Add($"{root}:FillLeaseTimeout must be between 1 ms and 01:00:00 (was {options.FillLeaseTimeout}).");
+        }
+
+        if (options.FillWaitTimeout < TimeSpan.Zero || options.FillWaitTimeout > TimeSpan.FromMinutes(5))
+        {
+            errors.Add($"{root}:FillWaitTimeout must be between 0 and 00:05:00 (was {options.FillWaitTimeout}).");
+        }
+
+        var near = options.NearCache;
+        if (near is null)
+        {
+            errors.Add($"{root}:NearCache must not be null.");
+        }
+        else
+        {
+            if (near.MaxEntries < 1)
+            {
+                errors.Add($"{root}:NearCache:MaxEntries must be >= 1 (was {near.MaxEntries}).");
+            }
+
+            if (near.MaxEntrySize < 1)
+            {
+                errors.Add($"{root}:NearCache:MaxEntrySize must be >= 1 (was {near.MaxEntrySize}).");
+            }
+        }
+
+        foreach (var (policyName, policy) in options.Policies)
+        {
+            var path = $"{root}:Policies:{policyName}";
+            if (!IsValidName(policyName))
+            {
+                errors.Add($"{path}: a policy name must be 1-64 characters of [A-Za-z0-9_.-].");
+            }
+
+            if (policy is null)
+            {
+                errors.Add($"{path} is empty.");
+                continue;
+            }
+
+            ValidatePolicy(path, policy, errors);
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>
+    /// The configuration binder silently drops a dictionary entry it cannot convert (a time to live of "ten");
+    /// binding each policy on its own surfaces the error, with its path.
+    /// </summary>
+    private void CheckPolicyBinding(List<string> errors)
+    {
+        foreach (var child in configuration.Section.GetSection("Policies").GetChildren())
+        {
+            try
+            {
+                child.Get<RedisResponseCachePolicyOptions>();
+            }
+            catch (InvalidOperationException ex)
+            {
+                errors.Add(ex.Message);
+            }
+        }
+    }
+
+    internal static bool IsValidName(string name) =>
+        name.Length is > 0 and <= 64 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-');
+
+    private static void ValidatePolicy(string path, RedisResponseCachePolicyOptions policy, List<string> errors)
+    {
+        if (policy.TimeToLive < TimeSpan.FromMilliseconds(1) || policy.TimeToLive > TimeSpan.FromDays(366))
+        {
+            errors.Add($"{path}:TimeToLive must be between 1 ms and 366 days (was {policy.TimeToLive}).");
+        }
+
+        if (policy.StaleWhileRevalidate < TimeSpan.Zero || policy.StaleWhileRevalidate > TimeSpan.FromDays(366))
+        {
+            errors.Add($"{path}:StaleWhileRevalidate must be between 0 and 366 days (was {policy.StaleWhileRevalidate}).");
+        }
+
+        if (policy.StaleIfError < TimeSpan.Zero || policy.StaleIfError > TimeSpan.FromDays(366))
+        {
+            errors.Add($"{path}:StaleIfError must be between 0 and 366 days (was {policy.StaleIfError}).");
+        }
+
+        if (policy.MaxBodySize < 1 || policy.MaxBodySize > MaxBodySizeLimit)
+        {
+            errors.Add($"{path}:MaxBodySize must be between 1 and {MaxBodySizeLimit} bytes (was {policy.MaxBodySize}).");
+        }
+
+        for (var i = 0; i < policy.StatusCodes.Count; i++)
+        {
+            var code = policy.StatusCodes[i];
+            if (code is < 200 or > 599 or 206 or 304)
+            {
+                errors.Add($"{path}:StatusCodes:{i} must be a final status code between 200 and 599, not 206 or 304 (was {code}).");
+            }
+            else if (code >= 500)
+            {
+                errors.Add($"{path}:StatusCodes:{i}: {code} is a server error; caching it would hide the origin's failures and defeat StaleIfError.");
+            }
+        }
+
+        CheckNames($"{path}:VaryByHeader", policy.VaryByHeader, errors);
+        CheckNames($"{path}:VaryByRouteValue", policy.VaryByRouteValue, errors);
+        CheckNames($"{path}:VaryByClaim", policy.VaryByClaim, errors);
+        CheckNames($"{path}:VaryByQuery", policy.VaryByQuery, errors);
+        if (policy.VaryByClaim.Count > 0 && !policy.VaryByUser)
+        {
+            errors.Add($"{path}:VaryByClaim requires VaryByUser: claims exist only for authenticated requests, which a policy caches only when it varies by user.");
+        }
+
+        for (var i = 0; i < policy.Tags.Count; i++)
+        {
+            if (TagTemplate.TryParse(policy.Tags[i], out var error) is null)
+            {
+                errors.Add($"{path}:Tags:{i} {error}.");
+            }
+        }
+    }
+
+    private static void CheckNames(string path, List<string> names, List<string> errors)
+    {
+        for (var i = 0; i < names.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(names[i]))
+            {
+                errors.Add($"{path}:{i} must not be empty.");
+            }
+        }
+    }
+}

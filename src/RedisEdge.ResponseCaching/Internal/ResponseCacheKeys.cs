@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+using RedisEdge.Internal;
+using StackExchange.Redis;
+
+namespace RedisEdge.ResponseCaching.Internal;
+
+/// <summary>
+/// Builds the Redis keys of a request: the entry (one per variant), the resource set (every variant of one URL)
+/// and the tag sets. Client input only ever reaches a key as a SHA-256 hash, and every key of a policy carries
+/// the policy's hash tag, so each script touches one slot.
+/// </summary>
+/// <remarks>
+/// Layout: <c>{prefix}:rc:{{policy}}:e:{variant}</c>, <c>...:r:{resource}</c>, <c>...:t:{tag}</c>, where
+/// <c>policy</c>, <c>variant</c>, <c>resource</c> and <c>tag</c> are base64url SHA-256 hashes. Every component
+/// of a variant is written with its length, so no two different requests compose the same string.
+/// </remarks>
+internal sealed class ResponseCacheKeys
+{
+    private readonly RedisKeyBuilder _keys;
+
+    public ResponseCacheKeys(RedisKeyBuilder keys)
+    {
+        _keys = keys;
+        Channel = RedisChannel.Literal(keys.FeaturePrefix(RedisResponseCachingDefaults.KeyFeature) + "events");
+    }
+
+    /// <summary>The pub/sub channel fills, evictions and abandoned leases are published on.</summary>
+    public RedisChannel Channel { get; }
+
+    public RedisKey Entry(ResponseCachePolicy policy, string variantHash) =>
+        _keys.Key(RedisResponseCachingDefaults.KeyFeature, policy.HashTag, "e:" + variantHash);
+
+    public RedisKey Tag(ResponseCachePolicy policy, string tag) =>
+        _keys.Key(RedisResponseCachingDefaults.KeyFeature, policy.HashTag, "t:" + RedisKeyBuilder.Hash(tag));
+
+    public RedisKey Resource(ResponseCachePolicy policy, string resource) =>
+        _keys.Key(RedisResponseCachingDefaults.KeyFeature, policy.HashTag, "r:" + RedisKeyBuilder.Hash(resource));
+
+    /// <summary>The keys of one request under <paramref name="policy"/>.</summary>
+    public CacheRequestKeys ForRequest(HttpContext context, ResponseCachePolicy policy)
+    {
+        var request = context.Request;
+        var resource = ResourceString(policy, request.PathBase.Add(request.Path), request.Query);
+        var variant = new StringBuilder(resource.Length + 128);
+        Append(variant, "v1");
+        Append(variant, request.Host.Value?.ToLowerInvariant() ?? string.Empty);
+        Append(variant, resource);
+        foreach (var header in policy.Headers)
+        {
+            Append(variant, header.ToLowerInvariant());
+            Append(variant, request.Headers[header]);
+        }
+
+        foreach (var name in policy.RouteValues)
+        {
+            Append(variant, name.ToLowerInvariant());
+            Append(variant, Convert.ToString(request.RouteValues.GetValueOrDefault(name), CultureInfo.InvariantCulture) ?? string.Empty);
+        }
+
+        if (policy.VaryByUser)
+        {
+            Append(variant, UserId(context.User) ?? string.Empty);
+            foreach (var type in policy.Claims)
+            {
+                Append(variant, type);
+                var values = context.User.FindAll(type).Select(c => c.Value).ToArray();
+                Append(variant, new StringValues(values));
+            }
+        }
+
+        var entry = Entry(policy, RedisKeyBuilder.Hash(variant.ToString()));
+        var sets = new List<RedisKey>(1 + policy.Tags.Length) { Resource(policy, resource) };
+        if (policy.Tags.Length > 0)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var template in policy.Tags)
+            {
+                var tag = template.Resolve(request.RouteValues);
+                if (seen.Add(tag))
+                {
+                    sets.Add(Tag(policy, tag));
+                }
+            }
+        }
+
+        return new CacheRequestKeys(entry, entry.ToString(), [entry, .. sets]);
+    }
+
+    /// <summary>
+    /// The resource string of a URL under <paramref name="policy"/>: the lower-cased path and the query values the
+    /// policy varies by (every query key by default), keys lower-cased and sorted, values in order.
+    /// </summary>
+    public static string ResourceString(ResponseCachePolicy policy, PathString path, IQueryCollection query)
+    {
+        var builder = new StringBuilder();
+        Append(builder, (path.HasValue ? path.Value! : "/").ToLowerInvariant());
+        if (policy.VaryByAllQuery)
+        {
+            foreach (var group in query.GroupBy(q => q.Key.ToLowerInvariant(), StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+            {
+                Append(builder, group.Key);
+                Append(builder, new StringValues([.. group.SelectMany(q => q.Value.ToArray())]));
+            }
+        }
+        else
+        {
+            foreach (var key in policy.QueryKeys)
+            {
+                Append(builder, key);
+                Append(builder, query[key]);
+            }
+        }
+
+        return builder.ToString();
+    }
+
+    /// <summary>The user id a policy that varies by user keys on: <c>NameIdentifier</c>, <c>sub</c>, then the name.</summary>
+    public static string? UserId(ClaimsPrincipal? user)
+    {
+        if (user?.Identity?.IsAuthenticated != true)
+        {
+            return null;
+        }
+
+        var id = user.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? user.FindFirst("sub")?.Value ?? user.Identity.Name;
+        return string.IsNullOrEmpty(id) ? null : id;
+    }
+
+    private static void Append(StringBuilder builder, string value) =>
+        builder.Append(value.Length.ToString(CultureInfo.InvariantCulture)).Append(':').Append(value).Append(';');
+
+    private static void Append(StringBuilder builder, StringValues values)
+    {
+        builder.Append(values.Count.ToString(CultureInfo.InvariantCulture)).Append('#');
+        foreach (var value in values)
+        {
+            Append(builder, value ?? string.Empty);
+        }
+    }
+}
+
+/// <summary>The keys one request uses: its entry, and the entry followed by the sets a fill adds it to.</summary>
+internal sealed record CacheRequestKeys(RedisKey Entry, string EntryName, RedisKey[] FillKeys);

@@ -1,0 +1,61 @@
+using RedisEdge.Internal;
+
+namespace RedisEdge.ResponseCaching.Internal;
+
+/// <summary>A validated policy, compiled once per configuration snapshot.</summary>
+internal sealed class ResponseCachePolicy
+{
+    public ResponseCachePolicy(string name, RedisResponseCachePolicyOptions options)
+    {
+        Name = name;
+        TimeToLiveMs = (long)options.TimeToLive.TotalMilliseconds;
+        StaleWhileRevalidateMs = (long)options.StaleWhileRevalidate.TotalMilliseconds;
+        StaleIfErrorMs = (long)options.StaleIfError.TotalMilliseconds;
+        PassMs = (long)Math.Min(TimeToLiveMs, RedisResponseCachingDefaults.MaxPassDuration.TotalMilliseconds);
+        VaryByAllQuery = options.VaryByQuery.Count == 0 || options.VaryByQuery.Contains("*");
+        QueryKeys = [.. options.VaryByQuery.Where(k => !string.IsNullOrWhiteSpace(k) && k != "*").Select(k => k.ToLowerInvariant()).Distinct().Order(StringComparer.Ordinal)];
+        Headers = [.. options.VaryByHeader.Where(h => !string.IsNullOrWhiteSpace(h)).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
+        RouteValues = [.. options.VaryByRouteValue.Where(r => !string.IsNullOrWhiteSpace(r)).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
+        VaryByUser = options.VaryByUser;
+        Claims = [.. options.VaryByClaim.Where(c => !string.IsNullOrWhiteSpace(c)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+        Tags = [.. options.Tags.Select(t => TagTemplate.TryParse(t, out _)!)];
+        MaxBodySize = options.MaxBodySize;
+        NearCache = options.NearCache;
+        StatusCodes = options.StatusCodes.Count == 0 ? [200] : [.. options.StatusCodes];
+
+        // Every key of a policy shares this hash tag, so tag eviction is one atomic script in one slot.
+        HashTag = RedisKeyBuilder.Hash("policy\n" + name.ToLowerInvariant());
+    }
+
+    public string Name { get; }
+
+    public long TimeToLiveMs { get; }
+
+    public long StaleWhileRevalidateMs { get; }
+
+    public long StaleIfErrorMs { get; }
+
+    public long PassMs { get; }
+
+    public bool VaryByAllQuery { get; }
+
+    public string[] QueryKeys { get; }
+
+    public string[] Headers { get; }
+
+    public string[] RouteValues { get; }
+
+    public bool VaryByUser { get; }
+
+    public string[] Claims { get; }
+
+    public TagTemplate[] Tags { get; }
+
+    public long MaxBodySize { get; }
+
+    public bool NearCache { get; }
+
+    public HashSet<int> StatusCodes { get; }
+
+    public string HashTag { get; }
+}

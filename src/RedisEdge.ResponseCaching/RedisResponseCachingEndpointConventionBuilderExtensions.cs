@@ -1,0 +1,27 @@
+using RedisEdge.ResponseCaching;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Response-caching metadata for minimal-API endpoints and route groups.</summary>
+public static class RedisResponseCachingEndpointConventionBuilderExtensions
+{
+    /// <summary>Caches responses with the policy <paramref name="policyName"/> (the same <see cref="CacheResponseAttribute"/> MVC uses).</summary>
+    public static TBuilder CacheResponse<TBuilder>(this TBuilder builder, string policyName)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var attribute = new CacheResponseAttribute(policyName);
+        builder.Add(endpoint => endpoint.Metadata.Add(attribute));
+        return builder;
+    }
+
+    /// <summary>Turns RedisEdge response caching off for the endpoint, whatever other metadata says.</summary>
+    public static TBuilder DisableCacheResponse<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var attribute = new DisableCacheResponseAttribute();
+        builder.Add(endpoint => endpoint.Metadata.Add(attribute));
+        return builder;
+    }
+}

@@ -1,0 +1,204 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RedisEdge.ResponseCaching;
+using RedisEdge.ResponseCaching.Internal;
+using RedisEdge.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace RedisEdge.Tests.ResponseCaching;
+
+/// <summary>
+/// Fleets of apps with response-cache policies given as configuration, one shared <see cref="Origin"/> whose
+/// executions the tests count, and a test authentication scheme (<c>Authorization: Test &lt;user&gt;</c>).
+/// </summary>
+internal static class CacheTestApp
+{
+    public const string Section = "RedisEdge:ResponseCaching";
+
+    public static Dictionary<string, string?> Policy(this Dictionary<string, string?> settings, string name, params (string Key, string Value)[] values)
+    {
+        foreach (var (key, value) in values)
+        {
+            settings[$"{Section}:Policies:{name}:{key}"] = value;
+        }
+
+        settings.TryAdd($"{Section}:Policies:{name}:TimeToLive", "00:05:00");
+        return settings;
+    }
+
+    public static async Task<RedisFleet> StartAsync(
+        RedisTestServer redis,
+        Origin origin,
+        Dictionary<string, string?> settings,
+        int instances = 1,
+        bool nearCache = false,
+        Action<WebApplication, int>? beforeCaching = null)
+        => await StartAsync(redis.Configuration, origin, settings, instances, nearCache, beforeCaching);
+
+    public static async Task<RedisFleet> StartAsync(
+        string redisConfiguration,
+        Origin origin,
+        Dictionary<string, string?> settings,
+        int instances = 1,
+        bool nearCache = false,
+        Action<WebApplication, int>? beforeCaching = null)
+    {
+        // A 2-core machine shared with parallel builds can be slower than production budgets; outage tests set their own.
+        settings.TryAdd($"{Section}:Failure:Timeout", "00:00:05");
+        settings.TryAdd($"{Section}:FillWaitTimeout", "00:00:30");
+        settings[$"{Section}:NearCache:Enabled"] = nearCache ? "true" : "false";
+        if (!settings.Keys.Any(k => k.StartsWith($"{Section}:Policies:items:", StringComparison.Ordinal)))
+        {
+            settings.Policy("items", ("Tags:0", "items"), ("Tags:1", "item:{id}"));
+        }
+
+        settings.Policy("per-user", ("VaryByUser", "true"));
+        return await RedisFleet.StartAsync(
+            redisConfiguration,
+            instances,
+            (builder, _) =>
+            {
+                builder.Services.AddRedisEdge().AddResponseCaching();
+                builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, TestAuthHandler>("Test", null);
+            },
+            (app, i) =>
+            {
+                app.UseAuthentication();
+                beforeCaching?.Invoke(app, i);
+                app.UseRedisResponseCaching();
+                origin.Map(app);
+            },
+            settings);
+    }
+
+    public static NearCache Near(this RedisFleetInstance instance) => instance.Services.GetRequiredService<NearCache>();
+
+    public static IRedisResponseCache Cache(this RedisFleetInstance instance) => instance.Services.GetRequiredService<IRedisResponseCache>();
+
+    public static string CacheStatus(this HttpResponseMessage response) =>
+        response.Headers.TryGetValues(RedisResponseCachingDefaults.CacheStatusHeader, out var values) ? string.Join(", ", values) : string.Empty;
+
+    /// <summary>The entry keys (<c>:e:</c>) of a fleet, from Redis.</summary>
+    public static async Task<List<string>> EntryKeysAsync(this RedisTestServer redis, RedisFleet fleet) =>
+        (await redis.KeysAsync(fleet.KeyPrefix + ":rc:")).Where(k => k.Contains("}:e:", StringComparison.Ordinal)).ToList();
+
+    /// <summary>Moves an entry's timeline <paramref name="by"/> into the past, as if it had been stored that much earlier.</summary>
+    public static async Task AgeAsync(this RedisTestServer redis, string entryKey, TimeSpan by)
+    {
+        const string script = """
+            for _, f in ipairs({ 'c', 'f', 'w', 'x' }) do
+              local v = tonumber(redis.call('HGET', KEYS[1], f))
+              if v then redis.call('HSET', KEYS[1], f, v - tonumber(ARGV[1])) end
+            end
+            return redis.call('HEXISTS', KEYS[1], 's')
+            """;
+        var found = (long)await redis.Database.ScriptEvaluateAsync(script, [(RedisKey)entryKey], [(long)by.TotalMilliseconds]);
+        Assert.Equal(1, found);
+    }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds (bounded); for states that arrive asynchronously (pub/sub).</summary>
+    public static async Task EventuallyAsync(Func<bool> condition, string what)
+    {
+        for (var i = 0; i < 400 && !condition(); i++)
+        {
+            await Task.Delay(25);
+        }
+
+        Assert.True(condition(), "Timed out waiting until " + what);
+    }
+
+    public static async Task<string> BodyAsync(this HttpResponseMessage response) => await response.Content.ReadAsStringAsync();
+}
+
+/// <summary>
+/// The origin every instance of a test fleet calls: counts executions, can be held on a gate, made to fail, or made
+/// to set a cookie. Its body is <c>id=..;render=N;user=..</c>, N new for every execution.
+/// </summary>
+internal sealed class Origin
+{
+    private int _executions;
+    private int _started;
+
+    public int Executions => Volatile.Read(ref _executions);
+
+    /// <summary>Executions that have started (before any gate).</summary>
+    public int Started => Volatile.Read(ref _started);
+
+    /// <summary>When set, each execution waits for it after being counted as started.</summary>
+    public TaskCompletionSource? Gate { get; set; }
+
+    /// <summary>0 = answer 200; a status code = answer it; -1 = throw.</summary>
+    public int Failure { get; set; }
+
+    public void Map(WebApplication app)
+    {
+        app.MapGet("/items/{id}", (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse("items");
+        app.MapGet("/user/{id}", (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse("per-user");
+        app.MapGet("/cookie/{id}", (HttpContext context, string id) =>
+        {
+            context.Response.Cookies.Append("c", "1");
+            return HandleAsync(context, id);
+        }).CacheResponse("items");
+        app.MapGet("/no-store/{id}", (HttpContext context, string id) =>
+        {
+            context.Response.Headers.CacheControl = "no-store";
+            return HandleAsync(context, id);
+        }).CacheResponse("items");
+        app.MapGet("/big/{id}", async (HttpContext context, string id) =>
+        {
+            Interlocked.Increment(ref _started);
+            Interlocked.Increment(ref _executions);
+            await context.Response.WriteAsync(new string('x', 64 * 1024));
+        }).CacheResponse("items");
+        app.MapMethods("/both/{id}", [HttpMethods.Get, HttpMethods.Head], (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse("items");
+        app.MapGet("/disabled/{id}", (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse("items").DisableCacheResponse();
+    }
+
+    private async Task<IResult> HandleAsync(HttpContext context, string id)
+    {
+        Interlocked.Increment(ref _started);
+        if (Gate is { } gate)
+        {
+            await gate.Task;
+        }
+
+        var render = Interlocked.Increment(ref _executions);
+        if (Failure == -1)
+        {
+            throw new InvalidOperationException("The origin is down.");
+        }
+
+        if (Failure > 0)
+        {
+            return Results.StatusCode(Failure);
+        }
+
+        var user = context.User.Identity?.Name ?? "anonymous";
+        return Results.Text(string.Create(CultureInfo.InvariantCulture, $"id={id};render={render};user={user}"));
+    }
+}
+
+/// <summary><c>Authorization: Test &lt;user&gt;</c> authenticates as that user; anything else is anonymous.</summary>
+internal sealed class TestAuthHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Test ", StringComparison.Ordinal))
+        {
+            return Task.FromResult(AuthenticateResult.NoResult());
+        }
+
+        var user = header["Test ".Length..];
+        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, user), new Claim(ClaimTypes.NameIdentifier, user)], "Test");
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), "Test")));
+    }
+}

@@ -1,0 +1,139 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.ResponseCaching;
+using RedisEdge.ResponseCaching.Internal;
+using RedisEdge.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace RedisEdge.Tests.ResponseCaching;
+
+/// <summary>The scripts against Redis, through the store: lease, fencing, pass marker, foreign data.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
+{
+    [Fact]
+    public async Task Lookup_GivesTheLeaseToExactlyOneCaller_UntilItExpires()
+    {
+        await using var fleet = await CacheTestApp.StartAsync(redis, new Origin(), []);
+        var (store, keys) = Resolve(fleet[0]);
+        var entry = keys.Entry(Policy(fleet[0]), "lease");
+
+        var first = await store.LookupAsync(entry, "a", 300, default);
+        var second = await store.LookupAsync(entry, "b", 300, default);
+        Assert.Equal((LookupState.Miss, true), (first.State, first.Filler));
+        Assert.Equal((LookupState.Miss, false), (second.State, second.Filler));
+
+        // An empty owner (HEAD) never takes a lease, even a free one.
+        var head = await store.LookupAsync(keys.Entry(Policy(fleet[0]), "head"), string.Empty, 300, default);
+        Assert.False(head.Filler);
+
+        // The lease is in the entry key itself and expires with it: a dead filler blocks nobody beyond its lease.
+        var pttl = await redis.Database.KeyTimeToLiveAsync(entry);
+        Assert.InRange(pttl!.Value.TotalMilliseconds, 1, 300);
+    }
+
+    [Fact]
+    public async Task Fill_AfterEviction_IsRefused_SoAnOlderResponseNeverLandsAfterIt()
+    {
+        await using var fleet = await CacheTestApp.StartAsync(redis, new Origin(), []);
+        var (store, keys) = Resolve(fleet[0]);
+        var policy = Policy(fleet[0]);
+        var entry = keys.Entry(policy, "fenced");
+        var request = new CacheRequestKeys(entry, entry.ToString(), [entry, keys.Tag(policy, "t")]);
+
+        Assert.True((await store.LookupAsync(entry, "owner", 30_000, default)).Filler);
+        await redis.Database.KeyDeleteAsync(entry);
+        Assert.False(await store.FillAsync(request, "owner", policy, 200, [], "body"u8.ToArray(), "\"e\""));
+        Assert.False(await redis.Database.KeyExistsAsync(entry));
+
+        // And a fill by someone who never held the lease is refused too.
+        Assert.True((await store.LookupAsync(entry, "owner2", 30_000, default)).Filler);
+        Assert.False(await store.FillAsync(request, "intruder", policy, 200, [], "body"u8.ToArray(), "\"e\""));
+        Assert.True(await store.FillAsync(request, "owner2", policy, 200, [], "body"u8.ToArray(), "\"e\""));
+        var hit = await store.LookupAsync(entry, "x", 30_000, default);
+        Assert.Equal(LookupState.Fresh, hit.State);
+        Assert.Equal("body"u8.ToArray(), hit.Entry!.Body);
+
+        Assert.Equal(1, await store.EvictSetAsync(keys.Tag(policy, "t"), default));
+        Assert.Equal(LookupState.Miss, (await store.LookupAsync(entry, "y", 30_000, default)).State);
+    }
+
+    [Fact]
+    public async Task Abandon_WithPass_SendsLookupsToTheOriginWithoutALease()
+    {
+        await using var fleet = await CacheTestApp.StartAsync(redis, new Origin(), []);
+        var (store, keys) = Resolve(fleet[0]);
+        var entry = keys.Entry(Policy(fleet[0]), "pass");
+        Assert.True((await store.LookupAsync(entry, "a", 30_000, default)).Filler);
+        await store.AbandonAsync(entry, "a", 60_000);
+
+        var next = await store.LookupAsync(entry, "b", 30_000, default);
+        Assert.Equal((LookupState.Pass, false), (next.State, next.Filler));
+
+        // Abandoning without a pass frees the lease for the next caller.
+        var other = keys.Entry(Policy(fleet[0]), "no-pass");
+        Assert.True((await store.LookupAsync(other, "a", 30_000, default)).Filler);
+        await store.AbandonAsync(other, "a", 0);
+        Assert.True((await store.LookupAsync(other, "b", 30_000, default)).Filler);
+    }
+
+    [Fact]
+    public async Task ForeignDataUnderAnEntryOrTagKey_IsTreatedAsEmpty()
+    {
+        await using var fleet = await CacheTestApp.StartAsync(redis, new Origin(), []);
+        var (store, keys) = Resolve(fleet[0]);
+        var policy = Policy(fleet[0]);
+        var entry = keys.Entry(policy, "foreign");
+        var tag = keys.Tag(policy, "foreign");
+        await redis.Database.StringSetAsync(entry, "not a hash");
+        await redis.Database.ListRightPushAsync(tag, "not a zset");
+
+        var lookup = await store.LookupAsync(entry, "a", 30_000, default);
+        Assert.Equal((LookupState.Miss, true), (lookup.State, lookup.Filler));
+        Assert.True(await store.FillAsync(new CacheRequestKeys(entry, entry.ToString(), [entry, tag]), "a", policy, 200, [], "b"u8.ToArray(), "\"e\""));
+        Assert.Equal(1, await store.EvictSetAsync(tag, default));
+    }
+
+    [Fact]
+    public async Task Telemetry_CountsHitsMissesFillsAndStoredBytes()
+    {
+        var origin = new Origin();
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);
+        var meter = fleet[0].Services.GetRequiredService<ResponseCachingMetrics>().Telemetry.Meter;
+        using var hits = new MeasurementRecorder<long>(meter, RedisResponseCachingDefaults.HitsInstrument);
+        using var misses = new MeasurementRecorder<long>(meter, RedisResponseCachingDefaults.MissesInstrument);
+        using var fills = new MeasurementRecorder<long>(meter, RedisResponseCachingDefaults.FillsInstrument);
+        using var bytes = new MeasurementRecorder<long>(meter, RedisResponseCachingDefaults.StoredBytesInstrument);
+        using var evictions = new MeasurementRecorder<long>(meter, RedisResponseCachingDefaults.EvictionsInstrument);
+
+        await fleet[0].Client.GetAsync("/items/1");
+        await fleet[0].Client.GetAsync("/items/1");
+        await fleet[0].Cache().EvictTagAsync("item:1");
+
+        Assert.Single(hits.Measurements);
+        Assert.Equal("items", Assert.Single(misses.Measurements).Tags[RedisResponseCachingDefaults.PolicyTag]);
+        Assert.Equal("stored", Assert.Single(fills.Measurements).Tags[RedisResponseCachingDefaults.OutcomeTag]);
+        Assert.Equal("id=1;render=1;user=anonymous".Length, Assert.Single(bytes.Measurements).Value);
+        Assert.Equal(1, Assert.Single(evictions.Measurements).Value);
+    }
+
+    [Fact]
+    public async Task EveryKeyOfAPolicy_SharesOneHashTag_SoEachScriptTouchesOneSlot()
+    {
+        await using var fleet = await CacheTestApp.StartAsync(redis, new Origin(), []);
+        await fleet[0].Client.GetAsync("/items/1?a=1");
+        await fleet[0].Client.GetAsync("/items/2");
+        var keys = await redis.KeysAsync(fleet.KeyPrefix + ":rc:");
+        Assert.Equal(2 + 2 + 3, keys.Count); // two entries, two resource sets, three tag sets (items, item:1, item:2)
+        var slots = keys.Select(k => k[(k.IndexOf('{', StringComparison.Ordinal) + 1)..k.IndexOf('}', StringComparison.Ordinal)]).Distinct().ToList();
+        Assert.Single(slots);
+        var server = redis.Server;
+        Assert.Single(keys.Select(k => server.Multiplexer.HashSlot(k)).Distinct());
+    }
+
+    private static (ResponseCacheStore Store, ResponseCacheKeys Keys) Resolve(RedisFleetInstance instance) =>
+        (instance.Services.GetRequiredService<ResponseCacheStore>(), instance.Services.GetRequiredService<ResponseCacheKeys>());
+
+    private static ResponseCachePolicy Policy(RedisFleetInstance instance) =>
+        instance.Services.GetRequiredService<ResponseCachePolicyProvider>().Current.Policies["items"];
+}

@@ -1,0 +1,72 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using RedisEdge.Tests.Infrastructure;
+
+namespace RedisEdge.Tests.ResponseCaching;
+
+/// <summary>Redis unreachable: the origin answers (FailOpen), or 503 with Retry-After (FailClosed); never a 500.</summary>
+public sealed class ResponseCachingOutageTests : IAsyncLifetime
+{
+    private RedisServerProcess _server = null!;
+
+    public async Task InitializeAsync() => _server = await RedisServerProcess.StartAsync();
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    [Fact]
+    public async Task RedisDown_FailOpen_RunsTheHandlerAndSkipsTheCache_ThenCachesAgainWhenBack()
+    {
+        var origin = new Origin();
+        var settings = new Dictionary<string, string?>
+        {
+            [$"{CacheTestApp.Section}:Failure:Timeout"] = "00:00:00.500",
+            [$"{CacheTestApp.Section}:Failure:BreakDuration"] = "00:00:00.200",
+        };
+        await using var fleet = await CacheTestApp.StartAsync(_server.Configuration, origin, settings, nearCache: true);
+        var client = fleet[0].Client;
+        await client.GetAsync("/items/1");
+        await CacheTestApp.EventuallyAsync(() => fleet[0].Near().IsLive, "the near cache is live");
+
+        await _server.KillAsync();
+        await CacheTestApp.EventuallyAsync(() => !fleet[0].Near().IsLive, "the near cache suspended itself");
+        for (var i = 0; i < 8; i++)
+        {
+            var response = await client.GetAsync("/items/1");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("RedisEdge; fwd=bypass; detail=redis-unavailable", response.CacheStatus());
+        }
+
+        Assert.Equal(9, origin.Executions);
+
+        await _server.StartAgainAsync();
+        await CacheTestApp.EventuallyAsync(() => fleet[0].Near().IsLive, "the near cache resynchronised");
+        string status = string.Empty;
+        for (var i = 0; i < 100 && !status.Contains("stored", StringComparison.Ordinal); i++)
+        {
+            status = (await client.GetAsync("/items/1")).CacheStatus();
+            await Task.Delay(50);
+        }
+
+        Assert.Contains("hit", (await client.GetAsync("/items/1")).CacheStatus(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RedisDown_FailClosed_Answers503WithRetryAfter()
+    {
+        var origin = new Origin();
+        var settings = new Dictionary<string, string?>
+        {
+            [$"{CacheTestApp.Section}:Failure:Mode"] = "FailClosed",
+            [$"{CacheTestApp.Section}:Failure:Timeout"] = "00:00:00.500",
+        };
+        await using var fleet = await CacheTestApp.StartAsync(_server.Configuration, origin, settings);
+        await _server.KillAsync();
+        var response = await fleet[0].Client.GetAsync("/items/1");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.NotNull(response.Headers.RetryAfter);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(0, origin.Executions);
+    }
+}

@@ -3,7 +3,7 @@ namespace RedisEdge.Idempotency.Internal;
 /// <summary>
 /// Reads an <c>Idempotency-Key</c> field value: the structured-field string form (<c>"8e03978e-..."</c>) of
 /// draft-ietf-httpapi-idempotency-key-header, or a bare token as many clients send it; at most 255 printable ASCII
-/// characters either way.
+/// characters either way, and never braces.
 /// </summary>
 internal static class IdempotencyKeyParser
 {
@@ -79,6 +79,13 @@ internal static class IdempotencyKeyParser
             if (c is < ' ' or > '~')
             {
                 error = "The idempotency key may hold only printable ASCII characters.";
+                return false;
+            }
+
+            if (c is '{' or '}')
+            {
+                // Harmless once hashed, but never a real key: refusing them keeps Redis hash-tag syntax out of every log and key.
+                error = "The idempotency key may not contain braces.";
                 return false;
             }
 

@@ -1,0 +1,105 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Idempotency;
+using RedisEdge.Idempotency.Internal;
+using RedisEdge.Tests.Infrastructure;
+
+namespace RedisEdge.Tests.Idempotency;
+
+[Collection(RedisCollection.Name)]
+public sealed class IdempotencyFailureTests(RedisServerFixture redis)
+{
+    // A port nothing listens on: every script call fails fast with a connection error.
+    private static Dictionary<string, string?> Unreachable(string? mode)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["RedisEdge:Redis:Configuration"] = "127.0.0.1:1,abortConnect=false,connectTimeout=200,connectRetry=0",
+            [$"{IdempotencyTestApp.Section}:Failure:Timeout"] = "00:00:00.200",
+            [$"{IdempotencyTestApp.Section}:Failure:BreakAfterFailures"] = "2",
+            [$"{IdempotencyTestApp.Section}:Failure:BreakDuration"] = "00:00:30",
+        };
+        if (mode is not null)
+        {
+            settings[$"{IdempotencyTestApp.Section}:Failure:Mode"] = mode;
+        }
+
+        return settings;
+    }
+
+    [Fact]
+    public async Task RedisUnreachable_Answers503WithRetryAfter_ByDefault_AndNeverRunsTheHandler()
+    {
+        var executions = 0;
+        await using var fleet = await IdempotencyTestApp.StartAsync(
+            redis,
+            (app, _) => app.MapPost("/payments", () => Interlocked.Increment(ref executions)).WithIdempotency(),
+            settings: Unreachable(mode: null));
+        using var errors = new MeasurementRecorder<long>(
+            fleet[0].Services.GetRequiredService<IdempotencyMetrics>().Telemetry.Meter, RedisIdempotencyDefaults.RedisErrorsInstrument);
+
+        var retryAfters = new List<double>();
+        for (var i = 0; i < 4; i++)
+        {
+            var response = await fleet[0].PostAsync("/payments", "k-down");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            retryAfters.Add(response.Headers.RetryAfter!.Delta!.Value.TotalSeconds);
+        }
+
+        Assert.Equal(0, executions);
+        Assert.All(retryAfters, s => Assert.True(s >= 1));
+
+        // Once the breaker is open, Retry-After is when it lets a probe through, not a blind second.
+        Assert.True(retryAfters[^1] > 1, $"Retry-After {retryAfters[^1]} s while the breaker is open for 30 s.");
+        Assert.All(errors.Measurements, m => Assert.Equal("fail_closed", m.Tags[RedisIdempotencyDefaults.ReasonTag]));
+        Assert.Equal(4, errors.Measurements.Count);
+    }
+
+    [Fact]
+    public async Task FailOpen_RunsTheHandlerUnguarded()
+    {
+        var executions = 0;
+        await using var fleet = await IdempotencyTestApp.StartAsync(
+            redis,
+            (app, _) => app.MapPost("/payments", () => Interlocked.Increment(ref executions)).WithIdempotency(),
+            settings: Unreachable("FailOpen"));
+
+        Assert.Equal(HttpStatusCode.OK, (await fleet[0].PostAsync("/payments", "k-open")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await fleet[0].PostAsync("/payments", "k-open")).StatusCode);
+        Assert.Equal(2, executions);
+    }
+
+    [Fact]
+    public async Task RedisStopsAfterTheClaim_TheHandlersResponseStillReachesTheCaller()
+    {
+        await using var server = await RedisServerProcess.StartAsync();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var fleet = await RedisFleet.StartAsync(
+            server.Configuration,
+            1,
+            (builder, _) => builder.Services.AddRedisEdge().AddIdempotency(o => o.Failure.Timeout = TimeSpan.FromMilliseconds(300)),
+            (app, _) =>
+            {
+                app.UseRedisIdempotency();
+                app.MapPost("/payments", async () =>
+                {
+                    entered.TrySetResult();
+                    await hold.Task;
+                    return Microsoft.AspNetCore.Http.Results.Created("/payments/1", new { paid = true });
+                }).WithIdempotency();
+            });
+
+        var request = fleet[0].PostAsync("/payments", "k-mid");
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await server.KillAsync();
+        hold.SetResult();
+
+        // The side effect happened: the caller gets its answer even though it could not be stored.
+        var response = await request;
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal("""{"paid":true}""", await response.Content.ReadAsStringAsync());
+    }
+}

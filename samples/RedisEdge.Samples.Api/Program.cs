@@ -6,7 +6,8 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddProblemDetails();
 builder.Services.AddRedisEdge(builder.Configuration.GetSection("RedisEdge"))
     .AddSessions()
-    .AddSampleRateLimiting();
+    .AddSampleRateLimiting()
+    .AddSampleIdempotency();
 builder.Services.AddHealthChecks().AddRedisEdge();
 builder.AddSampleTelemetry();
 
@@ -17,6 +18,7 @@ app.MapSampleRateLimiting();
 app.UseRedisSessions();
 
 app.MapSessionEndpoints();
+app.MapSampleOrders();
 app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthResponseWriter.WriteAsync });
 app.MapGet("/", () => Results.Text(
     """
@@ -26,7 +28,7 @@ app.MapGet("/", () => Results.Text(
       GET  /session/profile               requires a session: user, cart, the user's sessions
       POST /session/cart/{item}           add an item;  GET /session/cart (read-only);  DELETE /session/cart/{item}
       POST /session/logout                destroy this session;  POST /session/logout-everywhere
-    """ + "\n" + SampleRateLimiting.Usage + "\n"));
+    """ + "\n" + SampleRateLimiting.Usage + SampleOrders.Usage + "\n"));
 
 app.Run();
 

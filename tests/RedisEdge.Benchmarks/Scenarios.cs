@@ -28,6 +28,12 @@ internal static class Scenarios
         },
         new("Microsoft.AspNetCore.RateLimiting fixed window (in-process, per replica)", "/aspnet-rl/fixed-window"),
 
+        new("RedisEdge idempotency: replay of a stored response (Idempotent-Replayed)", "/idempotency/orders")
+        {
+            Method = HttpMethod.Post,
+            Setup = IdempotencyKey("/idempotency/orders", "bench-replay"),
+        },
+
         new("RedisEdge session read (LoadAsync)", "/session/read") { Setup = SessionPerRequestSlot("/session/login") },
         new("RedisEdge session read+write", "/session/write") { Method = HttpMethod.Post, Setup = SessionPerRequestSlot("/session/login") },
         new("Microsoft.AspNetCore.Session read (LoadAsync, IDistributedCache)", "/aspnet-session/read") { Setup = SessionPerRequestSlot("/aspnet-session/login") },
@@ -65,6 +71,22 @@ internal static class Scenarios
     {
         await app.SendAsync(method, path, TimeSpan.FromSeconds(10));
         return [new Dictionary<string, string>()];
+    };
+
+    /// <summary>
+    /// Executes the endpoint once with <paramref name="key"/> (no body, as wrk sends it), so every measured request with
+    /// the same key and the same empty body is a replay.
+    /// </summary>
+    private static ScenarioSetup IdempotencyKey(string path, string key) => async (app, _) =>
+    {
+        var headers = new Dictionary<string, string> { ["Idempotency-Key"] = key };
+        var status = await app.SendAsync(HttpMethod.Post, path, TimeSpan.FromSeconds(10), headers);
+        if (status != System.Net.HttpStatusCode.OK)
+        {
+            throw new InvalidOperationException($"POST {path} with an idempotency key answered {(int)status}, not 200.");
+        }
+
+        return [headers];
     };
 
     /// <summary>

@@ -188,9 +188,16 @@ internal sealed class RedisIdempotencyMiddleware
     {
         IdempotencyMetrics.Add(_metrics.Executions, policy.Name);
         var originalBody = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
-        var capture = new ResponseCaptureStream(originalBody.Stream, policy.MaxBodySize, context.RequestAborted);
+        var aborted = context.RequestAborted;
+        var capture = new ResponseCaptureStream(originalBody.Stream, policy.MaxBodySize, aborted);
         var shim = new StreamResponseBodyFeature(capture, originalBody);
         context.Features.Set<IHttpResponseBodyFeature>(shim);
+
+        // The client that timed out is the one about to retry: once the key is claimed, the handler runs to completion
+        // (a payment that started must not stop half-way because the caller hung up) and its response is stored for
+        // that retry. Without this, a result executor would throw on the aborted token after the side effect happened,
+        // and the released key would let the retry pay twice.
+        context.RequestAborted = CancellationToken.None;
         var renewal = new LeaseRenewal(_store, key, owner, policy, _timeProvider, _logger);
         try
         {
@@ -203,6 +210,7 @@ internal sealed class RedisIdempotencyMiddleware
             }
             finally
             {
+                context.RequestAborted = aborted;
                 context.Features.Set(originalBody);
                 await renewal.DisposeAsync().ConfigureAwait(false);
             }

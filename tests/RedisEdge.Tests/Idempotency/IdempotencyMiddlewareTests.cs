@@ -403,5 +403,46 @@ public sealed class IdempotencyMiddlewareTests(RedisServerFixture redis)
         Assert.Empty(scope.Commands);
     }
 
+    [Fact]
+    public async Task ClientGivesUpMidRequest_TheHandlerCompletes_AndItsRetryGetsTheStoredResponse()
+    {
+        var executions = 0;
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sawAbort = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var fleet = await IdempotencyTestApp.StartAsync(redis, (app, _) =>
+            app.MapPost("/payments", async (HttpContext context) =>
+            {
+                var n = Interlocked.Increment(ref executions);
+                entered.TrySetResult();
+                await hold.Task;
+                sawAbort.TrySetResult(context.RequestAborted.IsCancellationRequested);
+                return Results.Json(new { payment = n }, statusCode: 201);
+            }).WithIdempotency(), instances: 2);
+
+        // The client times out while the payment runs, as in the story.
+        using var timeout = new CancellationTokenSource();
+        using var request = IdempotencyTestApp.Post("/payments", "k-timeout");
+        var first = fleet[0].Client.SendAsync(request, timeout.Token);
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await timeout.CancelAsync();
+        hold.SetResult();
+        Assert.False(await sawAbort.Task.WaitAsync(TimeSpan.FromSeconds(10)), "The handler saw the client's abort.");
+        await Record.ExceptionAsync(() => first.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        // The retry (on another instance) gets the payment's response once it is stored, never a second payment.
+        var retry = await fleet[1].PostAsync("/payments", "k-timeout").WaitAsync(TimeSpan.FromSeconds(10));
+        for (var attempt = 0; attempt < 100 && retry.StatusCode == HttpStatusCode.Conflict; attempt++)
+        {
+            await Task.Delay(50);
+            retry = await fleet[1].PostAsync("/payments", "k-timeout").WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        Assert.Equal(HttpStatusCode.Created, retry.StatusCode);
+        Assert.True(retry.IsReplay());
+        Assert.Equal("{\"payment\":1}", await retry.Content.ReadAsStringAsync());
+        Assert.Equal(1, executions);
+    }
+
     public sealed record Order(string Item, int Quantity);
 }

@@ -54,6 +54,7 @@ public static class RedisIdempotencyBuilderExtensions
         services.AddSingleton<IdempotencyMetrics>();
         services.AddSingleton<IdempotencyPolicyProvider>();
         services.AddSingleton<IdempotencyStore>();
+        services.AddSingleton<IdempotencyExecutor>();
         services.AddSingleton<IStartupFilter, IdempotencyEndpointValidator>();
         return builder;
     }

@@ -59,6 +59,12 @@ internal sealed record StoredResponse(int StatusCode, string Headers, byte[] Bod
         }
 
         response.Headers[RedisIdempotencyDefaults.ReplayedHeader] = "true";
+        if (StatusCode is StatusCodes.Status204NoContent or StatusCodes.Status304NotModified)
+        {
+            // These carry no body and no Content-Length (Kestrel refuses a body on them).
+            return;
+        }
+
         response.ContentLength = Body.Length;
         if (Body.Length > 0)
         {

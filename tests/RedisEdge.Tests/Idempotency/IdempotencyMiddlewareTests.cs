@@ -444,5 +444,20 @@ public sealed class IdempotencyMiddlewareTests(RedisServerFixture redis)
         Assert.Equal(1, executions);
     }
 
+    [Fact]
+    public async Task NoContentResponses_ReplayWithoutABody()
+    {
+        var executions = 0;
+        await using var fleet = await IdempotencyTestApp.StartAsync(redis, (app, _) =>
+            app.MapPost("/cancel", () => { Interlocked.Increment(ref executions); return Results.NoContent(); }).WithIdempotency());
+
+        Assert.Equal(HttpStatusCode.NoContent, (await fleet[0].PostAsync("/cancel", "k-204")).StatusCode);
+        var replay = await fleet[0].PostAsync("/cancel", "k-204");
+        Assert.Equal(HttpStatusCode.NoContent, replay.StatusCode);
+        Assert.True(replay.IsReplay());
+        Assert.Empty(await replay.Content.ReadAsByteArrayAsync());
+        Assert.Equal(1, executions);
+    }
+
     public sealed record Order(string Item, int Quantity);
 }

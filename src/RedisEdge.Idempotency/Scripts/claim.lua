@@ -29,8 +29,12 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local lease = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4])
 
-local function claim(outcome)
-  redis.call('DEL', key)
+-- The first write is HSET, which Redis refuses when it is out of memory under noeviction: the claim then fails
+-- (an outage, 503) instead of a DEL making the script "dirty" and letting it write past maxmemory.
+local function claim(outcome, reset)
+  if reset then
+    redis.call('DEL', key)
+  end
   redis.call('HSET', key, 'fp', ARGV[1], 'own', ARGV[2], 'st', 'r', 'exp', string.format('%d', now + lease))
   redis.call('PEXPIRE', key, ttl)
   return {outcome}
@@ -38,12 +42,12 @@ end
 
 local kind = redis.call('TYPE', key).ok
 if kind == 'none' then
-  return claim(1)
+  return claim(1, false)
 end
 
 if kind ~= 'hash' then
   -- Foreign or corrupted data under our key: it holds no claim.
-  return claim(1)
+  return claim(1, true)
 end
 
 local record = redis.call('HMGET', key, 'fp', 'st', 'exp')
@@ -59,12 +63,13 @@ if st == 'c' then
 end
 
 if st ~= 'r' or exp == nil then
-  return claim(1)
+  return claim(1, true)
 end
 
 if exp <= now then
-  -- The holder's lease ran out without renewal: it is dead or stalled, and it holds nothing any more.
-  return claim(2)
+  -- The holder's lease ran out without renewal: it is dead or stalled, and it holds nothing any more. An in-flight
+  -- record has exactly the fields HSET overwrites.
+  return claim(2, false)
 end
 
 if fp ~= ARGV[1] then

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using RedisEdge.Idempotency;
 using RedisEdge.Idempotency.Internal;
 using RedisEdge.Tests.Infrastructure;
+using StackExchange.Redis;
 
 namespace RedisEdge.Tests.Idempotency;
 
@@ -101,5 +102,40 @@ public sealed class IdempotencyFailureTests(RedisServerFixture redis)
         var response = await request;
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         Assert.Equal("""{"paid":true}""", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task RedisOutOfMemory_Answers503WithRetryAfter_AndNeverRunsTheHandler()
+    {
+        await using var server = await RedisServerProcess.StartAsync();
+        var options = ConfigurationOptions.Parse(server.Configuration);
+        options.AllowAdmin = true;
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(options);
+        var executions = 0;
+        await using var fleet = await RedisFleet.StartAsync(
+            server.Configuration,
+            1,
+            (builder, _) => builder.Services.AddRedisEdge().AddIdempotency(o => o.Failure.Timeout = TimeSpan.FromSeconds(5)),
+            (app, _) =>
+            {
+                app.UseRedisIdempotency();
+                app.MapPost("/payments", () => Interlocked.Increment(ref executions)).WithIdempotency();
+            });
+        Assert.Equal(HttpStatusCode.OK, (await fleet[0].PostAsync("/payments", "k-before")).StatusCode);
+
+        await admin.GetDatabase().ExecuteAsync("EVAL", "redis.call('SET', KEYS[1], string.rep('x', 2097152))", 1, "ballast");
+        var config = admin.GetServer(admin.GetEndPoints()[0]);
+        await config.ConfigSetAsync("maxmemory-policy", "noeviction");
+        await config.ConfigSetAsync("maxmemory", "1mb");
+
+        var refused = await fleet[0].PostAsync("/payments", "k-oom");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        Assert.NotNull(refused.Headers.RetryAfter);
+        Assert.Equal(1, executions);
+
+        await config.ConfigSetAsync("maxmemory", "0");
+        Assert.Equal(HttpStatusCode.OK, (await fleet[0].PostAsync("/payments", "k-oom")).StatusCode);
+        Assert.Equal(2, executions);
     }
 }

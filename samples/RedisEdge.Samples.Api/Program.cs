@@ -7,7 +7,8 @@ builder.Services.AddProblemDetails();
 builder.Services.AddRedisEdge(builder.Configuration.GetSection("RedisEdge"))
     .AddSessions()
     .AddSampleRateLimiting(builder.Configuration)
-    .AddSampleResponseCaching();
+    .AddSampleResponseCaching()
+    .AddSampleIdempotency();
 builder.Services.AddHealthChecks().AddRedisEdge();
 builder.AddSampleTelemetry();
 
@@ -20,6 +21,7 @@ app.UseRedisResponseCaching();
 
 app.MapSessionEndpoints();
 app.MapSampleResponseCaching();
+app.MapSampleOrders();
 app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthResponseWriter.WriteAsync });
 app.MapGet("/", () => Results.Text(
     """
@@ -29,7 +31,7 @@ app.MapGet("/", () => Results.Text(
       GET  /session/profile               requires a session: user, cart, the user's sessions
       POST /session/cart/{item}           add an item;  GET /session/cart (read-only);  DELETE /session/cart/{item}
       POST /session/logout                destroy this session;  POST /session/logout-everywhere
-    """ + "\n" + SampleRateLimiting.Usage + SampleResponseCaching.Usage + "\n"));
+    """ + "\n" + SampleRateLimiting.Usage + SampleResponseCaching.Usage + SampleOrders.Usage + "\n"));
 
 app.Run();
 

@@ -31,6 +31,11 @@ internal static class Scenarios
         new("RedisEdge response cache hit (1 round trip)", "/rc/hit") { Setup = Prime(HttpMethod.Get, "/rc/hit") },
         new("Microsoft.AspNetCore.OutputCaching hit (Redis store)", "/aspnet-oc/hit") { Setup = Prime(HttpMethod.Get, "/aspnet-oc/hit") },
         new("RedisEdge response cache near-cache hit (0 round trips)", "/rc/near-hit") { Setup = Prime(HttpMethod.Get, "/rc/near-hit") },
+        new("RedisEdge idempotency: replay of a stored response (Idempotent-Replayed)", "/idempotency/orders")
+        {
+            Method = HttpMethod.Post,
+            Setup = IdempotencyKey("/idempotency/orders", "bench-replay"),
+        },
 
         new("RedisEdge session read (LoadAsync)", "/session/read") { Setup = SessionPerRequestSlot("/session/login") },
         new("RedisEdge session read+write", "/session/write") { Method = HttpMethod.Post, Setup = SessionPerRequestSlot("/session/login") },
@@ -69,6 +74,22 @@ internal static class Scenarios
     {
         await app.SendAsync(method, path, TimeSpan.FromSeconds(10));
         return [new Dictionary<string, string>()];
+    };
+
+    /// <summary>
+    /// Executes the endpoint once with <paramref name="key"/> (no body, as wrk sends it), so every measured request with
+    /// the same key and the same empty body is a replay.
+    /// </summary>
+    private static ScenarioSetup IdempotencyKey(string path, string key) => async (app, _) =>
+    {
+        var headers = new Dictionary<string, string> { ["Idempotency-Key"] = key };
+        var status = await app.SendAsync(HttpMethod.Post, path, TimeSpan.FromSeconds(10), headers);
+        if (status != System.Net.HttpStatusCode.OK)
+        {
+            throw new InvalidOperationException($"POST {path} with an idempotency key answered {(int)status}, not 200.");
+        }
+
+        return [headers];
     };
 
     /// <summary>

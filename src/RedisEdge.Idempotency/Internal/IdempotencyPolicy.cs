@@ -1,0 +1,103 @@
+using Microsoft.AspNetCore.Http;
+
+namespace RedisEdge.Idempotency.Internal;
+
+/// <summary>The settings one endpoint runs with: feature options, then its named policy, then its attribute.</summary>
+internal sealed class IdempotencyPolicy
+{
+    public const string DefaultName = "default";
+
+    public required string Name { get; init; }
+
+    public required string HeaderName { get; init; }
+
+    public required bool KeyRequired { get; init; }
+
+    public required TimeSpan Retention { get; init; }
+
+    public required TimeSpan Lease { get; init; }
+
+    public required StatusCodeSet Stored { get; init; }
+
+    public required long MaxBodySize { get; init; }
+
+    public required long MaxRequestBodySize { get; init; }
+
+    public required RedisIdempotencyInFlightBehavior InFlight { get; init; }
+
+    public required TimeSpan WaitTimeout { get; init; }
+
+    public required RedisIdempotencyScope Scope { get; init; }
+
+    public string? ScopeHeaderName { get; init; }
+
+    public Func<HttpContext, string?>? ScopeResolver { get; init; }
+
+    public required RedisIdempotencyAnonymousFallback AnonymousFallback { get; init; }
+
+    /// <summary>Time-to-live of an in-flight record: twice the lease, so an expired claim is still seen as a takeover.</summary>
+    public long InFlightTtlMs => (long)(Lease.TotalMilliseconds * 2) + 1000;
+
+    public static IdempotencyPolicy FromOptions(RedisIdempotencyOptions o) => new()
+    {
+        Name = DefaultName,
+        HeaderName = o.HeaderName,
+        KeyRequired = o.KeyRequired,
+        Retention = o.Retention,
+        Lease = o.Lease,
+        Stored = StatusCodeSet.Parse(o.StoredStatusCodes),
+        MaxBodySize = o.MaxBodySize,
+        MaxRequestBodySize = o.MaxRequestBodySize,
+        InFlight = o.InFlight,
+        WaitTimeout = o.WaitTimeout,
+        Scope = o.Scope,
+        ScopeHeaderName = o.ScopeHeaderName,
+        ScopeResolver = o.ScopeResolver,
+        AnonymousFallback = o.AnonymousFallback,
+    };
+
+    public IdempotencyPolicy With(string name, RedisIdempotencyPolicyOptions p) => new()
+    {
+        Name = name,
+        HeaderName = p.HeaderName ?? HeaderName,
+        KeyRequired = p.KeyRequired ?? KeyRequired,
+        Retention = p.Retention ?? Retention,
+        Lease = p.Lease ?? Lease,
+        Stored = p.StoredStatusCodes is { Count: > 0 } codes ? StatusCodeSet.Parse(codes) : Stored,
+        MaxBodySize = p.MaxBodySize ?? MaxBodySize,
+        MaxRequestBodySize = p.MaxRequestBodySize ?? MaxRequestBodySize,
+        InFlight = p.InFlight ?? InFlight,
+        WaitTimeout = p.WaitTimeout ?? WaitTimeout,
+        Scope = p.Scope ?? Scope,
+        ScopeHeaderName = p.ScopeHeaderName ?? ScopeHeaderName,
+        ScopeResolver = p.ScopeResolver ?? ScopeResolver,
+        AnonymousFallback = p.AnonymousFallback ?? AnonymousFallback,
+    };
+
+    public IdempotencyPolicy With(IdempotentAttribute a)
+    {
+        if (a.HeaderName is null && a.KeyRequiredValue is null && a.RetentionValue is null && a.LeaseValue is null &&
+            a.StoredStatusCodes is null && a.MaxBodySizeValue is null && a.InFlightValue is null && a.WaitTimeoutValue is null)
+        {
+            return this;
+        }
+
+        return new()
+        {
+            Name = Name,
+            HeaderName = a.HeaderName ?? HeaderName,
+            KeyRequired = a.KeyRequiredValue ?? KeyRequired,
+            Retention = a.RetentionValue ?? Retention,
+            Lease = a.LeaseValue ?? Lease,
+            Stored = a.StoredStatusCodes is { } codes ? StatusCodeSet.Parse(codes.Split(',')) : Stored,
+            MaxBodySize = a.MaxBodySizeValue ?? MaxBodySize,
+            MaxRequestBodySize = MaxRequestBodySize,
+            InFlight = a.InFlightValue ?? InFlight,
+            WaitTimeout = a.WaitTimeoutValue ?? WaitTimeout,
+            Scope = Scope,
+            ScopeHeaderName = ScopeHeaderName,
+            ScopeResolver = ScopeResolver,
+            AnonymousFallback = AnonymousFallback,
+        };
+    }
+}

@@ -1,0 +1,57 @@
+using System.Runtime.CompilerServices;
+
+namespace RedisEdge.Idempotency.Internal;
+
+/// <summary>The policies of one options snapshot, and each endpoint attribute's effective policy (computed once).</summary>
+internal sealed class IdempotencyPolicySet
+{
+    private readonly ConditionalWeakTable<IdempotentAttribute, IdempotencyPolicy> _endpoints = [];
+
+    public IdempotencyPolicySet(RedisIdempotencyOptions options)
+    {
+        Default = IdempotencyPolicy.FromOptions(options);
+        Policies = new Dictionary<string, IdempotencyPolicy>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, policy) in options.Policies)
+        {
+            Policies[name] = Default.With(name, policy ?? new RedisIdempotencyPolicyOptions());
+        }
+
+        var replay = new HashSet<string>(RedisIdempotencyDefaults.ReplayedHeaders, StringComparer.OrdinalIgnoreCase);
+        replay.UnionWith(options.AllowedReplayHeaders.Where(h => !string.IsNullOrWhiteSpace(h)).Select(h => h.Trim()));
+        ReplayHeaders = replay;
+        var fingerprint = options.FingerprintHeaders?.Where(h => !string.IsNullOrWhiteSpace(h)).Select(h => h.Trim()).ToList();
+        FingerprintHeaders = fingerprint is { Count: > 0 }
+            ? [.. fingerprint.Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)]
+            : [.. RedisIdempotencyDefaults.FingerprintHeaders];
+    }
+
+    public IdempotencyPolicy Default { get; }
+
+    public Dictionary<string, IdempotencyPolicy> Policies { get; }
+
+    /// <summary>Response headers a replay carries (the built-in four plus <c>AllowedReplayHeaders</c>).</summary>
+    public HashSet<string> ReplayHeaders { get; }
+
+    /// <summary>Request headers in the fingerprint, sorted so their order never changes it.</summary>
+    public string[] FingerprintHeaders { get; }
+
+    /// <summary>The effective policy of an endpoint; <see langword="null"/> when it names a policy that is not defined.</summary>
+    public IdempotencyPolicy? Resolve(IdempotentAttribute attribute)
+    {
+        if (_endpoints.TryGetValue(attribute, out var cached))
+        {
+            return cached;
+        }
+
+        IdempotencyPolicy? basis = attribute.Policy is null ? Default : Policies.GetValueOrDefault(attribute.Policy);
+        if (basis is null)
+        {
+            return null;
+        }
+
+        var effective = basis.With(attribute);
+        _endpoints.AddOrUpdate(attribute, effective);
+        return effective;
+    }
+
+}

@@ -1,0 +1,214 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Logging;
+using RedisEdge.Internal;
+using StackExchange.Redis;
+
+namespace RedisEdge.Idempotency.Internal;
+
+/// <summary>
+/// Runs an <see cref="IdempotentAttribute"/> endpoint once per (caller, key): one claim call decides whether this
+/// request executes, waits, replays or is refused; an execution stores its captured response with one more call.
+/// </summary>
+internal sealed class RedisIdempotencyMiddleware
+{
+    private static readonly TimeSpan WaitPollInterval = TimeSpan.FromMilliseconds(100);
+
+    private readonly RequestDelegate _next;
+    private readonly IdempotencyPolicyProvider _policies;
+    private readonly IdempotencyStore _store;
+    private readonly IdempotencyExecutor _executor;
+    private readonly IdempotencyMetrics _metrics;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+
+    public RedisIdempotencyMiddleware(
+        RequestDelegate next,
+        IdempotencyPolicyProvider policies,
+        IdempotencyStore store,
+        IdempotencyExecutor executor,
+        IdempotencyMetrics metrics,
+        TimeProvider timeProvider,
+        ILogger<RedisIdempotencyMiddleware> logger)
+    {
+        _next = next;
+        _policies = policies;
+        _store = store;
+        _executor = executor;
+        _metrics = metrics;
+        _timeProvider = timeProvider;
+        _logger = logger;
+    }
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var endpoint = context.GetEndpoint();
+        if (endpoint is null || endpoint.Metadata.GetMetadata<DisableIdempotencyAttribute>() is not null ||
+            endpoint.Metadata.GetMetadata<IdempotentAttribute>() is not { } attribute)
+        {
+            return _next(context);
+        }
+
+        // Safe methods have no side effect to guard.
+        var method = context.Request.Method;
+        if (HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method))
+        {
+            return _next(context);
+        }
+
+        var set = _policies.Current;
+        var policy = set.Resolve(attribute);
+        if (policy is null)
+        {
+            Log.UnknownPolicy(_logger, endpoint.DisplayName, attribute.Policy!);
+            policy = set.Default.With(attribute);
+        }
+
+        return InvokeIdempotentAsync(context, set, policy);
+    }
+
+    private async Task InvokeIdempotentAsync(HttpContext context, IdempotencyPolicySet set, IdempotencyPolicy policy)
+    {
+        var fields = context.Request.Headers[policy.HeaderName];
+        if (fields.Count == 0)
+        {
+            if (!policy.KeyRequired)
+            {
+                await _next(context).ConfigureAwait(false);
+                return;
+            }
+
+            await RejectAsync(context, policy, "missing_key", StatusCodes.Status400BadRequest, "Idempotency key missing",
+                $"This endpoint requires an '{policy.HeaderName}' request header.").ConfigureAwait(false);
+            return;
+        }
+
+        string? error = null;
+        var key = string.Empty;
+        if (fields.Count > 1 || !IdempotencyKeyParser.TryParse(fields[0], out key, out error))
+        {
+            await RejectAsync(context, policy, "invalid_key", StatusCodes.Status400BadRequest, "Invalid idempotency key",
+                error ?? $"The request carries more than one '{policy.HeaderName}' header.").ConfigureAwait(false);
+            return;
+        }
+
+        if (CallerScope.Resolve(context, policy) is not { } scope)
+        {
+            await RejectAsync(context, policy, "unidentified_caller", StatusCodes.Status400BadRequest, "Caller not identified",
+                policy.Scope == RedisIdempotencyScope.Header
+                    ? $"Idempotency keys on this endpoint are scoped by the '{policy.ScopeHeaderName}' header, which the request lacks."
+                    : "Idempotency keys on this endpoint are scoped by caller, and the request does not identify one.").ConfigureAwait(false);
+            return;
+        }
+
+        var fingerprint = await RequestFingerprint.ComputeAsync(context, set.FingerprintHeaders, policy.MaxRequestBodySize, context.RequestAborted).ConfigureAwait(false);
+        if (fingerprint is null)
+        {
+            await RejectAsync(context, policy, "request_too_large", StatusCodes.Status413PayloadTooLarge, "Request body too large",
+                $"Requests with an idempotency key may carry at most {policy.MaxRequestBodySize} bytes of body on this endpoint.").ConfigureAwait(false);
+            return;
+        }
+
+        var redisKey = _store.Key(scope, key);
+        var owner = IdempotencyStore.NewOwner();
+        ClaimResult claim;
+        try
+        {
+            claim = await _store.ClaimAsync(redisKey, fingerprint, owner, policy, context.RequestAborted).ConfigureAwait(false);
+            if (claim.Outcome == ClaimOutcome.InFlight && policy.InFlight == RedisIdempotencyInFlightBehavior.Wait)
+            {
+                claim = await WaitAsync(context, redisKey, fingerprint, owner, policy, claim).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException)
+        {
+            await OnRedisFailureAsync(context, policy, ex).ConfigureAwait(false);
+            return;
+        }
+
+        switch (claim.Outcome)
+        {
+            case ClaimOutcome.Completed:
+                IdempotencyMetrics.Add(_metrics.Replays, policy.Name);
+                await claim.Response!.WriteAsync(context.Response, set.ReplayHeaders, context.RequestAborted).ConfigureAwait(false);
+                return;
+
+            case ClaimOutcome.Mismatch:
+                IdempotencyMetrics.Add(_metrics.Mismatches, policy.Name);
+                await RedisEdgeProblems.WriteAsync(context, new ProblemDetails
+                {
+                    Status = StatusCodes.Status422UnprocessableEntity,
+                    Title = "Idempotency key reused",
+                    Detail = "This idempotency key was already used for a different request (method, path, query, headers or body differ). Use a new key for a new request.",
+                }).ConfigureAwait(false);
+                return;
+
+            case ClaimOutcome.InFlight:
+                IdempotencyMetrics.Add(_metrics.Conflicts, policy.Name);
+                var seconds = RedisEdgeProblems.RetryAfterSeconds(TimeSpan.FromMilliseconds(claim.RemainingMs));
+                context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                await RedisEdgeProblems.WriteAsync(context, new ProblemDetails
+                {
+                    Status = StatusCodes.Status409Conflict,
+                    Title = "Request in progress",
+                    Detail = "A request with this idempotency key is still being processed. Retry after the indicated delay to receive its response.",
+                }).ConfigureAwait(false);
+                return;
+
+            case ClaimOutcome.Takeover:
+                IdempotencyMetrics.Add(_metrics.LeaseTakeovers, policy.Name);
+                Log.LeaseTakeover(_logger, policy.Name);
+                break;
+        }
+
+        await _executor.ExecuteAsync(context, _next, set, policy, redisKey, owner).ConfigureAwait(false);
+    }
+
+    /// <summary>The bounded wait: polls the claim until the first execution completes (replay), frees the key
+    /// (this request executes) or the wait times out (409).</summary>
+    private async Task<ClaimResult> WaitAsync(HttpContext context, RedisKey key, string fingerprint, string owner, IdempotencyPolicy policy, ClaimResult claim)
+    {
+        var started = _timeProvider.GetTimestamp();
+        while (claim.Outcome == ClaimOutcome.InFlight)
+        {
+            var left = policy.WaitTimeout - _timeProvider.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                break;
+            }
+
+            var delay = TimeSpan.FromMilliseconds(Math.Min(Math.Min(claim.RemainingMs, WaitPollInterval.TotalMilliseconds), left.TotalMilliseconds));
+            await Task.Delay(delay < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : delay, _timeProvider, context.RequestAborted).ConfigureAwait(false);
+            claim = await _store.ClaimAsync(key, fingerprint, owner, policy, context.RequestAborted).ConfigureAwait(false);
+        }
+
+        return claim;
+    }
+
+    private async Task OnRedisFailureAsync(HttpContext context, IdempotencyPolicy policy, Exception exception)
+    {
+        var mode = _store.Runner.Policy.Mode;
+        IdempotencyMetrics.Add(_metrics.RedisErrors, policy.Name, mode == RedisFailureMode.FailOpen ? "fail_open" : "fail_closed");
+        Log.RedisFailed(_logger, policy.Name, mode == RedisFailureMode.FailOpen ? "executed unguarded" : "refused", mode, exception);
+        if (mode == RedisFailureMode.FailOpen)
+        {
+            await _next(context).ConfigureAwait(false);
+            return;
+        }
+
+        var unavailable = exception as RedisEdgeUnavailableException
+            ?? new RedisEdgeUnavailableException("Redis could not run the idempotency claim.", exception);
+        await RedisEdgeProblems.WriteUnavailableAsync(
+            context,
+            unavailable,
+            "Idempotency store unavailable",
+            "The request was not executed: its idempotency key cannot be checked while Redis is unavailable, and running it unguarded could execute it twice. Retry later with the same key.").ConfigureAwait(false);
+    }
+
+    private Task RejectAsync(HttpContext context, IdempotencyPolicy policy, string reason, int status, string title, string detail)
+    {
+        IdempotencyMetrics.Add(_metrics.Rejected, policy.Name, reason);
+        return RedisEdgeProblems.WriteAsync(context, new ProblemDetails { Status = status, Title = title, Detail = detail });
+    }
+}

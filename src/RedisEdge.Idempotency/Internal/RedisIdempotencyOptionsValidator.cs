@@ -1,0 +1,166 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+using RedisEdge.Internal;
+
+namespace RedisEdge.Idempotency.Internal;
+
+/// <summary>Validates <see cref="RedisIdempotencyOptions"/> at start-up; every message names its configuration path.</summary>
+internal sealed class RedisIdempotencyOptionsValidator(RedisEdgeSectionPath<RedisIdempotencyOptions> section, IdempotencySection configuration) : IValidateOptions<RedisIdempotencyOptions>
+{
+    public static readonly TimeSpan MinLease = TimeSpan.FromMilliseconds(100);
+
+    public ValidateOptionsResult Validate(string? name, RedisIdempotencyOptions options)
+    {
+        var errors = new List<string>();
+        var root = section.Path;
+        CheckPolicyBinding(errors);
+        (options.Failure ?? new RedisFailurePolicyOptions()).Validate($"{root}:Failure", errors);
+        ValidateValues(root, errors, options.HeaderName, options.Retention, options.Lease, options.StoredStatusCodes, options.MaxBodySize,
+            options.MaxRequestBodySize, options.InFlight, options.WaitTimeout, options.Scope, options.ScopeHeaderName, options.ScopeResolver,
+            options.AnonymousFallback);
+        ValidateHeaderList($"{root}:AllowedReplayHeaders", options.AllowedReplayHeaders, errors, replay: true);
+        ValidateHeaderList($"{root}:FingerprintHeaders", options.FingerprintHeaders, errors, replay: false);
+
+        foreach (var (policyName, policy) in options.Policies)
+        {
+            var path = $"{root}:Policies:{policyName}";
+            if (!IsValidName(policyName))
+            {
+                errors.Add($"{path}: a policy name must be 1-64 characters of [A-Za-z0-9_.-].");
+            }
+
+            if (policy is null)
+            {
+                continue;
+            }
+
+            ValidateValues(path, errors, policy.HeaderName ?? options.HeaderName, policy.Retention ?? options.Retention, policy.Lease ?? options.Lease,
+                policy.StoredStatusCodes, policy.MaxBodySize ?? options.MaxBodySize, policy.MaxRequestBodySize ?? options.MaxRequestBodySize,
+                policy.InFlight ?? options.InFlight, policy.WaitTimeout ?? options.WaitTimeout, policy.Scope ?? options.Scope,
+                policy.ScopeHeaderName ?? options.ScopeHeaderName, policy.ScopeResolver ?? options.ScopeResolver,
+                policy.AnonymousFallback ?? options.AnonymousFallback);
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors.Distinct());
+    }
+
+    /// <summary>Checks effective values; <paramref name="path"/> is where they (or the feature-wide ones they inherit) are set.</summary>
+    internal static void ValidateValues(
+        string path,
+        List<string> errors,
+        string? headerName,
+        TimeSpan retention,
+        TimeSpan lease,
+        IList<string>? storedStatusCodes,
+        long maxBodySize,
+        long maxRequestBodySize,
+        RedisIdempotencyInFlightBehavior inFlight,
+        TimeSpan waitTimeout,
+        RedisIdempotencyScope scope,
+        string? scopeHeaderName,
+        Delegate? scopeResolver,
+        RedisIdempotencyAnonymousFallback fallback)
+    {
+        if (!IsToken(headerName))
+        {
+            errors.Add($"{path}:HeaderName must be a header name (was '{headerName}').");
+        }
+
+        if (lease < MinLease || lease > TimeSpan.FromHours(24))
+        {
+            errors.Add($"{path}:Lease must be between 00:00:00.100 and 1.00:00:00 (was {lease}).");
+        }
+
+        if (retention < TimeSpan.FromSeconds(1) || retention > TimeSpan.FromDays(366))
+        {
+            errors.Add($"{path}:Retention must be between 00:00:01 and 366.00:00:00 (was {retention}).");
+        }
+
+        if (!StatusCodeSet.TryParse(storedStatusCodes, out _, out var codesError))
+        {
+            errors.Add($"{path}:StoredStatusCodes: {codesError}");
+        }
+
+        if (maxBodySize < 0 || maxBodySize > 512L * 1024 * 1024)
+        {
+            errors.Add($"{path}:MaxBodySize must be between 0 and 536870912 bytes, Redis' largest value (was {maxBodySize}).");
+        }
+
+        if (maxRequestBodySize < 0)
+        {
+            errors.Add($"{path}:MaxRequestBodySize must be >= 0 (was {maxRequestBodySize}).");
+        }
+
+        if (!Enum.IsDefined(inFlight))
+        {
+            errors.Add($"{path}:InFlight must be Conflict or Wait.");
+        }
+
+        if (inFlight == RedisIdempotencyInFlightBehavior.Wait && (waitTimeout <= TimeSpan.Zero || waitTimeout > TimeSpan.FromMinutes(10)))
+        {
+            errors.Add($"{path}:WaitTimeout must be > 0 and <= 00:10:00 when InFlight is Wait (was {waitTimeout}).");
+        }
+
+        if (!Enum.IsDefined(scope))
+        {
+            errors.Add($"{path}:Scope must be User, Header or Custom.");
+        }
+        else if (scope == RedisIdempotencyScope.Header && !IsToken(scopeHeaderName))
+        {
+            errors.Add($"{path}:ScopeHeaderName is required when Scope is Header (was '{scopeHeaderName}').");
+        }
+        else if (scope == RedisIdempotencyScope.Custom && scopeResolver is null)
+        {
+            errors.Add($"{path}:ScopeResolver must be set in code when Scope is Custom.");
+        }
+
+        if (!Enum.IsDefined(fallback))
+        {
+            errors.Add($"{path}:AnonymousFallback must be Reject, ClientIp or Shared.");
+        }
+    }
+
+    private static void ValidateHeaderList(string path, IList<string>? headers, List<string> errors, bool replay)
+    {
+        if (headers is null)
+        {
+            return;
+        }
+
+        for (var i = 0; i < headers.Count; i++)
+        {
+            var header = headers[i]?.Trim();
+            if (!IsToken(header))
+            {
+                errors.Add($"{path}:{i} must be a header name (was '{headers[i]}').");
+            }
+            else if (replay && StoredResponse.Forbidden.Contains(header!))
+            {
+                errors.Add($"{path}:{i}: '{header}' is never replayed (Set-Cookie would hand one caller's cookie to a retry; hop-by-hop and framing headers belong to one connection).");
+            }
+        }
+    }
+
+    /// <summary>The binder silently drops a policy it cannot convert (an unknown enum value); binding each one alone
+    /// surfaces the error with its path.</summary>
+    private void CheckPolicyBinding(List<string> errors)
+    {
+        foreach (var child in configuration.Section.GetSection("Policies").GetChildren())
+        {
+            try
+            {
+                child.Get<RedisIdempotencyPolicyOptions>();
+            }
+            catch (InvalidOperationException ex)
+            {
+                errors.Add(ex.Message);
+            }
+        }
+    }
+
+    internal static bool IsValidName(string name) =>
+        name.Length is > 0 and <= 64 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-');
+
+    private static bool IsToken(string? value) =>
+        !string.IsNullOrEmpty(value) && value.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal));
+}

@@ -1,0 +1,83 @@
+namespace RedisEdge.Idempotency;
+
+/// <summary>Names and defaults of RedisEdge idempotency.</summary>
+public static class RedisIdempotencyDefaults
+{
+    /// <summary>The configuration section under <c>RedisEdge</c>: <c>Idempotency</c>.</summary>
+    public const string SectionName = "Idempotency";
+
+    /// <summary>The key feature token: records live at <c>{prefix}:idem:{{SHA-256(scope, key)}}</c>.</summary>
+    public const string KeyFeature = "idem";
+
+    /// <summary>The request header carrying the key (draft-ietf-httpapi-idempotency-key-header).</summary>
+    public const string HeaderName = "Idempotency-Key";
+
+    /// <summary>The response header added to every replayed response, with the value <c>true</c>.</summary>
+    public const string ReplayedHeader = "Idempotent-Replayed";
+
+    /// <summary>The longest key accepted: 255 characters.</summary>
+    public const int MaxKeyLength = 255;
+
+    /// <summary>The default retention of a stored response: 24 hours.</summary>
+    public static readonly TimeSpan Retention = TimeSpan.FromHours(24);
+
+    /// <summary>The default in-flight lease: 30 seconds, renewed every third of it while the handler runs.</summary>
+    public static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
+
+    /// <summary>The default bounded wait of <see cref="RedisIdempotencyInFlightBehavior.Wait"/>: 10 seconds.</summary>
+    public static readonly TimeSpan WaitTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>The default largest response body stored: 1 MiB.</summary>
+    public const long MaxBodySize = 1024 * 1024;
+
+    /// <summary>The default largest request body accepted for fingerprinting: 1 MiB.</summary>
+    public const long MaxRequestBodySize = 1024 * 1024;
+
+    /// <summary>The default stored status codes: every 2xx and 4xx.</summary>
+    public static IReadOnlyList<string> StoredStatusCodes { get; } = ["2xx", "4xx"];
+
+    /// <summary>The default request headers that are part of the fingerprint: <c>Content-Type</c>.</summary>
+    public static IReadOnlyList<string> FingerprintHeaders { get; } = ["Content-Type"];
+
+    /// <summary>Response headers always replayed when present: <c>Content-Type</c>, <c>Location</c>, <c>ETag</c>, <c>Link</c>.</summary>
+    public static IReadOnlyList<string> ReplayedHeaders { get; } = ["Content-Type", "Location", "ETag", "Link"];
+
+    /// <summary>The <see cref="System.Diagnostics.Metrics.Meter"/> and <see cref="System.Diagnostics.ActivitySource"/> name.</summary>
+    public const string MeterName = RedisEdgeTelemetryNames.Idempotency;
+
+    /// <summary>Counter of handler executions (first requests and lease takeovers).</summary>
+    public const string ExecutionsInstrument = "redisedge.idempotency.executions";
+
+    /// <summary>Counter of replayed stored responses.</summary>
+    public const string ReplaysInstrument = "redisedge.idempotency.replays";
+
+    /// <summary>Counter of requests refused with 409 because the key was in flight.</summary>
+    public const string ConflictsInstrument = "redisedge.idempotency.conflicts";
+
+    /// <summary>Counter of requests refused with 422 because the key was used for another request.</summary>
+    public const string MismatchesInstrument = "redisedge.idempotency.mismatches";
+
+    /// <summary>Counter of claims taken over from an execution whose lease expired.</summary>
+    public const string LeaseTakeoversInstrument = "redisedge.idempotency.lease_takeovers";
+
+    /// <summary>Counter of executions that lost their claim before they could store their response.</summary>
+    public const string LeaseLostInstrument = "redisedge.idempotency.lease_lost";
+
+    /// <summary>Counter of requests refused with 400 (missing or malformed key, unidentified caller) or 413.</summary>
+    public const string RejectedInstrument = "redisedge.idempotency.rejected";
+
+    /// <summary>Histogram of stored response body sizes, in bytes.</summary>
+    public const string StoredBytesInstrument = "redisedge.idempotency.stored_bytes";
+
+    /// <summary>Counter of executions whose response was not stored (key released), by reason.</summary>
+    public const string ReleasesInstrument = "redisedge.idempotency.releases";
+
+    /// <summary>Counter of requests decided without Redis because it could not answer, by failure mode.</summary>
+    public const string RedisErrorsInstrument = "redisedge.idempotency.redis_errors";
+
+    /// <summary>The policy tag of the instruments (the policy name, or <c>default</c>).</summary>
+    public const string PolicyTag = "redisedge.idempotency.policy";
+
+    /// <summary>The reason tag of the releases and rejected counters.</summary>
+    public const string ReasonTag = "redisedge.idempotency.reason";
+}

@@ -1,0 +1,79 @@
+--[[
+claim.lua - decides what one request carrying an idempotency key does, in one round trip.
+
+KEYS[1]   the record of one (caller scope, key) pair: a hash
+            fp    request fingerprint (SHA-256 of method, path, query, selected headers and body)
+            own   owner token of the execution holding the claim (random per execution)
+            st    'r' while the handler runs, 'c' once its response is stored
+            exp   lease expiry, Redis server clock, milliseconds since the epoch (while 'r')
+            code, hdr, body   the stored response (once 'c')
+ARGV[1]   fingerprint of this request
+ARGV[2]   owner token of this execution
+ARGV[3]   lease in milliseconds
+ARGV[4]   time-to-live of an in-flight record in milliseconds (longer than the lease, so an expired claim is
+          still seen, and counted, as a takeover)
+
+Returns   {1}                       new: this request holds the claim and must execute
+          {2}                       takeover: the previous claim's lease had expired (its instance died or
+                                    stalled); this request now holds the claim and must execute
+          {0, remaining_ms}         in flight: another execution holds a live lease for remaining_ms
+          {3, code, headers, body}  completed: replay the stored response
+          {4}                       mismatch: the key was used for a different request
+]]
+
+if redis.replicate_commands then redis.replicate_commands() end
+
+local key = KEYS[1]
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local lease = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
+
+-- The first write is HSET, which Redis refuses when it is out of memory under noeviction: the claim then fails
+-- (an outage, 503) instead of a DEL making the script "dirty" and letting it write past maxmemory.
+local function claim(outcome, reset)
+  if reset then
+    redis.call('DEL', key)
+  end
+  redis.call('HSET', key, 'fp', ARGV[1], 'own', ARGV[2], 'st', 'r', 'exp', string.format('%d', now + lease))
+  redis.call('PEXPIRE', key, ttl)
+  return {outcome}
+end
+
+local kind = redis.call('TYPE', key).ok
+if kind == 'none' then
+  return claim(1, false)
+end
+
+if kind ~= 'hash' then
+  -- Foreign or corrupted data under our key: it holds no claim.
+  return claim(1, true)
+end
+
+local record = redis.call('HMGET', key, 'fp', 'st', 'exp')
+local fp, st, exp = record[1], record[2], tonumber(record[3])
+
+if st == 'c' then
+  if fp ~= ARGV[1] then
+    return {4}
+  end
+
+  local stored = redis.call('HMGET', key, 'code', 'hdr', 'body')
+  return {3, tonumber(stored[1]) or 0, stored[2] or '', stored[3] or ''}
+end
+
+if st ~= 'r' or exp == nil then
+  return claim(1, true)
+end
+
+if exp <= now then
+  -- The holder's lease ran out without renewal: it is dead or stalled, and it holds nothing any more. An in-flight
+  -- record has exactly the fields HSET overwrites.
+  return claim(2, false)
+end
+
+if fp ~= ARGV[1] then
+  return {4}
+end
+
+return {0, exp - now}

@@ -1,0 +1,102 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using RedisEdge.Idempotency;
+using RedisEdge.Tests.Infrastructure;
+
+namespace RedisEdge.Tests.Idempotency;
+
+/// <summary>Three app instances over one Redis: one key executes once for the whole fleet.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class IdempotencyFleetTests(RedisServerFixture redis)
+{
+    [Fact]
+    public async Task ThreeInstancesFiftyConcurrentRequestsEach_OneKey_HandlerRunsOnce_OthersGetConflictOrTheIdenticalReplay()
+    {
+        var executions = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var fleet = await IdempotencyTestApp.StartAsync(redis, (app, i) =>
+            app.MapPost("/payments", async (HttpContext context) =>
+            {
+                var n = Interlocked.Increment(ref executions);
+                await release.Task;
+                context.Response.Headers.Location = $"/payments/{n}";
+                context.Response.Headers.ETag = $"\"{n}\"";
+                return Results.Json(new { payment = Guid.NewGuid(), instance = i, execution = n }, statusCode: StatusCodes.Status201Created);
+            }).WithIdempotency(), instances: 3);
+
+        var key = Guid.NewGuid().ToString();
+        var requests = Enumerable.Range(0, 150).Select(r => Task.Run(() => fleet[r % 3].PostAsync("/payments", key))).ToList();
+
+        // Let the one execution finish only once most requests had a chance to arrive while it was in flight.
+        await Task.WhenAny(Task.WhenAll(requests), Task.Delay(TimeSpan.FromSeconds(2)));
+        release.SetResult();
+        var responses = await Task.WhenAll(requests);
+
+        Assert.Equal(1, executions);
+        Assert.DoesNotContain(responses, r => r.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.Conflict));
+        var original = Assert.Single(responses, r => r.StatusCode == HttpStatusCode.Created && !r.IsReplay());
+        var originalBody = await original.Content.ReadAsByteArrayAsync();
+        Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.Conflict);
+        foreach (var conflict in responses.Where(r => r.StatusCode == HttpStatusCode.Conflict))
+        {
+            Assert.Equal("application/problem+json", conflict.Content.Headers.ContentType?.MediaType);
+            Assert.InRange(conflict.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 30);
+        }
+
+        // Every retry after completion gets the same status, body bytes and allowed headers, from any instance.
+        var replays = responses.Where(r => r.IsReplay()).ToList();
+        for (var i = 0; i < 3; i++)
+        {
+            replays.Add(await fleet[i].PostAsync("/payments", key));
+        }
+
+        foreach (var replay in replays)
+        {
+            Assert.True(replay.IsReplay());
+            Assert.Equal(HttpStatusCode.Created, replay.StatusCode);
+            Assert.Equal(originalBody, await replay.Content.ReadAsByteArrayAsync());
+            Assert.Equal(original.Headers.Location, replay.Headers.Location);
+            Assert.Equal(original.Headers.ETag, replay.Headers.ETag);
+            Assert.Equal(original.Content.Headers.ContentType, replay.Content.Headers.ContentType);
+        }
+
+        Assert.Equal(1, executions);
+        Assert.Single(await redis.RecordKeysAsync(fleet));
+    }
+
+    [Fact]
+    public async Task TwoCallers_SameKeyValue_NeverSeeEachOthersResponses()
+    {
+        var executions = 0;
+        await using var fleet = await IdempotencyTestApp.StartAsync(
+            redis,
+            (app, i) => app.MapPost("/payments", () => Results.Json(new { execution = Interlocked.Increment(ref executions) }, statusCode: 201)).WithIdempotency(),
+            instances: 2,
+            settings: new() { [$"{IdempotencyTestApp.Section}:Scope"] = "Header", [$"{IdempotencyTestApp.Section}:ScopeHeaderName"] = "X-Api-Key" });
+
+        const string key = "shared-key-1";
+        var alice = await fleet[0].PostAsync("/payments", key, apiKey: "alice");
+        var bob = await fleet[1].PostAsync("/payments", key, apiKey: "bob");
+        Assert.False(alice.IsReplay());
+        Assert.False(bob.IsReplay());
+        Assert.Equal(2, executions);
+        var aliceBody = await alice.Content.ReadAsStringAsync();
+        var bobBody = await bob.Content.ReadAsStringAsync();
+        Assert.NotEqual(aliceBody, bobBody);
+
+        // Each caller's retries replay their own response, whatever instance they reach.
+        var aliceRetry = await fleet[1].PostAsync("/payments", key, apiKey: "alice");
+        var bobRetry = await fleet[0].PostAsync("/payments", key, apiKey: "bob");
+        Assert.True(aliceRetry.IsReplay());
+        Assert.True(bobRetry.IsReplay());
+        Assert.Equal(aliceBody, await aliceRetry.Content.ReadAsStringAsync());
+        Assert.Equal(bobBody, await bobRetry.Content.ReadAsStringAsync());
+
+        // A caller without the scope header falls back to its IP (the default): a third caller, never shown alice's.
+        var anonymous = await fleet[0].PostAsync("/payments", key);
+        Assert.False(anonymous.IsReplay());
+        Assert.Equal(3, executions);
+        Assert.Equal(3, (await redis.RecordKeysAsync(fleet)).Count);
+    }
+}

@@ -1,0 +1,125 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Idempotency;
+using RedisEdge.Idempotency.Internal;
+using RedisEdge.Internal;
+using RedisEdge.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace RedisEdge.Tests.Idempotency;
+
+/// <summary>Leases: a dead instance's claim expires with its lease; a live one renews it however slow its handler.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class IdempotencyLeaseTests(RedisServerFixture redis)
+{
+    [Fact]
+    public async Task InstanceDiesMidRequest_RetryGets409WithATruthfulRetryAfter_ThenExecutesOnceTheLeaseExpires()
+    {
+        var executions = 0;
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var fleet = await IdempotencyTestApp.StartAsync(
+            redis,
+            (app, i) => app.MapPost("/payments", async () =>
+            {
+                Interlocked.Increment(ref executions);
+                if (i == 0)
+                {
+                    entered.TrySetResult();
+                    await hold.Task;
+                }
+
+                return Results.Json(new { instance = i }, statusCode: 201);
+            }).WithIdempotency(),
+            instances: 2,
+            settings: new() { [$"{IdempotencyTestApp.Section}:Lease"] = "00:00:02" });
+        using var takeovers = new MeasurementRecorder<long>(
+            fleet[1].Services.GetRequiredService<IdempotencyMetrics>().Telemetry.Meter, RedisIdempotencyDefaults.LeaseTakeoversInstrument);
+
+        var stuck = fleet[0].PostAsync("/payments", "k-dead");
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // The instance dies mid-request: its Redis connection goes first, so it can neither renew, complete nor release.
+        await fleet[0].Multiplexer.DisposeAsync();
+        var record = Assert.Single(await redis.RecordKeysAsync(fleet));
+
+        var conflict = await fleet[1].PostAsync("/payments", "k-dead");
+        Assert.Equal(HttpStatusCode.Conflict, conflict.StatusCode);
+        var retryAfter = conflict.Headers.RetryAfter!.Delta!.Value;
+        var remaining = await RemainingLeaseAsync(record);
+
+        // Truthful: never earlier than the lease really ends, never later than a whole lease.
+        Assert.True(retryAfter.TotalMilliseconds >= remaining, $"Retry-After {retryAfter} is earlier than the remaining lease of {remaining} ms.");
+        Assert.InRange(retryAfter.TotalSeconds, 1, 2);
+
+        var status = HttpStatusCode.Conflict;
+        HttpResponseMessage? executed = null;
+        for (var attempt = 0; attempt < 100 && status == HttpStatusCode.Conflict; attempt++)
+        {
+            await Task.Delay(100);
+            executed = await fleet[1].PostAsync("/payments", "k-dead");
+            status = executed.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.False(executed!.IsReplay());
+        Assert.Equal("""{"instance":1}""", await executed!.Content.ReadAsStringAsync());
+        Assert.Single(takeovers.Measurements);
+
+        // The dead instance's handler finishing late stores nothing: the key belongs to the execution that took over.
+        hold.SetResult();
+        await Task.WhenAny(stuck, Task.Delay(TimeSpan.FromSeconds(10)));
+        var replay = await fleet[1].PostAsync("/payments", "k-dead");
+        Assert.True(replay.IsReplay());
+        Assert.Equal("""{"instance":1}""", await replay.Content.ReadAsStringAsync());
+        Assert.Equal(2, executions);
+    }
+
+    [Fact]
+    public async Task HandlerSlowerThanTheLease_ExecutesOnce_BecauseTheLeaseIsRenewed()
+    {
+        var executions = 0;
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var fleet = await IdempotencyTestApp.StartAsync(
+            redis,
+            (app, _) => app.MapPost("/reports", async () =>
+            {
+                Interlocked.Increment(ref executions);
+                entered.TrySetResult();
+                await hold.Task;
+                return Results.Ok("report");
+            }).WithIdempotency(configure: a => a.Lease = "00:00:01"),
+            instances: 2);
+        using var scriptCalls = new MeasurementRecorder<double>(
+            fleet[0].Services.GetRequiredService<IdempotencyMetrics>().Telemetry.Meter, RedisFeatureTelemetry.ScriptDurationName);
+
+        var slow = fleet[0].PostAsync("/reports", "k-slow");
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // Retries keep arriving for three leases' worth of time: the renewed claim refuses every one.
+        for (var i = 0; i < 12; i++)
+        {
+            await Task.Delay(250);
+            Assert.Equal(HttpStatusCode.Conflict, (await fleet[1].PostAsync("/reports", "k-slow")).StatusCode);
+        }
+
+        hold.SetResult();
+        Assert.Equal(HttpStatusCode.OK, (await slow).StatusCode);
+        Assert.True((await fleet[1].PostAsync("/reports", "k-slow")).IsReplay());
+        Assert.Equal(1, executions);
+        var renewals = scriptCalls.Measurements.Count(m => (string?)m.Tags["redisedge.script"] == "renew");
+        Assert.True(renewals >= 2, $"{renewals} renewals for a handler that ran three leases.");
+    }
+
+    private async Task<long> RemainingLeaseAsync(string record)
+    {
+        var expiry = (long)await redis.Database.HashGetAsync(record, "exp");
+        var now = await redis.Database.ExecuteAsync("TIME");
+        var parts = (RedisResult[])now!;
+        var nowMs = (long)parts[0] * 1000 + (long)parts[1] / 1000;
+        return expiry - nowMs;
+    }
+}

@@ -7,9 +7,59 @@ using RedisEdge.Tests.Infrastructure;
 namespace RedisEdge.Tests.Idempotency;
 
 /// <summary>Three app instances over one Redis: one key executes once for the whole fleet.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class IdempotencyFleetTests(RedisServerFixture redis)
+public abstract class IdempotencyFleetTests(RedisTestServer redis)
 {
+    [Fact]
+    public async Task RoundTrips_OneForAReplayOrAConflict_TwoForAFirstExecution()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var fleet = await IdempotencyTestApp.StartAsync(redis, (app, _) =>
+        {
+            app.MapPost("/fast", () => Results.Created("/fast/1", new { ok = true })).WithIdempotency();
+            app.MapPost("/slow", async () =>
+            {
+                entered.TrySetResult();
+                await hold.Task;
+                return Results.Ok();
+            }).WithIdempotency();
+        }, instances: 2);
+        Assert.Equal(HttpStatusCode.Created, (await fleet[0].PostAsync("/fast", "warm-up")).StatusCode); // loads the scripts
+
+        var before = await redis.CommandStatsAsync();
+        using (var scope = fleet[0].Commands.Begin())
+        {
+            Assert.Equal(HttpStatusCode.Created, (await fleet[0].PostAsync("/fast", "rt-1")).StatusCode);
+            Assert.Equal(["EVAL", "EVAL"], scope.Commands); // claim + complete
+        }
+
+        using (var scope = fleet[0].Commands.Begin())
+        {
+            Assert.True((await fleet[0].PostAsync("/fast", "rt-1")).IsReplay());
+            Assert.Equal(["EVAL"], scope.Commands); // claim answers with the stored response
+        }
+
+        var after = await redis.CommandStatsAsync();
+        long Delta(string command) => after.GetValueOrDefault(command) - before.GetValueOrDefault(command);
+        Assert.Equal(3, Delta("evalsha") + Delta("eval"));
+        if (!redis.IsCluster)
+        {
+            // One server, warmed up: every call is an EVALSHA. On a cluster the first call on each primary is an EVAL.
+            Assert.Equal(3, Delta("evalsha"));
+        }
+
+        var slow = fleet[0].PostAsync("/slow", "rt-2");
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        using (var scope = fleet[1].Commands.Begin())
+        {
+            Assert.Equal(HttpStatusCode.Conflict, (await fleet[1].PostAsync("/slow", "rt-2")).StatusCode);
+            Assert.Equal(["EVAL"], scope.Commands);
+        }
+
+        hold.SetResult();
+        Assert.Equal(HttpStatusCode.OK, (await slow).StatusCode);
+    }
+
     [Fact]
     public async Task ThreeInstancesFiftyConcurrentRequestsEach_OneKey_HandlerRunsOnce_OthersGetConflictOrTheIdenticalReplay()
     {
@@ -100,3 +150,11 @@ public sealed class IdempotencyFleetTests(RedisServerFixture redis)
         Assert.Equal(3, (await redis.RecordKeysAsync(fleet)).Count);
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class IdempotencyFleetTestsOnSingleNode(RedisServerFixture redis) : IdempotencyFleetTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class IdempotencyFleetTestsOnCluster(RedisClusterFixture redis) : IdempotencyFleetTests(redis);

@@ -238,51 +238,6 @@ public sealed class IdempotencyMiddlewareTests(RedisServerFixture redis)
     }
 
     [Fact]
-    public async Task RoundTrips_OneForAReplayOrAConflict_TwoForAFirstExecution()
-    {
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var fleet = await IdempotencyTestApp.StartAsync(redis, (app, _) =>
-        {
-            app.MapPost("/fast", () => Results.Created("/fast/1", new { ok = true })).WithIdempotency();
-            app.MapPost("/slow", async () =>
-            {
-                entered.TrySetResult();
-                await hold.Task;
-                return Results.Ok();
-            }).WithIdempotency();
-        }, instances: 2);
-        Assert.Equal(HttpStatusCode.Created, (await fleet[0].PostAsync("/fast", "warm-up")).StatusCode); // loads the scripts
-
-        var before = await redis.CommandStatsAsync();
-        using (var scope = fleet[0].Commands.Begin())
-        {
-            Assert.Equal(HttpStatusCode.Created, (await fleet[0].PostAsync("/fast", "rt-1")).StatusCode);
-            Assert.Equal(["EVAL", "EVAL"], scope.Commands); // claim + complete
-        }
-
-        using (var scope = fleet[0].Commands.Begin())
-        {
-            Assert.True((await fleet[0].PostAsync("/fast", "rt-1")).IsReplay());
-            Assert.Equal(["EVAL"], scope.Commands); // claim answers with the stored response
-        }
-
-        var after = await redis.CommandStatsAsync();
-        Assert.Equal(3, after.GetValueOrDefault("evalsha") - before.GetValueOrDefault("evalsha"));
-
-        var slow = fleet[0].PostAsync("/slow", "rt-2");
-        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        using (var scope = fleet[1].Commands.Begin())
-        {
-            Assert.Equal(HttpStatusCode.Conflict, (await fleet[1].PostAsync("/slow", "rt-2")).StatusCode);
-            Assert.Equal(["EVAL"], scope.Commands);
-        }
-
-        hold.SetResult();
-        Assert.Equal(HttpStatusCode.OK, (await slow).StatusCode);
-    }
-
-    [Fact]
     public async Task ResponseOverTheSizeLimit_IsSentWhole_NotStored_AndTheKeyReleased()
     {
         var executions = 0;

@@ -13,7 +13,7 @@ internal static class IdempotencyTestApp
     public const string Section = "RedisEdge:Idempotency";
 
     public static Task<RedisFleet> StartAsync(
-        RedisServerFixture redis,
+        RedisTestServer redis,
         Action<WebApplication, int> endpoints,
         int instances = 1,
         Dictionary<string, string?>? settings = null,
@@ -83,6 +83,6 @@ internal static class IdempotencyTestApp
         response.Headers.TryGetValues(RedisIdempotencyDefaults.ReplayedHeader, out var values) && values.Single() == "true";
 
     /// <summary>Redis keys of the fleet's idempotency records.</summary>
-    public static Task<List<string>> RecordKeysAsync(this RedisServerFixture redis, RedisFleet fleet) =>
+    public static Task<List<string>> RecordKeysAsync(this RedisTestServer redis, RedisFleet fleet) =>
         redis.KeysAsync(fleet.KeyPrefix + ":" + RedisIdempotencyDefaults.KeyFeature + ":");
 }

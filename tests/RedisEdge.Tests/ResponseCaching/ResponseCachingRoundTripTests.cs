@@ -6,8 +6,7 @@ using RedisEdge.Tests.Infrastructure;
 namespace RedisEdge.Tests.ResponseCaching;
 
 /// <summary>Redis round trips per request, counted from the commands an instance sends.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class ResponseCachingRoundTripTests(RedisServerFixture redis)
+public abstract class ResponseCachingRoundTripTests(RedisTestServer redis)
 {
     [Fact]
     public async Task MissWithFillCostsTwo_HitCostsOne()
@@ -84,3 +83,11 @@ public sealed class ResponseCachingRoundTripTests(RedisServerFixture redis)
         Assert.InRange(commands.Count, 2, 1 + (int)(TimeSpan.FromSeconds(30) / TimeSpan.FromMilliseconds(200)));
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCachingRoundTripTestsOnSingleNode(RedisServerFixture redis) : ResponseCachingRoundTripTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class ResponseCachingRoundTripTestsOnCluster(RedisClusterFixture redis) : ResponseCachingRoundTripTests(redis);

@@ -62,14 +62,18 @@ internal static class ClusterChaos
     /// <summary>What the clients saw, for assertions and for the figures the README quotes.</summary>
     public sealed record Report(int Requests, int Successes, int ServiceUnavailable, IReadOnlyList<LoadOutcome> Defects, TimeSpan? FirstFailure, TimeSpan? LastFailure)
     {
-        public static Report Of(IReadOnlyList<LoadOutcome> outcomes, TimeSpan since)
+        /// <param name="outcomes">What the load recorded.</param>
+        /// <param name="since">The event (kill, reshard) the report is relative to.</param>
+        /// <param name="alsoCorrect">Failure statuses that are a correct answer for the feature, besides 503 (such as
+        /// an idempotency 409 for a key whose first attempt is still claimed).</param>
+        public static Report Of(IReadOnlyList<LoadOutcome> outcomes, TimeSpan since, params int[] alsoCorrect)
         {
             var after = outcomes.Where(o => o.At >= since).ToList();
             var failures = after.Where(o => !o.IsSuccess).ToList();
 
             // A fail-closed feature's 503 with Retry-After is a correct answer during an outage; anything else that is
             // not a success (a 500, another 5xx, a 503 without Retry-After, a transport exception) is a defect.
-            var defects = failures.Where(o => o.Status != 503).ToList();
+            var defects = failures.Where(o => o.Status != 503 && !alsoCorrect.Contains(o.Status)).ToList();
             return new Report(
                 after.Count,
                 after.Count - failures.Count,

@@ -1,6 +1,13 @@
+using System.Collections.Concurrent;
+using System.Globalization;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Idempotency;
 using RedisEdge.RateLimiting;
+using RedisEdge.ResponseCaching;
+using RedisEdge.Tests.Idempotency;
+using RedisEdge.Tests.ResponseCaching;
 using RedisEdge.Tests.Infrastructure;
 using RedisEdge.Tests.Sessions;
 using StackExchange.Redis;
@@ -94,6 +101,123 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
         // Asynchronous replication may lose the last increments before the kill, never invent ones: the new primary's
         // count is at most what was accepted, plus calls that failed after Redis counted them.
         Assert.InRange(counted, 1, acceptedTotal + recorder.Outcomes.Count(o => !o.IsSuccess));
+    }
+
+    [Fact]
+    public async Task Idempotency_PrimaryKilledUnderLoad_503Or409NotA500_RetriesReplayed_RecoversWithoutRestart()
+    {
+        await using var cluster = await RedisClusterProcess.StartAsync();
+        var executions = new ConcurrentDictionary<string, int>();
+        await using var fleet = await IdempotencyTestApp.StartAsync(
+            cluster.Configuration,
+            (app, _) => app.MapPost("/pay", (HttpContext context) =>
+            {
+                executions.AddOrUpdate(context.Request.Headers["Idempotency-Key"].ToString(), 1, (_, n) => n + 1);
+                return Results.Created("/pay/1", new { ok = true });
+            }).WithIdempotency(),
+            instances: 3,
+            settings: new() { ["RedisEdge:Idempotency:Failure:Timeout"] = "00:00:00.500" });
+
+        // Each key is sent twice, the retry to another instance: a first execution, then a replay (or, when the first
+        // attempt got a 503 before its claim, the first execution).
+        await using var recorder = LoadRecorder.Start(12, async (w, i, ct) =>
+        {
+            using var response = await fleet[(int)((w + i) % 3)].PostAsync("/pay", $"w{w}-k{i / 2}");
+            return LoadOutcome.From(response, await response.Content.ReadAsStringAsync(ct));
+        });
+        await recorder.WaitForSuccessesAsync(TimeSpan.Zero, 50, RecoveryBound);
+
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
+        var victim = await cluster.PrimaryForAsync(await AnyKeyAsync(admin, fleet.KeyPrefix));
+        var killedAt = await KillAndWaitForPromotionAsync(cluster, victim, recorder);
+        await recorder.WaitForSuccessesAsync(recorder["promoted"], 50, RecoveryBound);
+        await recorder.WaitForQuietAsync(killedAt, TimeSpan.FromSeconds(2), RecoveryBound);
+        var steadyFrom = recorder.Mark("steady");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await recorder.StopAsync();
+
+        var report = ClusterChaos.Report.Of(recorder.Outcomes, killedAt, 409);
+        var twice = executions.Count(e => e.Value > 1);
+        ClusterChaos.Log(output, report.Describe("idempotency (fail closed), primary killed") +
+            $"; promoted after {(recorder["promoted"] - killedAt).TotalMilliseconds:0} ms; {executions.Count} keys executed, {twice} of them twice (a claim or a stored response lost with the primary)");
+        Assert.Empty(report.Defects);
+        Assert.All(recorder.Outcomes.Where(o => o.At >= steadyFrom), o => Assert.True(o.IsSuccess, $"{o.Status} {o.Detail}"));
+
+        // Before the kill every retry was a replay: the only double executions are keys in flight around the failover.
+        Assert.Equal(0, executions.Count(e => e.Value > 1 && int.Parse(e.Key[(e.Key.IndexOf("-k", StringComparison.Ordinal) + 2)..], CultureInfo.InvariantCulture) < 5));
+    }
+
+    [Fact]
+    public async Task ResponseCaching_PrimaryKilledUnderLoad_FailOpenServesEveryRequest_RecoversWithoutRestart()
+    {
+        await using var cluster = await RedisClusterProcess.StartAsync();
+        var origin = new Origin();
+        await using var fleet = await CacheTestApp.StartAsync(
+            cluster.Configuration,
+            origin,
+            new Dictionary<string, string?> { ["RedisEdge:ResponseCaching:Failure:Timeout"] = "00:00:00.500" },
+            instances: 3);
+        await using var recorder = LoadRecorder.Start(12, async (w, i, ct) =>
+        {
+            using var response = await fleet[(int)((w + i) % 3)].Client.GetAsync($"/items/{i % 10}", ct);
+            var outcome = LoadOutcome.From(response, await response.Content.ReadAsStringAsync(ct));
+            var status = response.Headers.TryGetValues("Cache-Status", out var values) ? values.Single() : "(none)";
+            return outcome with { Detail = $"i{(w + i) % 3} " + status };
+        });
+        await recorder.WaitForSuccessesAsync(TimeSpan.Zero, 100, RecoveryBound);
+
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
+        var victim = await cluster.PrimaryForAsync(await AnyKeyAsync(admin, fleet.KeyPrefix));
+        var executionsAtKill = origin.Executions;
+        var killedAt = await KillAndWaitForPromotionAsync(cluster, victim, recorder);
+
+        // Recovered: two seconds without a request that bypassed the cache because Redis was unavailable.
+        static bool Bypassed(LoadOutcome o) => o.Detail?.Contains("redis-unavailable", StringComparison.Ordinal) == true;
+        var lastBypass = killedAt;
+        for (var deadline = recorder.Elapsed + RecoveryBound; recorder.Elapsed < deadline; await Task.Delay(50))
+        {
+            lastBypass = recorder.Outcomes.Where(Bypassed).Select(o => o.At).DefaultIfEmpty(killedAt).Max();
+            if (recorder.Elapsed - lastBypass >= TimeSpan.FromSeconds(2))
+            {
+                break;
+            }
+        }
+
+        var executionsAfterRecovery = origin.Executions;
+        var steadyFrom = recorder.Mark("steady");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        await recorder.StopAsync();
+
+        var report = ClusterChaos.Report.Of(recorder.Outcomes, killedAt);
+        var steady = recorder.Outcomes.Where(o => o.At >= steadyFrom).ToList();
+        ClusterChaos.Log(output, report.Describe("response caching (fail open), primary killed") +
+            $"; promoted after {(recorder["promoted"] - killedAt).TotalMilliseconds:0} ms, last request that bypassed the cache {(lastBypass - killedAt).TotalMilliseconds:0} ms after the kill; origin executions: {executionsAtKill} before the kill, {executionsAfterRecovery - executionsAtKill} while the primary was down or being replaced; " +
+            $"after recovery {steady.Count(IsHit)} of {steady.Count} answers were hits");
+
+        // Fail open: the origin answers while the cache cannot, so no client sees any failure at all.
+        Assert.Equal(0, report.Requests - report.Successes);
+
+        // Recovered without a restart: the cache serves hits again, and the origin ran at most once more per key.
+        Assert.DoesNotContain(steady, Bypassed);
+        Assert.True(steady.Count(IsHit) > steady.Count / 2, "the cache should serve hits again after the failover: " +
+            string.Join(", ", steady.GroupBy(o => o.Detail).Select(g => $"{g.Key}: {g.Count()}")));
+        Assert.InRange(origin.Executions - executionsAfterRecovery, 0, 10);
+    }
+
+    private static bool IsHit(LoadOutcome outcome) => outcome.Detail?.Contains("; hit", StringComparison.Ordinal) == true;
+
+    /// <summary>Any key under <paramref name="prefix"/>, wherever it lives.</summary>
+    private static async Task<RedisKey> AnyKeyAsync(ConnectionMultiplexer admin, string prefix)
+    {
+        foreach (var server in admin.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+        {
+            await foreach (var key in server.KeysAsync(pattern: prefix + "*"))
+            {
+                return key;
+            }
+        }
+
+        throw new InvalidOperationException($"No key under {prefix} on any primary.");
     }
 
     private static async Task<TimeSpan> KillAndWaitForPromotionAsync(RedisClusterProcess cluster, RedisServerProcess victim, LoadRecorder recorder)

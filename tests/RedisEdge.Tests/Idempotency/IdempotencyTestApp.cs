@@ -20,6 +20,17 @@ internal static class IdempotencyTestApp
         Action<RedisIdempotencyOptions>? configure = null,
         Action<WebApplicationBuilder, int>? services = null,
         Action<WebApplication, int>? beforeIdempotency = null)
+        => StartAsync(redis.Configuration, endpoints, instances, settings, configure, services, beforeIdempotency);
+
+    /// <summary>The same over any Redis, such as a private cluster a test damages.</summary>
+    public static Task<RedisFleet> StartAsync(
+        string redisConfiguration,
+        Action<WebApplication, int> endpoints,
+        int instances = 1,
+        Dictionary<string, string?>? settings = null,
+        Action<RedisIdempotencyOptions>? configure = null,
+        Action<WebApplicationBuilder, int>? services = null,
+        Action<WebApplication, int>? beforeIdempotency = null)
     {
         settings ??= [];
 
@@ -27,7 +38,7 @@ internal static class IdempotencyTestApp
         // call; outage tests set their own budget.
         settings.TryAdd($"{Section}:Failure:Timeout", "00:00:05");
         return RedisFleet.StartAsync(
-            redis,
+            redisConfiguration,
             instances,
             (builder, i) =>
             {

@@ -159,11 +159,101 @@ public sealed class RateLimitingClusterTests(RedisClusterFixture cluster)
         Assert.All(refunds.Measurements, m => Assert.Equal("ip", m.Tags[RedisRateLimitingDefaults.PolicyTag]));
     }
 
-    private Task<RedisFleet> StartAsync(RedisRateLimitAlgorithm algorithm, int ipLimit, int keyLimit, Action<WebApplication, int> endpoints, int instances = 3)
+    [Fact]
+    public async Task OneSlotSlowerThanTheTimeout_TheOtherSlotIsRefunded_AndTheFailureModeApplies_NeverA500()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            [$"{RateLimitTestApp.Section}:Failure:Timeout"] = "00:00:00.300",
+            [$"{RateLimitTestApp.Section}:Policies:key:FailureMode"] = "FailClosed",
+        };
+        await using var fleet = await StartAsync(RedisRateLimitAlgorithm.FixedWindow, 100, 100, (app, _) =>
+            app.MapGet("/both", () => "ok").RequireRateLimit("ip").RequireRateLimit("key"), instances: 1, apiKeyFromClient: true, settings);
+        var instance = fleet[0];
+        using var refunds = new MeasurementRecorder<long>(
+            instance.Services.GetRequiredService<RateLimitingMetrics>().Telemetry.Meter, RedisRateLimitingDefaults.RefundsInstrument);
+
+        // An API key whose counter lives on another primary than the IP's, so pausing one leaves the other answering.
+        string ipKey = "", apiKey = "", apiKeyValue = "";
+        StackExchange.Redis.IServer? apiNode = null;
+        var seen = new HashSet<string>();
+        for (var i = 0; apiNode is null && i < 30; i++)
+        {
+            apiKeyValue = "k" + i.ToString(CultureInfo.InvariantCulture);
+            Assert.Equal(HttpStatusCode.OK, (await Send(instance, apiKeyValue)).StatusCode);
+            var owners = await OwnersAsync(fleet.KeyPrefix + ":rl:");
+            ipKey = owners.Keys.Single(k => k.EndsWith(":ip:fw", StringComparison.Ordinal));
+            apiKey = owners.Keys.Single(k => k.EndsWith(":key:fw", StringComparison.Ordinal) && !seen.Contains(k));
+            seen.Add(apiKey);
+            apiNode = owners[apiKey] == owners[ipKey] ? null : owners[apiKey];
+        }
+
+        Assert.NotNull(apiNode);
+        var ipBefore = await CountAsync(RedisRateLimitAlgorithm.FixedWindow, ipKey, 100);
+        var keyBefore = await CountAsync(RedisRateLimitAlgorithm.FixedWindow, apiKey, 100);
+        await apiNode.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
+        HttpResponseMessage response;
+        try
+        {
+            response = await Send(instance, apiKeyValue);
+        }
+        finally
+        {
+            await apiNode.ExecuteAsync("CLIENT", "UNPAUSE");
+        }
+
+        // FailClosed: a 503 with Retry-After, and the IP slot's reservation was given back.
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.NotNull(response.Headers.RetryAfter);
+        Assert.Equal(ipBefore, await CountAsync(RedisRateLimitAlgorithm.FixedWindow, ipKey, 100));
+        var refund = Assert.Single(refunds.Measurements);
+        Assert.Equal("ip", refund.Tags[RedisRateLimitingDefaults.PolicyTag]);
+
+        // The documented bound: the timed-out call still runs once Redis resumes and counts the refused request
+        // (an under-admission), as a timed-out single-slot call would.
+        var keyAfter = keyBefore;
+        for (var attempt = 0; attempt < 100 && keyAfter == keyBefore; attempt++)
+        {
+            await Task.Delay(50);
+            keyAfter = await CountAsync(RedisRateLimitAlgorithm.FixedWindow, apiKey, 100);
+        }
+
+        Assert.Equal(keyBefore + 1, keyAfter);
+    }
+
+    private static Task<HttpResponseMessage> Send(RedisFleetInstance instance, string apiKey)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/both");
+        request.Headers.Add("X-Api-Key", apiKey);
+        return instance.Client.SendAsync(request);
+    }
+
+    private async Task<Dictionary<string, StackExchange.Redis.IServer>> OwnersAsync(string prefix)
+    {
+        var owners = new Dictionary<string, StackExchange.Redis.IServer>();
+        foreach (var server in cluster.Primaries)
+        {
+            await foreach (var key in server.KeysAsync(pattern: prefix + "*"))
+            {
+                owners[key.ToString()] = server;
+            }
+        }
+
+        return owners;
+    }
+
+    private Task<RedisFleet> StartAsync(
+        RedisRateLimitAlgorithm algorithm,
+        int ipLimit,
+        int keyLimit,
+        Action<WebApplication, int> endpoints,
+        int instances = 3,
+        bool apiKeyFromClient = false,
+        Dictionary<string, string?>? settings = null)
     {
         var extra = algorithm == RedisRateLimitAlgorithm.TokenBucket ? new[] { ("TokensPerPeriod", "1") } : [];
         TimeSpan? window = algorithm == RedisRateLimitAlgorithm.Concurrency ? null : Hour;
-        var settings = new Dictionary<string, string?>()
+        settings = (settings ?? [])
             .Policy("ip", algorithm, ipLimit, window, [.. extra, ("Partition", "Ip")])
             .Policy("key", algorithm, keyLimit, window, [.. extra, ("Partition", "Header"), ("PartitionName", "X-Api-Key")]);
         return RateLimitTestApp.StartAsync(
@@ -175,7 +265,11 @@ public sealed class RateLimitingClusterTests(RedisClusterFixture cluster)
             beforeRateLimiting: (app, _) => app.Use((context, next) =>
             {
                 context.Connection.RemoteIpAddress = IPAddress.Parse("203.0.113.7");
-                context.Request.Headers["X-Api-Key"] = "k1";
+                if (!apiKeyFromClient)
+                {
+                    context.Request.Headers["X-Api-Key"] = "k1";
+                }
+
                 return next(context);
             }));
     }

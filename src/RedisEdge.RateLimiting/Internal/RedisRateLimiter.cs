@@ -107,11 +107,19 @@ internal sealed class RedisRateLimiter
         Exception? failure = null;
         var rejected = false;
         List<SlotGroup>? committed = null;
+        List<PolicyDecision>? unknownLeases = null;
         for (var i = 0; i < groups.Count; i++)
         {
             if (!calls[i].IsCompletedSuccessfully)
             {
                 failure ??= calls[i].Exception?.InnerException ?? new OperationCanceledException(cancellationToken);
+                foreach (var d in groups[i].Decisions)
+                {
+                    if (d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency)
+                    {
+                        (unknownLeases ??= []).Add(d);
+                    }
+                }
             }
             else if (groups[i].Allowed)
             {
@@ -135,6 +143,13 @@ internal sealed class RedisRateLimiter
 
         if (rejected)
         {
+            if (unknownLeases is not null)
+            {
+                // A failed call may still take its leases (the caller only releases on a thrown failure); the
+                // release is idempotent and queued behind it.
+                ReleaseInBackground(unknownLeases, token);
+            }
+
             return false;
         }
 

@@ -18,6 +18,15 @@ public static class RedisRateLimitingDefaults
     /// <summary>Histogram of the time GCRA-queued requests waited, in seconds.</summary>
     public const string QueueDelayInstrument = "redisedge.rate_limiting.queue_delay";
 
+    /// <summary>
+    /// Counter of reservations given back (per policy) because a request whose policies span Redis Cluster slots was
+    /// rejected or failed in another slot, tagged by policy and outcome.
+    /// </summary>
+    public const string RefundsInstrument = "redisedge.rate_limiting.refunds";
+
+    /// <summary>The outcome tag of the refunds counter: <c>success</c>, or why the refund failed (<c>timeout</c>, ...), as Core's script instruments say it.</summary>
+    public const string OutcomeTag = "redisedge.outcome";
+
     /// <summary>The policy tag of the instruments.</summary>
     public const string PolicyTag = "redisedge.rate_limiting.policy";
 

@@ -19,6 +19,6 @@ internal static partial class Log
     [LoggerMessage(3002, LogLevel.Debug, "Request rejected by rate-limit policies {Policies}; retry after {RetryAfterMs} ms.", EventName = "Rejected")]
     public static partial void Rejected(ILogger logger, string policies, long retryAfterMs);
 
-    [LoggerMessage(3003, LogLevel.Debug, "Releasing concurrency leases failed; they will expire on their own.", EventName = "ReleaseFailed")]
-    public static partial void ReleaseFailed(ILogger logger, Exception exception);
+    [LoggerMessage(3003, LogLevel.Debug, "Clean-up script {Script} failed: released leases expire on their own, a refunded reservation stays until its window passes.", EventName = "CleanupFailed")]
+    public static partial void CleanupFailed(ILogger logger, string script, Exception exception);
 }

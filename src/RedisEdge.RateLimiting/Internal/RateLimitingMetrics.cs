@@ -17,6 +17,10 @@ internal sealed class RateLimitingMetrics : IDisposable
             RedisRateLimitingDefaults.QueueDelayInstrument,
             unit: "s",
             description: "Time requests waited for their GCRA slot.");
+        Refunds = Telemetry.Meter.CreateCounter<long>(
+            RedisRateLimitingDefaults.RefundsInstrument,
+            unit: "{request}",
+            description: "Reservations given back because a request spanning cluster slots was rejected or failed in another slot.");
     }
 
     public RedisFeatureTelemetry Telemetry { get; }
@@ -24,6 +28,8 @@ internal sealed class RateLimitingMetrics : IDisposable
     public Counter<long> Decisions { get; }
 
     public Histogram<double> QueueDelay { get; }
+
+    public Counter<long> Refunds { get; }
 
     public void Record(string policy, RedisRateLimitResult result)
     {
@@ -41,6 +47,17 @@ internal sealed class RateLimitingMetrics : IDisposable
         if (QueueDelay.Enabled)
         {
             QueueDelay.Record(delay.TotalSeconds, new KeyValuePair<string, object?>(RedisRateLimitingDefaults.PolicyTag, policy));
+        }
+    }
+
+    public void RecordRefund(string policy, string outcome)
+    {
+        if (Refunds.Enabled)
+        {
+            Refunds.Add(
+                1,
+                new KeyValuePair<string, object?>(RedisRateLimitingDefaults.PolicyTag, policy),
+                new KeyValuePair<string, object?>(RedisRateLimitingDefaults.OutcomeTag, outcome));
         }
     }
 

@@ -7,16 +7,24 @@ using StackExchange.Redis;
 
 namespace RedisEdge.RateLimiting.Internal;
 
-/// <summary>Turns a request's policy decisions into one <c>rate_limit.lua</c> call and reads the answer back.</summary>
-internal sealed class RedisRateLimiter
+/// <summary>
+/// Turns a request's policy decisions into <c>rate_limit.lua</c> calls and reads the answers back: one call when the
+/// keys share a cluster slot (always on a single node), otherwise one call per slot, in parallel, with a refund of
+/// the slots that committed when another one rejects (see <see cref="EvaluateAcrossSlotsAsync"/>).
+/// </summary>
+internal sealed partial class RedisRateLimiter
 {
     internal const int ArgsPerPolicy = 8;
+    internal const int RefundArgsPerPolicy = 5;
+    private const int RepliesPerPolicy = 5;
     private static readonly RedisScript RateLimitScript = RedisScript.FromResource(typeof(RedisRateLimiter).Assembly, "rate_limit.lua");
     private static readonly RedisScript ReleaseScript = RedisScript.FromResource(typeof(RedisRateLimiter).Assembly, "release_lease.lua");
+    private static readonly RedisScript RefundScript = RedisScript.FromResource(typeof(RedisRateLimiter).Assembly, "rate_limit_refund.lua");
 
     private readonly RedisEdgeConnection _connection;
     private readonly RedisKeyBuilder _keys;
     private readonly RedisScriptRunner _runner;
+    private readonly RateLimitingMetrics _metrics;
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly RedisFeatureTelemetry _telemetry;
@@ -31,6 +39,7 @@ internal sealed class RedisRateLimiter
     {
         _connection = connection;
         _keys = keys;
+        _metrics = metrics;
         _logger = logger;
         _timeProvider = timeProvider;
         _telemetry = metrics.Telemetry;
@@ -43,16 +52,34 @@ internal sealed class RedisRateLimiter
     public RedisKey Key(PolicyDecision decision) =>
         _keys.Key(RedisRateLimitingDefaults.KeyFeature, decision.Tag, decision.Policy.KeySuffix);
 
-    /// <summary>Runs every decision in one script call; returns whether the request may proceed.</summary>
-    public async Task<bool> EvaluateAsync(List<PolicyDecision> decisions, string? leaseId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Decides the request; returns whether it may proceed. On a cluster, decisions whose keys land in different hash
+    /// slots are decided per slot and refunded where they committed if the request is rejected or fails anywhere.
+    /// </summary>
+    public Task<bool> EvaluateAsync(List<PolicyDecision> decisions, string? leaseId, CancellationToken cancellationToken)
     {
-        var keys = new RedisKey[decisions.Count];
+        var keys = decisions.ConvertAll(Key);
+        var groups = SlotGroups(decisions, keys);
+        return groups is null
+            ? EvaluateInOneCallAsync(decisions, keys, leaseId, cancellationToken)
+            : EvaluateAcrossSlotsAsync(groups, leaseId ?? Guid.NewGuid().ToString("N"), cancellationToken);
+    }
+
+    private async Task<bool> EvaluateInOneCallAsync(List<PolicyDecision> decisions, List<RedisKey> keys, string? leaseId, CancellationToken cancellationToken)
+    {
+        var group = new SlotGroup(decisions, keys);
+        await EvaluateGroupAsync(group, leaseId, token: null, cancellationToken).ConfigureAwait(false);
+        return group.Allowed;
+    }
+
+    private async Task EvaluateGroupAsync(SlotGroup group, string? leaseId, string? token, CancellationToken cancellationToken)
+    {
+        var decisions = group.Decisions;
         var args = new RedisValue[1 + decisions.Count * ArgsPerPolicy];
         args[0] = decisions.Count;
         for (var i = 0; i < decisions.Count; i++)
         {
             var d = decisions[i];
-            keys[i] = Key(d);
             var b = 1 + i * ArgsPerPolicy;
             args[b] = d.Policy.AlgorithmCode;
             args[b + 1] = d.Policy.Shadow ? 1 : 0;
@@ -61,16 +88,21 @@ internal sealed class RedisRateLimiter
             args[b + 4] = d.Cost;
             args[b + 5] = d.P1;
             args[b + 6] = d.Policy.P2;
-            args[b + 7] = d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency ? leaseId : RedisValue.EmptyString;
+            args[b + 7] = d.Policy.Algorithm switch
+            {
+                RedisRateLimitAlgorithm.Concurrency => leaseId,
+                RedisRateLimitAlgorithm.SlidingWindowLog when token is not null => token,
+                _ => RedisValue.EmptyString,
+            };
         }
 
-        var result = await _runner.EvaluateAsync(RateLimitScript, keys, args, cancellationToken).ConfigureAwait(false);
+        var result = await _runner.EvaluateAsync(RateLimitScript, [.. group.Keys], args, cancellationToken).ConfigureAwait(false);
         var reply = (RedisResult[])result!;
-        var allowed = (long)reply[0] == 1;
+        group.Allowed = (long)reply[0] == 1;
         for (var i = 0; i < decisions.Count; i++)
         {
             var d = decisions[i];
-            var b = 1 + i * 5;
+            var b = 1 + i * RepliesPerPolicy;
             var status = (long)reply[b];
             d.Result = status switch
             {
@@ -84,52 +116,80 @@ internal sealed class RedisRateLimiter
             d.DelayMs = (long)reply[b + 4];
         }
 
-        return allowed;
+        group.DecidedAtMs = reply.Length > 1 + decisions.Count * RepliesPerPolicy ? (long)reply[^1] : 0;
     }
 
     /// <summary>
-    /// Releases the concurrency leases the request holds (a second round trip, only for concurrency policies). It
-    /// bypasses the circuit breaker: a release frees a slot whatever state the breaker is in, and its outcome must not
-    /// count as the breaker's probe. Bounded by <c>Failure:Timeout</c>; a lease whose release fails expires on its own.
+    /// Releases the concurrency leases the request holds (one more round trip per slot, only for concurrency policies).
+    /// It bypasses the circuit breaker: a release frees a slot whatever state the breaker is in, and its outcome must
+    /// not count as the breaker's probe. Bounded by <c>Failure:Timeout</c>; a lease whose release fails expires on its
+    /// own.
     /// </summary>
     /// <remarks>
     /// The release is queued on the same connection as the call that took the leases, so Redis runs it after that
     /// call even when the caller stopped waiting for it (timeout, aborted request). Releasing leases that were never
     /// taken removes nothing.
     /// </remarks>
-    public async Task ReleaseAsync(List<PolicyDecision> leases, string leaseId)
+    public Task ReleaseAsync(List<PolicyDecision> leases, string leaseId)
+    {
+        var keys = leases.ConvertAll(Key);
+        var groups = SlotGroups(leases, keys);
+        if (groups is null)
+        {
+            return ReleaseAsync(new SlotGroup(leases, keys), leaseId);
+        }
+
+        var releases = new Task[groups.Count];
+        for (var i = 0; i < groups.Count; i++)
+        {
+            releases[i] = ReleaseAsync(groups[i], leaseId);
+        }
+
+        return Task.WhenAll(releases);
+    }
+
+    /// <summary>Queues the release now and lets the request go on without waiting for its answer.</summary>
+    public void ReleaseInBackground(List<PolicyDecision> leases, string leaseId) => _ = ReleaseAsync(leases, leaseId);
+
+    private async Task ReleaseAsync(SlotGroup group, string leaseId)
+    {
+        var args = new RedisValue[1 + group.Decisions.Count];
+        args[0] = leaseId;
+        for (var i = 0; i < group.Decisions.Count; i++)
+        {
+            args[i + 1] = group.Decisions[i].Cost.ToString(CultureInfo.InvariantCulture);
+        }
+
+        await RunUnguardedAsync(ReleaseScript, [.. group.Keys], args).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs a clean-up script (release, refund) outside the circuit breaker, bounded by <c>Failure:Timeout</c>, with
+    /// Core's span and script instruments; returns the outcome (<c>success</c> or the failure's classification).
+    /// </summary>
+    private async Task<string> RunUnguardedAsync(RedisScript script, RedisKey[] keys, RedisValue[] args)
     {
         var started = _timeProvider.GetTimestamp();
         using var activity = _telemetry.ActivitySource.StartActivity("EVALSHA", ActivityKind.Client);
         activity?.SetTag("db.system.name", "redis");
-        activity?.SetTag("redisedge.script", ReleaseScript.Name);
+        activity?.SetTag("redisedge.script", script.Name);
         var outcome = "success";
         try
         {
-            var keys = new RedisKey[leases.Count];
-            var args = new RedisValue[1 + leases.Count];
-            args[0] = leaseId;
-            for (var i = 0; i < leases.Count; i++)
-            {
-                keys[i] = Key(leases[i]);
-                args[i + 1] = leases[i].Cost.ToString(CultureInfo.InvariantCulture);
-            }
-
-            await _connection.Database.ScriptEvaluateAsync(ReleaseScript.Text, keys, args)
+            await _connection.Database.ScriptEvaluateAsync(script.Text, keys, args)
                 .WaitAsync(_runner.Policy.Timeout, _timeProvider)
                 .ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
-            // The leases expire on their own after LeaseTimeToLive.
             outcome = RedisErrorClassifier.Outcome(ex);
             activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
             if (_telemetry.ScriptFailures.Enabled)
             {
-                _telemetry.ScriptFailures.Add(1, new("redisedge.script", ReleaseScript.Name), new("redisedge.outcome", outcome));
+                _telemetry.ScriptFailures.Add(1, new("redisedge.script", script.Name), new("redisedge.outcome", outcome));
             }
 
-            Log.ReleaseFailed(_logger, ex);
+            Log.CleanupFailed(_logger, script.Name, ex);
         }
         finally
         {
@@ -138,12 +198,11 @@ internal sealed class RedisRateLimiter
             {
                 _telemetry.ScriptDuration.Record(
                     _timeProvider.GetElapsedTime(started).TotalSeconds,
-                    new("redisedge.script", ReleaseScript.Name),
+                    new("redisedge.script", script.Name),
                     new("redisedge.outcome", outcome));
             }
         }
-    }
 
-    /// <summary>Queues the release now and lets the request go on without waiting for its answer.</summary>
-    public void ReleaseInBackground(List<PolicyDecision> leases, string leaseId) => _ = ReleaseAsync(leases, leaseId);
+        return outcome;
+    }
 }

@@ -7,7 +7,8 @@ namespace RedisEdge.RateLimiting.Internal;
 
 /// <summary>
 /// Applies the endpoint's rate-limit policies (and the global one): local deny cache, then one Redis script call for
-/// all of them, then the response headers and either the next middleware or a 429.
+/// all of them (one per hash slot when they span Redis Cluster slots), then the response headers and either the next
+/// middleware or a 429.
 /// </summary>
 internal sealed partial class RedisRateLimitingMiddleware
 {

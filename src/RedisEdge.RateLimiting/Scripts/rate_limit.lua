@@ -21,9 +21,11 @@ ARGV[2 + (i-1)*8 .. 9 + (i-1)*8]   eight values for policy i:
           p1      token bucket: tokens added per period; GCRA: burst (0 = limit);
                   concurrency: lease time-to-live in ms
           p2      GCRA: maximum queue delay in ms (0 = meter); otherwise unused
-          p3      concurrency: lease id (unique per request); otherwise unused
+          p3      concurrency: lease id (unique per request); sliding log: request token when
+                  the request spans cluster slots (members are then `token:1..cost`, so
+                  rate_limit_refund.lua can remove exactly them), empty otherwise
 
-Returns   { allowed, s1, r1, t1, a1, d1, s2, r2, ... } - allowed is 1 when the request
+Returns   { allowed, s1, r1, t1, a1, d1, s2, r2, ..., now } - allowed is 1 when the request
           may proceed (and every accepting policy was consumed), 0 when it is rejected
           (and nothing was consumed). Then five integers per policy:
           s  status: 1 accepted, 0 rejected, 2 shadow-rejected (would reject, did not)
@@ -33,6 +35,8 @@ Returns   { allowed, s1, r1, t1, a1, d1, s2, r2, ... } - allowed is 1 when the r
              would be accepted if nobody else consumed meanwhile; -1 = never (cost > limit);
              for concurrency it is when the oldest blocking lease expires (an upper bound)
           d  queue delay in ms (GCRA queue) the caller must wait before proceeding
+          The last element is the server time of the decision (whole ms), which a refund needs
+          to find the window it committed to.
 
 A cost of any size is written in batches of 1,000 members, so a large cost (5,000 on a limit of
 100,000, say) commits like a cost of 1.
@@ -105,7 +109,7 @@ local function fixed_window(key, limit, period, cost)
   return r
 end
 
-local function sliding_log(key, limit, window, cost)
+local function sliding_log(key, limit, window, cost, token)
   local count = 0
   local present, wrong = inspect(key, 'zset')
   if present then
@@ -122,8 +126,13 @@ local function sliding_log(key, limit, window, cost)
     r.commit = function()
       wipe(key, wrong)
       local score = ms(now)
-      -- count + i is unique among the members alive at this instant
-      zadd_many(key, cost, function() return score end, function(i) return score .. ':' .. int(count + i) end)
+      if token ~= '' then
+        -- identifiable, so a refund removes exactly this request's permits
+        zadd_many(key, cost, function() return score end, function(i) return token .. ':' .. int(i) end)
+      else
+        -- count + i is unique among the members alive at this instant
+        zadd_many(key, cost, function() return score end, function(i) return score .. ':' .. int(count + i) end)
+      end
       redis.call('PEXPIRE', key, int(math.ceil(window) + 1))
     end
   else
@@ -290,7 +299,7 @@ for i = 1, n do
   local key = KEYS[i]
   local r
   if alg == 1 then r = fixed_window(key, limit, period, cost)
-  elseif alg == 2 then r = sliding_log(key, limit, period, cost)
+  elseif alg == 2 then r = sliding_log(key, limit, period, cost, ARGV[b + 8] or '')
   elseif alg == 3 then r = sliding_counter(key, limit, period, cost)
   elseif alg == 4 then r = token_bucket(key, limit, period, cost, (p1 > 0) and p1 or limit)
   elseif alg == 5 then r = gcra(key, limit, period, cost, p1, p2)
@@ -316,4 +325,5 @@ for i = 1, n do
   reply[#reply + 1] = retry
   reply[#reply + 1] = (allowed and r.ok) and ceil_ms(r.delay) or 0
 end
+reply[#reply + 1] = math.floor(now)
 return reply

@@ -37,7 +37,7 @@ internal static class RateLimitTestApp
     }
 
     public static async Task<RedisFleet> StartAsync(
-        RedisServerFixture redis,
+        RedisTestServer redis,
         Dictionary<string, string?> settings,
         Action<WebApplication, int> endpoints,
         int instances = 1,
@@ -92,9 +92,9 @@ internal static class RateLimitTestApp
     /// Tests that count within one aligned one-hour window (fixed window, sliding counter) would see a second window
     /// if they ran across xx:00:00 on the Redis clock. Within a minute of that boundary, start just after it instead.
     /// </summary>
-    private static async Task AvoidHourBoundaryAsync(RedisServerFixture redis)
+    private static async Task AvoidHourBoundaryAsync(RedisTestServer redis)
     {
-        var now = await redis.Server.TimeAsync();
+        var now = await redis.ServerTimeAsync();
         var untilBoundary = TimeSpan.FromHours(1) - TimeSpan.FromTicks(now.Ticks % TimeSpan.TicksPerHour);
         if (untilBoundary < TimeSpan.FromMinutes(1))
         {

@@ -102,6 +102,42 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task PoliciesWithDifferentPartitions_OnASingleNode_StayOneCall_AcceptedOrRejected()
+    {
+        // On a cluster these two partitions land in different slots (RateLimitingClusterTests); a single node has no
+        // slots, so the request keeps its one all-or-nothing call and needs no refund.
+        var settings = new Dictionary<string, string?>()
+            .Policy("ip", RedisRateLimitAlgorithm.SlidingWindowLog, 10, Hour, ("Partition", "Ip"))
+            .Policy("key", RedisRateLimitAlgorithm.FixedWindow, 2, Hour, ("Partition", "Header"), ("PartitionName", "X-Api-Key"));
+        await using var fleet = await RateLimitTestApp.StartAsync(
+            redis,
+            settings,
+            (app, _) => app.MapGet("/both", () => "ok").RequireRateLimit("ip").RequireRateLimit("key"),
+            configure: o => o.LocalDenyCache = false,
+            beforeRateLimiting: (app, _) => app.Use((context, next) =>
+            {
+                context.Connection.RemoteIpAddress = IPAddress.Parse("203.0.113.7");
+                context.Request.Headers["X-Api-Key"] = "k1";
+                return next(context);
+            }));
+        var instance = fleet[0];
+        Assert.Equal(HttpStatusCode.OK, (await instance.Client.GetAsync("/both")).StatusCode); // loads the script
+
+        var before = await redis.CommandStatsAsync();
+        foreach (var expected in new[] { HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests })
+        {
+            using var scope = instance.Commands.Begin();
+            Assert.Equal(expected, (await instance.Client.GetAsync("/both")).StatusCode);
+            Assert.Equal(["EVAL"], scope.Commands);
+        }
+
+        var after = await redis.CommandStatsAsync();
+        Assert.Equal(3, after.GetValueOrDefault("evalsha") - before.GetValueOrDefault("evalsha"));
+        var log = Assert.Single(await redis.KeysAsync(fleet.KeyPrefix + ":rl:"), k => k.EndsWith(":ip:swl", StringComparison.Ordinal));
+        Assert.Equal(2, await redis.Database.SortedSetLengthAsync(log));
+    }
+
+    [Fact]
     public async Task EndpointWithoutMetadata_AndNoGlobalPolicy_CostsNoCommandAndNoHeaders()
     {
         await using var fleet = await RateLimitTestApp.StartAsync(redis, new Dictionary<string, string?>().Policy("x", RedisRateLimitAlgorithm.FixedWindow, 1, Hour), (app, _) =>

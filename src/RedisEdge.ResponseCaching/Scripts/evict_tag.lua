@@ -1,7 +1,7 @@
 --[[
 evict_tag.lua - deletes every entry in a tag set, atomically.
 
-KEYS[1]   tag set (sorted set of entry key names, see fill.lua). The entries it names share
+KEYS[1]   tag set (sorted set of entry keys without their shared prefix, see fill.lua). The entries it names share
           its hash tag (one policy, one slot), so deleting them here stays inside the slot
           the script was routed to.
 ARGV[1]   pub/sub channel: the deleted entry keys are published in one message, one per
@@ -19,9 +19,12 @@ if kind ~= 'zset' then
   return 0
 end
 
+-- Members are entry keys without the prefix they share with the set (see fill.lua).
+local base = string.sub(set, 1, string.find(set, '}', 1, true))
 local members = redis.call('ZRANGE', set, 0, -1)
 local deleted = 0
 for i = 1, #members do
+  members[i] = base .. members[i]
   deleted = deleted + redis.call('DEL', members[i])
 end
 redis.call('DEL', set)

@@ -2,7 +2,8 @@
 fill.lua - stores a response, fenced by the fill lease.
 
 KEYS[1]      entry hash (see lookup.lua for its fields).
-KEYS[2..n]   tag sets (sorted sets of entry key names scored by the entry's expiry, server
+KEYS[2..n]   tag sets (sorted sets of entry keys, each stored without the prefix it shares with the
+             set, scored by the entry's expiry, server
              ms): the policy's tags and the resource set that EvictAsync uses. Same hash tag
              as KEYS[1], so one slot.
 ARGV[1]      owner token the lease was taken with in lookup.lua.
@@ -30,11 +31,15 @@ redis.call('HSET', key, 's', ARGV[2], 'h', ARGV[3], 'b', ARGV[4], 'et', ARGV[5],
   'c', now, 'f', now + ttl, 'w', now + ttl + swr, 'x', now + ttl + sie)
 redis.call('PEXPIRE', key, life)
 
+-- Set members are the entry key after its hash tag (":e:<variant>", under 64 bytes), not the whole key name: a
+-- sorted set keeps members of up to 64 bytes in a compact listpack (about 100 bytes for one entry) and converts to
+-- a skiplist (about 1 KB) for longer ones. evict_tag.lua puts the set's own prefix back in front.
+local member = string.sub(key, string.find(key, '}', 1, true) + 1)
 for i = 2, #KEYS do
   local set = KEYS[i]
   if redis.call('TYPE', set).ok ~= 'zset' then redis.call('DEL', set) end
   redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
-  redis.call('ZADD', set, now + life, key)
+  redis.call('ZADD', set, now + life, member)
   if redis.call('PTTL', set) < life then redis.call('PEXPIRE', set, life) end
 end
 

@@ -1,4 +1,12 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using RedisEdge.Idempotency;
+using RedisEdge.RateLimiting;
+using RedisEdge.ResponseCaching;
+using RedisEdge.Tests.Idempotency;
 using RedisEdge.Tests.Infrastructure;
+using RedisEdge.Tests.RateLimiting;
+using RedisEdge.Tests.ResponseCaching;
 using RedisEdge.Tests.Sessions;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -37,6 +45,92 @@ public sealed class MemoryFootprintTests(RedisServerFixture redis, ITestOutputHe
         Assert.InRange(perSession, 50, 400);
         Assert.InRange(perIndexEntry, 10, 200);
     }
+
+    [Fact]
+    public async Task RateLimitPartition_PerAlgorithm_AtALimitOf100()
+    {
+        var algorithms = new[]
+        {
+            RedisRateLimitAlgorithm.FixedWindow, RedisRateLimitAlgorithm.SlidingWindowLog, RedisRateLimitAlgorithm.SlidingWindowCounter,
+            RedisRateLimitAlgorithm.TokenBucket, RedisRateLimitAlgorithm.Gcra,
+        };
+        var settings = new Dictionary<string, string?>();
+        foreach (var algorithm in algorithms)
+        {
+            settings.Policy(Name(algorithm), algorithm, 100, TimeSpan.FromHours(1), algorithm == RedisRateLimitAlgorithm.TokenBucket ? [("TokensPerPeriod", "1")] : []);
+        }
+
+        await using var fleet = await RateLimitTestApp.StartAsync(redis, settings, (app, _) =>
+        {
+            foreach (var algorithm in algorithms)
+            {
+                app.MapGet("/" + Name(algorithm), () => "ok").RequireRateLimit(Name(algorithm));
+            }
+        });
+
+        // A partition at its fullest: every permit of the window taken (the sliding log keeps one entry per permit).
+        foreach (var algorithm in algorithms)
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                using var response = await fleet[0].Client.GetAsync("/" + Name(algorithm));
+                Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+            }
+        }
+
+        var keys = await redis.KeysAsync(fleet.KeyPrefix);
+        var figures = new List<string>();
+        foreach (var algorithm in algorithms)
+        {
+            var bytes = await TotalUsageAsync(keys.Where(k => k.Contains($":{Name(algorithm)}:", StringComparison.Ordinal)));
+            figures.Add($"{algorithm} {bytes} B");
+            Assert.InRange(bytes, 50, algorithm == RedisRateLimitAlgorithm.SlidingWindowLog ? 12_000 : 400);
+        }
+
+        Report("rate-limit partition, limit 100, full: " + string.Join(", ", figures) + " (concurrency: one sorted-set entry per request in flight, nothing at rest)");
+    }
+
+    [Fact]
+    public async Task IdempotencyRecord_WithA1KbResponse()
+    {
+        var body = new string('x', 1024);
+        await using var fleet = await IdempotencyTestApp.StartAsync(redis, (app, _) =>
+            app.MapPost("/pay", () => Results.Text(body, "application/json", statusCode: 201)).WithIdempotency());
+        for (var i = 0; i < 50; i++)
+        {
+            using var response = await fleet[0].PostAsync("/pay", $"key-{i}");
+            Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
+        }
+
+        var records = await redis.RecordKeysAsync(fleet);
+        Assert.Equal(50, records.Count);
+        var perRecord = await AverageUsageAsync(records);
+        Report($"idempotency record with a 1 KB response body: {perRecord:0} B (body + fingerprint + headers + hash overhead), kept for the retention time");
+        Assert.InRange(perRecord, 1024, 2048);
+    }
+
+    [Fact]
+    public async Task CachedEntry_WithASmallJsonBody()
+    {
+        var origin = new Origin();
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);
+        for (var i = 0; i < 50; i++)
+        {
+            using var response = await fleet[0].Client.GetAsync($"/items/{i}");
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var keys = await redis.KeysAsync(fleet.KeyPrefix);
+        var entries = keys.Where(k => k.Contains(":e:", StringComparison.Ordinal)).ToList();
+        Assert.Equal(50, entries.Count);
+        var perEntry = await AverageUsageAsync(entries);
+        var sets = (await TotalUsageAsync(keys.Except(entries))) / 50.0;
+        Report($"response-cache entry of a small JSON body: {perEntry:0} B per entry hash, plus {sets:0} B per entry in tag and URL sets (two tags, one shared by all 50 entries; {keys.Count} keys in all)");
+        Assert.InRange(perEntry, 100, 2048);
+        Assert.InRange(sets, 50, 800);
+    }
+
+    private static string Name(RedisRateLimitAlgorithm algorithm) => algorithm.ToString().ToLowerInvariant();
 
     private void Report(string line)
     {

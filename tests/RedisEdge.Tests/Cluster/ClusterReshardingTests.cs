@@ -1,7 +1,12 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Idempotency;
 using RedisEdge.RateLimiting;
+using RedisEdge.Tests.Idempotency;
+using RedisEdge.Tests.ResponseCaching;
 using RedisEdge.Tests.Infrastructure;
 using RedisEdge.Tests.Sessions;
 using StackExchange.Redis;
@@ -79,11 +84,91 @@ public sealed class ClusterReshardingTests(ITestOutputHelper output)
         Assert.Equal(recorder.Outcomes.Count, counted);
     }
 
+    [Fact]
+    public async Task Idempotency_EverySlotOfAPrimaryMovedUnderLoad_NoClientSeesAFailure_NothingExecutesTwice()
+    {
+        await using var cluster = await RedisClusterProcess.StartAsync();
+        var executions = new ConcurrentDictionary<string, int>();
+        await using var fleet = await IdempotencyTestApp.StartAsync(
+            cluster.Configuration,
+            (app, _) => app.MapPost("/pay", (HttpContext context) =>
+            {
+                executions.AddOrUpdate(context.Request.Headers["Idempotency-Key"].ToString(), 1, (_, n) => n + 1);
+                return Results.Created("/pay/1", new { ok = true });
+            }).WithIdempotency(),
+            instances: 3,
+            settings: Patient("Idempotency"));
+
+        // Each key twice, the retry on another instance: the first executes, the retry is replayed.
+        var notReplayed = 0;
+        await using var recorder = LoadRecorder.Start(12, async (w, i, ct) =>
+        {
+            using var response = await fleet[(int)((w + i) % 3)].PostAsync("/pay", $"w{w}-k{i / 2}");
+            if (i % 2 == 1 && response.IsSuccessStatusCode && !response.IsReplay())
+            {
+                Interlocked.Increment(ref notReplayed);
+            }
+
+            return LoadOutcome.From(response, await response.Content.ReadAsStringAsync(ct));
+        });
+        await recorder.WaitForSuccessesAsync(TimeSpan.Zero, 50, Bound);
+
+        var (startedAt, finishedAt) = await ReshardAwayFromAsync(cluster, "w0-k0", recorder, anyPrimary: true);
+        await recorder.WaitForSuccessesAsync(finishedAt, 50, Bound);
+        await recorder.StopAsync();
+
+        var report = ClusterChaos.Report.Of(recorder.Outcomes, startedAt);
+        ClusterChaos.Log(output, report.Describe("idempotency, resharding") + $"; reshard took {(finishedAt - startedAt).TotalMilliseconds:0} ms; {executions.Count} keys, {executions.Count(e => e.Value > 1)} executed twice, {notReplayed} retries not replayed");
+        Assert.Equal(0, report.Requests - report.Successes);
+        Assert.DoesNotContain(executions, e => e.Value > 1);
+        Assert.Equal(0, notReplayed);
+    }
+
+    [Fact]
+    public async Task ResponseCaching_ThePolicysSlotMovedUnderLoad_NoFailure_NoBypass_OneOriginExecutionPerKey()
+    {
+        await using var cluster = await RedisClusterProcess.StartAsync();
+        var origin = new Origin();
+        var settings = Patient("ResponseCaching");
+        await using var fleet = await CacheTestApp.StartAsync(cluster.Configuration, origin, settings, instances: 3);
+        await using var recorder = LoadRecorder.Start(12, async (w, i, ct) =>
+        {
+            using var response = await fleet[(int)((w + i) % 3)].Client.GetAsync($"/items/{i % 10}", ct);
+            var outcome = LoadOutcome.From(response, await response.Content.ReadAsStringAsync(ct));
+            var status = response.Headers.TryGetValues("Cache-Status", out var values) ? values.Single() : "(none)";
+            return outcome with { Detail = status };
+        });
+        await recorder.WaitForSuccessesAsync(TimeSpan.Zero, 100, Bound);
+
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
+        RedisKey entry = default;
+        foreach (var server in admin.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+        {
+            await foreach (var key in server.KeysAsync(pattern: fleet.KeyPrefix + "*"))
+            {
+                entry = key;
+            }
+        }
+
+        var (startedAt, finishedAt) = await ReshardAwayFromAsync(cluster, entry, recorder);
+        await recorder.WaitForSuccessesAsync(finishedAt, 100, Bound);
+        await recorder.StopAsync();
+
+        var report = ClusterChaos.Report.Of(recorder.Outcomes, startedAt);
+        var bypassed = recorder.Outcomes.Count(o => o.Detail?.Contains("bypass", StringComparison.Ordinal) == true);
+        ClusterChaos.Log(output, report.Describe("response caching, resharding") + $"; reshard took {(finishedAt - startedAt).TotalMilliseconds:0} ms; {bypassed} requests bypassed the cache; origin executions {origin.Executions} for 10 keys");
+        Assert.Equal(0, report.Requests - report.Successes);
+        Assert.Equal(0, bypassed);
+
+        // The entries moved with their slot: no key was filled again.
+        Assert.Equal(10, origin.Executions);
+    }
+
     /// <summary>Moves every slot of the primary that serves <paramref name="key"/> to another primary, under load.</summary>
-    private static async Task<(TimeSpan Started, TimeSpan Finished)> ReshardAwayFromAsync(RedisClusterProcess cluster, RedisKey key, LoadRecorder recorder)
+    private static async Task<(TimeSpan Started, TimeSpan Finished)> ReshardAwayFromAsync(RedisClusterProcess cluster, RedisKey key, LoadRecorder recorder, bool anyPrimary = false)
     {
         var primaries = await cluster.PrimariesAsync();
-        var source = await cluster.PrimaryForAsync(key);
+        var source = anyPrimary ? primaries[0].Node : await cluster.PrimaryForAsync(key);
         var target = primaries.First(p => p.Node != source).Node;
         var slots = primaries.Single(p => p.Node == source).Slots.Sum(r => r.High - r.Low + 1);
         var sourceId = (await RedisClusterProcess.RedisCliAsync(["-p", Port(source), "cluster", "myid"])).Output.Trim();
@@ -98,7 +183,10 @@ public sealed class ClusterReshardingTests(ITestOutputHelper output)
         ]);
         Assert.True(code == 0, $"redis-cli --cluster reshard failed ({code}): {text[^Math.Min(text.Length, 2000)..]}");
         var finished = recorder.Mark("resharded");
-        Assert.Equal(target.Port, (await cluster.PrimaryForAsync(key)).Port);
+        if (!anyPrimary)
+        {
+            Assert.Equal(target.Port, (await cluster.PrimaryForAsync(key)).Port);
+        }
         return (started, finished);
     }
 

@@ -1,5 +1,8 @@
 using System.Globalization;
 using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.RateLimiting;
 using RedisEdge.Tests.Infrastructure;
 using RedisEdge.Tests.Sessions;
 using Xunit.Abstractions;
@@ -57,6 +60,37 @@ internal static class ClusterChaos
 
             return LoadOutcome.From(response, body);
         }
+    }
+
+    /// <summary>
+    /// Three instances with one fail-closed fixed-window policy on <c>GET /rl</c>, partitioned globally (one counter key)
+    /// and limited so high that nothing is refused: every answer is a Redis decision or an outage answer.
+    /// </summary>
+    public static Task<RedisFleet> StartRateLimitFleetAsync(string redisConfiguration, Dictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["RedisEdge:RateLimiting:Failure:Mode"] = "FailClosed",
+            ["RedisEdge:RateLimiting:Policies:api:Algorithm"] = "FixedWindow",
+            ["RedisEdge:RateLimiting:Policies:api:PermitLimit"] = "1000000000",
+            ["RedisEdge:RateLimiting:Policies:api:Window"] = "01:00:00",
+            ["RedisEdge:RateLimiting:Policies:api:Partition"] = "Global",
+        };
+        foreach (var (key, value) in extra ?? [])
+        {
+            settings[key] = value;
+        }
+
+        return RedisFleet.StartAsync(
+            redisConfiguration,
+            3,
+            (builder, _) => builder.Services.AddRedisEdge().AddRateLimiting(),
+            (app, _) =>
+            {
+                app.UseRedisRateLimiting();
+                app.MapGet("/rl", () => "ok").RequireRateLimit("api");
+            },
+            settings);
     }
 
     /// <summary>What the clients saw, for assertions and for the figures the README quotes.</summary>

@@ -2,9 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using RedisEdge.Idempotency;
-using RedisEdge.RateLimiting;
 using RedisEdge.ResponseCaching;
 using RedisEdge.Tests.Idempotency;
 using RedisEdge.Tests.ResponseCaching;
@@ -54,24 +52,7 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
     public async Task RateLimiting_PrimaryKilledUnderLoad_FailClosed503NotA500_RecoversWithoutRestart()
     {
         await using var cluster = await RedisClusterProcess.StartAsync();
-        var settings = new Dictionary<string, string?>
-        {
-            ["RedisEdge:RateLimiting:Failure:Mode"] = "FailClosed",
-            ["RedisEdge:RateLimiting:Policies:api:Algorithm"] = "FixedWindow",
-            ["RedisEdge:RateLimiting:Policies:api:PermitLimit"] = "1000000000",
-            ["RedisEdge:RateLimiting:Policies:api:Window"] = "01:00:00",
-            ["RedisEdge:RateLimiting:Policies:api:Partition"] = "Global",
-        };
-        await using var fleet = await RedisFleet.StartAsync(
-            cluster.Configuration,
-            3,
-            (builder, _) => builder.Services.AddRedisEdge().AddRateLimiting(),
-            (app, _) =>
-            {
-                app.UseRedisRateLimiting();
-                app.MapGet("/rl", () => "ok").RequireRateLimit("api");
-            },
-            settings);
+        await using var fleet = await ClusterChaos.StartRateLimitFleetAsync(cluster.Configuration);
         await using var recorder = LoadRecorder.Start(12, async (w, i, ct) =>
             await LoadOutcome.FromAsync(await fleet[(int)((w + i) % 3)].Client.GetAsync("/rl", ct)));
         await recorder.WaitForSuccessesAsync(TimeSpan.Zero, 50, RecoveryBound);

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using RedisEdge.Internal;
 
@@ -13,7 +12,7 @@ internal sealed class RedisIdempotencyOptionsValidator(RedisEdgeSectionPath<Redi
     {
         var errors = new List<string>();
         var root = section.Path;
-        CheckPolicyBinding(errors);
+        RedisEdgePolicyValidation.CheckBinding<RedisIdempotencyPolicyOptions>(configuration.Section.GetSection("Policies"), errors);
         (options.Failure ?? new RedisFailurePolicyOptions()).Validate($"{root}:Failure", errors);
         ValidateValues(root, errors, options.HeaderName, options.Retention, options.Lease, options.StoredStatusCodes, options.MaxBodySize,
             options.MaxRequestBodySize, options.InFlight, options.WaitTimeout, options.Scope, options.ScopeHeaderName, options.ScopeResolver,
@@ -24,10 +23,7 @@ internal sealed class RedisIdempotencyOptionsValidator(RedisEdgeSectionPath<Redi
         foreach (var (policyName, policy) in options.Policies)
         {
             var path = $"{root}:Policies:{policyName}";
-            if (!IsValidName(policyName))
-            {
-                errors.Add($"{path}: a policy name must be 1-64 characters of [A-Za-z0-9_.-].");
-            }
+            RedisEdgePolicyValidation.CheckName(path, policyName, errors);
 
             if (policy is null)
             {
@@ -143,23 +139,6 @@ internal sealed class RedisIdempotencyOptionsValidator(RedisEdgeSectionPath<Redi
 
     /// <summary>The binder silently drops a policy it cannot convert (an unknown enum value); binding each one alone
     /// surfaces the error with its path.</summary>
-    private void CheckPolicyBinding(List<string> errors)
-    {
-        foreach (var child in configuration.Section.GetSection("Policies").GetChildren())
-        {
-            try
-            {
-                child.Get<RedisIdempotencyPolicyOptions>();
-            }
-            catch (InvalidOperationException ex)
-            {
-                errors.Add(ex.Message);
-            }
-        }
-    }
-
-    internal static bool IsValidName(string name) =>
-        name.Length is > 0 and <= 64 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-');
 
     private static bool IsToken(string? value) =>
         !string.IsNullOrEmpty(value) && value.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal));

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using RedisEdge.Internal;
 
@@ -11,7 +10,7 @@ internal sealed class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<Red
     {
         var errors = new List<string>();
         var root = section.Path;
-        CheckPolicyBinding(errors);
+        RedisEdgePolicyValidation.CheckBinding<RedisRateLimitPolicyOptions>(configuration.Section.GetSection("Policies"), errors);
         options.Failure.Validate($"{root}:Failure", errors);
         if (options.RetryAfterJitter < TimeSpan.Zero)
         {
@@ -32,10 +31,7 @@ internal sealed class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<Red
         foreach (var (policyName, policy) in options.Policies)
         {
             var path = $"{root}:Policies:{policyName}";
-            if (!IsValidName(policyName))
-            {
-                errors.Add($"{path}: a policy name must be 1-64 characters of [A-Za-z0-9_.-].");
-            }
+            RedisEdgePolicyValidation.CheckName(path, policyName, errors);
 
             if (policy is null)
             {
@@ -49,27 +45,6 @@ internal sealed class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<Red
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
-    /// <summary>
-    /// The configuration binder silently drops a dictionary entry it cannot convert (an unknown algorithm, a limit
-    /// of "ten"); binding each policy on its own surfaces the error, with its path.
-    /// </summary>
-    private void CheckPolicyBinding(List<string> errors)
-    {
-        foreach (var child in configuration.Section.GetSection("Policies").GetChildren())
-        {
-            try
-            {
-                child.Get<RedisRateLimitPolicyOptions>();
-            }
-            catch (InvalidOperationException ex)
-            {
-                errors.Add(ex.Message);
-            }
-        }
-    }
-
-    internal static bool IsValidName(string name) =>
-        name.Length is > 0 and <= 64 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-');
 
     private static void ValidatePolicy(string path, RedisRateLimitPolicyOptions policy, List<string> errors)
     {

@@ -31,7 +31,7 @@ app.MapGet("/", () => Results.Text(
       GET  /session/profile               requires a session: user, cart, the user's sessions
       POST /session/cart/{item}           add an item;  GET /session/cart (read-only);  DELETE /session/cart/{item}
       POST /session/logout                destroy this session;  POST /session/logout-everywhere
-    """ + "\n" + SampleRateLimiting.Usage + SampleResponseCaching.Usage + SampleOrders.Usage + "\n"));
+    """ + "\n" + string.Join("\n", SampleRateLimiting.Usage.TrimEnd(), SampleResponseCaching.Usage.TrimEnd(), SampleOrders.Usage.TrimEnd()) + "\n"));
 
 app.Run();
 

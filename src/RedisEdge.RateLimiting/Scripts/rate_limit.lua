@@ -64,7 +64,7 @@ local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000 -- ms, microseco
 -- Phase 1: decide every policy, write nothing. The reply is filled as we go with the values of
 -- a request that consumes nothing; phase 2 corrects them for the policies it commits.
 -- st holds, per policy (stride 8): alg, wrong type, remaining after consuming, queue delay,
--- then up to four values the commit needs.
+-- then up to four values the commit needs (st[o + 8] = the key is already in this window).
 local reply = { 1 }
 local st = {}
 local allowed = true
@@ -86,13 +86,14 @@ for i = 1, n do
     local win_end = (win + 1) * period
     local count = 0
     local v = pcall_('HMGET', key, 'w', 'c')
-    if v.err then wrong = true elseif tonumber(v[1]) == win then count = tonumber(v[2]) or 0 end
+    local same = false
+    if v.err then wrong = true elseif tonumber(v[1]) == win then count = tonumber(v[2]) or 0; same = true end
     reset = win_end - now
     now_remaining = limit - count
     if now_remaining < 0 then now_remaining = 0 end
     if count + cost <= limit then
       ok = true; remaining = limit - count - cost
-      st[o + 5] = win; st[o + 6] = count + cost; st[o + 7] = win_end + 1
+      st[o + 5] = win; st[o + 6] = count + cost; st[o + 7] = win_end + 1; st[o + 8] = same
     else
       retry = (cost > limit) and -1 or reset
     end
@@ -128,7 +129,7 @@ for i = 1, n do
     else
       local w = tonumber(v[1])
       if w == win then
-        cur = tonumber(v[2]) or 0; prev = tonumber(v[3]) or 0
+        cur = tonumber(v[2]) or 0; prev = tonumber(v[3]) or 0; st[o + 8] = true
       elseif w == win - 1 then
         prev = tonumber(v[2]) or 0
       end
@@ -265,11 +266,13 @@ if allowed then
       local cost = tonumber(ARGV[(i - 1) * 8 + 6])
       if alg == 1 then
         call('HSET', key, 'w', st[o + 5], 'c', fmt('%d', st[o + 6]))
-        call('PEXPIREAT', key, st[o + 7])
+        -- a key already in this window already expires at its end (HSET keeps the expiry)
+        if not st[o + 8] then call('PEXPIREAT', key, st[o + 7]) end
       elseif alg == 3 then
         call('HSET', key, 'w', st[o + 5], 'c', fmt('%d', st[o + 6]), 'p', fmt('%d', st[o + 7]))
-        -- the current count still weighs on the next window
-        call('PEXPIREAT', key, (st[o + 5] + 2) * tonumber(ARGV[(i - 1) * 8 + 5]) + 1)
+        -- the current count still weighs on the next window; a key already in this window
+        -- already has that expiry (HSET keeps it)
+        if not st[o + 8] then call('PEXPIREAT', key, (st[o + 5] + 2) * tonumber(ARGV[(i - 1) * 8 + 5]) + 1) end
       elseif alg == 4 then
         call('HSET', key, 't', fmt('%.17g', st[o + 5]), 'ts', fmt('%.3f', now))
         -- a missing key means a full bucket, so it may vanish once full

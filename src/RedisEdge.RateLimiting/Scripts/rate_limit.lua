@@ -42,288 +42,283 @@ A cost of any size is written in batches of 1,000 members, so a large cost (5,00
 100,000, say) commits like a cost of 1.
 
 Keys whose type is wrong (corrupted or foreign data) are treated as empty and replaced on
-commit. Memory: a sliding log holds at most `limit` members, a concurrency key at most
+commit: the command that reads the state is called with redis.pcall and its WRONGTYPE error
+marks the key, so the hot path needs no TYPE probe. Memory: a sliding log holds at most `limit` members, a concurrency key at most
 `limit` leases; every key expires once its state no longer matters.
+
+Cost: this runs once per request, so it is straight-line code per algorithm selected by a
+branch (no closures or per-policy tables created per call), issues only the commands the
+decision needs, and writes integers as Lua numbers rather than formatted strings.
 ]]
-
 if redis.replicate_commands then redis.replicate_commands() end
-
-local EPS = 1e-6
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000 -- ms, microsecond precision
-
-local function ms(x) return string.format('%.3f', x) end
-local function int(x) return string.format('%d', x) end
-local function ceil_ms(x) if x <= 0 then return 0 end return math.ceil(x - EPS) end
-
--- true when the key holds `want`; a key of another type is reported so commit replaces it
-local function inspect(key, want)
-  local t = redis.call('TYPE', key).ok
-  if t == want then return true, false end
-  return false, t ~= 'none'
-end
-
-local function wipe(key, wrong) if wrong then redis.call('DEL', key) end end
-
--- ZADD of `count` members in batches: Lua 5.1 cannot unpack more than about 8,000 values, and a
--- failure there would come after earlier policies were committed (breaking all-or-nothing).
-local BATCH = 1000
-local function zadd_many(key, count, score, member)
-  local args = {}
-  for i = 1, count do
-    args[#args + 1] = score(i)
-    args[#args + 1] = member(i)
-    if #args >= 2 * BATCH then
-      redis.call('ZADD', key, unpack(args))
-      args = {}
-    end
-  end
-  if #args > 0 then redis.call('ZADD', key, unpack(args)) end
-end
-
--- Each algorithm returns a table:
---   ok, remaining (after consuming), now_remaining (if nothing consumed), reset, retry, delay, commit()
-
-local function fixed_window(key, limit, period, cost)
-  local win = math.floor(now / period)
-  local win_end = (win + 1) * period
-  local count = 0
-  local present, wrong = inspect(key, 'hash')
-  if present then
-    local v = redis.call('HMGET', key, 'w', 'c')
-    if tonumber(v[1]) == win then count = tonumber(v[2]) or 0 end
-  end
-  local reset = win_end - now
-  local r = { now_remaining = math.max(0, limit - count), reset = reset, delay = 0 }
-  if count + cost <= limit then
-    r.ok = true; r.remaining = limit - count - cost; r.retry = 0
-    r.commit = function()
-      wipe(key, wrong)
-      redis.call('HSET', key, 'w', int(win), 'c', int(count + cost))
-      redis.call('PEXPIREAT', key, int(win_end + 1))
-    end
-  else
-    r.ok = false; r.remaining = r.now_remaining
-    r.retry = (cost > limit) and -1 or reset
-  end
-  return r
-end
-
-local function sliding_log(key, limit, window, cost, token)
-  local count = 0
-  local present, wrong = inspect(key, 'zset')
-  if present then
-    -- Dropping expired entries changes no decision, so it is safe even on rejection.
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', ms(now - window))
-    count = redis.call('ZCARD', key)
-  end
-  local r = { now_remaining = math.max(0, limit - count), delay = 0 }
-  local oldest = nil
-  if count > 0 then oldest = tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]) end
-  if count + cost <= limit then
-    r.ok = true; r.remaining = limit - count - cost; r.retry = 0
-    r.reset = (oldest or now) + window - now
-    r.commit = function()
-      wipe(key, wrong)
-      local score = ms(now)
-      if token ~= '' then
-        -- identifiable, so a refund removes exactly this request's permits
-        zadd_many(key, cost, function() return score end, function(i) return token .. ':' .. int(i) end)
-      else
-        -- count + i is unique among the members alive at this instant
-        zadd_many(key, cost, function() return score end, function(i) return score .. ':' .. int(count + i) end)
-      end
-      redis.call('PEXPIRE', key, int(math.ceil(window) + 1))
-    end
-  else
-    r.ok = false; r.remaining = r.now_remaining
-    r.reset = (oldest or now) + window - now
-    if cost > limit then
-      r.retry = -1
-    else
-      -- the (count + cost - limit)-th oldest entry has to leave the window
-      local k = count + cost - limit
-      local s = tonumber(redis.call('ZRANGE', key, k - 1, k - 1, 'WITHSCORES')[2])
-      r.retry = s + window - now
-    end
-  end
-  return r
-end
-
-local function sliding_counter(key, limit, window, cost)
-  local win = math.floor(now / window)
-  local elapsed = now - win * window
-  local cur, prev = 0, 0
-  local present, wrong = inspect(key, 'hash')
-  if present then
-    local v = redis.call('HMGET', key, 'w', 'c', 'p')
-    local w = tonumber(v[1])
-    if w == win then
-      cur = tonumber(v[2]) or 0; prev = tonumber(v[3]) or 0
-    elseif w == win - 1 then
-      prev = tonumber(v[2]) or 0
-    end
-  end
-  local est = prev * (window - elapsed) / window + cur
-  local r = { now_remaining = math.max(0, math.floor(limit - est + EPS)), reset = window - elapsed, delay = 0 }
-  if est + cost <= limit + EPS then
-    r.ok = true; r.remaining = math.max(0, math.floor(limit - est - cost + EPS)); r.retry = 0
-    r.commit = function()
-      wipe(key, wrong)
-      redis.call('HSET', key, 'w', int(win), 'c', int(cur + cost), 'p', int(prev))
-      -- the current count still weighs on the next window
-      redis.call('PEXPIREAT', key, int((win + 2) * window + 1))
-    end
-  else
-    r.ok = false; r.remaining = r.now_remaining
-    local room = limit - cur - cost
-    if cost > limit then
-      r.retry = -1
-    elseif room >= 0 and prev > 0 then
-      -- prev * (window - elapsed - t) / window <= room, within this window
-      r.retry = (window - elapsed) - room * window / prev
-    else
-      -- next window: prev' = cur, cur' = 0 -> cur * (window - e) / window + cost <= limit
-      local wait = 0
-      if cur > 0 then wait = math.max(0, window - (limit - cost) * window / cur) end
-      r.retry = (window - elapsed) + wait
-    end
-  end
-  return r
-end
-
-local function token_bucket(key, capacity, period, cost, per_period)
-  local rate = per_period / period -- tokens per ms
-  local tokens = capacity
-  local present, wrong = inspect(key, 'hash')
-  if present then
-    local v = redis.call('HMGET', key, 't', 'ts')
-    local t, ts = tonumber(v[1]), tonumber(v[2])
-    if t and ts then tokens = math.min(capacity, t + math.max(0, now - ts) * rate) end
-  end
-  local r = { now_remaining = math.floor(tokens + EPS), delay = 0 }
-  if tokens + EPS >= cost then
-    local left = math.max(0, tokens - cost)
-    r.ok = true; r.remaining = math.floor(left + EPS); r.retry = 0
-    r.reset = (capacity - left) / rate
-    r.commit = function()
-      wipe(key, wrong)
-      redis.call('HSET', key, 't', string.format('%.17g', left), 'ts', ms(now))
-      -- a missing key means a full bucket, so it may vanish once full
-      redis.call('PEXPIRE', key, int(math.ceil(r.reset) + 1))
-    end
-  else
-    r.ok = false; r.remaining = r.now_remaining
-    r.reset = (capacity - tokens) / rate
-    r.retry = (cost > capacity) and -1 or (cost - tokens) / rate
-  end
-  return r
-end
-
-local function gcra(key, limit, period, cost, burst, max_delay)
-  if burst <= 0 then burst = limit end
-  local interval = period / limit
-  local tolerance = burst * interval
-  local tat = now
-  local present, wrong = inspect(key, 'string')
-  if present then
-    local v = tonumber(redis.call('GET', key))
-    if v and v > now then tat = v end
-  end
-  local new_tat = tat + cost * interval
-  local wait = new_tat - tolerance - now
-  local r = { now_remaining = math.max(0, math.floor((now + tolerance - tat) / interval + EPS)) }
-  if wait <= EPS or wait <= max_delay + EPS then
-    r.ok = true; r.retry = 0
-    r.delay = math.max(0, wait)
-    r.remaining = math.max(0, math.floor((now + tolerance - new_tat) / interval + EPS))
-    r.reset = new_tat - now
-    r.commit = function()
-      wipe(key, wrong)
-      redis.call('SET', key, ms(new_tat), 'PX', int(math.ceil(new_tat - now) + 1))
-    end
-  else
-    r.ok = false; r.delay = 0; r.remaining = r.now_remaining
-    r.reset = tat - now
-    if (cost - burst) * interval > max_delay + EPS then
-      r.retry = -1
-    else
-      r.retry = wait - max_delay
-    end
-  end
-  return r
-end
-
-local function concurrency(key, limit, cost, ttl, lease)
-  local count = 0
-  local present, wrong = inspect(key, 'zset')
-  if present then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', ms(now))
-    count = redis.call('ZCARD', key)
-  end
-  local r = { now_remaining = math.max(0, limit - count), reset = 0, delay = 0 }
-  if count + cost <= limit then
-    r.ok = true; r.remaining = limit - count - cost; r.retry = 0
-    r.commit = function()
-      wipe(key, wrong)
-      local expiry = ms(now + ttl)
-      zadd_many(key, cost, function() return expiry end, function(i) return lease .. ':' .. int(i) end)
-      if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, int(math.ceil(ttl) + 1)) end
-    end
-  else
-    r.ok = false; r.remaining = r.now_remaining
-    if cost > limit then
-      r.retry = -1
-    else
-      local k = count + cost - limit
-      local s = tonumber(redis.call('ZRANGE', key, k - 1, k - 1, 'WITHSCORES')[2])
-      r.retry = s - now
-    end
-  end
-  return r
-end
 
 local n = tonumber(ARGV[1])
 if n == nil or n ~= #KEYS then return redis.error_reply('ERR rate_limit: policy count does not match KEYS') end
 
-local results = {}
+local EPS = 1e-6
+local floor, ceil, fmt = math.floor, math.ceil, string.format
+local call, pcall_ = redis.call, redis.pcall
+local time = call('TIME')
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000 -- ms, microsecond precision
+
+-- Phase 1: decide every policy, write nothing. The reply is filled as we go with the values of
+-- a request that consumes nothing; phase 2 corrects them for the policies it commits.
+-- st holds, per policy (stride 8): alg, wrong type, remaining after consuming, queue delay,
+-- then up to four values the commit needs (st[o + 8] = the key is already in this window).
+local reply = { 1 }
+local st = {}
 local allowed = true
 for i = 1, n do
   local b = 1 + (i - 1) * 8
-  local alg, shadow = tonumber(ARGV[b + 1]), ARGV[b + 2] == '1'
+  local alg = tonumber(ARGV[b + 1])
   local limit, period, cost = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
-  local p1, p2 = tonumber(ARGV[b + 6]) or 0, tonumber(ARGV[b + 7]) or 0
+  local p1 = tonumber(ARGV[b + 6]) or 0
   if not limit or limit <= 0 or not cost or cost < 1 or ((alg ~= 6) and (not period or period <= 0)) then
     return redis.error_reply('ERR rate_limit: invalid arguments for policy ' .. i)
   end
   local key = KEYS[i]
-  local r
-  if alg == 1 then r = fixed_window(key, limit, period, cost)
-  elseif alg == 2 then r = sliding_log(key, limit, period, cost, ARGV[b + 8] or '')
-  elseif alg == 3 then r = sliding_counter(key, limit, period, cost)
-  elseif alg == 4 then r = token_bucket(key, limit, period, cost, (p1 > 0) and p1 or limit)
-  elseif alg == 5 then r = gcra(key, limit, period, cost, p1, p2)
-  elseif alg == 6 then r = concurrency(key, limit, cost, (p1 > 0) and p1 or 60000, ARGV[b + 8])
-  else return redis.error_reply('ERR rate_limit: unknown algorithm ' .. tostring(alg)) end
-  r.shadow = shadow
-  if not r.ok and not shadow then allowed = false end
-  results[i] = r
+  local o = (i - 1) * 8
+  local ok, wrong = false, false
+  local remaining, now_remaining, reset, retry, delay = 0, 0, 0, 0, 0
+
+  if alg == 1 then -- fixed window
+    local win = floor(now / period)
+    local win_end = (win + 1) * period
+    local count = 0
+    local v = pcall_('HMGET', key, 'w', 'c')
+    local same = false
+    if v.err then wrong = true elseif tonumber(v[1]) == win then count = tonumber(v[2]) or 0; same = true end
+    reset = win_end - now
+    now_remaining = limit - count
+    if now_remaining < 0 then now_remaining = 0 end
+    if count + cost <= limit then
+      ok = true; remaining = limit - count - cost
+      st[o + 5] = win; st[o + 6] = count + cost; st[o + 7] = win_end + 1; st[o + 8] = same
+    else
+      retry = (cost > limit) and -1 or reset
+    end
+
+  elseif alg == 2 then -- sliding window log
+    local count = 0
+    -- Dropping expired entries changes no decision, so it is safe even on rejection.
+    local c = pcall_('ZREMRANGEBYSCORE', key, '-inf', fmt('%.3f', now - period))
+    if type(c) == 'table' then wrong = true else count = call('ZCARD', key) end
+    now_remaining = limit - count
+    if now_remaining < 0 then now_remaining = 0 end
+    local oldest = now
+    if count > 0 then oldest = tonumber(call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]) end
+    reset = oldest + period - now
+    if count + cost <= limit then
+      ok = true; remaining = limit - count - cost
+      st[o + 5] = count; st[o + 6] = ARGV[b + 8] or ''
+    elseif cost > limit then
+      retry = -1
+    else
+      -- the (count + cost - limit)-th oldest entry has to leave the window
+      local k = count + cost - limit
+      retry = tonumber(call('ZRANGE', key, k - 1, k - 1, 'WITHSCORES')[2]) + period - now
+    end
+
+  elseif alg == 3 then -- sliding window counter
+    local win = floor(now / period)
+    local elapsed = now - win * period
+    local cur, prev = 0, 0
+    local v = pcall_('HMGET', key, 'w', 'c', 'p')
+    if v.err then
+      wrong = true
+    else
+      local w = tonumber(v[1])
+      if w == win then
+        cur = tonumber(v[2]) or 0; prev = tonumber(v[3]) or 0; st[o + 8] = true
+      elseif w == win - 1 then
+        prev = tonumber(v[2]) or 0
+      end
+    end
+    local est = prev * (period - elapsed) / period + cur
+    now_remaining = floor(limit - est + EPS)
+    if now_remaining < 0 then now_remaining = 0 end
+    reset = period - elapsed
+    if est + cost <= limit + EPS then
+      ok = true
+      remaining = floor(limit - est - cost + EPS)
+      if remaining < 0 then remaining = 0 end
+      st[o + 5] = win; st[o + 6] = cur + cost; st[o + 7] = prev
+    else
+      local room = limit - cur - cost
+      if cost > limit then
+        retry = -1
+      elseif room >= 0 and prev > 0 then
+        -- prev * (period - elapsed - t) / period <= room, within this window
+        retry = (period - elapsed) - room * period / prev
+      else
+        -- next window: prev' = cur, cur' = 0 -> cur * (period - e) / period + cost <= limit
+        local wait = 0
+        if cur > 0 then
+          wait = period - (limit - cost) * period / cur
+          if wait < 0 then wait = 0 end
+        end
+        retry = (period - elapsed) + wait
+      end
+    end
+
+  elseif alg == 4 then -- token bucket
+    local rate = ((p1 > 0) and p1 or limit) / period -- tokens per ms
+    local tokens = limit
+    local v = pcall_('HMGET', key, 't', 'ts')
+    if v.err then
+      wrong = true
+    else
+      local t, ts = tonumber(v[1]), tonumber(v[2])
+      if t and ts then
+        local gap = now - ts
+        if gap < 0 then gap = 0 end
+        tokens = t + gap * rate
+        if tokens > limit then tokens = limit end
+      end
+    end
+    now_remaining = floor(tokens + EPS)
+    if tokens + EPS >= cost then
+      local left = tokens - cost
+      if left < 0 then left = 0 end
+      ok = true; remaining = floor(left + EPS)
+      reset = (limit - left) / rate
+      st[o + 5] = left; st[o + 6] = reset
+    else
+      reset = (limit - tokens) / rate
+      retry = (cost > limit) and -1 or (cost - tokens) / rate
+    end
+
+  elseif alg == 5 then -- GCRA (meter when p2 = 0, queue when p2 > 0)
+    local max_delay = tonumber(ARGV[b + 7]) or 0
+    local burst = (p1 > 0) and p1 or limit
+    local interval = period / limit
+    local tolerance = burst * interval
+    local tat = now
+    local v = pcall_('GET', key)
+    if type(v) == 'table' then
+      wrong = true
+    else
+      v = tonumber(v)
+      if v and v > now then tat = v end
+    end
+    local new_tat = tat + cost * interval
+    local wait = new_tat - tolerance - now
+    now_remaining = floor((now + tolerance - tat) / interval + EPS)
+    if now_remaining < 0 then now_remaining = 0 end
+    if wait <= EPS or wait <= max_delay + EPS then
+      ok = true
+      if wait > 0 then delay = wait end
+      remaining = floor((now + tolerance - new_tat) / interval + EPS)
+      if remaining < 0 then remaining = 0 end
+      reset = new_tat - now
+      st[o + 5] = new_tat
+    else
+      reset = tat - now
+      if (cost - burst) * interval > max_delay + EPS then retry = -1 else retry = wait - max_delay end
+    end
+
+  elseif alg == 6 then -- concurrency
+    local count = 0
+    local c = pcall_('ZREMRANGEBYSCORE', key, '-inf', fmt('%.3f', now))
+    if type(c) == 'table' then wrong = true else count = call('ZCARD', key) end
+    now_remaining = limit - count
+    if now_remaining < 0 then now_remaining = 0 end
+    if count + cost <= limit then
+      ok = true; remaining = limit - count - cost
+      st[o + 5] = (p1 > 0) and p1 or 60000; st[o + 6] = ARGV[b + 8]
+    elseif cost > limit then
+      retry = -1
+    else
+      local k = count + cost - limit
+      retry = tonumber(call('ZRANGE', key, k - 1, k - 1, 'WITHSCORES')[2]) - now
+    end
+
+  else
+    return redis.error_reply('ERR rate_limit: unknown algorithm ' .. tostring(alg))
+  end
+
+  local status = 1
+  if not ok then
+    if ARGV[b + 2] == '1' then status = 2 else status = 0; allowed = false end
+  end
+  st[o + 1] = alg; st[o + 2] = wrong; st[o + 3] = remaining; st[o + 4] = delay
+  local r = 2 + (i - 1) * 5
+  reply[r] = status
+  reply[r + 1] = floor(now_remaining)
+  reply[r + 2] = (reset > 0) and ceil(reset - EPS) or 0
+  if retry > 0 then retry = ceil(retry - EPS) elseif retry ~= -1 then retry = 0 end
+  reply[r + 3] = retry
+  reply[r + 4] = 0
 end
 
-local reply = { allowed and 1 or 0 }
-for i = 1, n do
-  local r = results[i]
-  local status
-  if r.ok then status = 1 elseif r.shadow then status = 2 else status = 0 end
-  if allowed and r.ok then r.commit() end
-  local remaining = (allowed and r.ok) and r.remaining or r.now_remaining
-  local retry = r.retry
-  if retry > 0 then retry = ceil_ms(retry) elseif retry ~= -1 then retry = 0 end
-  reply[#reply + 1] = status
-  reply[#reply + 1] = math.floor(remaining)
-  reply[#reply + 1] = ceil_ms(r.reset)
-  reply[#reply + 1] = retry
-  reply[#reply + 1] = (allowed and r.ok) and ceil_ms(r.delay) or 0
+-- Phase 2: commit every accepting policy, only when no enforced policy rejected.
+if allowed then
+  for i = 1, n do
+    local r = 2 + (i - 1) * 5
+    if reply[r] == 1 then
+      local o = (i - 1) * 8
+      local key = KEYS[i]
+      local alg = st[o + 1]
+      if st[o + 2] and alg ~= 5 then call('DEL', key) end -- SET (GCRA) replaces any type itself
+      reply[r + 1] = floor(st[o + 3])
+      local delay = st[o + 4]
+      reply[r + 4] = (delay > 0) and ceil(delay - EPS) or 0
+      local cost = tonumber(ARGV[(i - 1) * 8 + 6])
+      if alg == 1 then
+        call('HSET', key, 'w', st[o + 5], 'c', fmt('%d', st[o + 6]))
+        -- a key already in this window already expires at its end (HSET keeps the expiry)
+        if not st[o + 8] then call('PEXPIREAT', key, st[o + 7]) end
+      elseif alg == 3 then
+        call('HSET', key, 'w', st[o + 5], 'c', fmt('%d', st[o + 6]), 'p', fmt('%d', st[o + 7]))
+        -- the current count still weighs on the next window; a key already in this window
+        -- already has that expiry (HSET keeps it)
+        if not st[o + 8] then call('PEXPIREAT', key, (st[o + 5] + 2) * tonumber(ARGV[(i - 1) * 8 + 5]) + 1) end
+      elseif alg == 4 then
+        call('HSET', key, 't', fmt('%.17g', st[o + 5]), 'ts', fmt('%.3f', now))
+        -- a missing key means a full bucket, so it may vanish once full
+        call('PEXPIRE', key, ceil(st[o + 6]) + 1)
+      elseif alg == 5 then
+        local new_tat = st[o + 5]
+        call('SET', key, fmt('%.3f', new_tat), 'PX', ceil(new_tat - now) + 1)
+      else -- 2 sliding log, 6 concurrency: cost members with one score
+        local score, prefix, base
+        if alg == 2 then
+          score = fmt('%.3f', now)
+          local token = st[o + 6]
+          if token ~= '' then
+            -- identifiable, so a refund removes exactly this request's permits
+            prefix, base = token .. ':', 0
+          else
+            -- count + i is unique among the members alive at this instant
+            prefix, base = score .. ':', st[o + 5]
+          end
+        else
+          score = fmt('%.3f', now + st[o + 5])
+          prefix, base = st[o + 6] .. ':', 0
+        end
+        if cost == 1 then
+          call('ZADD', key, score, prefix .. fmt('%d', base + 1))
+        else
+          -- in batches: Lua 5.1 cannot unpack more than about 8,000 values, and a failure there
+          -- would come after earlier policies were committed (breaking all-or-nothing)
+          local args, m = {}, 0
+          for j = 1, cost do
+            args[m + 1] = score; args[m + 2] = prefix .. fmt('%d', base + j); m = m + 2
+            if m >= 2000 then call('ZADD', key, unpack(args)); args = {}; m = 0 end
+          end
+          if m > 0 then call('ZADD', key, unpack(args)) end
+        end
+        if alg == 2 then
+          call('PEXPIRE', key, ceil(tonumber(ARGV[(i - 1) * 8 + 5])) + 1)
+        else
+          local ttl = st[o + 5]
+          if call('PTTL', key) < ttl then call('PEXPIRE', key, ceil(ttl) + 1) end
+        end
+      end
+    end
+  end
+else
+  reply[1] = 0
 end
-reply[#reply + 1] = math.floor(now)
+reply[#reply + 1] = floor(now)
 return reply

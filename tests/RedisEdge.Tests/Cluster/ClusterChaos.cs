@@ -1,10 +1,15 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Idempotency;
 using RedisEdge.RateLimiting;
+using RedisEdge.Tests.Idempotency;
 using RedisEdge.Tests.Infrastructure;
 using RedisEdge.Tests.Sessions;
+using StackExchange.Redis;
 using Xunit.Abstractions;
 
 namespace RedisEdge.Tests.Cluster;
@@ -91,6 +96,37 @@ internal static class ClusterChaos
                 app.MapGet("/rl", () => "ok").RequireRateLimit("api");
             },
             settings);
+    }
+
+    /// <summary>
+    /// Three instances with an idempotent <c>POST /pay</c> that counts its executions per <c>Idempotency-Key</c> in
+    /// <paramref name="executions"/>, so a test can tell a key that ran twice.
+    /// </summary>
+    public static Task<RedisFleet> StartPaymentFleetAsync(string redisConfiguration, ConcurrentDictionary<string, int> executions, Dictionary<string, string?> settings) =>
+        IdempotencyTestApp.StartAsync(
+            redisConfiguration,
+            (app, _) => app.MapPost("/pay", (HttpContext context) =>
+            {
+                executions.AddOrUpdate(context.Request.Headers["Idempotency-Key"].ToString(), 1, (_, n) => n + 1);
+                return Results.Created("/pay/1", new { ok = true });
+            }).WithIdempotency(),
+            instances: 3,
+            settings: settings);
+
+    /// <summary>Every key under <paramref name="prefix"/>, on every primary of the cluster.</summary>
+    public static async Task<List<RedisKey>> KeysAsync(ConnectionMultiplexer admin, string prefix)
+    {
+        var keys = new List<RedisKey>();
+        foreach (var server in admin.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+        {
+            await foreach (var key in server.KeysAsync(pattern: prefix + "*"))
+            {
+                keys.Add(key);
+            }
+        }
+
+        Assert.True(keys.Count > 0, $"No key under {prefix} on any primary.");
+        return keys;
     }
 
     /// <summary>What the clients saw, for assertions and for the figures the README quotes.</summary>

@@ -1,9 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using RedisEdge.Idempotency;
-using RedisEdge.ResponseCaching;
 using RedisEdge.Tests.Idempotency;
 using RedisEdge.Tests.ResponseCaching;
 using RedisEdge.Tests.Infrastructure;
@@ -58,7 +54,7 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
         await recorder.WaitForSuccessesAsync(TimeSpan.Zero, 50, RecoveryBound);
 
         await using var admin = await ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
-        var counterKey = await SingleKeyAsync(admin, fleet.KeyPrefix);
+        var counterKey = Assert.Single(await ClusterChaos.KeysAsync(admin, fleet.KeyPrefix));
         var victim = await cluster.PrimaryForAsync(counterKey);
         var before = (long)await admin.GetDatabase().HashGetAsync(counterKey, "c");
         var killedAt = await KillAndWaitForPromotionAsync(cluster, victim, recorder);
@@ -89,15 +85,7 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
     {
         await using var cluster = await RedisClusterProcess.StartAsync();
         var executions = new ConcurrentDictionary<string, int>();
-        await using var fleet = await IdempotencyTestApp.StartAsync(
-            cluster.Configuration,
-            (app, _) => app.MapPost("/pay", (HttpContext context) =>
-            {
-                executions.AddOrUpdate(context.Request.Headers["Idempotency-Key"].ToString(), 1, (_, n) => n + 1);
-                return Results.Created("/pay/1", new { ok = true });
-            }).WithIdempotency(),
-            instances: 3,
-            settings: new() { ["RedisEdge:Idempotency:Failure:Timeout"] = "00:00:00.500" });
+        await using var fleet = await ClusterChaos.StartPaymentFleetAsync(cluster.Configuration, executions, new() { ["RedisEdge:Idempotency:Failure:Timeout"] = "00:00:00.500" });
 
         // Each key is sent twice, the retry to another instance: a first execution, then a replay (or, when the first
         // attempt got a 503 before its claim, the first execution).
@@ -109,7 +97,7 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
         await recorder.WaitForSuccessesAsync(TimeSpan.Zero, 50, RecoveryBound);
 
         await using var admin = await ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
-        var victim = await cluster.PrimaryForAsync(await AnyKeyAsync(admin, fleet.KeyPrefix));
+        var victim = await cluster.PrimaryForAsync((await ClusterChaos.KeysAsync(admin, fleet.KeyPrefix))[0]);
         var killedAt = await KillAndWaitForPromotionAsync(cluster, victim, recorder);
         await recorder.WaitForSuccessesAsync(recorder["promoted"], 50, RecoveryBound);
         await recorder.WaitForQuietAsync(killedAt, TimeSpan.FromSeconds(2), RecoveryBound);
@@ -148,7 +136,7 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
         await recorder.WaitForSuccessesAsync(TimeSpan.Zero, 100, RecoveryBound);
 
         await using var admin = await ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
-        var victim = await cluster.PrimaryForAsync(await AnyKeyAsync(admin, fleet.KeyPrefix));
+        var victim = await cluster.PrimaryForAsync((await ClusterChaos.KeysAsync(admin, fleet.KeyPrefix))[0]);
         var executionsAtKill = origin.Executions;
         var killedAt = await KillAndWaitForPromotionAsync(cluster, victim, recorder);
 
@@ -187,19 +175,6 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
 
     private static bool IsHit(LoadOutcome outcome) => outcome.Detail?.Contains("; hit", StringComparison.Ordinal) == true;
 
-    /// <summary>Any key under <paramref name="prefix"/>, wherever it lives.</summary>
-    private static async Task<RedisKey> AnyKeyAsync(ConnectionMultiplexer admin, string prefix)
-    {
-        foreach (var server in admin.GetServers().Where(s => s.IsConnected && !s.IsReplica))
-        {
-            await foreach (var key in server.KeysAsync(pattern: prefix + "*"))
-            {
-                return key;
-            }
-        }
-
-        throw new InvalidOperationException($"No key under {prefix} on any primary.");
-    }
 
     private static async Task<TimeSpan> KillAndWaitForPromotionAsync(RedisClusterProcess cluster, RedisServerProcess victim, LoadRecorder recorder)
     {
@@ -208,20 +183,5 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
         await cluster.WaitUntilFailedOverAsync(victim, RecoveryBound);
         recorder.Mark("promoted");
         return killedAt;
-    }
-
-    /// <summary>The one key under <paramref name="prefix"/> (a Global partition's counter), wherever it lives.</summary>
-    internal static async Task<RedisKey> SingleKeyAsync(ConnectionMultiplexer admin, string prefix)
-    {
-        var keys = new List<RedisKey>();
-        foreach (var server in admin.GetServers().Where(s => s.IsConnected && !s.IsReplica))
-        {
-            await foreach (var key in server.KeysAsync(pattern: prefix + "*"))
-            {
-                keys.Add(key);
-            }
-        }
-
-        return Assert.Single(keys);
     }
 }

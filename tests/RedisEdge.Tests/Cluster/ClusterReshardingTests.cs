@@ -1,8 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using RedisEdge.Idempotency;
 using RedisEdge.Tests.Idempotency;
 using RedisEdge.Tests.ResponseCaching;
 using RedisEdge.Tests.Infrastructure;
@@ -49,7 +46,7 @@ public sealed class ClusterReshardingTests(ITestOutputHelper output)
             await LoadOutcome.FromAsync(await fleet[(int)((w + i) % 3)].Client.GetAsync("/rl", ct)));
         await recorder.WaitForSuccessesAsync(TimeSpan.Zero, 50, Bound);
         await using var admin = await ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
-        var counterKey = await ClusterFailoverTests.SingleKeyAsync(admin, fleet.KeyPrefix);
+        var counterKey = Assert.Single(await ClusterChaos.KeysAsync(admin, fleet.KeyPrefix));
 
         var (startedAt, finishedAt) = await ReshardAwayFromAsync(cluster, counterKey, recorder);
         await recorder.WaitForSuccessesAsync(finishedAt, 50, Bound);
@@ -69,15 +66,7 @@ public sealed class ClusterReshardingTests(ITestOutputHelper output)
     {
         await using var cluster = await RedisClusterProcess.StartAsync();
         var executions = new ConcurrentDictionary<string, int>();
-        await using var fleet = await IdempotencyTestApp.StartAsync(
-            cluster.Configuration,
-            (app, _) => app.MapPost("/pay", (HttpContext context) =>
-            {
-                executions.AddOrUpdate(context.Request.Headers["Idempotency-Key"].ToString(), 1, (_, n) => n + 1);
-                return Results.Created("/pay/1", new { ok = true });
-            }).WithIdempotency(),
-            instances: 3,
-            settings: Patient("Idempotency"));
+        await using var fleet = await ClusterChaos.StartPaymentFleetAsync(cluster.Configuration, executions, Patient("Idempotency"));
 
         // Each key twice, the retry on another instance: the first executes, the retry is replayed.
         var notReplayed = 0;
@@ -121,14 +110,7 @@ public sealed class ClusterReshardingTests(ITestOutputHelper output)
         await recorder.WaitForSuccessesAsync(TimeSpan.Zero, 100, Bound);
 
         await using var admin = await ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
-        RedisKey entry = default;
-        foreach (var server in admin.GetServers().Where(s => s.IsConnected && !s.IsReplica))
-        {
-            await foreach (var key in server.KeysAsync(pattern: fleet.KeyPrefix + "*"))
-            {
-                entry = key;
-            }
-        }
+        var entry = (await ClusterChaos.KeysAsync(admin, fleet.KeyPrefix))[0];
 
         var (startedAt, finishedAt) = await ReshardAwayFromAsync(cluster, entry, recorder);
         await recorder.WaitForSuccessesAsync(finishedAt, 100, Bound);

@@ -82,6 +82,8 @@ public sealed class RateLimitCoalescingTests : IAsyncLifetime
         await using var fleet = await StartAsync(RedisRateLimitAlgorithm.FixedWindow, limit: 100, instances: 1);
         await WarmUpAsync(fleet);
         var instance = fleet[0];
+        using var batches = new MeasurementRecorder<int>(
+            instance.Services.GetRequiredService<RateLimitingMetrics>().Telemetry.Meter, RedisRateLimitingDefaults.CoalescedRequestsInstrument);
 
         var aborts = Enumerable.Range(0, 10).Select(_ => new CancellationTokenSource()).ToList();
         List<Task<HttpResponseMessage>> queued;
@@ -130,6 +132,7 @@ public sealed class RateLimitCoalescingTests : IAsyncLifetime
         // gave anything back.
         var key = (await KeysAsync(fleet)).Single(k => k.Contains(":hot:", StringComparison.Ordinal));
         Assert.Equal(7, (long)await _admin.GetDatabase().HashGetAsync(key, "c"));
+        Assert.Equal([1, 6], batches.Measurements.Select(m => m.Value));
         aborts.ForEach(a => a.Dispose());
     }
 

@@ -24,6 +24,12 @@ public static class RedisRateLimitingDefaults
     /// </summary>
     public const string RefundsInstrument = "redisedge.rate_limiting.refunds";
 
+    /// <summary>
+    /// Histogram of the requests one script call decided when hot-partition coalescing is on: 1 for a request that found
+    /// its partition idle, more for the requests that queued while a call for the same partition was in flight.
+    /// </summary>
+    public const string CoalescedRequestsInstrument = "redisedge.rate_limiting.coalesced_requests";
+
     /// <summary>The outcome tag of the refunds counter: <c>success</c>, or why the refund failed (<c>timeout</c>, ...), as Core's script instruments say it.</summary>
     public const string OutcomeTag = "redisedge.outcome";
 

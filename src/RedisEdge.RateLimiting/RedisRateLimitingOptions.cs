@@ -27,6 +27,15 @@ public sealed class RedisRateLimitingOptions
     public int LocalDenyCacheSize { get; set; } = 100_000;
 
     /// <summary>
+    /// Hot-partition coalescing. While a script call for one partition is in flight, this instance's later requests to
+    /// the same policies and partitions (same costs) queue locally, and the next call decides them all: the longest
+    /// prefix that fits is admitted, in arrival order. Limits stay exact fleet-wide; an idle partition's request is sent
+    /// at once, a queued one waits for at most the call in flight plus its own. Concurrency policies, GCRA queues and
+    /// policies spanning cluster slots are never coalesced. Default <see langword="true"/>.
+    /// </summary>
+    public bool CoalesceHotPartitions { get; set; } = true;
+
+    /// <summary>
     /// Puts every rate-limit key in one Redis Cluster hash slot. Needed on Redis Cluster only when one endpoint combines
     /// policies with different partitions (IP and API key, say); it costs the spreading of keys over shards.
     /// </summary>

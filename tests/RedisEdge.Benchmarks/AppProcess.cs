@@ -35,7 +35,7 @@ internal sealed class AppProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
-    public static async Task<AppProcess> StartAsync(string redisConfiguration)
+    public static async Task<AppProcess> StartAsync(string redisConfiguration, IReadOnlyList<string> arguments)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!)
         {
@@ -53,6 +53,10 @@ internal sealed class AppProcess : IAsyncDisposable
         start.ArgumentList.Add("app");
         start.ArgumentList.Add("--redis");
         start.ArgumentList.Add(redisConfiguration);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the benchmark app.");
         var errors = new StringWriter();

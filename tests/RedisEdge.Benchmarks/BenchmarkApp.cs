@@ -38,9 +38,10 @@ internal static class BenchmarkApp
     private static readonly RedisKey[] FloorKeys = ["bench:floor:{hot}"];
     private static readonly RedisValue[] FloorArgs = [60_000];
 
-    public static async Task<int> RunAsync(string redisConfiguration)
+    /// <summary>Runs the app; <paramref name="settings"/> are configuration overrides (<c>key=value</c>) for the rows that need them.</summary>
+    public static async Task<int> RunAsync(string redisConfiguration, string[] settings)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        var builder = WebApplication.CreateSlimBuilder(settings);
         // No log providers: what a production app logging at Warning pays for RedisEdge's (absent) per-request logs.
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");

@@ -22,16 +22,18 @@ internal sealed class Harness(BenchmarkOptions options, TextWriter progress)
             scenarios = scenarios.Where(s => s.Role != ScenarioRole.GeneratorCeiling).ToList();
         }
 
-        var app = await StartAppAsync(redis);
+        IReadOnlyList<string> arguments = [];
+        var app = await StartAppAsync(redis, arguments);
         try
         {
             for (var round = 1; round <= options.Rounds; round++)
             {
                 foreach (var scenario in scenarios)
                 {
-                    if (scenario.Isolated)
+                    if (scenario.Isolated || (scenario.Role != ScenarioRole.GeneratorCeiling && !scenario.AppArguments.SequenceEqual(arguments)))
                     {
-                        app = await RestartAppAsync(app, redis);
+                        arguments = scenario.AppArguments;
+                        app = await RestartAppAsync(app, redis, arguments);
                     }
 
                     var watch = Stopwatch.StartNew();
@@ -40,12 +42,12 @@ internal sealed class Harness(BenchmarkOptions options, TextWriter progress)
                         : await RunScenarioAsync(app, redis, scenario, round);
                     if (scenario.Isolated)
                     {
-                        app = await RestartAppAsync(app, redis);
+                        app = await RestartAppAsync(app, redis, arguments);
                     }
                     else if (!await app.IsResponsiveAsync(ResponsiveTimeout))
                     {
                         run = run with { Note = Join(run.Note, "app unresponsive after the run; restarted") };
-                        app = await RestartAppAsync(app, redis);
+                        app = await RestartAppAsync(app, redis, arguments);
                     }
 
                     runs.Add(run);
@@ -139,10 +141,10 @@ internal sealed class Harness(BenchmarkOptions options, TextWriter progress)
         }
     }
 
-    private async Task<AppProcess> RestartAppAsync(AppProcess app, BenchmarkRedis redis)
+    private async Task<AppProcess> RestartAppAsync(AppProcess app, BenchmarkRedis redis, IReadOnlyList<string> arguments)
     {
         await app.DisposeAsync();
-        return await StartAppAsync(redis);
+        return await StartAppAsync(redis, arguments);
     }
 
     /// <summary>
@@ -150,9 +152,9 @@ internal sealed class Harness(BenchmarkOptions options, TextWriter progress)
     /// is not measured against a cold process. The plain endpoint never blocks a thread, so this does not grow the
     /// thread pool an isolated row is meant to meet at its start-up size.
     /// </summary>
-    private async Task<AppProcess> StartAppAsync(BenchmarkRedis redis)
+    private async Task<AppProcess> StartAppAsync(BenchmarkRedis redis, IReadOnlyList<string> arguments)
     {
-        var app = await AppProcess.StartAsync(redis.Configuration);
+        var app = await AppProcess.StartAsync(redis.Configuration, arguments);
         try
         {
             if (options.Warmup > TimeSpan.Zero)

@@ -4,9 +4,9 @@ using RedisEdge.Benchmarks;
 // RedisEdge benchmark: every scenario's endpoint side by side in one app (a child process, Kestrel on 127.0.0.1),
 // a private redis-server, and wrk as the load generator. See docs/benchmarks.md.
 //   dotnet run -c Release --project tests/RedisEdge.Benchmarks -- [--duration 5s] [--connections 32] [--rounds 3] ...
-if (args is ["app", "--redis", var redisConfiguration])
+if (args is ["app", "--redis", var redisConfiguration, .. var settings])
 {
-    return await BenchmarkApp.RunAsync(redisConfiguration);
+    return await BenchmarkApp.RunAsync(redisConfiguration, settings);
 }
 
 BenchmarkOptions options;

@@ -34,6 +34,13 @@ internal sealed record Scenario(string Name, string Path)
     /// </summary>
     public bool Isolated { get; init; }
 
+    /// <summary>
+    /// Configuration the app is started with for this row (<c>key=value</c> command-line arguments, such as
+    /// <c>RedisEdge:RateLimiting:CoalesceHotPartitions=false</c>); consecutive rows with the same arguments share one
+    /// app, and the app is restarted whenever they change.
+    /// </summary>
+    public IReadOnlyList<string> AppArguments { get; init; } = [];
+
     /// <summary>What the row is for in the ratios.</summary>
     public ScenarioRole Role { get; init; } = ScenarioRole.Measured;
 }

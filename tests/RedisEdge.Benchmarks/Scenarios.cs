@@ -6,6 +6,12 @@ namespace RedisEdge.Benchmarks;
 /// </summary>
 internal static class Scenarios
 {
+    /// <summary>Connections of the hot-partition rows (issue 11: coalescing at 64 connections on one partition).</summary>
+    private const int HotConnections = 64;
+
+    /// <summary>App arguments of the rows that measure one script call per request.</summary>
+    private static readonly IReadOnlyList<string> CoalescingOff = ["RedisEdge:RateLimiting:CoalesceHotPartitions=false"];
+
     /// <summary>Connections of the synchronous-read rows of issue 7 and of the rows they are compared with.</summary>
     private const int SyncReadConnections = 64;
 
@@ -15,12 +21,25 @@ internal static class Scenarios
         new("plain endpoint (routing, no middleware)", "/plain") { Role = ScenarioRole.Plain },
         new("one-round-trip floor: raw EVALSHA, INCR + PEXPIRE", "/floor") { Role = ScenarioRole.Floor },
 
-        new("RedisEdge rate limit: fixed window", "/rl/fixed-window"),
-        new("RedisEdge rate limit: sliding log", "/rl/sliding-log"),
-        new("RedisEdge rate limit: sliding counter", "/rl/sliding-counter"),
-        new("RedisEdge rate limit: token bucket", "/rl/token-bucket"),
-        new("RedisEdge rate limit: GCRA", "/rl/gcra"),
-        new("RedisEdge rate limit: three policies (fixed window + token bucket + GCRA)", "/rl/three"),
+        // Hot partition: 64 connections on one partition (every wrk connection comes from 127.0.0.1), coalescing on
+        // (the default) here, off further down, in the same run.
+        new("one-round-trip floor, 64 connections", "/floor") { Connections = HotConnections },
+        new("RedisEdge rate limit: fixed window, hot partition, 64 connections, coalescing on (default)", "/rl/fixed-window") { Connections = HotConnections },
+        new("RedisEdge rate limit: sliding log, hot partition, 64 connections, coalescing on (default)", "/rl/sliding-log") { Connections = HotConnections },
+        new("RedisEdge rate limit: three policies, hot partition, 64 connections, coalescing on (default)", "/rl/three") { Connections = HotConnections },
+
+        // Coalescing off (one app for all of these rows): one script call per request, the per-decision cost. With
+        // coalescing on, the single-connection-partition rows below would measure coalesced calls instead.
+        new("RedisEdge rate limit: fixed window, hot partition, 64 connections, coalescing off", "/rl/fixed-window") { Connections = HotConnections, AppArguments = CoalescingOff },
+        new("RedisEdge rate limit: sliding log, hot partition, 64 connections, coalescing off", "/rl/sliding-log") { Connections = HotConnections, AppArguments = CoalescingOff },
+        new("RedisEdge rate limit: three policies, hot partition, 64 connections, coalescing off", "/rl/three") { Connections = HotConnections, AppArguments = CoalescingOff },
+        new("RedisEdge rate limit: fixed window (coalescing off)", "/rl/fixed-window") { AppArguments = CoalescingOff },
+        new("RedisEdge rate limit: sliding log (coalescing off)", "/rl/sliding-log") { AppArguments = CoalescingOff },
+        new("RedisEdge rate limit: sliding counter (coalescing off)", "/rl/sliding-counter") { AppArguments = CoalescingOff },
+        new("RedisEdge rate limit: token bucket (coalescing off)", "/rl/token-bucket") { AppArguments = CoalescingOff },
+        new("RedisEdge rate limit: GCRA (coalescing off)", "/rl/gcra") { AppArguments = CoalescingOff },
+        new("RedisEdge rate limit: three policies (fixed window + token bucket + GCRA) (coalescing off)", "/rl/three") { AppArguments = CoalescingOff },
+        new("RedisEdge rate limit: fixed window, coalescing on (default)", "/rl/fixed-window"),
         new("RedisEdge rate limit: denied locally (429, local deny cache)", "/rl/denied")
         {
             ExpectedStatus = 429,

@@ -22,6 +22,7 @@ internal sealed class RateLimitPolicySet
         RetryAfterJitter = options.RetryAfterJitter;
         LocalDenyCache = options.LocalDenyCache;
         SingleHashSlot = options.SingleHashSlot;
+        CoalesceHotPartitions = options.CoalesceHotPartitions;
         OnRejected = options.OnRejected;
     }
 
@@ -39,6 +40,8 @@ internal sealed class RateLimitPolicySet
     public bool LocalDenyCache { get; }
 
     public bool SingleHashSlot { get; }
+
+    public bool CoalesceHotPartitions { get; }
 
     public Func<RedisRateLimitRejectedContext, CancellationToken, ValueTask>? OnRejected { get; }
 

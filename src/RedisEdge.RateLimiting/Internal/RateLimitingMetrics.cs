@@ -21,9 +21,15 @@ internal sealed class RateLimitingMetrics : IDisposable
             RedisRateLimitingDefaults.RefundsInstrument,
             unit: "{request}",
             description: "Reservations given back because a request spanning cluster slots was rejected or failed in another slot.");
+        CoalescedRequests = Telemetry.Meter.CreateHistogram<int>(
+            RedisRateLimitingDefaults.CoalescedRequestsInstrument,
+            unit: "{request}",
+            description: "Requests decided per script call by hot-partition coalescing (1 when the partition was idle).");
     }
 
     public RedisFeatureTelemetry Telemetry { get; }
+
+    public Histogram<int> CoalescedRequests { get; }
 
     public Counter<long> Decisions { get; }
 
@@ -58,6 +64,14 @@ internal sealed class RateLimitingMetrics : IDisposable
                 1,
                 new KeyValuePair<string, object?>(RedisRateLimitingDefaults.PolicyTag, policy),
                 new KeyValuePair<string, object?>(RedisRateLimitingDefaults.OutcomeTag, outcome));
+        }
+    }
+
+    public void RecordCoalescedCall(int requests)
+    {
+        if (CoalescedRequests.Enabled)
+        {
+            CoalescedRequests.Record(requests);
         }
     }
 

@@ -16,7 +16,6 @@ internal sealed partial class RedisRateLimiter
 {
     internal const int ArgsPerPolicy = 8;
     internal const int RefundArgsPerPolicy = 5;
-    private const int RepliesPerPolicy = 5;
     private static readonly RedisScript RateLimitScript = RedisScript.FromResource(typeof(RedisRateLimiter).Assembly, "rate_limit.lua");
     private static readonly RedisScript ReleaseScript = RedisScript.FromResource(typeof(RedisRateLimiter).Assembly, "release_lease.lua");
     private static readonly RedisScript RefundScript = RedisScript.FromResource(typeof(RedisRateLimiter).Assembly, "rate_limit_refund.lua");
@@ -28,6 +27,7 @@ internal sealed partial class RedisRateLimiter
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly RedisFeatureTelemetry _telemetry;
+    private readonly RateLimitCoalescer _coalescer;
 
     public RedisRateLimiter(
         RedisEdgeConnection connection,
@@ -44,10 +44,14 @@ internal sealed partial class RedisRateLimiter
         _timeProvider = timeProvider;
         _telemetry = metrics.Telemetry;
         _runner = new RedisScriptRunner(connection, metrics.Telemetry, options.Value.Failure, logger, timeProvider);
+        _coalescer = new RateLimitCoalescer(this, metrics);
     }
 
     /// <summary>The runner (and so the breaker) of the rate-limit calls; for tests.</summary>
     internal RedisScriptRunner Runner => _runner;
+
+    /// <summary>The hot-partition coalescer; for tests.</summary>
+    internal RateLimitCoalescer Coalescer => _coalescer;
 
     public RedisKey Key(PolicyDecision decision) =>
         _keys.Key(RedisRateLimitingDefaults.KeyFeature, decision.Tag, decision.Policy.KeySuffix);
@@ -56,13 +60,26 @@ internal sealed partial class RedisRateLimiter
     /// Decides the request; returns whether it may proceed. On a cluster, decisions whose keys land in different hash
     /// slots are decided per slot and refunded where they committed if the request is rejected or fails anywhere.
     /// </summary>
-    public Task<bool> EvaluateAsync(List<PolicyDecision> decisions, string? leaseId, CancellationToken cancellationToken)
+    public Task<bool> EvaluateAsync(List<PolicyDecision> decisions, string? leaseId, CancellationToken cancellationToken) =>
+        EvaluateAsync(decisions, leaseId, coalesce: false, cancellationToken);
+
+    /// <summary>
+    /// Decides the request as <see cref="EvaluateAsync(List{PolicyDecision}, string?, CancellationToken)"/>; with
+    /// <paramref name="coalesce"/>, a request whose decisions allow it shares its call with identical requests of this
+    /// instance (see <see cref="RateLimitCoalescer"/>).
+    /// </summary>
+    public Task<bool> EvaluateAsync(List<PolicyDecision> decisions, string? leaseId, bool coalesce, CancellationToken cancellationToken)
     {
         var keys = decisions.ConvertAll(Key);
         var groups = SlotGroups(decisions, keys);
-        return groups is null
-            ? EvaluateInOneCallAsync(decisions, keys, leaseId, cancellationToken)
-            : EvaluateAcrossSlotsAsync(groups, leaseId ?? Guid.NewGuid().ToString("N"), cancellationToken);
+        if (groups is not null)
+        {
+            return EvaluateAcrossSlotsAsync(groups, leaseId ?? Guid.NewGuid().ToString("N"), cancellationToken);
+        }
+
+        return coalesce && leaseId is null && RateLimitCoalescer.CanCoalesce(decisions)
+            ? _coalescer.EvaluateAsync(decisions, keys, cancellationToken)
+            : EvaluateInOneCallAsync(decisions, keys, leaseId, cancellationToken);
     }
 
     private async Task<bool> EvaluateInOneCallAsync(List<PolicyDecision> decisions, List<RedisKey> keys, string? leaseId, CancellationToken cancellationToken)
@@ -74,8 +91,24 @@ internal sealed partial class RedisRateLimiter
 
     private async Task EvaluateGroupAsync(SlotGroup group, string? leaseId, string? token, CancellationToken cancellationToken)
     {
-        var decisions = group.Decisions;
-        var args = new RedisValue[1 + decisions.Count * ArgsPerPolicy];
+        var reply = await CallAsync(group.Decisions, group.Keys, leaseId, token, requests: 1, cancellationToken).ConfigureAwait(false);
+        group.Allowed = reply.Apply(group.Decisions, position: 1);
+        group.DecidedAtMs = reply.DecidedAtMs;
+    }
+
+    /// <summary>
+    /// One <c>rate_limit.lua</c> call deciding <paramref name="requests"/> identical requests of these decisions (more
+    /// than one only when coalesced: no concurrency policy, no GCRA queue, no cross-slot token).
+    /// </summary>
+    internal async Task<RateLimitReply> CallAsync(
+        List<PolicyDecision> decisions,
+        List<RedisKey> keys,
+        string? leaseId,
+        string? token,
+        int requests,
+        CancellationToken cancellationToken)
+    {
+        var args = new RedisValue[1 + decisions.Count * ArgsPerPolicy + (requests > 1 ? 1 : 0)];
         args[0] = decisions.Count;
         for (var i = 0; i < decisions.Count; i++)
         {
@@ -96,27 +129,13 @@ internal sealed partial class RedisRateLimiter
             };
         }
 
-        var result = await _runner.EvaluateAsync(RateLimitScript, [.. group.Keys], args, cancellationToken).ConfigureAwait(false);
-        var reply = (RedisResult[])result!;
-        group.Allowed = (long)reply[0] == 1;
-        for (var i = 0; i < decisions.Count; i++)
+        if (requests > 1)
         {
-            var d = decisions[i];
-            var b = 1 + i * RepliesPerPolicy;
-            var status = (long)reply[b];
-            d.Result = status switch
-            {
-                1 => RedisRateLimitResult.Allowed,
-                2 => RedisRateLimitResult.ShadowRejected,
-                _ => RedisRateLimitResult.Rejected,
-            };
-            d.Remaining = (long)reply[b + 1];
-            d.ResetMs = (long)reply[b + 2];
-            d.RetryMs = (long)reply[b + 3];
-            d.DelayMs = (long)reply[b + 4];
+            args[^1] = requests;
         }
 
-        group.DecidedAtMs = reply.Length > 1 + decisions.Count * RepliesPerPolicy ? (long)reply[^1] : 0;
+        var result = await _runner.EvaluateAsync(RateLimitScript, [.. keys], args, cancellationToken).ConfigureAwait(false);
+        return RateLimitReply.Parse((RedisResult[])result!, decisions.Count);
     }
 
     /// <summary>

@@ -139,7 +139,7 @@ internal sealed partial class RedisRateLimitingMiddleware
         bool allowed;
         try
         {
-            allowed = await _limiter.EvaluateAsync(decisions, leaseId, context.RequestAborted).ConfigureAwait(false);
+            allowed = await _limiter.EvaluateAsync(decisions, leaseId, set.CoalesceHotPartitions, context.RequestAborted).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {

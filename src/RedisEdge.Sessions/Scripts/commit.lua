@@ -10,11 +10,12 @@
 -- Returns  1   committed (and expiry slid to min(idle, absolute expiry - now));
 --          0   the session is gone or pending (destroyed, revoked, expired, being bound): nothing written;
 --          -1  the absolute lifetime is over: the hash is deleted, nothing written.
+-- No TYPE probe on this hot path: a key of another type makes HMGET fail with WRONGTYPE (pcall).
 local key = KEYS[1]
-if redis.call('TYPE', key).ok ~= 'hash' then
+local m = redis.pcall('HMGET', key, 'm:a', 'm:p')
+if m.err then
   return 0
 end
-local m = redis.call('HMGET', key, 'm:a', 'm:p')
 local abs = tonumber(m[1])
 if not abs or m[2] then
   return 0

@@ -7,11 +7,13 @@
 --          -1  when the absolute lifetime is over (the hash is deleted);
 --          otherwise the flat HGETALL array (field, value, ...) after the TTL was set to
 --          min(idle timeout, absolute expiry - now). Slides even when nothing changes.
+-- Runs on every request that carries a session cookie, so no TYPE probe: a key of another type (foreign
+-- data) makes HMGET fail with WRONGTYPE, which pcall turns into "no live session".
 local key = KEYS[1]
-if redis.call('TYPE', key).ok ~= 'hash' then
+local m = redis.pcall('HMGET', key, 'm:a', 'm:p')
+if m.err then
   return 0
 end
-local m = redis.call('HMGET', key, 'm:a', 'm:p')
 local abs = tonumber(m[1])
 if not abs or m[2] then
   return 0

@@ -23,7 +23,9 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
     public async Task Sessions_PrimaryKilledUnderLoad_No5xxBut503_RecoversWithoutRestart()
     {
         await using var cluster = await RedisClusterProcess.StartAsync();
-        await using var fleet = await SessionTestApp.StartAsync(cluster.Configuration, instances: 3);
+        // The production budget (500 ms): what a failover costs with the defaults.
+        await using var fleet = await SessionTestApp.StartAsync(
+            cluster.Configuration, instances: 3, new Dictionary<string, string?> { ["RedisEdge:Sessions:Failure:Timeout"] = "00:00:00.500" });
         var load = new ClusterChaos.SessionLoad(fleet, workers: 12);
         await using var recorder = LoadRecorder.Start(12, load.RequestAsync);
         await recorder.WaitForSuccessesAsync(TimeSpan.Zero, 20, RecoveryBound, worker: 0);

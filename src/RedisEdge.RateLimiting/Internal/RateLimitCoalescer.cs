@@ -67,12 +67,12 @@ internal sealed class RateLimitCoalescer
     /// <summary>Decides the request through its lane; fills <paramref name="decisions"/> and returns whether it may proceed.</summary>
     public async Task<bool> EvaluateAsync(List<PolicyDecision> decisions, List<RedisKey> keys, CancellationToken cancellationToken)
     {
-        var waiter = new Waiter(decisions, keys, Activity.Current, cancellationToken);
         var key = new LaneKey(decisions);
+        Lane lane;
+        Waiter? waiter = null;
         while (true)
         {
-            var lane = _lanes.GetOrAdd(key, static k => new Lane(k));
-            List<Waiter>? batch = null;
+            lane = _lanes.GetOrAdd(key, static k => new Lane(k));
             lock (lane)
             {
                 if (lane.Retired)
@@ -82,28 +82,45 @@ internal sealed class RateLimitCoalescer
 
                 if (lane.Busy)
                 {
+                    waiter = new Waiter(decisions, keys, Activity.Current, cancellationToken);
                     lane.Pending.Add(waiter);
                 }
                 else
                 {
                     lane.Busy = true;
-                    batch = [waiter];
                 }
-            }
-
-            if (batch is not null)
-            {
-                _ = RunAsync(lane, batch);
             }
 
             break;
         }
 
-        var (reply, position) = await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return reply.Apply(decisions, position);
+        if (waiter is not null)
+        {
+            var (batchReply, position) = await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return batchReply.Apply(decisions, position);
+        }
+
+        // The lane was idle: this request's call goes at once, as it would without coalescing, and whatever queues
+        // behind it goes in the next call once this one is answered (or abandoned: the next call is then pipelined
+        // behind it on the same connection, which Redis runs in order anyway).
+        RateLimitReply reply;
+        try
+        {
+            reply = await _limiter.CallAsync(decisions, keys, leaseId: null, token: null, requests: 1, cancellationToken).ConfigureAwait(false);
+            _metrics.RecordCoalescedCall(1);
+        }
+        finally
+        {
+            if (NextBatch(lane) is { } next)
+            {
+                _ = RunAsync(lane, next);
+            }
+        }
+
+        return reply.Apply(decisions, position: 1);
     }
 
-    /// <summary>Sends the lane's calls one after another until no request is waiting.</summary>
+    /// <summary>Sends the lane's queued requests, one call per batch, until no request is waiting.</summary>
     private async Task RunAsync(Lane lane, List<Waiter> initial)
     {
         for (List<Waiter>? batch = initial; batch is not null; batch = NextBatch(lane))

@@ -13,25 +13,9 @@ namespace RedisEdge.Tests.RateLimiting;
 /// (<c>CLIENT PAUSE WRITE</c>) so each instance's first call stays in flight while the other requests queue behind it.
 /// Counts are asserted (admitted requests, script calls, the counter in Redis), never timings.
 /// </summary>
-public sealed class RateLimitCoalescingTests : IAsyncLifetime
+public sealed class RateLimitCoalescingTests : PrivateRedisServerTests
 {
     private const string Path = "/hot";
-    private RedisServerProcess _server = null!;
-    private ConnectionMultiplexer _admin = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await RedisServerProcess.StartAsync();
-        var options = ConfigurationOptions.Parse(_server.Configuration);
-        options.AllowAdmin = true;
-        _admin = await ConnectionMultiplexer.ConnectAsync(options);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _admin.DisposeAsync();
-        await _server.DisposeAsync();
-    }
 
     [Theory]
     [InlineData(RedisRateLimitAlgorithm.FixedWindow)]
@@ -47,7 +31,7 @@ public sealed class RateLimitCoalescingTests : IAsyncLifetime
 
         var scopes = fleet.Instances.Select(i => i.Commands.Begin()).ToList();
         List<Task<HttpResponseMessage>> requests;
-        await PauseAsync();
+        await PauseWritesAsync();
         try
         {
             requests = [.. fleet.Instances.SelectMany(i => Enumerable.Range(0, perInstance).Select(_ => i.Client.GetAsync(Path)))];
@@ -88,7 +72,7 @@ public sealed class RateLimitCoalescingTests : IAsyncLifetime
         var aborts = Enumerable.Range(0, 10).Select(_ => new CancellationTokenSource()).ToList();
         List<Task<HttpResponseMessage>> queued;
         Task<HttpResponseMessage> first;
-        await PauseAsync();
+        await PauseWritesAsync();
         try
         {
             first = instance.Client.GetAsync(Path);
@@ -131,7 +115,7 @@ public sealed class RateLimitCoalescingTests : IAsyncLifetime
         // The first request and the six that stayed, and nothing else: the cancelled ones took nothing, and no one
         // gave anything back.
         var key = (await KeysAsync(fleet)).Single(k => k.Contains(":hot:", StringComparison.Ordinal));
-        Assert.Equal(7, (long)await _admin.GetDatabase().HashGetAsync(key, "c"));
+        Assert.Equal(7, (long)await Admin.GetDatabase().HashGetAsync(key, "c"));
         Assert.Equal([1, 6], batches.Measurements.Select(m => m.Value));
         aborts.ForEach(a => a.Dispose());
     }
@@ -145,7 +129,7 @@ public sealed class RateLimitCoalescingTests : IAsyncLifetime
 
         using var scope = instance.Commands.Begin();
         List<Task<HttpResponseMessage>> requests;
-        await PauseAsync();
+        await PauseWritesAsync();
         try
         {
             requests = [.. Enumerable.Range(0, 10).Select(_ => instance.Client.GetAsync(Path))];
@@ -178,7 +162,7 @@ public sealed class RateLimitCoalescingTests : IAsyncLifetime
         settings[$"{RateLimitTestApp.Section}:Failure:Timeout"] = "00:00:30";
         settings[$"{RateLimitTestApp.Section}:CoalesceHotPartitions"] = coalesce ? "true" : "false";
         return await RateLimitTestApp.StartAsync(
-            _server.Configuration,
+            Server.Configuration,
             settings,
             (app, _) =>
             {
@@ -202,7 +186,7 @@ public sealed class RateLimitCoalescingTests : IAsyncLifetime
 
     private async Task<List<string>> KeysAsync(RedisFleet fleet)
     {
-        var server = _admin.GetServer(_admin.GetEndPoints()[0]);
+        var server = AdminServer;
         var keys = new List<string>();
         await foreach (var key in server.KeysAsync(pattern: fleet.KeyPrefix + "*"))
         {
@@ -222,8 +206,4 @@ public sealed class RateLimitCoalescingTests : IAsyncLifetime
             await Task.Delay(10);
         }
     }
-
-    private Task<RedisResult> PauseAsync() => _admin.GetServer(_admin.GetEndPoints()[0]).ExecuteAsync("CLIENT", "PAUSE", "30000", "WRITE");
-
-    private Task<RedisResult> UnpauseAsync() => _admin.GetServer(_admin.GetEndPoints()[0]).ExecuteAsync("CLIENT", "UNPAUSE");
 }

@@ -14,24 +14,8 @@ namespace RedisEdge.Tests.RateLimiting;
 /// timeout, after which the script still runs, and a client abort), and a rejection decided under limits a reload has
 /// since replaced is not remembered. A private redis-server is paused (<c>CLIENT PAUSE WRITE</c>) to hold the call.
 /// </summary>
-public sealed class RateLimitingPausedRedisTests : IAsyncLifetime
+public sealed class RateLimitingPausedRedisTests : PrivateRedisServerTests
 {
-    private RedisServerProcess _server = null!;
-    private ConnectionMultiplexer _admin = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await RedisServerProcess.StartAsync();
-        var options = ConfigurationOptions.Parse(_server.Configuration);
-        options.AllowAdmin = true;
-        _admin = await ConnectionMultiplexer.ConnectAsync(options);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _admin.DisposeAsync();
-        await _server.DisposeAsync();
-    }
 
     [Fact]
     public async Task RedisSlowerThanTheTimeout_TheLeaseTheLateScriptTakes_IsReleased()
@@ -40,7 +24,7 @@ public sealed class RateLimitingPausedRedisTests : IAsyncLifetime
         var client = fleet[0].Client;
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/work")).StatusCode); // loads both scripts
 
-        await PauseAsync();
+        await PauseWritesAsync();
         try
         {
             // Fails open after Failure:Timeout while the script waits in Redis.
@@ -86,7 +70,7 @@ public sealed class RateLimitingPausedRedisTests : IAsyncLifetime
         var client = fleet[0].Client;
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/work")).StatusCode);
 
-        await PauseAsync();
+        await PauseWritesAsync();
         try
         {
             using var abort = new CancellationTokenSource();
@@ -114,7 +98,7 @@ public sealed class RateLimitingPausedRedisTests : IAsyncLifetime
         var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var settings = new Dictionary<string, string?>().Policy("api", RedisRateLimitAlgorithm.FixedWindow, 1, TimeSpan.FromHours(1));
         await using var fleet = await RateLimitTestApp.StartAsync(
-            _server.Configuration,
+            Server.Configuration,
             settings,
             (app, _) => app.MapGet("/r", () => "ok").RequireRateLimit("api"),
             beforeRateLimiting: (app, _) => app.Use(async (context, next) =>
@@ -128,7 +112,7 @@ public sealed class RateLimitingPausedRedisTests : IAsyncLifetime
         sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
         HttpResponseMessage late;
-        await PauseAsync();
+        await PauseWritesAsync();
         try
         {
             // Evaluated under PermitLimit 1; the limit is raised to 3 while Redis holds the call.
@@ -159,13 +143,10 @@ public sealed class RateLimitingPausedRedisTests : IAsyncLifetime
             .Policy("conc", RedisRateLimitAlgorithm.Concurrency, 1, extra: ("LeaseTimeToLive", "00:01:00"));
         settings[$"{RateLimitTestApp.Section}:Failure:Timeout"] = "00:00:00.300";
         return await RateLimitTestApp.StartAsync(
-            _server.Configuration,
+            Server.Configuration,
             settings,
             (app, _) => app.MapGet("/work", () => "ok").RequireRateLimit("conc"),
             beforeRateLimiting: beforeRateLimiting is null ? null : (app, _) => beforeRateLimiting(app));
     }
 
-    private Task<RedisResult> PauseAsync() => _admin.GetServer(_admin.GetEndPoints()[0]).ExecuteAsync("CLIENT", "PAUSE", "30000", "WRITE");
-
-    private Task<RedisResult> UnpauseAsync() => _admin.GetServer(_admin.GetEndPoints()[0]).ExecuteAsync("CLIENT", "UNPAUSE");
 }

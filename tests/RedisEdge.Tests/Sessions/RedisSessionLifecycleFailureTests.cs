@@ -18,10 +18,8 @@ namespace RedisEdge.Tests.Sessions;
 /// <see cref="Injection.Refused"/> revokes the client's scripting permission (<c>ACL SETUSER default -@scripting</c>)
 /// so Redis refuses the call with NOPERM and nothing runs.
 /// </remarks>
-public sealed class RedisSessionLifecycleFailureTests : IAsyncLifetime
+public sealed class RedisSessionLifecycleFailureTests : PrivateRedisServerTests
 {
-    private RedisServerProcess _server = null!;
-    private ConnectionMultiplexer _admin = null!;
 
     public enum Injection
     {
@@ -47,21 +45,7 @@ public sealed class RedisSessionLifecycleFailureTests : IAsyncLifetime
         RebindToAnotherUser,
     }
 
-    private IDatabase Db => _admin.GetDatabase();
-
-    public async Task InitializeAsync()
-    {
-        _server = await RedisServerProcess.StartAsync();
-        var options = ConfigurationOptions.Parse(_server.Configuration);
-        options.AllowAdmin = true;
-        _admin = await ConnectionMultiplexer.ConnectAsync(options);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _admin.DisposeAsync();
-        await _server.DisposeAsync();
-    }
+    private IDatabase Db => Admin.GetDatabase();
 
     [Theory]
     [InlineData(Flow.BindNewSession, Injection.Paused)]
@@ -76,7 +60,7 @@ public sealed class RedisSessionLifecycleFailureTests : IAsyncLifetime
     [InlineData(Flow.RebindToAnotherUser, Injection.Refused)]
     public async Task FailureAtAnyStep_LeavesEveryLiveBoundSessionFindable_AndSendsNoCookieForIt(Flow flow, Injection injection)
     {
-        await using var fleet = await SessionTestApp.StartAsync(_server.Configuration, 1, new Dictionary<string, string?>
+        await using var fleet = await SessionTestApp.StartAsync(Server.Configuration, 1, new Dictionary<string, string?>
         {
             ["RedisEdge:Sessions:MaxSessionsPerUser"] = "3",
             ["RedisEdge:Sessions:Failure:Timeout"] = injection == Injection.Paused ? "00:00:00.250" : "00:00:05",
@@ -188,30 +172,28 @@ public sealed class RedisSessionLifecycleFailureTests : IAsyncLifetime
 
     private async Task InjectAsync(Injection injection)
     {
-        var server = _admin.GetServer(_admin.GetEndPoints()[0]);
         if (injection == Injection.Paused)
         {
-            await server.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
+            await PauseWritesAsync(TimeSpan.FromSeconds(10));
         }
         else
         {
-            await server.ExecuteAsync("ACL", "SETUSER", "default", "-@scripting");
+            await AdminServer.ExecuteAsync("ACL", "SETUSER", "default", "-@scripting");
         }
     }
 
     private async Task RestoreAsync(Injection injection, RedisFleetInstance instance)
     {
-        var server = _admin.GetServer(_admin.GetEndPoints()[0]);
         if (injection == Injection.Paused)
         {
-            await server.ExecuteAsync("CLIENT", "UNPAUSE");
+            await UnpauseAsync();
 
             // The call that timed out runs now; a PING on the same connection answers only after it.
             await instance.Multiplexer.GetDatabase().PingAsync();
         }
         else
         {
-            await server.ExecuteAsync("ACL", "SETUSER", "default", "+@all");
+            await AdminServer.ExecuteAsync("ACL", "SETUSER", "default", "+@all");
         }
     }
 
@@ -240,7 +222,7 @@ public sealed class RedisSessionLifecycleFailureTests : IAsyncLifetime
     private async Task<List<(string Tag, string Key)>> LiveSessionsAsync(RedisFleet fleet, string userTag)
     {
         var live = new List<(string, string)>();
-        var server = _admin.GetServer(_admin.GetEndPoints()[0]);
+        var server = AdminServer;
         await foreach (var key in server.KeysAsync(pattern: $"{fleet.KeyPrefix}:sessions:*"))
         {
             if (await Db.KeyTypeAsync(key) != RedisType.Hash)

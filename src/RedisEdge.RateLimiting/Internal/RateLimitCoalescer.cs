@@ -65,7 +65,7 @@ internal sealed class RateLimitCoalescer
     }
 
     /// <summary>Decides the request through its lane; fills <paramref name="decisions"/> and returns whether it may proceed.</summary>
-    public async Task<bool> EvaluateAsync(List<PolicyDecision> decisions, List<RedisKey> keys, CancellationToken cancellationToken)
+    public async Task<bool> EvaluateAsync(List<PolicyDecision> decisions, RedisKey[] keys, CancellationToken cancellationToken)
     {
         var key = new LaneKey(decisions);
         Lane lane;
@@ -199,12 +199,12 @@ internal sealed class RateLimitCoalescer
         public bool Retired { get; set; }
     }
 
-    private sealed class Waiter(List<PolicyDecision> decisions, List<RedisKey> keys, Activity? activity, CancellationToken cancellationToken)
+    private sealed class Waiter(List<PolicyDecision> decisions, RedisKey[] keys, Activity? activity, CancellationToken cancellationToken)
         : TaskCompletionSource<(RateLimitReply Reply, int Position)>(TaskCreationOptions.RunContinuationsAsynchronously)
     {
         public List<PolicyDecision> Decisions { get; } = decisions;
 
-        public List<RedisKey> Keys { get; } = keys;
+        public RedisKey[] Keys { get; } = keys;
 
         public CancellationToken CancellationToken { get; } = cancellationToken;
 

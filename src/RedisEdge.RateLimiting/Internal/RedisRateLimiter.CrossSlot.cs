@@ -143,7 +143,7 @@ internal sealed partial class RedisRateLimiter
     /// The decisions grouped by cluster hash slot, in request order, or <see langword="null"/> when they all share one
     /// (always on a single node, where the client computes no slot; and with <c>SingleHashSlot</c>).
     /// </summary>
-    private List<SlotGroup>? SlotGroups(List<PolicyDecision> decisions, List<RedisKey> keys)
+    private List<SlotGroup>? SlotGroups(List<PolicyDecision> decisions, RedisKey[] keys)
     {
         if (decisions.Count < 2)
         {
@@ -153,19 +153,19 @@ internal sealed partial class RedisRateLimiter
         var multiplexer = _connection.Multiplexer;
         var first = multiplexer.HashSlot(keys[0]);
         var i = 1;
-        while (i < keys.Count && multiplexer.HashSlot(keys[i]) == first)
+        while (i < keys.Length && multiplexer.HashSlot(keys[i]) == first)
         {
             i++;
         }
 
-        if (i == keys.Count)
+        if (i == keys.Length)
         {
             return null;
         }
 
         var groups = new List<SlotGroup>();
         var bySlot = new Dictionary<int, SlotGroup>();
-        for (i = 0; i < keys.Count; i++)
+        for (i = 0; i < keys.Length; i++)
         {
             var slot = multiplexer.HashSlot(keys[i]);
             if (!bySlot.TryGetValue(slot, out var group))

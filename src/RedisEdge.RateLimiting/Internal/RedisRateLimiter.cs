@@ -56,6 +56,17 @@ internal sealed partial class RedisRateLimiter
     public RedisKey Key(PolicyDecision decision) =>
         _keys.Key(RedisRateLimitingDefaults.KeyFeature, decision.Tag, decision.Policy.KeySuffix);
 
+    private RedisKey[] Keys(List<PolicyDecision> decisions)
+    {
+        var keys = new RedisKey[decisions.Count];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            keys[i] = Key(decisions[i]);
+        }
+
+        return keys;
+    }
+
     /// <summary>
     /// Decides the request; returns whether it may proceed. On a cluster, decisions whose keys land in different hash
     /// slots are decided per slot and refunded where they committed if the request is rejected or fails anywhere.
@@ -70,7 +81,7 @@ internal sealed partial class RedisRateLimiter
     /// </summary>
     public Task<bool> EvaluateAsync(List<PolicyDecision> decisions, string? leaseId, bool coalesce, CancellationToken cancellationToken)
     {
-        var keys = decisions.ConvertAll(Key);
+        var keys = Keys(decisions);
         var groups = SlotGroups(decisions, keys);
         if (groups is not null)
         {
@@ -82,16 +93,15 @@ internal sealed partial class RedisRateLimiter
             : EvaluateInOneCallAsync(decisions, keys, leaseId, cancellationToken);
     }
 
-    private async Task<bool> EvaluateInOneCallAsync(List<PolicyDecision> decisions, List<RedisKey> keys, string? leaseId, CancellationToken cancellationToken)
+    private async Task<bool> EvaluateInOneCallAsync(List<PolicyDecision> decisions, RedisKey[] keys, string? leaseId, CancellationToken cancellationToken)
     {
-        var group = new SlotGroup(decisions, keys);
-        await EvaluateGroupAsync(group, leaseId, token: null, cancellationToken).ConfigureAwait(false);
-        return group.Allowed;
+        var reply = await CallAsync(decisions, keys, leaseId, token: null, requests: 1, cancellationToken).ConfigureAwait(false);
+        return reply.Apply(decisions, position: 1);
     }
 
     private async Task EvaluateGroupAsync(SlotGroup group, string? leaseId, string? token, CancellationToken cancellationToken)
     {
-        var reply = await CallAsync(group.Decisions, group.Keys, leaseId, token, requests: 1, cancellationToken).ConfigureAwait(false);
+        var reply = await CallAsync(group.Decisions, [.. group.Keys], leaseId, token, requests: 1, cancellationToken).ConfigureAwait(false);
         group.Allowed = reply.Apply(group.Decisions, position: 1);
         group.DecidedAtMs = reply.DecidedAtMs;
     }
@@ -102,7 +112,7 @@ internal sealed partial class RedisRateLimiter
     /// </summary>
     internal async Task<RateLimitReply> CallAsync(
         List<PolicyDecision> decisions,
-        List<RedisKey> keys,
+        RedisKey[] keys,
         string? leaseId,
         string? token,
         int requests,
@@ -134,7 +144,7 @@ internal sealed partial class RedisRateLimiter
             args[^1] = requests;
         }
 
-        var result = await _runner.EvaluateAsync(RateLimitScript, [.. keys], args, cancellationToken).ConfigureAwait(false);
+        var result = await _runner.EvaluateAsync(RateLimitScript, keys, args, cancellationToken).ConfigureAwait(false);
         return RateLimitReply.Parse((RedisResult[])result!, decisions.Count);
     }
 
@@ -151,11 +161,11 @@ internal sealed partial class RedisRateLimiter
     /// </remarks>
     public Task ReleaseAsync(List<PolicyDecision> leases, string leaseId)
     {
-        var keys = leases.ConvertAll(Key);
+        var keys = Keys(leases);
         var groups = SlotGroups(leases, keys);
         if (groups is null)
         {
-            return ReleaseAsync(new SlotGroup(leases, keys), leaseId);
+            return ReleaseAsync(new SlotGroup(leases, [.. keys]), leaseId);
         }
 
         var releases = new Task[groups.Count];

@@ -55,7 +55,21 @@ internal sealed class RedisScriptRunner
         var call = Begin(script);
         try
         {
-            return call.Succeeded(await SendAsync(script, keys, args, call, cancellationToken).ConfigureAwait(false));
+            // SendAsync's TRYAGAIN loop, inline: one state machine per call instead of two on every feature's hot path.
+            var delay = TryAgainFirstDelay;
+            while (true)
+            {
+                try
+                {
+                    return call.Succeeded(await Send(script, keys, args, call, cancellationToken).ConfigureAwait(false));
+                }
+                catch (RedisServerException ex) when (MayTryAgain(ex, call, delay))
+                {
+                    call.Retried();
+                    await Task.Delay(delay, _timeProvider, cancellationToken).ConfigureAwait(false);
+                    delay = NextTryAgainDelay(delay);
+                }
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -115,22 +129,32 @@ internal sealed class RedisScriptRunner
         var delay = TryAgainFirstDelay;
         while (true)
         {
-            var remaining = Policy.Timeout - _timeProvider.GetElapsedTime(call.Started);
             try
             {
-                return await _connection.Database.ScriptEvaluateAsync(script.Text, keys, args)
-                    .WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _timeProvider, cancellationToken)
-                    .ConfigureAwait(false);
+                return await Send(script, keys, args, call, cancellationToken).ConfigureAwait(false);
             }
-            catch (RedisServerException ex) when (ex.Kind == RedisErrorKind.TryAgain &&
-                _timeProvider.GetElapsedTime(call.Started) + delay < Policy.Timeout)
+            catch (RedisServerException ex) when (MayTryAgain(ex, call, delay))
             {
                 call.Retried();
                 await Task.Delay(delay, _timeProvider, cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TryAgainMaxDelay.Ticks));
+                delay = NextTryAgainDelay(delay);
             }
         }
     }
+
+    /// <summary>One send of the script, bounded by what is left of the call's timeout budget.</summary>
+    private Task<RedisResult> Send(RedisScript script, RedisKey[] keys, RedisValue[] args, ScriptCall call, CancellationToken cancellationToken)
+    {
+        var remaining = Policy.Timeout - _timeProvider.GetElapsedTime(call.Started);
+        return _connection.Database.ScriptEvaluateAsync(script.Text, keys, args)
+            .WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _timeProvider, cancellationToken);
+    }
+
+    /// <summary>A <c>TRYAGAIN</c> answer, with time left in the budget for a wait of <paramref name="delay"/> and another send.</summary>
+    private bool MayTryAgain(RedisServerException exception, ScriptCall call, TimeSpan delay) =>
+        exception.Kind == RedisErrorKind.TryAgain && _timeProvider.GetElapsedTime(call.Started) + delay < Policy.Timeout;
+
+    private static TimeSpan NextTryAgainDelay(TimeSpan delay) => TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TryAgainMaxDelay.Ticks));
 
     private static RedisResult WaitBounded(Task<RedisResult> evaluation, TimeSpan timeout)
     {

@@ -18,12 +18,21 @@ internal static class IpPartition
             return null;
         }
 
-        if (address.IsIPv4MappedToIPv6)
+        var mapped = address.IsIPv4MappedToIPv6;
+        var v4 = mapped || address.AddressFamily == AddressFamily.InterNetwork;
+        var prefix = v4 ? ipv4PrefixLength : ipv6PrefixLength;
+        if (!mapped && prefix >= (v4 ? 32 : 128) && (v4 || address.ScopeId == 0))
         {
-            address = address.MapToIPv4();
+            // The address is the partition: its own text, which IPAddress formats once and keeps, so a keep-alive
+            // connection (Kestrel keeps one RemoteIpAddress per connection) pays nothing per request.
+            return address.ToString();
         }
 
-        return Network(address, address.AddressFamily == AddressFamily.InterNetwork ? ipv4PrefixLength : ipv6PrefixLength);
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out var written);
+
+        // A v4-mapped v6 address ("::ffff:203.0.113.7", from a dual-mode socket) is its IPv4 address.
+        return Network(mapped ? bytes[12..16] : bytes[..written], prefix);
     }
 
     /// <summary>
@@ -70,19 +79,54 @@ internal static class IpPartition
 
     private static string Network(IPAddress address, int prefix)
     {
-        var bytes = address.GetAddressBytes();
-        if (prefix >= bytes.Length * 8)
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out var written);
+        return Network(bytes[..written], prefix);
+    }
+
+    /// <summary>The address (all bits kept) or its network in CIDR form, formatted as <see cref="IPAddress"/> does.</summary>
+    private static string Network(Span<byte> bytes, int prefix)
+    {
+        var full = prefix >= bytes.Length * 8;
+        if (!full)
         {
-            // A new address drops any IPv6 scope id ("%eth0"), which is not part of who the client is.
-            return new IPAddress(bytes).ToString();
+            for (var i = 0; i < bytes.Length; i++)
+            {
+                var keep = Math.Clamp(prefix - (i * 8), 0, 8);
+                bytes[i] &= (byte)(0xFF << (8 - keep));
+            }
         }
 
-        for (var i = 0; i < bytes.Length; i++)
+        // IPv4 is formatted here in one string; IPv6 text (zero compression) is left to IPAddress. A new address
+        // drops any IPv6 scope id ("%eth0"), which is not part of who the client is.
+        Span<char> text = stackalloc char[64];
+        int length;
+        if (bytes.Length == 4)
         {
-            var keep = Math.Clamp(prefix - (i * 8), 0, 8);
-            bytes[i] &= (byte)(0xFF << (8 - keep));
+            length = 0;
+            for (var i = 0; i < 4; i++)
+            {
+                if (i > 0)
+                {
+                    text[length++] = '.';
+                }
+
+                bytes[i].TryFormat(text[length..], out var digits, provider: CultureInfo.InvariantCulture);
+                length += digits;
+            }
+        }
+        else if (!new IPAddress(bytes).TryFormat(text, out length))
+        {
+            return full ? new IPAddress(bytes).ToString() : new IPAddress(bytes) + "/" + prefix.ToString(CultureInfo.InvariantCulture);
         }
 
-        return new IPAddress(bytes) + "/" + prefix.ToString(CultureInfo.InvariantCulture);
+        if (!full)
+        {
+            text[length++] = '/';
+            prefix.TryFormat(text[length..], out var digits, provider: CultureInfo.InvariantCulture);
+            length += digits;
+        }
+
+        return new string(text[..length]);
     }
 }

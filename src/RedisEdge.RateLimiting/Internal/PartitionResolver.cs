@@ -10,15 +10,15 @@ internal static class PartitionResolver
 {
     /// <summary>
     /// The raw value (for overrides and allow/deny lists, <see langword="null"/> when the request has none) and the
-    /// identity its hash tag is made of (<see langword="null"/> for the shared "absent" partition).
+    /// partition its hash tag is made of: its kind and value (<see langword="null"/> for the shared "absent" partition).
     /// </summary>
-    public static (string? Value, string? Identity) Resolve(RateLimitPolicy policy, HttpContext context)
+    public static (string? Value, RedisRateLimitPartitionKind IdentityKind, string? IdentityValue) Resolve(RateLimitPolicy policy, HttpContext context)
     {
         if (policy.Partition == RedisRateLimitPartitionKind.User && User(context.User) is null)
         {
             // Anonymous: counted per client IP, in the same identity (and so the same slot) an Ip policy would use.
             var ip = IpPartition.Value(context.Connection.RemoteIpAddress, policy.IPv4PrefixLength, policy.IPv6PrefixLength);
-            return (null, ip is null ? null : Identity(RedisRateLimitPartitionKind.Ip, null, ip));
+            return (null, RedisRateLimitPartitionKind.Ip, ip);
         }
 
         var value = policy.Partition switch
@@ -34,24 +34,32 @@ internal static class PartitionResolver
             RedisRateLimitPartitionKind.Custom => policy.Resolver!(context),
             _ => null,
         };
-        return (value, value is null ? null : Identity(policy.Partition, policy.PartitionName, value));
+        return (value, policy.Partition, value);
     }
 
     /// <summary>
-    /// The hash tag of a partition: a SHA-256 of its kind, name and value, so raw client input never reaches a key,
-    /// and policies that partition the same way share a slot (one script call on Redis Cluster).
+    /// The hash tag of a partition: a SHA-256 of its kind, name and value (<c>{kind}:{name}:{value}</c>), so raw client
+    /// input never reaches a key, and policies that partition the same way share a slot (one script call on Redis
+    /// Cluster). The anonymous fallback of a User policy is the Ip partition, with no name.
     /// </summary>
-    public static string Tag(RateLimitPolicy policy, string? identity, bool singleHashSlot)
+    public static string Tag(RateLimitPolicy policy, RedisRateLimitPartitionKind kind, string? value, bool singleHashSlot)
     {
         if (singleHashSlot)
         {
             return RedisRateLimitingDefaults.KeyFeature;
         }
 
-        return RedisKeyBuilder.Hash(identity ?? $"{(int)policy.Partition}:{policy.PartitionName}:\0absent");
+        if (value is null)
+        {
+            return policy.AbsentTag;
+        }
+
+        return policy.Tags.Get(kind, kind == policy.Partition ? policy.PartitionName : null, value);
     }
 
-    private static string Identity(RedisRateLimitPartitionKind kind, string? name, string value) => $"{(int)kind}:{name}:{value}";
+    /// <summary>The tag of the partition shared by the requests that have no value: computed once per policy.</summary>
+    public static string AbsentTag(RedisRateLimitPartitionKind kind, string? name) =>
+        RedisKeyBuilder.Hash($"{(int)kind}:{name}:\0absent");
 
     private static string? User(ClaimsPrincipal? user)
     {

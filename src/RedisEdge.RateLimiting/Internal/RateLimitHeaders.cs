@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 
@@ -19,37 +20,77 @@ internal static class RateLimitHeaders
     private const string ConcurrentRequests = "concurrent-requests";
 
     /// <summary>The <c>RateLimit-Policy</c> value, or <see langword="null"/> when no advertised policy applies.</summary>
-    public static string? Policy(IReadOnlyList<PolicyDecision> decisions)
+    /// <remarks>One advertised policy with its configured limits (the usual case) costs nothing: its member is kept.</remarks>
+    public static string? Policy(List<PolicyDecision> decisions)
     {
-        StringBuilder? builder = null;
+        PolicyDecision? only = null;
+        var advertised = 0;
         foreach (var d in decisions)
         {
-            if (d.Policy.Shadow)
+            if (!d.Policy.Shadow)
             {
-                continue;
+                only = d;
+                advertised++;
             }
-
-            builder = Member(builder, d);
-            if (d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency)
-            {
-                builder.Append(";q=").Append(Integer(d.Limit)).Append(";qu=\"").Append(ConcurrentRequests).Append('"');
-                continue;
-            }
-
-            builder.Append(";q=").Append(Integer(d.Policy.SustainedPerWindow(d.Limit, d.P1)))
-                .Append(";w=").Append(Integer(d.Policy.WindowSeconds));
         }
 
-        return builder?.ToString();
+        if (advertised <= 1)
+        {
+            return only is null ? null : Member(only);
+        }
+
+        var builder = new FieldBuilder(stackalloc char[256]);
+        var first = true;
+        foreach (var d in decisions)
+        {
+            if (!d.Policy.Shadow)
+            {
+                if (!first)
+                {
+                    builder.Separate();
+                }
+
+                first = false;
+                builder.Append(Member(d));
+            }
+        }
+
+        return builder.ToStringAndDispose();
+    }
+
+    /// <summary>
+    /// The <c>RateLimit-Policy</c> member of a policy for a limit and algorithm parameter: formatted once per policy
+    /// for its configured values (<see cref="RateLimitPolicy.PolicyHeaderMember"/>), per request only for an override.
+    /// </summary>
+    public static string PolicyMember(RateLimitPolicy policy, long limit, long p1)
+    {
+        var builder = new FieldBuilder(stackalloc char[128]);
+        builder.Append(policy.QuotedName);
+        if (policy.Algorithm == RedisRateLimitAlgorithm.Concurrency)
+        {
+            builder.Append(";q=");
+            builder.Append(limit);
+            builder.Append(";qu=\"" + ConcurrentRequests + "\"");
+        }
+        else
+        {
+            builder.Append(";q=");
+            builder.Append(policy.SustainedPerWindow(limit, p1));
+            builder.Append(";w=");
+            builder.Append(policy.WindowSeconds);
+        }
+
+        return builder.ToStringAndDispose();
     }
 
     /// <summary>
     /// The <c>RateLimit</c> value for <paramref name="decisions"/> (on a rejection, the caller passes only the violated
     /// policies), or <see langword="null"/> when none is advertised.
     /// </summary>
-    public static string? Current(IReadOnlyList<PolicyDecision> decisions)
+    public static string? Current(List<PolicyDecision> decisions)
     {
-        StringBuilder? builder = null;
+        var builder = new FieldBuilder(stackalloc char[256]);
+        var any = false;
         foreach (var d in decisions)
         {
             if (d.Policy.Shadow)
@@ -57,15 +98,29 @@ internal static class RateLimitHeaders
                 continue;
             }
 
-            builder = Member(builder, d);
-            builder.Append(";r=").Append(Integer(Math.Max(0, d.Remaining)));
+            if (any)
+            {
+                builder.Separate();
+            }
+
+            any = true;
+            builder.Append(d.Policy.QuotedName);
+            builder.Append(";r=");
+            builder.Append(Math.Max(0, d.Remaining));
             if (d.Policy.Algorithm != RedisRateLimitAlgorithm.Concurrency)
             {
-                builder.Append(";t=").Append(Integer(Seconds(ResetMs(d))));
+                builder.Append(";t=");
+                builder.Append(Seconds(ResetMs(d)));
             }
         }
 
-        return builder?.ToString();
+        if (!any)
+        {
+            builder.Dispose();
+            return null;
+        }
+
+        return builder.ToStringAndDispose();
     }
 
     /// <summary>
@@ -78,20 +133,66 @@ internal static class RateLimitHeaders
     /// <summary>Whole seconds, rounded up, so a client that waits that long is never early.</summary>
     public static long Seconds(long milliseconds) => milliseconds <= 0 ? 0 : (milliseconds + 999) / 1000;
 
-    private static StringBuilder Member(StringBuilder? builder, PolicyDecision d)
+    private static string Member(PolicyDecision d) =>
+        d.Limit == d.Policy.Limit && d.P1 == d.Policy.P1 ? d.Policy.PolicyHeaderMember : PolicyMember(d.Policy, d.Limit, d.P1);
+
+    /// <summary>
+    /// Composes one field value in a stack buffer (a pooled array past it) and allocates only the final string,
+    /// instead of a <see cref="StringBuilder"/> and a string per number.
+    /// </summary>
+    private ref struct FieldBuilder(Span<char> initial)
     {
-        if (builder is null)
+        private Span<char> _chars = initial;
+        private char[]? _rented;
+        private int _length;
+
+        public void Separate() => Append(", ");
+
+        public void Append(string value)
         {
-            builder = new StringBuilder();
-        }
-        else
-        {
-            builder.Append(", ");
+            Ensure(value.Length);
+            value.CopyTo(_chars[_length..]);
+            _length += value.Length;
         }
 
-        // Policy names are validated to [A-Za-z0-9_.-], so they never need escaping inside an sf-string.
-        return builder.Append('"').Append(d.Policy.Name).Append('"');
+        public void Append(long value)
+        {
+            Ensure(20);
+            value.TryFormat(_chars[_length..], out var written, provider: CultureInfo.InvariantCulture);
+            _length += written;
+        }
+
+        public string ToStringAndDispose()
+        {
+            var value = new string(_chars[.._length]);
+            Dispose();
+            return value;
+        }
+
+        public void Dispose()
+        {
+            if (_rented is not null)
+            {
+                ArrayPool<char>.Shared.Return(_rented);
+                _rented = null;
+            }
+        }
+
+        private void Ensure(int more)
+        {
+            if (_length + more <= _chars.Length)
+            {
+                return;
+            }
+
+            var larger = ArrayPool<char>.Shared.Rent(Math.Max(_chars.Length * 2, _length + more));
+            _chars[.._length].CopyTo(larger);
+            if (_rented is not null)
+            {
+                ArrayPool<char>.Shared.Return(_rented);
+            }
+
+            _chars = _rented = larger;
+        }
     }
-
-    private static string Integer(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

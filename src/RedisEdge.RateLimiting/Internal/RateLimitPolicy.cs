@@ -38,6 +38,12 @@ internal sealed class RateLimitPolicy
 
         // Whole seconds for the IETF "w" parameter; a sub-second window still reports w=1.
         WindowSeconds = PeriodMs == 0 ? 0 : Math.Max(1, (long)Math.Ceiling(PeriodMs / 1000.0));
+
+        // What every request of this policy would otherwise format again.
+        QuotedName = "\"" + name + "\"";
+        PolicyHeaderMember = RateLimitHeaders.PolicyMember(this, Limit, P1);
+        ExceededDetail = "Rate limit exceeded: '" + name + "'.";
+        AbsentTag = PartitionResolver.AbsentTag(Partition, PartitionName);
     }
 
     public string Name { get; }
@@ -80,6 +86,21 @@ internal sealed class RateLimitPolicy
     public HashSet<string> Deny { get; }
 
     public Dictionary<string, RedisRateLimitOverride> Overrides { get; }
+
+    /// <summary>The name as a structured-field string (<c>"api"</c>); names never need escaping.</summary>
+    public string QuotedName { get; }
+
+    /// <summary>This policy's member of the <c>RateLimit-Policy</c> field for its configured (not overridden) limits.</summary>
+    public string PolicyHeaderMember { get; }
+
+    /// <summary>The 429 problem's detail when this policy alone refused the request.</summary>
+    public string ExceededDetail { get; }
+
+    /// <summary>The hash tag of the partition of requests that have no partition value.</summary>
+    public string AbsentTag { get; }
+
+    /// <summary>The hash tags of recently seen partitions.</summary>
+    public PartitionTags Tags { get; } = new();
 
     /// <summary>The limit and algorithm parameter for one partition value, after overrides.</summary>
     public (long Limit, long P1) For(string? partitionValue)

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Microsoft.AspNetCore.Http;
 
 namespace RedisEdge.RateLimiting.Internal;
 
@@ -6,6 +8,10 @@ namespace RedisEdge.RateLimiting.Internal;
 internal sealed class RateLimitPolicySet
 {
     private readonly ConcurrentDictionary<(string? Endpoint, string Policy), bool> _unknownReported = new();
+
+    // Endpoint metadata never changes, so what an endpoint requests under this set is resolved once; a weak table lets
+    // endpoints that a dynamic data source replaces be collected with their entries.
+    private readonly ConditionalWeakTable<Endpoint, (RateLimitPolicy Policy, int Cost)[]> _requested = new();
 
     public RateLimitPolicySet(RedisRateLimitingOptions options, long generation = 0)
     {
@@ -24,6 +30,7 @@ internal sealed class RateLimitPolicySet
         SingleHashSlot = options.SingleHashSlot;
         CoalesceHotPartitions = options.CoalesceHotPartitions;
         OnRejected = options.OnRejected;
+        WithoutEndpoint = Global is null ? [] : [(Global, 1)];
     }
 
     /// <summary>Which reload produced this set; local deny-cache entries made under another generation are ignored.</summary>
@@ -44,6 +51,17 @@ internal sealed class RateLimitPolicySet
     public bool CoalesceHotPartitions { get; }
 
     public Func<RedisRateLimitRejectedContext, CancellationToken, ValueTask>? OnRejected { get; }
+
+    /// <summary>What a request that matched no endpoint requests: the global policy at cost 1, or nothing.</summary>
+    public (RateLimitPolicy Policy, int Cost)[] WithoutEndpoint { get; }
+
+    /// <summary>The policies <paramref name="endpoint"/> requests, with their costs, when already resolved under this set.</summary>
+    public bool TryGetRequested(Endpoint endpoint, out (RateLimitPolicy Policy, int Cost)[] requested) =>
+        _requested.TryGetValue(endpoint, out requested!);
+
+    /// <summary>Remembers what <paramref name="endpoint"/> requests (a race resolves it twice, to the same result).</summary>
+    public void SetRequested(Endpoint endpoint, (RateLimitPolicy Policy, int Cost)[] requested) =>
+        _requested.AddOrUpdate(endpoint, requested);
 
     /// <summary>Whether an endpoint's reference to an undefined policy is new (log it) or already reported under this set.</summary>
     public bool FirstReportOfUnknown(string? endpoint, string policy) => _unknownReported.TryAdd((endpoint, policy), true);

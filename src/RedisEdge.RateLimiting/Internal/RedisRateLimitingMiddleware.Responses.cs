@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Logging;
 using RedisEdge.Internal;
 using StackExchange.Redis;
 
@@ -15,7 +16,7 @@ internal sealed partial class RedisRateLimitingMiddleware
     {
         var response = context.Response;
         response.StatusCode = StatusCodes.Status429TooManyRequests;
-        var violated = decisions.FindAll(d => d.Result is RedisRateLimitResult.Rejected or RedisRateLimitResult.LocalDeny);
+        var violated = Violated(decisions);
         if (set.EmitHeaders)
         {
             // RateLimit names the policies that refused, each with t = the time until the request could succeed.
@@ -35,7 +36,11 @@ internal sealed partial class RedisRateLimitingMiddleware
             response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         }
 
-        Log.Rejected(_logger, Names(violated), retryMs ?? -1);
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.Rejected(_logger, Names(violated), retryMs ?? -1);
+        }
+
         if (set.OnRejected is { } onRejected)
         {
             var publicDecisions = decisions.ConvertAll(d => d.ToPublic());
@@ -51,7 +56,7 @@ internal sealed partial class RedisRateLimitingMiddleware
             Status = StatusCodes.Status429TooManyRequests,
             Type = RedisRateLimitingDefaults.QuotaExceededProblemType,
             Title = QuotaExceededTitle,
-            Detail = "Rate limit exceeded: " + Names(violated) + ".",
+            Detail = violated.Count == 1 ? violated[0].Policy.ExceededDetail : "Rate limit exceeded: " + Names(violated) + ".",
         };
         problem.Extensions[RedisRateLimitingDefaults.ViolatedPoliciesMember] = violated.ConvertAll(d => d.Policy.Name);
         if (retryMs is { } retry)
@@ -83,7 +88,11 @@ internal sealed partial class RedisRateLimitingMiddleware
         }
 
         // Debug only: Core's runner logs the breaker's transitions (and a configuration error) once, not per request.
-        Log.RedisFailed(_logger, Names(decisions), closed.Count > 0 ? "refused" : "allowed", closed.Count > 0 ? "FailClosed" : "FailOpen", exception);
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.RedisFailed(_logger, Names(decisions), closed.Count > 0 ? "refused" : "allowed", closed.Count > 0 ? "FailClosed" : "FailOpen", exception);
+        }
+
         if (closed.Count == 0)
         {
             await _next(context).ConfigureAwait(false);
@@ -116,6 +125,20 @@ internal sealed partial class RedisRateLimitingMiddleware
         {
             headers[RedisRateLimitingDefaults.RateLimitHeader] = state;
         }
+    }
+
+    /// <summary>The decisions that refused the request: usually all of them, and then no second list is made.</summary>
+    private static List<PolicyDecision> Violated(List<PolicyDecision> decisions)
+    {
+        foreach (var d in decisions)
+        {
+            if (d.Result is not (RedisRateLimitResult.Rejected or RedisRateLimitResult.LocalDeny))
+            {
+                return decisions.FindAll(v => v.Result is RedisRateLimitResult.Rejected or RedisRateLimitResult.LocalDeny);
+            }
+        }
+
+        return decisions;
     }
 
     private static string Names(List<PolicyDecision> decisions) =>

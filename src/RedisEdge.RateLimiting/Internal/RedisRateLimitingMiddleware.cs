@@ -43,23 +43,27 @@ internal sealed partial class RedisRateLimitingMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        var endpoint = context.GetEndpoint();
         var set = _policies.Current;
+        var requested = Requested(context, set);
+        return requested.Length == 0 ? _next(context) : InvokeLimitedAsync(context, set, requested);
+    }
 
-        // Either marker wins: ours, or the first-party limiter's, which apps migrating from it already carry.
-        if (endpoint?.Metadata.GetMetadata<DisableRateLimitAttribute>() is not null ||
-            endpoint?.Metadata.GetMetadata<DisableRateLimitingAttribute>() is not null)
+    /// <summary>What the request's endpoint asks for under <paramref name="set"/>: read from its metadata once, then kept.</summary>
+    private (RateLimitPolicy Policy, int Cost)[] Requested(HttpContext context, RateLimitPolicySet set)
+    {
+        var endpoint = context.GetEndpoint();
+        if (endpoint is null)
         {
-            return _next(context);
+            return set.WithoutEndpoint;
         }
 
-        var attributes = endpoint?.Metadata.GetOrderedMetadata<RateLimitAttribute>() ?? [];
-        if (attributes.Count == 0 && set.Global is null)
+        if (!set.TryGetRequested(endpoint, out var requested))
         {
-            return _next(context);
+            requested = Resolve(endpoint, set);
+            set.SetRequested(endpoint, requested);
         }
 
-        return InvokeLimitedAsync(context, set, Requested(context, set, attributes));
+        return requested;
     }
 
     /// <summary>
@@ -67,22 +71,30 @@ internal sealed partial class RedisRateLimitingMiddleware
     /// controller, action, endpoint), so the last declaration of a policy sets its cost, as <c>GetMetadata&lt;T&gt;</c>
     /// would; a policy keeps the position of its first declaration, which orders the headers.
     /// </summary>
-    private List<(RateLimitPolicy Policy, int Cost)> Requested(HttpContext context, RateLimitPolicySet set, IReadOnlyList<RateLimitAttribute> attributes)
+    private (RateLimitPolicy Policy, int Cost)[] Resolve(Endpoint endpoint, RateLimitPolicySet set)
     {
-        var requested = new List<(RateLimitPolicy Policy, int Cost)>(attributes.Count + 1);
-        if (set.Global is { } global)
+        // Either marker wins: ours, or the first-party limiter's, which apps migrating from it already carry.
+        if (endpoint.Metadata.GetMetadata<DisableRateLimitAttribute>() is not null ||
+            endpoint.Metadata.GetMetadata<DisableRateLimitingAttribute>() is not null)
         {
-            requested.Add((global, 1));
+            return [];
         }
 
+        var attributes = endpoint.Metadata.GetOrderedMetadata<RateLimitAttribute>();
+        if (attributes.Count == 0)
+        {
+            return set.WithoutEndpoint;
+        }
+
+        var requested = new List<(RateLimitPolicy Policy, int Cost)>(attributes.Count + 1);
+        requested.AddRange(set.WithoutEndpoint);
         foreach (var attribute in attributes)
         {
             if (!set.Policies.TryGetValue(attribute.PolicyName, out var policy))
             {
-                var endpoint = context.GetEndpoint()?.DisplayName;
-                if (set.FirstReportOfUnknown(endpoint, attribute.PolicyName))
+                if (set.FirstReportOfUnknown(endpoint.DisplayName, attribute.PolicyName))
                 {
-                    Log.UnknownPolicy(_logger, endpoint, attribute.PolicyName);
+                    Log.UnknownPolicy(_logger, endpoint.DisplayName, attribute.PolicyName);
                 }
 
                 continue;
@@ -99,12 +111,16 @@ internal sealed partial class RedisRateLimitingMiddleware
             }
         }
 
-        return requested;
+        return [.. requested];
     }
 
-    private async Task InvokeLimitedAsync(HttpContext context, RateLimitPolicySet set, List<(RateLimitPolicy Policy, int Cost)> requested)
+    /// <summary>
+    /// The decisions of the request, then the answer that needs no Redis (deny list, local deny cache) or the call.
+    /// Not async itself: a request answered here (locally denied, say) allocates no state machine.
+    /// </summary>
+    private Task InvokeLimitedAsync(HttpContext context, RateLimitPolicySet set, (RateLimitPolicy Policy, int Cost)[] requested)
     {
-        var decisions = new List<PolicyDecision>(requested.Count);
+        var decisions = new List<PolicyDecision>(requested.Length);
         List<PolicyDecision>? denied = null;
         foreach (var (policy, cost) in requested)
         {
@@ -118,22 +134,24 @@ internal sealed partial class RedisRateLimitingMiddleware
                 _metrics.Record(d.Policy.Name, RedisRateLimitResult.Denied);
             }
 
-            await WriteDeniedAsync(context, denied).ConfigureAwait(false);
-            return;
+            return WriteDeniedAsync(context, denied);
         }
 
         if (decisions.Count == 0)
         {
-            await _next(context).ConfigureAwait(false);
-            return;
+            return _next(context);
         }
 
         if (set.LocalDenyCache && TryLocalDeny(set, decisions, out var localRetry))
         {
-            await RejectAsync(context, set, decisions, localRetry).ConfigureAwait(false);
-            return;
+            return RejectAsync(context, set, decisions, localRetry);
         }
 
+        return DecideAsync(context, set, decisions);
+    }
+
+    private async Task DecideAsync(HttpContext context, RateLimitPolicySet set, List<PolicyDecision> decisions)
+    {
         var leaseId = decisions.Exists(d => d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency) ? Guid.NewGuid().ToString("N") : null;
         var started = _timeProvider.GetTimestamp();
         bool allowed;
@@ -161,29 +179,58 @@ internal sealed partial class RedisRateLimitingMiddleware
 
         if (!allowed)
         {
-            long retryMs = 0;
-            foreach (var d in decisions)
-            {
-                if (d.Result == RedisRateLimitResult.Rejected)
-                {
-                    retryMs = d.RetryMs < 0 || retryMs < 0 ? -1 : Math.Max(retryMs, d.RetryMs);
-                    if (set.LocalDenyCache && d.RetryMs > 0 && d.Policy.Algorithm != RedisRateLimitAlgorithm.Concurrency)
-                    {
-                        _denyCache.Add(d.Policy.Name, d.Tag, d.Cost, set.Generation, started, TimeSpan.FromMilliseconds(d.RetryMs), _denyCacheSize);
-                    }
-                }
-
-                if (d.Result != RedisRateLimitResult.Allowed)
-                {
-                    // A policy that would have accepted consumed nothing and decided nothing: it is not counted.
-                    _metrics.Record(d.Policy.Name, d.Result);
-                }
-            }
-
-            await RejectAsync(context, set, decisions, retryMs < 0 ? null : TimeSpan.FromMilliseconds(retryMs)).ConfigureAwait(false);
+            await RejectAsync(context, set, decisions, Rejected(set, decisions, started)).ConfigureAwait(false);
             return;
         }
 
+        var (leases, delayMs) = Accepted(context, set, decisions);
+        try
+        {
+            if (delayMs > 0)
+            {
+                // The slot is reserved in Redis; waiting here is what makes the queue a queue.
+                await Task.Delay(TimeSpan.FromMilliseconds(delayMs), _timeProvider, context.RequestAborted).ConfigureAwait(false);
+            }
+
+            await _next(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (leases is not null)
+            {
+                await _limiter.ReleaseAsync(leases, leaseId!).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Redis rejected the request: remembers the rejections locally, counts them; returns the Retry-After.</summary>
+    private TimeSpan? Rejected(RateLimitPolicySet set, List<PolicyDecision> decisions, long started)
+    {
+        long retryMs = 0;
+        foreach (var d in decisions)
+        {
+            if (d.Result == RedisRateLimitResult.Rejected)
+            {
+                retryMs = d.RetryMs < 0 || retryMs < 0 ? -1 : Math.Max(retryMs, d.RetryMs);
+                if (set.LocalDenyCache && d.RetryMs > 0 && d.Policy.Algorithm != RedisRateLimitAlgorithm.Concurrency)
+                {
+                    _denyCache.Add(d.Policy.Name, d.Tag, d.Cost, set.Generation, started, TimeSpan.FromMilliseconds(d.RetryMs), _denyCacheSize);
+                }
+            }
+
+            if (d.Result != RedisRateLimitResult.Allowed)
+            {
+                // A policy that would have accepted consumed nothing and decided nothing: it is not counted.
+                _metrics.Record(d.Policy.Name, d.Result);
+            }
+        }
+
+        return retryMs < 0 ? null : TimeSpan.FromMilliseconds(retryMs);
+    }
+
+    /// <summary>Redis accepted the request: headers, metrics; returns the leases to release and the queue delay.</summary>
+    private (List<PolicyDecision>? Leases, long DelayMs) Accepted(HttpContext context, RateLimitPolicySet set, List<PolicyDecision> decisions)
+    {
         if (set.EmitHeaders)
         {
             SetRateLimitHeaders(context, decisions, decisions);
@@ -206,35 +253,19 @@ internal sealed partial class RedisRateLimitingMiddleware
             }
         }
 
-        try
-        {
-            if (delayMs > 0)
-            {
-                // The slot is reserved in Redis; waiting here is what makes the queue a queue.
-                await Task.Delay(TimeSpan.FromMilliseconds(delayMs), _timeProvider, context.RequestAborted).ConfigureAwait(false);
-            }
-
-            await _next(context).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (leases is not null)
-            {
-                await _limiter.ReleaseAsync(leases, leaseId!).ConfigureAwait(false);
-            }
-        }
+        return (leases, delayMs);
     }
 
     private static void Add(HttpContext context, RateLimitPolicySet set, RateLimitPolicy policy, int cost, List<PolicyDecision> decisions, ref List<PolicyDecision>? denied)
     {
-        var (value, identity) = PartitionResolver.Resolve(policy, context);
+        var (value, identityKind, identity) = PartitionResolver.Resolve(policy, context);
         if (value is not null && policy.Allow.Count > 0 && policy.Allow.Contains(value))
         {
             return;
         }
 
         var (limit, p1) = policy.For(value);
-        var decision = new PolicyDecision(policy, value, PartitionResolver.Tag(policy, identity, set.SingleHashSlot), limit, p1, cost);
+        var decision = new PolicyDecision(policy, value, PartitionResolver.Tag(policy, identityKind, identity, set.SingleHashSlot), limit, p1, cost);
         if (value is not null && policy.Deny.Count > 0 && policy.Deny.Contains(value) && !policy.Shadow)
         {
             decision.Result = RedisRateLimitResult.Denied;

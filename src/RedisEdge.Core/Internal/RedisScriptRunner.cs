@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Logging;
@@ -17,12 +18,14 @@ namespace RedisEdge.Internal;
 /// </remarks>
 internal sealed class RedisScriptRunner
 {
+    private const int ClusterSlots = 16384;
     private static readonly TimeSpan TryAgainFirstDelay = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan TryAgainMaxDelay = TimeSpan.FromMilliseconds(100);
 
     private readonly RedisEdgeConnection _connection;
     private readonly RedisFeatureTelemetry _telemetry;
     private readonly RedisCircuitBreaker _breaker;
+    private readonly ConcurrentDictionary<RedisScript, bool[]> _loaded = new();
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private int _clientErrorLogged;
@@ -55,13 +58,20 @@ internal sealed class RedisScriptRunner
         var call = Begin(script);
         try
         {
-            // SendAsync's TRYAGAIN loop, inline: one state machine per call instead of two on every feature's hot path.
+            // SendAsync's loop, inline: one state machine per call instead of two on every feature's hot path.
             var delay = TryAgainFirstDelay;
             while (true)
             {
                 try
                 {
-                    return call.Succeeded(await Send(script, keys, args, call, cancellationToken).ConfigureAwait(false));
+                    var result = await Send(script, keys, args, call, cancellationToken).ConfigureAwait(false);
+                    call.Loaded();
+                    return call.Succeeded(result);
+                }
+                catch (RedisServerException ex) when (call.SentByHash && ex.Kind == RedisErrorKind.NoScript)
+                {
+                    // The server lost the script (restart, failover, SCRIPT FLUSH): send the text again at once.
+                    call.NotLoaded();
                 }
                 catch (RedisServerException ex) when (MayTryAgain(ex, call, delay))
                 {
@@ -131,7 +141,13 @@ internal sealed class RedisScriptRunner
         {
             try
             {
-                return await Send(script, keys, args, call, cancellationToken).ConfigureAwait(false);
+                var result = await Send(script, keys, args, call, cancellationToken).ConfigureAwait(false);
+                call.Loaded();
+                return result;
+            }
+            catch (RedisServerException ex) when (call.SentByHash && ex.Kind == RedisErrorKind.NoScript)
+            {
+                call.NotLoaded();
             }
             catch (RedisServerException ex) when (MayTryAgain(ex, call, delay))
             {
@@ -142,12 +158,33 @@ internal sealed class RedisScriptRunner
         }
     }
 
-    /// <summary>One send of the script, bounded by what is left of the call's timeout budget.</summary>
+    /// <summary>
+    /// One send of the script, bounded by what is left of the call's timeout budget: <c>EVALSHA</c> with the script's
+    /// SHA once this runner has seen it run on the server of the keys' slot, the text otherwise (StackExchange.Redis then
+    /// sends <c>EVAL</c> and loads it, or <c>EVALSHA</c> when it knows the server has it, and handles <c>NOSCRIPT</c>).
+    /// </summary>
     private Task<RedisResult> Send(RedisScript script, RedisKey[] keys, RedisValue[] args, ScriptCall call, CancellationToken cancellationToken)
     {
         var remaining = Policy.Timeout - _timeProvider.GetElapsedTime(call.Started);
-        return _connection.Database.ScriptEvaluateAsync(script.Text, keys, args)
-            .WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _timeProvider, cancellationToken);
+        var database = _connection.Database;
+        var evaluation = call.SendByHash(LoadedSlots(script), Slot(keys))
+            ? database.ScriptEvaluateAsync(script.Hash, keys, args)
+            : database.ScriptEvaluateAsync(script.Text, keys, args);
+        return evaluation.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _timeProvider, cancellationToken);
+    }
+
+    /// <summary>
+    /// Per script, whether it ran on the server of each cluster slot (entry 0 on a single node, where the client
+    /// computes no slot). Kept per runner, so an app's first call of a script on each server sends the text, as
+    /// StackExchange.Redis alone would; an entry is cleared when the server answers NOSCRIPT, and a slot that moves to a
+    /// server without the script costs the same once.
+    /// </summary>
+    private bool[] LoadedSlots(RedisScript script) => _loaded.GetOrAdd(script, static _ => new bool[ClusterSlots + 1]);
+
+    private int Slot(RedisKey[] keys)
+    {
+        var slot = keys.Length == 0 ? 0 : _connection.Multiplexer.HashSlot(keys[0]) + 1;
+        return slot is < 0 or > ClusterSlots ? 0 : slot;
     }
 
     /// <summary>A <c>TRYAGAIN</c> answer, with time left in the budget for a wait of <paramref name="delay"/> and another send.</summary>
@@ -197,7 +234,34 @@ internal sealed class RedisScriptRunner
         private string _outcome = "error";
         private bool _settled;
 
+        private bool[]? _loadedSlots;
+        private int _slot;
+
         public long Started => started;
+
+        /// <summary>Whether the last send went as <c>EVALSHA</c> with the script's SHA.</summary>
+        public bool SentByHash { get; private set; }
+
+        /// <summary>Records where this send goes; returns whether the script is known to be on that server.</summary>
+        public bool SendByHash(bool[] loadedSlots, int slot)
+        {
+            _loadedSlots = loadedSlots;
+            _slot = slot;
+            SentByHash = Volatile.Read(ref loadedSlots[slot]);
+            return SentByHash;
+        }
+
+        /// <summary>The script ran on the server of the last send: later calls there send its SHA.</summary>
+        public void Loaded()
+        {
+            if (!SentByHash)
+            {
+                Volatile.Write(ref _loadedSlots![_slot], true);
+            }
+        }
+
+        /// <summary>That server answered NOSCRIPT: the next send there carries the text.</summary>
+        public void NotLoaded() => Volatile.Write(ref _loadedSlots![_slot], false);
 
         /// <summary>How many times the call was sent again after a <c>TRYAGAIN</c>.</summary>
         public int Retries { get; private set; }

@@ -46,6 +46,35 @@ public sealed class RedisScriptRunnerTests(RedisServerFixture redis)
         Assert.Equal(0, Delta(before, after, "eval"));
     }
 
+    /// <summary>
+    /// After its first call, the runner sends the script's SHA itself (the client's own text path hashes the whole text
+    /// on every call to find it), and after a SCRIPT FLUSH it falls back to the text once. StackExchange.Redis' profiler
+    /// names a text call EVAL (whatever went on the wire) and a SHA call EVALSHA, which tells the two paths apart.
+    /// </summary>
+    [Fact]
+    public async Task Evaluate_SendsTheTextOnce_ThenTheSha_AndTheTextAgainAfterAFlush()
+    {
+        await using var core = CoreTestServices.Create(redis.Configuration);
+        var session = new StackExchange.Redis.Profiling.ProfilingSession();
+        core.Connection.Multiplexer.RegisterProfiler(() => session);
+        var key = core.Keys.Key("test", "t6", "counter");
+
+        async Task<List<string>> Call()
+        {
+            await core.Runner.EvaluateAsync(CoreTestServices.CounterScript, [key], [60_000], CancellationToken.None);
+            return [.. session.FinishProfiling().OrderBy(c => c.CommandCreated).Select(c => c.Command).Where(c => c.StartsWith("EVAL", StringComparison.Ordinal))];
+        }
+
+        Assert.Equal(["EVAL"], await Call());
+        Assert.Equal(["EVALSHA"], await Call());
+        Assert.Equal(["EVALSHA"], await Call());
+
+        await redis.Server.ScriptFlushAsync();
+        Assert.Equal(["EVALSHA", "EVAL"], await Call()); // NOSCRIPT, then the text
+        Assert.Equal(["EVALSHA"], await Call());
+        Assert.Equal(5, (long)(await redis.Database.StringGetAsync(key)));
+    }
+
     [Fact]
     public async Task Evaluate_AfterScriptFlush_RecoversWithoutError()
     {

@@ -47,7 +47,10 @@ public sealed class RedisCommandCounter
             _session = session;
         }
 
-        /// <summary>The data commands sent while the scope was open (housekeeping such as PING excluded), in order.</summary>
+        /// <summary>
+        /// The data commands sent while the scope was open (housekeeping such as PING excluded), in order; a script call
+        /// is <c>EVAL</c> whether it went as EVAL or EVALSHA.
+        /// </summary>
         public IReadOnlyList<string> Commands
         {
             get
@@ -71,6 +74,10 @@ public sealed class RedisCommandCounter
                 .OrderBy(c => c.CommandCreated)
                 .Select(c => c.Command)
                 .Where(c => !Housekeeping.Contains(c))
+
+                // One script call either way: whether the client sends the text (EVAL) or the SHA (EVALSHA) depends on
+                // what it knows the server holds, not on the request, so both count as EVAL.
+                .Select(c => string.Equals(c, "EVALSHA", StringComparison.OrdinalIgnoreCase) ? "EVAL" : c)
                 .ToList();
         }
     }

@@ -79,9 +79,9 @@ local function fit(room, cost)
   return x
 end
 
--- Phase 1: read every policy's state, write nothing. st holds, per policy (stride 8): alg,
--- wrong type, x (requests accepted), then up to five values of state the reply and the commit
--- need.
+-- Phase 1: read every policy's state, write nothing. st holds, per policy (stride 11): alg,
+-- wrong type, x (requests accepted), up to five values of state the reply and the commit need,
+-- then limit, period and cost (parsed once).
 local st = {}
 local k = m
 for i = 1, n do
@@ -93,7 +93,7 @@ for i = 1, n do
     return redis.error_reply('ERR rate_limit: invalid arguments for policy ' .. i)
   end
   local key = KEYS[i]
-  local o = (i - 1) * 8
+  local o = (i - 1) * 11
   local wrong = false
   local x = 0
 
@@ -184,6 +184,7 @@ for i = 1, n do
   end
 
   st[o + 1] = alg; st[o + 2] = wrong; st[o + 3] = x
+  st[o + 9] = limit; st[o + 10] = period; st[o + 11] = cost
   if x < k and ARGV[b + 2] ~= '1' then k = x end
 end
 
@@ -192,10 +193,10 @@ end
 local reply = { k }
 for i = 1, n do
   local b = 1 + (i - 1) * 8
-  local o = (i - 1) * 8
+  local o = (i - 1) * 11
   local key = KEYS[i]
   local alg, x = st[o + 1], st[o + 3]
-  local limit, period, cost = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
+  local limit, period, cost = st[o + 9], st[o + 10], st[o + 11]
   local q = (x < k) and x or k
   local used = q * cost
   -- a retry is reported for the first request this policy refuses, when it refuses one that the
@@ -299,7 +300,8 @@ for i = 1, n do
     reset = (limit - left) / rate
     if refuses then retry = (cost > limit) and -1 or (cost - left) / rate end
     if used > 0 then
-      call('HSET', key, 't', fmt('%.17g', left), 'ts', fmt('%.3f', now))
+      -- numbers go to Redis at full precision (%.17g), no string formatting here
+      call('HSET', key, 't', left, 'ts', now)
       -- a missing key means a full bucket, so it may vanish once full
       call('PEXPIRE', key, ceil(reset) + 1)
     end
@@ -324,7 +326,7 @@ for i = 1, n do
         retry = tat + cost * interval - tolerance - now - max_delay
       end
     end
-    if used > 0 then call('SET', key, fmt('%.3f', tat), 'PX', ceil(tat - now) + 1) end
+    if used > 0 then call('SET', key, tat, 'PX', ceil(tat - now) + 1) end
 
   else -- 6 concurrency (m = 1)
     local old = st[o + 4]

@@ -42,7 +42,7 @@ internal sealed class RateLimitCoalescer
             {
                 lock (lane)
                 {
-                    queued += lane.Pending.Count;
+                    queued += lane.Pending?.Count ?? 0;
                 }
             }
 
@@ -83,7 +83,7 @@ internal sealed class RateLimitCoalescer
                 if (lane.Busy)
                 {
                     waiter = new Waiter(decisions, keys, Activity.Current, cancellationToken);
-                    lane.Pending.Add(waiter);
+                    (lane.Pending ??= []).Add(waiter);
                 }
                 else
                 {
@@ -162,20 +162,26 @@ internal sealed class RateLimitCoalescer
     {
         lock (lane)
         {
-            List<Waiter>? batch = null;
-            foreach (var w in lane.Pending)
+            // The queue itself becomes the batch; the next request to queue starts a new one.
+            var batch = lane.Pending;
+            lane.Pending = null;
+            if (batch is not null)
             {
-                if (w.CancellationToken.IsCancellationRequested)
+                foreach (var w in batch)
                 {
-                    w.TrySetCanceled(w.CancellationToken);
+                    if (w.CancellationToken.IsCancellationRequested)
+                    {
+                        w.TrySetCanceled(w.CancellationToken);
+                    }
                 }
-                else
+
+                batch.RemoveAll(static w => w.Task.IsCanceled);
+                if (batch.Count == 0)
                 {
-                    (batch ??= new List<Waiter>(lane.Pending.Count)).Add(w);
+                    batch = null;
                 }
             }
 
-            lane.Pending.Clear();
             if (batch is null)
             {
                 lane.Busy = false;
@@ -191,7 +197,8 @@ internal sealed class RateLimitCoalescer
     {
         public LaneKey Key { get; } = key;
 
-        public List<Waiter> Pending { get; } = [];
+        /// <summary>Requests waiting for the next call; created by the first of them, so an idle lane allocates none.</summary>
+        public List<Waiter>? Pending { get; set; }
 
         public bool Busy { get; set; }
 

@@ -69,13 +69,7 @@ internal sealed partial class RedisRateLimiter
 
     /// <summary>
     /// Decides the request; returns whether it may proceed. On a cluster, decisions whose keys land in different hash
-    /// slots are decided per slot and refunded where they committed if the request is rejected or fails anywhere.
-    /// </summary>
-    public Task<bool> EvaluateAsync(List<PolicyDecision> decisions, string? leaseId, CancellationToken cancellationToken) =>
-        EvaluateAsync(decisions, leaseId, coalesce: false, cancellationToken);
-
-    /// <summary>
-    /// Decides the request as <see cref="EvaluateAsync(List{PolicyDecision}, string?, CancellationToken)"/>; with
+    /// slots are decided per slot and refunded where they committed if the request is rejected or fails anywhere. With
     /// <paramref name="coalesce"/>, a request whose decisions allow it shares its call with identical requests of this
     /// instance (see <see cref="RateLimitCoalescer"/>).
     /// </summary>

@@ -28,6 +28,15 @@ if [ ! -f "$trx" ]; then
   echo "0 passed, 1 failed"
   exit 1
 fi
+# Failed tests again, right before the closing line, so the tail of a long log names them and says why.
+awk '
+  /<UnitTestResult / && /outcome="Failed"/ { match($0, /testName="[^"]*"/); name = substr($0, RSTART + 10, RLENGTH - 11); inresult = 1; printed = 0; next }
+  inresult && /<\/UnitTestResult>/ { inresult = 0 }
+  inresult && /<Message>/ { inmsg = 1 }
+  inresult && inmsg && printed < 12 { if (printed == 0) print "FAILED " name ":"; sub(/^[ \t]*/, ""); print "    " $0; printed++ }
+  inmsg && /<\/Message>/ { inmsg = 0 }
+' "$trx" | sed -e 's/&quot;/"/g' -e 's/&lt;/</g' -e 's/&gt;/>/g' -e 's/&apos;/'"'"'/g' -e 's/&amp;/\&/g' || true
+
 counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
 count() { printf '%s' "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
 passed=$(count passed); failed=$(( $(count failed) + $(count error) + $(count timeout) + $(count aborted) ))

@@ -32,7 +32,7 @@ internal sealed class RateLimitCoalescer
     /// <summary>Lanes that have a call in flight; for tests (an idle lane is removed).</summary>
     internal int ActiveLanes => _lanes.Count;
 
-    /// <summary>Requests waiting for the next call of their lane; for tests.</summary>
+    /// <summary>Requests waiting for the next call of their lane whose request has not been aborted; for tests.</summary>
     internal int Queued
     {
         get
@@ -42,7 +42,10 @@ internal sealed class RateLimitCoalescer
             {
                 lock (lane)
                 {
-                    queued += lane.Pending?.Count ?? 0;
+                    foreach (var w in lane.Pending ?? [])
+                    {
+                        queued += w.CancellationToken.IsCancellationRequested ? 0 : 1;
+                    }
                 }
             }
 

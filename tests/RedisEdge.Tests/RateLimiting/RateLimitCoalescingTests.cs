@@ -90,6 +90,11 @@ public sealed class RateLimitCoalescingTests : PrivateRedisServerTests
             {
                 await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
             }
+
+            // The client gave up; the server sees it through RequestAborted, which the middleware waits on. Only once
+            // the coalescer sees those four aborted is the call in flight let go (the client-side exception alone does
+            // not say the server has seen the abort yet).
+            await WaitUntilAsync(() => Coalescer(instance).Queued == 6);
         }
         finally
         {

@@ -136,18 +136,18 @@ for i = 1, n do
     st[o + 4] = win; st[o + 5] = cur; st[o + 6] = prev; st[o + 8] = est
 
   elseif alg == 4 then -- token bucket: st = tokens
+    -- The state is one number: the server time (ms) at which the bucket is full again. Tokens
+    -- then are limit - (full - now) * rate, so one GET reads the bucket and one SET writes it.
     local rate = ((p1 > 0) and p1 or limit) / period -- tokens per ms
     local tokens = limit
-    local v = pcall_('HMGET', key, 't', 'ts')
-    if v.err then
+    local v = pcall_('GET', key)
+    if type(v) == 'table' then
       wrong = true
     else
-      local t, ts = tonumber(v[1]), tonumber(v[2])
-      if t and ts then
-        local gap = now - ts
-        if gap < 0 then gap = 0 end
-        tokens = t + gap * rate
-        if tokens > limit then tokens = limit end
+      v = tonumber(v)
+      if v and v > now then
+        tokens = limit - (v - now) * rate
+        if tokens < 0 then tokens = 0 end
       end
     end
     x = fit(tokens + EPS, cost)
@@ -203,7 +203,7 @@ for i = 1, n do
   -- others did not (it is what stopped the batch, or it is a shadow policy)
   local refuses = (x == q) and (x < m)
   local remaining, reset, retry, delay = 0, 0, 0, 0
-  if used > 0 and st[o + 2] and alg ~= 5 then call('DEL', key) end -- SET (GCRA) replaces any type itself
+  if used > 0 and st[o + 2] and alg ~= 4 and alg ~= 5 then call('DEL', key) end -- SET (token bucket, GCRA) replaces any type itself
 
   if alg == 1 then
     local win = st[o + 4]
@@ -299,12 +299,9 @@ for i = 1, n do
     remaining = floor(left + EPS)
     reset = (limit - left) / rate
     if refuses then retry = (cost > limit) and -1 or (cost - left) / rate end
-    if used > 0 then
-      -- numbers go to Redis at full precision (%.17g), no string formatting here
-      call('HSET', key, 't', left, 'ts', now)
-      -- a missing key means a full bucket, so it may vanish once full
-      call('PEXPIRE', key, ceil(reset) + 1)
-    end
+    -- numbers go to Redis at full precision (%.17g), no string formatting here; a missing key
+    -- means a full bucket, so the key expires when the bucket is full
+    if used > 0 then call('SET', key, now + reset, 'PX', ceil(reset) + 1) end
 
   elseif alg == 5 then
     local p1 = tonumber(ARGV[b + 6]) or 0

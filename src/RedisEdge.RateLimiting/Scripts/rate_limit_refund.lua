@@ -19,7 +19,8 @@ Per algorithm:
   1 fixed window       count of the committed window minus cost (nothing if the window rolled)
   2 sliding log        ZREM token:1..cost
   3 sliding counter    current count minus cost, or the previous one if the window rolled
-  4 token bucket       cost tokens added back, capped at capacity (a full bucket is no key)
+  4 token bucket       the time the bucket is full again moved back by cost / rate: cost tokens
+                       added back, capped at capacity (a full bucket is no key)
   5 GCRA               theoretical arrival time moved back by cost * interval
   6 concurrency        ZREM of the leases token:1..cost
 
@@ -65,33 +66,23 @@ for i = 1, n do
   local cost, p1 = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]) or 0
   if alg == 2 or alg == 6 then
     zrem_many(key, cost)
-  elseif redis.call('TYPE', key).ok == (alg == 5 and 'string' or 'hash') then
+  elseif redis.call('TYPE', key).ok == (alg >= 4 and 'string' or 'hash') then
     if alg == 1 then
       if tonumber(redis.call('HGET', key, 'w')) == math.floor(at / period) then decrement(key, 'c', cost) end
     elseif alg == 3 then
       local w, win = tonumber(redis.call('HGET', key, 'w')), math.floor(at / period)
       if w == win then decrement(key, 'c', cost) elseif w == win + 1 then decrement(key, 'p', cost) end
-    elseif alg == 4 then
-      local rate = ((p1 > 0) and p1 or limit) / period
-      local v = redis.call('HMGET', key, 't', 'ts')
-      local t, ts = tonumber(v[1]), tonumber(v[2])
-      if t and ts then
-        local tokens = math.min(limit, t + math.max(0, now - ts) * rate + cost)
-        if tokens >= limit then
-          redis.call('DEL', key)
-        else
-          redis.call('HSET', key, 't', string.format('%.17g', tokens), 'ts', string.format('%.3f', now))
-          redis.call('PEXPIRE', key, int(math.ceil((limit - tokens) / rate) + 1))
-        end
-      end
-    elseif alg == 5 then
-      local tat = tonumber(redis.call('GET', key))
-      if tat and tat > now then
-        local moved = tat - cost * period / limit
+    else
+      -- token bucket: the time the bucket is full again; GCRA: the theoretical arrival time. Both
+      -- move back by what the request took (cost / rate = cost * period / tokens per period).
+      local per = (alg == 4 and p1 > 0) and p1 or limit
+      local at_full = tonumber(redis.call('GET', key))
+      if at_full and at_full > now then
+        local moved = at_full - cost * period / per
         if moved <= now then
           redis.call('DEL', key)
         else
-          redis.call('SET', key, string.format('%.3f', moved), 'PX', int(math.ceil(moved - now) + 1))
+          redis.call('SET', key, string.format('%.17g', moved), 'PX', int(math.ceil(moved - now) + 1))
         end
       end
     end

@@ -108,7 +108,7 @@ public sealed class RateLimitScriptTests(RedisServerFixture redis)
     [InlineData(RedisRateLimitAlgorithm.FixedWindow, "string")]
     [InlineData(RedisRateLimitAlgorithm.SlidingWindowLog, "hash")]
     [InlineData(RedisRateLimitAlgorithm.SlidingWindowCounter, "list")]
-    [InlineData(RedisRateLimitAlgorithm.TokenBucket, "string")]
+    [InlineData(RedisRateLimitAlgorithm.TokenBucket, "hash")]
     [InlineData(RedisRateLimitAlgorithm.Gcra, "list")]
     [InlineData(RedisRateLimitAlgorithm.Concurrency, "string")]
     public async Task WrongType_IsTreatedAsEmptyAndReplaced(RedisRateLimitAlgorithm algorithm, string foreignType)
@@ -132,7 +132,7 @@ public sealed class RateLimitScriptTests(RedisServerFixture redis)
     public async Task GarbageValues_OfTheRightType_AreTreatedAsEmpty()
     {
         await Db.StringSetAsync(K("g"), "not-a-number");
-        await Db.HashSetAsync(K("h"), [new("t", "NaN?"), new("ts", "x")]);
+        await Db.StringSetAsync(K("h"), "NaN?");
         var gcra = await Run((K("g"), new Policy(RedisRateLimitAlgorithm.Gcra, 3, Hour)));
         var bucket = await Run((K("h"), new Policy(RedisRateLimitAlgorithm.TokenBucket, 3, Hour)));
         Assert.True(gcra.Allowed);
@@ -206,8 +206,9 @@ public sealed class RateLimitScriptTests(RedisServerFixture redis)
         var key = K("tb");
         var now = await ServerMs();
 
-        // Empty 250 ms ago at 4 tokens per second: one token is back, not zero and not a whole period's worth.
-        await Db.HashSetAsync(key, [new("t", "0"), new("ts", (now - 250).ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+        // Empty 250 ms ago at 4 tokens per second: one token is back, not zero and not a whole period's worth. The
+        // state is the time the bucket is full again: 10 tokens at 4 per second take 2,500 ms from empty.
+        await Db.StringSetAsync(key, (now - 250 + 2500).ToString(System.Globalization.CultureInfo.InvariantCulture));
         var policy = new Policy(RedisRateLimitAlgorithm.TokenBucket, 10, 1000, P1: 4);
         var first = await Run((key, policy));
         Assert.True(first.Allowed);
@@ -220,7 +221,7 @@ public sealed class RateLimitScriptTests(RedisServerFixture redis)
     public async Task TokenBucket_OldStateRefillsToCapacityNotBeyond()
     {
         var key = K("tbfull");
-        await Db.HashSetAsync(key, [new("t", "0"), new("ts", "1")]);
+        await Db.StringSetAsync(key, "1");
         var accepted = await AcceptedOf(key, new Policy(RedisRateLimitAlgorithm.TokenBucket, 3, Hour, P1: 1), 10);
         Assert.Equal(3, accepted);
     }

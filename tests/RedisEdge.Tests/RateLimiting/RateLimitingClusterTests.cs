@@ -294,16 +294,15 @@ public sealed class RateLimitingClusterTests(RedisClusterFixture cluster)
                 return (long)await db.HashGetAsync(key, "c");
             case RedisRateLimitAlgorithm.SlidingWindowLog:
                 return await db.SortedSetLengthAsync(key);
-            case RedisRateLimitAlgorithm.TokenBucket:
-                // Refilled at one token an hour: a few seconds add a few thousandths.
-                var tokens = await db.HashGetAsync(key, "t");
-                return tokens.IsNull ? 0 : (long)Math.Round(limit - double.Parse(tokens.ToString(), CultureInfo.InvariantCulture));
             default:
                 // GCRA: the theoretical arrival time is ahead of now by one emission interval per admitted request.
-                var tat = await db.StringGetAsync(key);
+                // Token bucket: the time the bucket is full again is ahead of now by one refill interval per token
+                // taken (one token an hour here, so a few seconds of refill round away).
+                var at = await db.StringGetAsync(key);
                 var now = await cluster.ServerTimeAsync();
                 var nowMs = (now - DateTime.UnixEpoch).TotalMilliseconds;
-                return tat.IsNull ? 0 : (long)Math.Round((double.Parse(tat.ToString(), CultureInfo.InvariantCulture) - nowMs) / (Hour.TotalMilliseconds / limit));
+                var interval = algorithm == RedisRateLimitAlgorithm.TokenBucket ? Hour.TotalMilliseconds : Hour.TotalMilliseconds / limit;
+                return at.IsNull ? 0 : (long)Math.Round((double.Parse(at.ToString(), CultureInfo.InvariantCulture) - nowMs) / interval);
         }
     }
 }

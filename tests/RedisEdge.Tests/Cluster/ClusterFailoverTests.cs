@@ -150,13 +150,15 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
         var executionsAtKill = origin.Executions;
         var killedAt = await KillAndWaitForPromotionAsync(cluster, victim, recorder);
 
-        // Recovered: two seconds without a request that bypassed the cache because Redis was unavailable.
+        // Recovered: SteadyAfter without a request that bypassed the cache because Redis was unavailable (each
+        // instance has its own breaker, so one can still be open, and bypass, for up to BreakDuration after another
+        // has recovered: seen once with a 2 s window, one bypass at +10.3 s among 22,277 answers).
         static bool Bypassed(LoadOutcome o) => o.Detail?.Contains("redis-unavailable", StringComparison.Ordinal) == true;
         var lastBypass = killedAt;
         for (var deadline = recorder.Elapsed + RecoveryBound; recorder.Elapsed < deadline; await Task.Delay(50))
         {
             lastBypass = recorder.Outcomes.Where(Bypassed).Select(o => o.At).DefaultIfEmpty(killedAt).Max();
-            if (recorder.Elapsed - lastBypass >= TimeSpan.FromSeconds(2))
+            if (recorder.Elapsed - lastBypass >= SteadyAfter)
             {
                 break;
             }

@@ -21,7 +21,7 @@ public sealed class RedisClusterMigrationTests
         await using var cluster = await RedisClusterProcess.StartAsync();
         var prefix = RedisServerFixture.UniquePrefix();
         await using var patient = CoreTestServices.Create(cluster.Configuration, new RedisFailurePolicyOptions { Timeout = TimeSpan.FromSeconds(20) }, prefix);
-        await using var hurried = CoreTestServices.Create(cluster.Configuration, new RedisFailurePolicyOptions { Timeout = TimeSpan.FromMilliseconds(300) }, prefix);
+        await using var hurried = CoreTestServices.Create(cluster.Configuration, new RedisFailurePolicyOptions { Timeout = TimeSpan.FromSeconds(1) }, prefix);
         RedisKey a = patient.Keys.Key("test", "pair", "a"), b = patient.Keys.Key("test", "pair", "b");
         var slot = RedisClusterProcess.HashSlot(a);
         Assert.Equal(slot, RedisClusterProcess.HashSlot(b));

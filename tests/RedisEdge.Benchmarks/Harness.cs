@@ -22,6 +22,12 @@ internal sealed class Harness(BenchmarkOptions options, TextWriter progress)
             scenarios = scenarios.Where(s => s.Role != ScenarioRole.GeneratorCeiling).ToList();
         }
 
+        if (scenarios.Any(s => s.RedisCpuCap is not null) && redis.TryLimitCpu(null) is { } unavailable)
+        {
+            progress.WriteLine($"{unavailable}: the rows with a Redis CPU cap are skipped (they need root and a cgroup CPU controller).");
+            scenarios = scenarios.Where(s => s.RedisCpuCap is null).ToList();
+        }
+
         IReadOnlyList<string> arguments = [];
         var app = await StartAppAsync(redis, arguments);
         try
@@ -75,6 +81,28 @@ internal sealed class Harness(BenchmarkOptions options, TextWriter progress)
     }
 
     private async Task<ScenarioRun> RunScenarioAsync(AppProcess app, BenchmarkRedis redis, Scenario scenario, int round)
+    {
+        if (scenario.RedisCpuCap is not { } cap)
+        {
+            return await RunScenarioCoreAsync(app, redis, scenario, round);
+        }
+
+        if (redis.TryLimitCpu(cap) is { } unavailable)
+        {
+            throw new InvalidOperationException($"'{scenario.Name}' needs a Redis CPU cap: {unavailable}. Run as root on Linux with cgroups, or leave the row out with --only.");
+        }
+
+        try
+        {
+            return await RunScenarioCoreAsync(app, redis, scenario, round);
+        }
+        finally
+        {
+            redis.TryLimitCpu(null);
+        }
+    }
+
+    private async Task<ScenarioRun> RunScenarioCoreAsync(AppProcess app, BenchmarkRedis redis, Scenario scenario, int round)
     {
         var connections = scenario.Connections ?? options.Connections;
         var load = Load(scenario, scenario.Setup is null ? [new Dictionary<string, string>()] : await scenario.Setup(app, connections));

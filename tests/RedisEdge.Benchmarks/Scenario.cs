@@ -41,6 +41,12 @@ internal sealed record Scenario(string Name, string Path)
     /// </summary>
     public IReadOnlyList<string> AppArguments { get; init; } = [];
 
+    /// <summary>
+    /// Caps redis-server at this much CPU (cores) for the row's warm-up and measured run: a Redis-bound shard (see
+    /// <see cref="BenchmarkRedis.TryLimitCpu"/>); <see langword="null"/> = no cap.
+    /// </summary>
+    public double? RedisCpuCap { get; init; }
+
     /// <summary>What the row is for in the ratios.</summary>
     public ScenarioRole Role { get; init; } = ScenarioRole.Measured;
 }

@@ -9,6 +9,9 @@ internal static class Scenarios
     /// <summary>Connections of the hot-partition rows (issue 11: coalescing at 64 connections on one partition).</summary>
     private const int HotConnections = 64;
 
+    /// <summary>CPU of redis-server in the Redis-bound rows (cores).</summary>
+    private const double RedisBoundCap = 0.25;
+
     /// <summary>App arguments of the rows that measure one script call per request.</summary>
     private static readonly IReadOnlyList<string> CoalescingOff = ["RedisEdge:RateLimiting:CoalesceHotPartitions=false"];
 
@@ -27,12 +30,26 @@ internal static class Scenarios
         new("RedisEdge rate limit: fixed window, hot partition, 64 connections, coalescing on (default)", "/rl/fixed-window") { Connections = HotConnections },
         new("RedisEdge rate limit: sliding log, hot partition, 64 connections, coalescing on (default)", "/rl/sliding-log") { Connections = HotConnections },
         new("RedisEdge rate limit: three policies, hot partition, 64 connections, coalescing on (default)", "/rl/three") { Connections = HotConnections },
+        new($"RedisEdge rate limit: fixed window, hot partition, 64 connections, Redis capped at {RedisBoundCap} core, coalescing on (default)", "/rl/fixed-window")
+        {
+            Connections = HotConnections,
+            RedisCpuCap = RedisBoundCap,
+        },
 
         // Coalescing off (one app for all of these rows): one script call per request, the per-decision cost. With
         // coalescing on, the single-connection-partition rows below would measure coalesced calls instead.
         new("RedisEdge rate limit: fixed window, hot partition, 64 connections, coalescing off", "/rl/fixed-window") { Connections = HotConnections, AppArguments = CoalescingOff },
         new("RedisEdge rate limit: sliding log, hot partition, 64 connections, coalescing off", "/rl/sliding-log") { Connections = HotConnections, AppArguments = CoalescingOff },
         new("RedisEdge rate limit: three policies, hot partition, 64 connections, coalescing off", "/rl/three") { Connections = HotConnections, AppArguments = CoalescingOff },
+        // A Redis-bound hot partition: the case coalescing is for, a shard that the fleet saturates on one hot key.
+        // One app on two cores cannot saturate a whole Redis core, so redis-server is capped (cgroup CPU quota) instead.
+        new($"one-round-trip floor, 64 connections, Redis capped at {RedisBoundCap} core", "/floor") { Connections = HotConnections, RedisCpuCap = RedisBoundCap },
+        new($"RedisEdge rate limit: fixed window, hot partition, 64 connections, Redis capped at {RedisBoundCap} core, coalescing off", "/rl/fixed-window")
+        {
+            Connections = HotConnections,
+            AppArguments = CoalescingOff,
+            RedisCpuCap = RedisBoundCap,
+        },
         new("RedisEdge rate limit: fixed window (coalescing off)", "/rl/fixed-window") { AppArguments = CoalescingOff },
         new("RedisEdge rate limit: sliding log (coalescing off)", "/rl/sliding-log") { AppArguments = CoalescingOff },
         new("RedisEdge rate limit: sliding counter (coalescing off)", "/rl/sliding-counter") { AppArguments = CoalescingOff },

@@ -67,12 +67,16 @@ internal static class Report
         return Invariant($"{total} ({string.Join(", ", byStatus)})");
     }
 
-    /// <summary>Median over rounds of the row's req/s divided by the <paramref name="role"/> row's req/s in the same round.</summary>
+    /// <summary>
+    /// Median over rounds of the row's req/s divided by the <paramref name="role"/> reference in the same round: the mean
+    /// of that round's measurements of the reference (it is measured first and again last in each round, so a machine
+    /// that drifts during a round biases no row by more than half the drift).
+    /// </summary>
     private static double? Ratio(IReadOnlyList<ScenarioRun> rows, IReadOnlyList<ScenarioRun> runs, ScenarioRole role) =>
         Median(rows.Select(row =>
         {
-            var reference = runs.FirstOrDefault(r => r.Round == row.Round && r.Scenario.Role == role);
-            return reference is { Wrk.RequestsPerSecond: > 0 } ? row.Wrk.RequestsPerSecond / reference.Wrk.RequestsPerSecond : (double?)null;
+            var references = runs.Where(r => r.Round == row.Round && r.Scenario.Role == role && r.Wrk.RequestsPerSecond > 0).ToList();
+            return references.Count > 0 ? row.Wrk.RequestsPerSecond / references.Average(r => r.Wrk.RequestsPerSecond) : (double?)null;
         }));
 
     internal static double? Median(IEnumerable<double?> values)

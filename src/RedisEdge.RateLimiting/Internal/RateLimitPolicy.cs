@@ -102,6 +102,15 @@ internal sealed class RateLimitPolicy
     /// <summary>The hash tags of recently seen partitions.</summary>
     public PartitionTags Tags { get; } = new();
 
+    /// <summary>The Redis keys of recently seen partitions (set by the rate limiter, which knows the key prefix).</summary>
+    public PolicyKeys Keys { get; } = new();
+
+    /// <summary>
+    /// The script arguments of a request of this policy alone at its configured limits and cost 1, built on first use
+    /// and then sent as they are (see <c>RedisRateLimiter.Arguments</c>).
+    /// </summary>
+    public StackExchange.Redis.RedisValue[]? DefaultArguments { get; set; }
+
     /// <summary>The limit and algorithm parameter for one partition value, after overrides.</summary>
     public (long Limit, long P1) For(string? partitionValue)
     {

@@ -53,11 +53,21 @@ internal sealed partial class RedisRateLimiter
     /// <summary>The hot-partition coalescer; for tests.</summary>
     internal RateLimitCoalescer Coalescer => _coalescer;
 
-    public RedisKey Key(PolicyDecision decision) =>
-        _keys.Key(RedisRateLimitingDefaults.KeyFeature, decision.Tag, decision.Policy.KeySuffix);
+    public RedisKey Key(PolicyDecision decision) => SingleKey(decision)[0];
 
+    /// <summary>The one-key array of a decision, kept per policy and partition (shared: never written to).</summary>
+    private RedisKey[] SingleKey(PolicyDecision decision) =>
+        decision.Policy.Keys.Get(decision.Tag, (_keys, decision.Policy.KeySuffix), static (state, tag) =>
+            state._keys.Key(RedisRateLimitingDefaults.KeyFeature, tag, state.KeySuffix));
+
+    /// <summary>The keys of the decisions, in order; for one decision, its shared array (callers only read keys).</summary>
     private RedisKey[] Keys(List<PolicyDecision> decisions)
     {
+        if (decisions.Count == 1)
+        {
+            return SingleKey(decisions[0]);
+        }
+
         var keys = new RedisKey[decisions.Count];
         for (var i = 0; i < keys.Length; i++)
         {
@@ -87,10 +97,11 @@ internal sealed partial class RedisRateLimiter
             : EvaluateInOneCallAsync(decisions, keys, leaseId, cancellationToken);
     }
 
+    /// <summary>The common path: one request, one call, one state machine between the middleware and the runner.</summary>
     private async Task<bool> EvaluateInOneCallAsync(List<PolicyDecision> decisions, RedisKey[] keys, string? leaseId, CancellationToken cancellationToken)
     {
-        var reply = await CallAsync(decisions, keys, leaseId, token: null, requests: 1, cancellationToken).ConfigureAwait(false);
-        return reply.Apply(decisions, position: 1);
+        var result = await _runner.EvaluateAsync(RateLimitScript, keys, Arguments(decisions, leaseId, token: null, requests: 1), cancellationToken).ConfigureAwait(false);
+        return RateLimitReply.Parse((RedisResult[])result!, decisions.Count).Apply(decisions, position: 1);
     }
 
     private async Task EvaluateGroupAsync(SlotGroup group, string? leaseId, string? token, CancellationToken cancellationToken)
@@ -111,6 +122,30 @@ internal sealed partial class RedisRateLimiter
         string? token,
         int requests,
         CancellationToken cancellationToken)
+    {
+        var result = await _runner.EvaluateAsync(RateLimitScript, keys, Arguments(decisions, leaseId, token, requests), cancellationToken).ConfigureAwait(false);
+        return RateLimitReply.Parse((RedisResult[])result!, decisions.Count);
+    }
+
+    /// <summary>
+    /// The script's arguments for <paramref name="requests"/> identical requests of these decisions. One policy at its
+    /// configured limits, cost 1 and no per-request value (the usual request) sends the policy's kept array: the
+    /// arguments are the same on every such call, and StackExchange.Redis only reads them.
+    /// </summary>
+    private static RedisValue[] Arguments(List<PolicyDecision> decisions, string? leaseId, string? token, int requests)
+    {
+        if (requests == 1 && decisions.Count == 1 && decisions[0] is var only && only.Cost == 1 &&
+            only.Limit == only.Policy.Limit && only.P1 == only.Policy.P1 &&
+            only.Policy.Algorithm != RedisRateLimitAlgorithm.Concurrency &&
+            (token is null || only.Policy.Algorithm != RedisRateLimitAlgorithm.SlidingWindowLog))
+        {
+            return only.Policy.DefaultArguments ??= BuildArguments(decisions, leaseId: null, token: null, requests: 1);
+        }
+
+        return BuildArguments(decisions, leaseId, token, requests);
+    }
+
+    private static RedisValue[] BuildArguments(List<PolicyDecision> decisions, string? leaseId, string? token, int requests)
     {
         var args = new RedisValue[1 + decisions.Count * ArgsPerPolicy + (requests > 1 ? 1 : 0)];
         args[0] = decisions.Count;
@@ -138,8 +173,7 @@ internal sealed partial class RedisRateLimiter
             args[^1] = requests;
         }
 
-        var result = await _runner.EvaluateAsync(RateLimitScript, keys, args, cancellationToken).ConfigureAwait(false);
-        return RateLimitReply.Parse((RedisResult[])result!, decisions.Count);
+        return args;
     }
 
     /// <summary>

@@ -62,6 +62,37 @@ public sealed class PartitionTagTests
         Assert.Equal(RedisKeyBuilder.Hash($"{(int)RedisRateLimitPartitionKind.Global}::"), tags.Get(RedisRateLimitPartitionKind.Global, null, string.Empty));
     }
 
+    [Fact]
+    public void PolicyKey_IsTheKeyBuildersKey_ForEveryTag_AndIsRememberedPerTag()
+    {
+        var builder = new RedisKeyBuilder("app");
+        var keys = new PolicyKeys();
+        var tags = Enumerable.Range(0, 2000)
+            .Select(i => PartitionTags.Hash(RedisRateLimitPartitionKind.Ip, null, "10.0.0." + i.ToString(CultureInfo.InvariantCulture)))
+            .Append(RedisRateLimitingDefaults.KeyFeature)
+            .ToList();
+        var built = 0;
+        for (var pass = 0; pass < 2; pass++)
+        {
+            foreach (var tag in tags)
+            {
+                var array = keys.Get(tag, builder, (b, t) =>
+                {
+                    built++;
+                    return b.Key(RedisRateLimitingDefaults.KeyFeature, t, "api:fw");
+                });
+                Assert.Equal(builder.Key(RedisRateLimitingDefaults.KeyFeature, tag, "api:fw"), Assert.Single(array));
+            }
+        }
+
+        // The table is bounded, so 2,001 tags in turn are built again on the second pass; one hot tag is built once.
+        Assert.True(built > tags.Count, $"built {built}");
+        var hot = tags[7];
+        var first = keys.Get(hot, builder, (b, t) => b.Key(RedisRateLimitingDefaults.KeyFeature, t, "api:fw"));
+        var again = keys.Get(hot, builder, (_, _) => throw new InvalidOperationException("a remembered key was built again"));
+        Assert.Same(first, again);
+    }
+
     /// <summary>The partition value as it was computed before it avoided intermediate allocations.</summary>
     private static string Expected(IPAddress address, int ipv4Prefix, int ipv6Prefix)
     {

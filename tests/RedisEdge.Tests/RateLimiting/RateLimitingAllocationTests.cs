@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using RedisEdge.RateLimiting;
 using RedisEdge.Tests.Infrastructure;
 using StackExchange.Redis;
+using Xunit.Abstractions;
 
 namespace RedisEdge.Tests.RateLimiting;
 
@@ -19,11 +20,12 @@ namespace RedisEdge.Tests.RateLimiting;
 /// with <see cref="GC.GetTotalAllocatedBytes(bool)"/>, which counts every thread (the script call completes on
 /// StackExchange.Redis' threads). The collection runs alone, so no other test allocates meanwhile; each figure is the
 /// lowest of several rounds, since background work can only add bytes. The bounds are the figures after issue 11's
-/// lean in-process path plus a margin, well under the figures before it (accepted 3,920 B, denied locally 2,985 B in
-/// this measurement), so a regression to per-request string building or metadata lookups fails them.
+/// lean in-process path plus a margin (accepted 2,248 B, denied locally 1,448 B in this measurement; before it 3,920 B
+/// and 2,985 B), so a regression to per-request key or argument building, string building or metadata lookups fails
+/// them. The test writes its figures to its output.
 /// </remarks>
 [Collection(Name)]
-public sealed class RateLimitingAllocationTests(RedisServerFixture redis)
+public sealed class RateLimitingAllocationTests(RedisServerFixture redis, ITestOutputHelper output)
 {
     public const string Name = "RateLimitingAllocations";
 
@@ -81,7 +83,8 @@ public sealed class RateLimitingAllocationTests(RedisServerFixture redis)
 
         var acceptedBytes = accepted.BytesPerRequest - plain.BytesPerRequest;
         var deniedBytes = denied.BytesPerRequest - plain.BytesPerRequest;
-        Assert.True(acceptedBytes <= 3_300, $"An accepted request allocated {acceptedBytes:F0} B more than a plain one (budget 3,300 B).");
+        output.WriteLine($"Bytes per request over a plain one: accepted {acceptedBytes:F0}, denied locally {deniedBytes:F0}.");
+        Assert.True(acceptedBytes <= 2_700, $"An accepted request allocated {acceptedBytes:F0} B more than a plain one (budget 2,700 B).");
         Assert.True(deniedBytes <= 2_000, $"A locally denied request allocated {deniedBytes:F0} B more than a plain one (budget 2,000 B).");
     }
 

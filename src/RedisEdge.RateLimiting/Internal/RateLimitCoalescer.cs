@@ -99,8 +99,15 @@ internal sealed class RateLimitCoalescer
 
         if (waiter is not null)
         {
-            var (batchReply, position) = await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-            return batchReply.Apply(decisions, position);
+            // The waiter itself is cancelled with the request (no WaitAsync promise per queued request): cancelled
+            // while queued, it is dropped from the batch; once sent, it is decided with the batch but answers nothing.
+            (RateLimitReply Reply, int Position) answer;
+            using (cancellationToken.UnsafeRegister(static (state, token) => ((Waiter)state!).TrySetCanceled(token), waiter))
+            {
+                answer = await waiter.Task.ConfigureAwait(false);
+            }
+
+            return answer.Reply.Apply(decisions, answer.Position);
         }
 
         // The lane was idle: this request's call goes at once, as it would without coalescing, and whatever queues

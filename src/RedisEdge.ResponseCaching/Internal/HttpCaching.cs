@@ -71,11 +71,16 @@ internal static class HttpCaching
         return false;
     }
 
-    public static string Seconds(long milliseconds) =>
-        (milliseconds >= 0 ? milliseconds / 1000 : -((-milliseconds + 999) / 1000)).ToString(CultureInfo.InvariantCulture);
+    public static string Seconds(long milliseconds) => WholeSeconds(milliseconds).ToString(CultureInfo.InvariantCulture);
 
-    public static string Hit(long ttlMs, string? detail = null) =>
-        $"{RedisResponseCachingDefaults.CacheName}; hit; ttl={Seconds(ttlMs)}" + (detail is null ? string.Empty : "; detail=" + detail);
+    /// <summary>The <c>Cache-Status</c> value of a hit, formatted in one string (it is written on every hit).</summary>
+    public static string Hit(long ttlMs, string? detail = null) => detail is null
+        ? string.Create(CultureInfo.InvariantCulture, $"{RedisResponseCachingDefaults.CacheName}; hit; ttl={WholeSeconds(ttlMs)}")
+        : string.Create(CultureInfo.InvariantCulture, $"{RedisResponseCachingDefaults.CacheName}; hit; ttl={WholeSeconds(ttlMs)}; detail={detail}");
+
+    /// <summary>Whole seconds, rounded down for a positive age or lifetime and away from zero for a negative one.</summary>
+    private static long WholeSeconds(long milliseconds) =>
+        milliseconds >= 0 ? milliseconds / 1000 : -((-milliseconds + 999) / 1000);
 
     public static string Forward(string fwd, int? status = null, bool stored = false, bool collapsed = false, string? detail = null) =>
         $"{RedisResponseCachingDefaults.CacheName}; fwd={fwd}"

@@ -91,7 +91,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         }
 
         // HEAD never fills: it produces no body to store.
-        var owner = head ? string.Empty : Guid.NewGuid().ToString("N");
+        var owner = head ? string.Empty : FillOwner.Next();
         var collapsed = false;
         long deadline = 0;
         Task? wake = null;

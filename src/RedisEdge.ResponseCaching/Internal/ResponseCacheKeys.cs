@@ -73,21 +73,32 @@ internal sealed class ResponseCacheKeys
         }
 
         var entry = Entry(policy, RedisKeyBuilder.Hash(variant.ToString()));
-        var sets = new List<RedisKey>(1 + policy.Tags.Length) { Resource(policy, resource) };
-        if (policy.Tags.Length > 0)
+        List<string>? tags = null;
+        foreach (var template in policy.Tags)
         {
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var template in policy.Tags)
+            // Resolved now, while the request's route values are there; hashed only if a fill needs the keys.
+            var tag = template.Resolve(request.RouteValues);
+            if (!(tags ??= new List<string>(policy.Tags.Length)).Contains(tag, StringComparer.Ordinal))
             {
-                var tag = template.Resolve(request.RouteValues);
-                if (seen.Add(tag))
-                {
-                    sets.Add(Tag(policy, tag));
-                }
+                tags.Add(tag);
             }
         }
 
-        return new CacheRequestKeys(entry, entry.ToString(), [entry, .. sets]);
+        return new CacheRequestKeys(entry, this, policy, resource, tags);
+    }
+
+    /// <summary>The keys a fill writes: the entry, then the resource set and the tag sets it is added to.</summary>
+    public RedisKey[] FillKeys(RedisKey entry, ResponseCachePolicy policy, string resource, List<string>? tags)
+    {
+        var keys = new RedisKey[2 + (tags?.Count ?? 0)];
+        keys[0] = entry;
+        keys[1] = Resource(policy, resource);
+        for (var i = 2; i < keys.Length; i++)
+        {
+            keys[i] = Tag(policy, tags![i - 2]);
+        }
+
+        return keys;
     }
 
     /// <summary>
@@ -100,6 +111,12 @@ internal sealed class ResponseCacheKeys
         Append(builder, (path.HasValue ? path.Value! : "/").ToLowerInvariant());
         if (policy.VaryByAllQuery)
         {
+            // No query (most requests): nothing to append, and no grouping or sorting to set up.
+            if (query.Count == 0)
+            {
+                return builder.ToString();
+            }
+
             foreach (var group in query.GroupBy(q => q.Key.ToLowerInvariant(), StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
                 Append(builder, group.Key);
@@ -143,5 +160,38 @@ internal sealed class ResponseCacheKeys
     }
 }
 
-/// <summary>The keys one request uses: its entry, and the entry followed by the sets a fill adds it to.</summary>
-internal sealed record CacheRequestKeys(RedisKey Entry, string EntryName, RedisKey[] FillKeys);
+/// <summary>
+/// The keys one request uses: its entry, and the entry followed by the sets a fill adds it to. The fill keys are
+/// built on first use: a hit (the common request) needs only the entry, and each set key costs a SHA-256.
+/// </summary>
+internal sealed class CacheRequestKeys
+{
+    private readonly ResponseCacheKeys? _keys;
+    private readonly ResponseCachePolicy? _policy;
+    private readonly string? _resource;
+    private readonly List<string>? _tags;
+    private RedisKey[]? _fillKeys;
+
+    public CacheRequestKeys(RedisKey entry, string entryName, RedisKey[] fillKeys)
+    {
+        Entry = entry;
+        EntryName = entryName;
+        _fillKeys = fillKeys;
+    }
+
+    public CacheRequestKeys(RedisKey entry, ResponseCacheKeys keys, ResponseCachePolicy policy, string resource, List<string>? tags)
+    {
+        Entry = entry;
+        EntryName = entry.ToString();
+        _keys = keys;
+        _policy = policy;
+        _resource = resource;
+        _tags = tags;
+    }
+
+    public RedisKey Entry { get; }
+
+    public string EntryName { get; }
+
+    public RedisKey[] FillKeys => _fillKeys ??= _keys!.FillKeys(Entry, _policy!, _resource!, _tags);
+}

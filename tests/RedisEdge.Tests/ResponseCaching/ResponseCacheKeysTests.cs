@@ -1,0 +1,64 @@
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using RedisEdge.Internal;
+using RedisEdge.ResponseCaching;
+using RedisEdge.ResponseCaching.Internal;
+using StackExchange.Redis;
+
+namespace RedisEdge.Tests.ResponseCaching;
+
+/// <summary>
+/// The keys of a request, built for a hit without the set keys only a fill writes: the fill keys, built later, are
+/// exactly the entry, the resource set and each distinct tag set in declaration order; the resource string of a URL
+/// without a query is the path alone; fill-lease owners are unique.
+/// </summary>
+public sealed partial class ResponseCacheKeysTests
+{
+    [Fact]
+    public void FillKeys_AreTheEntryTheResourceSetAndEachDistinctTagSet_InOrder()
+    {
+        var keys = new ResponseCacheKeys(new RedisKeyBuilder("app"));
+        var policy = new ResponseCachePolicy("products", new RedisResponseCachePolicyOptions { Tags = ["product:{id}", "catalog", "catalog", "product:{id}"] });
+        var context = new DefaultHttpContext();
+        context.Request.Path = "/Products/7";
+        context.Request.RouteValues = new RouteValueDictionary { ["id"] = "7" };
+
+        var request = keys.ForRequest(context, policy);
+
+        var resource = ResponseCacheKeys.ResourceString(policy, context.Request.Path, context.Request.Query);
+        RedisKey[] expected = [request.Entry, keys.Resource(policy, resource), keys.Tag(policy, "product:7"), keys.Tag(policy, "catalog")];
+        Assert.Equal(expected, request.FillKeys);
+        Assert.Same(request.FillKeys, request.FillKeys);
+        Assert.Equal(request.Entry.ToString(), request.EntryName);
+
+        // The same request on another instance composes the same keys: the fleet shares entries and sets.
+        var again = new ResponseCacheKeys(new RedisKeyBuilder("app")).ForRequest(context, policy);
+        Assert.Equal(request.Entry, again.Entry);
+        Assert.Equal(expected, again.FillKeys);
+    }
+
+    [Fact]
+    public void ResourceString_WithoutAQuery_IsThePathAlone_AndWithOneTheSortedGroupedQuery()
+    {
+        var policy = new ResponseCachePolicy("all", new RedisResponseCachePolicyOptions());
+        Assert.Equal("9:/products;", ResponseCacheKeys.ResourceString(policy, "/Products", QueryCollection.Empty));
+        Assert.Equal("2:/a;", ResponseCacheKeys.ResourceString(policy, "/a", new QueryCollection()));
+
+        var context = new DefaultHttpContext();
+        context.Request.QueryString = new QueryString("?B=2&a=1&b=3");
+        Assert.Equal("2:/a;1:a;1#1:1;1:b;2#1:2;1:3;", ResponseCacheKeys.ResourceString(policy, "/a", context.Request.Query));
+    }
+
+    [Fact]
+    public void FillOwners_AreDistinct_AndShareThisProcessPrefix()
+    {
+        var owners = Enumerable.Range(0, 10_000).Select(_ => FillOwner.Next()).ToList();
+        Assert.Equal(owners.Count, owners.Distinct(StringComparer.Ordinal).Count());
+        Assert.All(owners, o => Assert.Matches(OwnerFormat(), o));
+        Assert.Single(owners.Select(o => o[..16]).Distinct(StringComparer.Ordinal));
+    }
+
+    [GeneratedRegex("^[0-9A-F]{16}:[0-9a-f]{16}$")]
+    private static partial Regex OwnerFormat();
+}

@@ -40,26 +40,25 @@ local function claim(outcome, reset)
   return {outcome}
 end
 
-local kind = redis.call('TYPE', key).ok
-if kind == 'none' then
-  return claim(1, false)
-end
-
-if kind ~= 'hash' then
-  -- Foreign or corrupted data under our key: it holds no claim.
+-- One read for every outcome, the replay's response included, and no TYPE probe: a key of another type (foreign or
+-- corrupted data, which holds no claim) makes HMGET fail with WRONGTYPE.
+local record = redis.pcall('HMGET', key, 'fp', 'st', 'exp', 'code', 'hdr', 'body')
+if record.err then
   return claim(1, true)
 end
 
-local record = redis.call('HMGET', key, 'fp', 'st', 'exp')
 local fp, st, exp = record[1], record[2], tonumber(record[3])
+if not fp and not st and not record[3] and not record[4] and not record[5] and not record[6] then
+  -- No record (a hash always has a field): nothing to reset.
+  return claim(1, false)
+end
 
 if st == 'c' then
   if fp ~= ARGV[1] then
     return {4}
   end
 
-  local stored = redis.call('HMGET', key, 'code', 'hdr', 'body')
-  return {3, tonumber(stored[1]) or 0, stored[2] or '', stored[3] or ''}
+  return {3, tonumber(record[4]) or 0, record[5] or '', record[6] or ''}
 end
 
 if st ~= 'r' or exp == nil then

@@ -38,17 +38,13 @@ internal static class PartitionResolver
     }
 
     /// <summary>
-    /// The hash tag of a partition: a SHA-256 of its kind, name and value (<c>{kind}:{name}:{value}</c>), so raw client
-    /// input never reaches a key, and policies that partition the same way share a slot (one script call on Redis
-    /// Cluster). The anonymous fallback of a User policy is the Ip partition, with no name.
+    /// The tag of a partition: a SHA-256 of its kind, name and value (<c>{kind}:{name}:{value}</c>), so raw client input
+    /// never reaches a key, and policies that partition the same way share a slot (one script call on Redis Cluster).
+    /// It is the key's hash tag, or with <c>SingleHashSlot</c> part of its suffix (see <c>RedisRateLimiter.Key</c>).
+    /// The anonymous fallback of a User policy is the Ip partition, with no name.
     /// </summary>
-    public static string Tag(RateLimitPolicy policy, RedisRateLimitPartitionKind kind, string? value, bool singleHashSlot)
+    public static string Tag(RateLimitPolicy policy, RedisRateLimitPartitionKind kind, string? value)
     {
-        if (singleHashSlot)
-        {
-            return RedisRateLimitingDefaults.KeyFeature;
-        }
-
         if (value is null)
         {
             return policy.AbsentTag;

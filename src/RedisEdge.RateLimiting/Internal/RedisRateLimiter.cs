@@ -55,10 +55,15 @@ internal sealed partial class RedisRateLimiter
 
     public RedisKey Key(PolicyDecision decision) => SingleKey(decision)[0];
 
-    /// <summary>The one-key array of a decision, kept per policy and partition (shared: never written to).</summary>
+    /// <summary>
+    /// The one-key array of a decision, kept per policy and partition (shared: never written to): the key is
+    /// <c>rl:{partition}:policy:alg</c>, or with <c>SingleHashSlot</c> <c>rl:{rl}:partition:policy:alg</c>, one hash tag
+    /// for every rate-limit key and still one key per partition.
+    /// </summary>
     private RedisKey[] SingleKey(PolicyDecision decision) =>
-        decision.Policy.Keys.Get(decision.Tag, (_keys, decision.Policy.KeySuffix), static (state, tag) =>
-            state._keys.Key(RedisRateLimitingDefaults.KeyFeature, tag, state.KeySuffix));
+        decision.Policy.Keys.Get(decision.Tag, (_keys, decision.Policy.KeySuffix, decision.SingleHashSlot), static (state, tag) => state.SingleHashSlot
+            ? state._keys.Key(RedisRateLimitingDefaults.KeyFeature, RedisRateLimitingDefaults.KeyFeature, tag + ":" + state.KeySuffix)
+            : state._keys.Key(RedisRateLimitingDefaults.KeyFeature, tag, state.KeySuffix));
 
     /// <summary>The keys of the decisions, in order; for one decision, its shared array (callers only read keys).</summary>
     private RedisKey[] Keys(List<PolicyDecision> decisions)

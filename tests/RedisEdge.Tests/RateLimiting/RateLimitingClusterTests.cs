@@ -78,6 +78,48 @@ public sealed class RateLimitingClusterTests(RedisClusterFixture cluster)
     }
 
     [Fact]
+    public async Task SingleHashSlot_TwoPartitioningsOnOneEndpoint_OneCallPerRequest_AndEveryApiKeyItsOwnLimit()
+    {
+        // Every rate-limit key in one slot: an endpoint mixing IP and API-key partitions is one call per request (no
+        // second slot, no refund), and each API key still has its own counter. Two keys from one IP, 96 requests each.
+        const int keyLimit = 20;
+        string[] apiKeys = ["k1", "k2"];
+        await using var fleet = await StartAsync(RedisRateLimitAlgorithm.FixedWindow, 1_000, keyLimit, (app, _) =>
+            app.MapGet("/both", () => "ok").RequireRateLimit("ip").RequireRateLimit("key"),
+            apiKeyFromClient: true,
+            settings: new() { [$"{RateLimitTestApp.Section}:SingleHashSlot"] = "true" });
+        var before = await cluster.CommandStatsAsync();
+
+        var tasks = Enumerable.Range(0, Clients).Select(async c =>
+        {
+            var mine = new List<(string Key, HttpStatusCode Status)>();
+            for (var r = 0; r < 3; r++)
+            {
+                var apiKey = apiKeys[(c + r) % 2];
+                using var response = await Send(fleet[(c + r) % fleet.Count], apiKey);
+                mine.Add((apiKey, response.StatusCode));
+            }
+
+            return mine;
+        });
+        var responses = (await Task.WhenAll(tasks)).SelectMany(l => l).ToList();
+        var after = await cluster.CommandStatsAsync();
+
+        Assert.DoesNotContain(responses, r => r.Status is not (HttpStatusCode.OK or HttpStatusCode.TooManyRequests));
+        Assert.All(apiKeys, k => Assert.Equal(keyLimit, responses.Count(r => r.Key == k && r.Status == HttpStatusCode.OK)));
+
+        var keys = await cluster.KeysAsync(fleet.KeyPrefix + ":rl:");
+        Assert.Equal(3, keys.Count);
+        Assert.Single(keys.Select(k => cluster.Admin.HashSlot(k)).Distinct());
+        Assert.Equal(2 * keyLimit, await CountAsync(RedisRateLimitAlgorithm.FixedWindow, keys.Single(k => k.EndsWith(":ip:fw", StringComparison.Ordinal)), 1_000));
+        Assert.All(keys.Where(k => k.EndsWith(":key:fw", StringComparison.Ordinal)), k => Assert.Equal(keyLimit, (long)cluster.Database.HashGet(k, "c")));
+
+        // Coalescing may share calls between identical requests; it never adds any, and nothing is refunded.
+        static long Scripts(Dictionary<string, long> stats) => stats.GetValueOrDefault("evalsha") + stats.GetValueOrDefault("eval");
+        Assert.InRange(Scripts(after) - Scripts(before), 1, responses.Count);
+    }
+
+    [Fact]
     public async Task ConcurrencyPoliciesInDifferentSlots_HoldExactlyTheAdmittedLeases_AndReleaseThemAll()
     {
         const int ipLimit = 4;

@@ -51,6 +51,27 @@ public sealed class RateLimitingPartitionTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task SingleHashSlot_KeepsEveryPartitionItsOwnCounter_InOneSlot()
+    {
+        // One slot for every key (what Redis Cluster needs when an endpoint mixes partitionings), but still one counter,
+        // one local deny entry and one coalescing lane per client.
+        var settings = new Dictionary<string, string?> { ["RedisEdge:RateLimiting:SingleHashSlot"] = "true" }
+            .Policy("ip", RedisRateLimitAlgorithm.FixedWindow, 2, Hour, ("Partition", "Ip"));
+        await using var fleet = await StartAsync(settings);
+
+        Assert.Equal(HttpStatusCode.OK, await From(fleet, "203.0.113.7"));
+        Assert.Equal(HttpStatusCode.OK, await From(fleet, "203.0.113.7"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await From(fleet, "203.0.113.7"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await From(fleet, "203.0.113.7"));
+        Assert.Equal(HttpStatusCode.OK, await From(fleet, "203.0.113.8"));
+        Assert.Equal(HttpStatusCode.OK, await From(fleet, "2001:db8:1:2::1"));
+
+        var keys = await redis.KeysAsync(fleet.KeyPrefix + ":rl:");
+        Assert.Equal(3, keys.Count);
+        Assert.All(keys, k => Assert.StartsWith(fleet.KeyPrefix + ":rl:{rl}:", k, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task PrefixMisconfiguration_FailsAtStartup_NamingThePaths()
     {
         var settings = new Dictionary<string, string?>()

@@ -1,4 +1,6 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Sessions;
 using RedisEdge.Tests.Infrastructure;
 
 namespace RedisEdge.Tests.Sessions;
@@ -160,6 +162,22 @@ public abstract class RedisSessionFleetTests(RedisTestServer redis)
 
         await anonymous.PostAsync(fleet[0], "/set/user/x");
         Assert.Equal("x", await anonymous.GetAsync(fleet[0], "/me-builder"));
+    }
+
+    [Fact]
+    public async Task OnSessionRequired_ReplacesThe401_AndTheEndpointDoesNotRun()
+    {
+        await using var fleet = await SessionTestApp.StartAsync(redis.Configuration, configure: builder =>
+            builder.Services.Configure<RedisSessionOptions>(o => o.OnSessionRequired = context =>
+            {
+                context.Response.Redirect("/login?returnUrl=" + Uri.EscapeDataString(context.Request.Path));
+                return Task.CompletedTask;
+            }));
+        var anonymous = new SessionBrowser();
+        using var response = await anonymous.SendAsync(fleet[0], HttpMethod.Get, "/me");
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal("/login?returnUrl=%2Fme", response.Headers.Location?.OriginalString);
+        Assert.Equal(string.Empty, await response.Content.ReadAsStringAsync());
     }
 
     [Fact]

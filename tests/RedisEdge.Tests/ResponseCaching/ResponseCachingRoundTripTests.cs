@@ -56,6 +56,40 @@ public abstract class ResponseCachingRoundTripTests(RedisTestServer redis)
     }
 
     [Fact]
+    public async Task NearCache_KeepsNoEntryOverMaxEntrySize_WhichStaysOneLookupPerHit()
+    {
+        var origin = new Origin();
+        await using var fleet = await CacheTestApp.StartAsync(
+            redis, origin, new() { [$"{CacheTestApp.Section}:NearCache:MaxEntrySize"] = "1024" }, nearCache: true);
+        var instance = fleet[0];
+        await CacheTestApp.EventuallyAsync(() => instance.Near().IsLive, "the near cache is live");
+        await instance.Client.GetAsync("/big/1");
+        await instance.Client.GetAsync("/items/1");
+        await CacheTestApp.EventuallyAsync(() => instance.Near().Invalidations >= 2, "both fill messages came back");
+        await instance.Client.GetAsync("/big/1");
+        await instance.Client.GetAsync("/items/1");
+
+        // The small entry is served from memory; the 64 KiB one from Redis on every hit.
+        using (var scope = instance.Commands.Begin())
+        {
+            var small = await instance.Client.GetAsync("/items/1");
+            Assert.Contains("detail=near", small.CacheStatus(), StringComparison.Ordinal);
+            Assert.Empty(scope.Commands);
+        }
+
+        using (var scope = instance.Commands.Begin())
+        {
+            var big = await instance.Client.GetAsync("/big/1");
+            Assert.Contains("hit", big.CacheStatus(), StringComparison.Ordinal);
+            Assert.DoesNotContain("near", big.CacheStatus(), StringComparison.Ordinal);
+            Assert.Equal(64 * 1024, (await big.Content.ReadAsByteArrayAsync()).Length);
+            Assert.Single(scope.Commands);
+        }
+
+        Assert.Equal(2, origin.Executions);
+    }
+
+    [Fact]
     public async Task CoalescedWaiter_CostsOneLookupPerWakeUp_AndNeverRunsTheOrigin()
     {
         var origin = new Origin { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };

@@ -39,7 +39,11 @@ public sealed class RedisClusterMigrationTests
 
         // Out of budget: an outage (the features answer 503 or fail open), never a raw server error.
         var outOfBudget = await Assert.ThrowsAsync<RedisEdgeUnavailableException>(() => hurried.Runner.EvaluateAsync(PairScript, [a, b], [], CancellationToken.None));
-        Assert.Equal(RedisErrorKind.TryAgain, Assert.IsType<RedisServerException>(outOfBudget.InnerException).Kind);
+        // The budget runs out between two sends (the last TRYAGAIN answer is the cause) or, on a loaded machine, while
+        // the last re-send is in flight (a timeout): either way an outage, which is what this asserts.
+        Assert.True(
+            outOfBudget.InnerException is RedisServerException { Kind: RedisErrorKind.TryAgain } or TimeoutException,
+            $"expected the last TRYAGAIN answer or a timeout as the cause, got {outOfBudget.InnerException}");
         Assert.True(await TryAgainCountAsync(source) >= tryAgainBefore + 2, "the hurried call should have been sent again at least once");
 
         // Within budget: the call keeps retrying while the slot is split and succeeds once the migration completes.

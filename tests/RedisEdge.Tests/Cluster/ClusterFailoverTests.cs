@@ -15,6 +15,7 @@ namespace RedisEdge.Tests.Cluster;
 /// the feature recovers without restarting the apps. The figures (503s, recovery time, lost writes) are printed for the
 /// README's "Scaling out" section.
 /// </summary>
+[Collection(ClusterChaosCollection.Name)]
 public sealed class ClusterFailoverTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan RecoveryBound = TimeSpan.FromSeconds(30);

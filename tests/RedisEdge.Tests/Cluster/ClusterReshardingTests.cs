@@ -14,6 +14,7 @@ namespace RedisEdge.Tests.Cluster;
 /// <c>redis-cli --cluster reshard</c> while three app instances run load: <c>MOVED</c>, <c>ASK</c> and <c>TRYAGAIN</c>
 /// are handled below the feature, so not one client sees a failure, and the keys keep their state.
 /// </summary>
+[Collection(ClusterChaosCollection.Name)]
 public sealed class ClusterReshardingTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);

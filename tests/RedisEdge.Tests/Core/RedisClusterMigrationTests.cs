@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using RedisEdge.Internal;
+using RedisEdge.Tests.Cluster;
 using RedisEdge.Tests.Infrastructure;
 using StackExchange.Redis;
 
@@ -11,6 +12,7 @@ namespace RedisEdge.Tests.Core;
 /// nodes, Redis answers <c>TRYAGAIN</c> and runs nothing. The runner sends the call again within its
 /// <c>Failure:Timeout</c> budget, so a resharding step is a short delay, not an error.
 /// </summary>
+[Collection(ClusterChaosCollection.Name)]
 public sealed class RedisClusterMigrationTests
 {
     private static readonly RedisScript PairScript = RedisScript.FromResource(typeof(RedisClusterMigrationTests).Assembly, "test_pair.lua");

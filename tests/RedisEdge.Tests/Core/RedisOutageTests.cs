@@ -103,6 +103,38 @@ public sealed class RedisOutageTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task HealthCheck_PingSlowerThanHealthCheckDegradedLatency_IsDegraded_ThenHealthyAgain()
+    {
+        var builder = TestHost.CreateBuilder();
+        builder.Services.AddRedisEdge(o =>
+        {
+            o.Redis.Configuration = _server.Configuration;
+            o.Redis.HealthCheckTimeout = TimeSpan.FromSeconds(10);
+            o.Redis.HealthCheckDegradedLatency = TimeSpan.FromMilliseconds(200);
+        });
+        builder.Services.AddHealthChecks().AddRedisEdge();
+        await using var app = builder.Build();
+        app.MapHealthChecks("/health");
+        await app.StartAsync();
+        var client = app.GetTestClient();
+        Assert.Equal("Healthy", await client.GetStringAsync("/health"));
+
+        // A script that keeps Redis busy for 3 s (scripts run alone): the PING queued behind it answers, but far later
+        // than the degraded latency. The script is sent on its own connection and let run before the check starts.
+        await using var other = await ConnectionMultiplexer.ConnectAsync(_server.Configuration);
+        const string Busy = "local t = redis.call('TIME'); local stop = t[1] * 1000000 + t[2] + 3000000; " +
+            "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] >= stop; return 1";
+        var busy = other.GetDatabase().ScriptEvaluateAsync(Busy);
+        await Task.Delay(300);
+
+        var slow = await client.GetAsync("/health");
+        Assert.Equal(1, (int)await busy);
+        Assert.Equal(HttpStatusCode.OK, slow.StatusCode);
+        Assert.Equal("Degraded", await slow.Content.ReadAsStringAsync());
+        Assert.Equal("Healthy", await client.GetStringAsync("/health"));
+    }
+
+    [Fact]
     public async Task Start_RedisDown_HostStartsAndConnectsOnceRedisIsUp()
     {
         await _server.KillAsync();

@@ -46,6 +46,24 @@ public sealed class ResponseCachingMiddlewareTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task FillLeaseTimeout_IsHowLongAFillerThatGoesSilentHoldsTheLease()
+    {
+        var origin = new Origin { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, new() { [$"{CacheTestApp.Section}:FillLeaseTimeout"] = "00:00:07" });
+        var filling = fleet[0].Client.GetAsync("/items/1");
+        await CacheTestApp.EventuallyAsync(() => origin.Started == 1, "the fill started");
+
+        // The lease lives in the entry key, which holds nothing else yet: its time-to-live is the lease's.
+        var entry = Assert.Single(await redis.EntryKeysAsync(fleet));
+        var ttl = await redis.Database.KeyTimeToLiveAsync(entry);
+        Assert.InRange(ttl!.Value, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(7));
+        Assert.True(await redis.Database.HashExistsAsync(entry, "l"), "the entry key should hold the fill lease");
+
+        origin.Gate.TrySetResult();
+        Assert.Equal(HttpStatusCode.OK, (await filling).StatusCode);
+    }
+
+    [Fact]
     public async Task VaryByQuery_KeysOnTheListedKeysOnly_CaseInsensitively()
     {
         var origin = new Origin();

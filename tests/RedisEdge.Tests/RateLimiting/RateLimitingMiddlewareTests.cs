@@ -239,7 +239,10 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
             Assert.InRange(retryMs, 1, (long)retryAfter.TotalMilliseconds);
             Assert.InRange(retryAfter, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2));
 
-            await Task.Delay(retryAfter);
+            // .NET timers count whole milliseconds, so Task.Delay(1 s) can end up to 1 ms short of a second; a sliding
+            // log rejected within a millisecond of its oldest entry then still sees it (failed a CI run once). 20 ms
+            // covers that and is nothing next to Retry-After's whole seconds.
+            await Task.Delay(retryAfter + TimeSpan.FromMilliseconds(20));
             var retried = await client.GetAsync("/" + name);
             Assert.True(retried.StatusCode == HttpStatusCode.OK, $"{name}: still {retried.StatusCode} after waiting Retry-After {retryAfter}.");
         }));

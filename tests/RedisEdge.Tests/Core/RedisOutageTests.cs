@@ -74,16 +74,7 @@ public sealed class RedisOutageTests : IAsyncLifetime
     [Fact]
     public async Task HealthCheck_RedisKilledAndRestarted_UnhealthyThenHealthy()
     {
-        var builder = TestHost.CreateBuilder();
-        builder.Services.AddRedisEdge(o =>
-        {
-            o.Redis.Configuration = _server.Configuration;
-            o.Redis.HealthCheckTimeout = TimeSpan.FromMilliseconds(500);
-        });
-        builder.Services.AddHealthChecks().AddRedisEdge();
-        await using var app = builder.Build();
-        app.MapHealthChecks("/health");
-        await app.StartAsync();
+        await using var app = await StartHealthAppAsync(redis => redis.HealthCheckTimeout = TimeSpan.FromMilliseconds(500));
         var client = app.GetTestClient();
 
         Assert.Equal("Healthy", await client.GetStringAsync("/health"));
@@ -105,17 +96,11 @@ public sealed class RedisOutageTests : IAsyncLifetime
     [Fact]
     public async Task HealthCheck_PingSlowerThanHealthCheckDegradedLatency_IsDegraded_ThenHealthyAgain()
     {
-        var builder = TestHost.CreateBuilder();
-        builder.Services.AddRedisEdge(o =>
+        await using var app = await StartHealthAppAsync(redis =>
         {
-            o.Redis.Configuration = _server.Configuration;
-            o.Redis.HealthCheckTimeout = TimeSpan.FromSeconds(10);
-            o.Redis.HealthCheckDegradedLatency = TimeSpan.FromMilliseconds(200);
+            redis.HealthCheckTimeout = TimeSpan.FromSeconds(10);
+            redis.HealthCheckDegradedLatency = TimeSpan.FromMilliseconds(200);
         });
-        builder.Services.AddHealthChecks().AddRedisEdge();
-        await using var app = builder.Build();
-        app.MapHealthChecks("/health");
-        await app.StartAsync();
         var client = app.GetTestClient();
         Assert.Equal("Healthy", await client.GetStringAsync("/health"));
 
@@ -192,5 +177,21 @@ public sealed class RedisOutageTests : IAsyncLifetime
         }
 
         throw new TimeoutException("The condition did not hold within 30 s.");
+    }
+
+    /// <summary>An app over the private server with RedisEdge's health check at <c>/health</c>, started.</summary>
+    private async Task<WebApplication> StartHealthAppAsync(Action<RedisEdgeRedisOptions> configure)
+    {
+        var builder = TestHost.CreateBuilder();
+        builder.Services.AddRedisEdge(o =>
+        {
+            o.Redis.Configuration = _server.Configuration;
+            configure(o.Redis);
+        });
+        builder.Services.AddHealthChecks().AddRedisEdge();
+        var app = builder.Build();
+        app.MapHealthChecks("/health");
+        await app.StartAsync();
+        return app;
     }
 }

@@ -1,7 +1,7 @@
 namespace RedisEdge.RateLimiting.Internal;
 
 /// <summary>One policy applied to one request: its inputs, then what Redis (or the local cache) answered.</summary>
-internal sealed class PolicyDecision(RateLimitPolicy policy, string? partitionValue, string tag, bool singleHashSlot, long limit, long p1, int cost)
+internal sealed class PolicyDecision(RateLimitPolicy policy, string? partitionValue, string tag, long limit, long p1, int cost)
 {
     public RateLimitPolicy Policy { get; } = policy;
 
@@ -9,9 +9,6 @@ internal sealed class PolicyDecision(RateLimitPolicy policy, string? partitionVa
 
     /// <summary>The partition's tag (a hash): what identifies it in its key, the local deny cache and coalescing lanes.</summary>
     public string Tag { get; } = tag;
-
-    /// <summary>Whether the key's hash tag is the one shared by every rate-limit key (<c>SingleHashSlot</c>) instead of <see cref="Tag"/>.</summary>
-    public bool SingleHashSlot { get; } = singleHashSlot;
 
     public long Limit { get; } = limit;
 

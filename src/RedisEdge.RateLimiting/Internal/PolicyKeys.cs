@@ -9,8 +9,8 @@ namespace RedisEdge.RateLimiting.Internal;
 /// <remarks>
 /// Bounded by construction: <see cref="Slots"/> entries, each replaced by the next tag that maps to its slot. Entries are
 /// immutable and swapped whole. The arrays are shared by concurrent calls: StackExchange.Redis and the rate limiter
-/// only read them. The keys depend on the app's key prefix and the set's <c>SingleHashSlot</c>, both fixed for the life
-/// of the policy set that owns the policy.
+/// only read them. The keys depend on the app's key prefix and the policy's <c>SingleHashSlot</c>, both fixed for the
+/// life of the policy.
 /// </remarks>
 internal sealed class PolicyKeys
 {

@@ -5,9 +5,10 @@ namespace RedisEdge.RateLimiting.Internal;
 /// <summary>A validated policy turned into what the middleware needs per request: script codes, limits in ms, lookups.</summary>
 internal sealed class RateLimitPolicy
 {
-    public RateLimitPolicy(string name, RedisRateLimitPolicyOptions options, RedisFailureMode defaultFailureMode)
+    public RateLimitPolicy(string name, RedisRateLimitPolicyOptions options, RedisFailureMode defaultFailureMode, bool singleHashSlot = false)
     {
         Name = name;
+        SingleHashSlot = singleHashSlot;
         Algorithm = options.Algorithm;
         AlgorithmCode = (int)options.Algorithm + 1;
         KeySuffix = name + ":" + AlgorithmToken(options.Algorithm);
@@ -53,6 +54,12 @@ internal sealed class RateLimitPolicy
     public int AlgorithmCode { get; }
 
     public string KeySuffix { get; }
+
+    /// <summary>
+    /// Whether the keys of this policy's partitions share the one hash tag of every rate-limit key (the set's
+    /// <c>SingleHashSlot</c>) instead of each carrying its partition's tag.
+    /// </summary>
+    public bool SingleHashSlot { get; }
 
     public bool Shadow { get; }
 

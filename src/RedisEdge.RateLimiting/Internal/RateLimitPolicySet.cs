@@ -19,7 +19,7 @@ internal sealed class RateLimitPolicySet
         var policies = new Dictionary<string, RateLimitPolicy>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, policy) in options.Policies)
         {
-            policies[name] = new RateLimitPolicy(name, policy, options.Failure.Mode);
+            policies[name] = new RateLimitPolicy(name, policy, options.Failure.Mode, options.SingleHashSlot);
         }
 
         Policies = policies;

@@ -61,7 +61,7 @@ internal sealed partial class RedisRateLimiter
     /// for every rate-limit key and still one key per partition.
     /// </summary>
     private RedisKey[] SingleKey(PolicyDecision decision) =>
-        decision.Policy.Keys.Get(decision.Tag, (_keys, decision.Policy.KeySuffix, decision.SingleHashSlot), static (state, tag) => state.SingleHashSlot
+        decision.Policy.Keys.Get(decision.Tag, (_keys, decision.Policy.KeySuffix, decision.Policy.SingleHashSlot), static (state, tag) => state.SingleHashSlot
             ? state._keys.Key(RedisRateLimitingDefaults.KeyFeature, RedisRateLimitingDefaults.KeyFeature, tag + ":" + state.KeySuffix)
             : state._keys.Key(RedisRateLimitingDefaults.KeyFeature, tag, state.KeySuffix));
 

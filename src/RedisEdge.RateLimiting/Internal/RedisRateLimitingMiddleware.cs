@@ -265,7 +265,7 @@ internal sealed partial class RedisRateLimitingMiddleware
         }
 
         var (limit, p1) = policy.For(value);
-        var decision = new PolicyDecision(policy, value, PartitionResolver.Tag(policy, identityKind, identity), set.SingleHashSlot, limit, p1, cost);
+        var decision = new PolicyDecision(policy, value, PartitionResolver.Tag(policy, identityKind, identity), limit, p1, cost);
         if (value is not null && policy.Deny.Count > 0 && policy.Deny.Contains(value) && !policy.Shadow)
         {
             decision.Result = RedisRateLimitResult.Denied;

@@ -117,7 +117,7 @@ public sealed class RateLimitCoalescingScriptTests(RedisServerFixture redis)
         },
         RedisFailureMode.FailOpen);
 
-    private static PolicyDecision Decision(RateLimitPolicy policy, int cost) => new(policy, null, "t", singleHashSlot: false, policy.Limit, policy.P1, cost);
+    private static PolicyDecision Decision(RateLimitPolicy policy, int cost) => new(policy, null, "t", policy.Limit, policy.P1, cost);
 
     private Task<RateLimitReply> CallAsync(RedisKey key, List<PolicyDecision> decisions, int requests, string? leaseId = null) =>
         CallAsync([key], decisions, requests, leaseId);

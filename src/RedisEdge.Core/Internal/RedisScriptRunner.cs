@@ -53,9 +53,22 @@ internal sealed class RedisScriptRunner
     /// LOADING, BUSY, ...), the client refuses the command, or the breaker is open; a script error
     /// (<see cref="RedisServerException"/>, such as <c>WRONGTYPE</c>) is rethrown as it is.
     /// </summary>
-    public async Task<RedisResult> EvaluateAsync(RedisScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
+    public Task<RedisResult> EvaluateAsync(RedisScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken) =>
+        RunAsync(Begin(script), script, keys, args, cancellationToken);
+
+    /// <summary>
+    /// Evaluates a settlement script (a complete, release, refund or abandon: a call that records or undoes work that
+    /// already happened) outside the circuit breaker: an open breaker never refuses it, and its outcome never counts as
+    /// the breaker's probe or as one of its failures. Otherwise as <see cref="EvaluateAsync"/>: one
+    /// <see cref="RedisFailurePolicyOptions.Timeout"/> budget, <c>TRYAGAIN</c> and <c>NOSCRIPT</c> handled, span and
+    /// instruments recorded, and an outage thrown as <see cref="RedisEdgeUnavailableException"/> so the caller can retry
+    /// it within a budget of its own.
+    /// </summary>
+    public Task<RedisResult> SettleAsync(RedisScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken = default) =>
+        RunAsync(new ScriptCall(this, script, StartActivity(script), _timeProvider.GetTimestamp(), guarded: false), script, keys, args, cancellationToken);
+
+    private async Task<RedisResult> RunAsync(ScriptCall call, RedisScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
     {
-        var call = Begin(script);
         try
         {
             // SendAsync's loop, inline: one state machine per call instead of two on every feature's hot path.
@@ -222,15 +235,17 @@ internal sealed class RedisScriptRunner
             throw new RedisEdgeUnavailableException($"Redis circuit breaker for {_telemetry.Name} is open; the call was not sent.", null, _breaker.RetryAfter);
         }
 
-        return new ScriptCall(this, script, StartActivity(script), _timeProvider.GetTimestamp());
+        return new ScriptCall(this, script, StartActivity(script), _timeProvider.GetTimestamp(), guarded: true);
     }
 
     /// <summary>
     /// The bookkeeping of one script call, shared by the synchronous and asynchronous paths. Every call settles the
     /// breaker exactly once (success, failure or abandoned), whatever was thrown, so a half-open probe is always released.
+    /// An unguarded (settlement) call never entered the breaker and never touches it.
     /// </summary>
-    private sealed class ScriptCall(RedisScriptRunner runner, RedisScript script, Activity? activity, long started) : IDisposable
+    private sealed class ScriptCall(RedisScriptRunner runner, RedisScript script, Activity? activity, long started, bool guarded) : IDisposable
     {
+        private readonly RedisCircuitBreaker? _breaker = guarded ? runner._breaker : null;
         private string _outcome = "error";
         private bool _settled;
 
@@ -276,7 +291,7 @@ internal sealed class RedisScriptRunner
         {
             _settled = true;
             _outcome = "success";
-            if (runner._breaker.OnSuccess())
+            if (_breaker?.OnSuccess() == true)
             {
                 Log.CircuitClosed(runner._logger, runner._telemetry.Name, script.Name);
             }
@@ -288,7 +303,7 @@ internal sealed class RedisScriptRunner
         {
             _settled = true;
             _outcome = "cancelled";
-            runner._breaker.OnAbandoned();
+            _breaker?.OnAbandoned();
         }
 
         /// <summary>
@@ -304,7 +319,7 @@ internal sealed class RedisScriptRunner
             {
                 case RedisFailureKind.ScriptError:
                     // Redis answered: the connection is healthy even though the script failed.
-                    if (runner._breaker.OnSuccess())
+                    if (_breaker?.OnSuccess() == true)
                     {
                         Log.CircuitClosed(runner._logger, runner._telemetry.Name, script.Name);
                     }
@@ -313,7 +328,7 @@ internal sealed class RedisScriptRunner
 
                 case RedisFailureKind.Outage:
                     activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
-                    switch (runner._breaker.OnFailure())
+                    switch (_breaker?.OnFailure() ?? RedisCircuitTransition.None)
                     {
                         case RedisCircuitTransition.Opened:
                             Log.CircuitOpened(runner._logger, runner._telemetry.Name, _outcome, script.Name, runner.Policy.BreakDuration, exception);
@@ -334,7 +349,7 @@ internal sealed class RedisScriptRunner
                     // Refused for its shape, by the client before sending (RedisCommandException) or by the server
                     // (CROSSSLOT): nothing is learned about Redis' health, so release the probe and count no failure.
                     activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
-                    runner._breaker.OnAbandoned();
+                    _breaker?.OnAbandoned();
                     if (Interlocked.Exchange(ref runner._clientErrorLogged, 1) == 0)
                     {
                         Log.ClientCommandError(runner._logger, script.Name, runner._telemetry.Name, exception);
@@ -351,7 +366,7 @@ internal sealed class RedisScriptRunner
                         TimeSpan.FromSeconds(1));
 
                 default:
-                    runner._breaker.OnAbandoned();
+                    _breaker?.OnAbandoned();
                     return null;
             }
         }
@@ -360,7 +375,7 @@ internal sealed class RedisScriptRunner
         {
             if (!_settled)
             {
-                runner._breaker.OnAbandoned();
+                _breaker?.OnAbandoned();
             }
 
             var duration = runner._telemetry.ScriptDuration;

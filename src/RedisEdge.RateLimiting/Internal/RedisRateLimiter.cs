@@ -226,45 +226,21 @@ internal sealed partial class RedisRateLimiter
     }
 
     /// <summary>
-    /// Runs a clean-up script (release, refund) outside the circuit breaker, bounded by <c>Failure:Timeout</c>, with
-    /// Core's span and script instruments; returns the outcome (<c>success</c> or the failure's classification).
+    /// Runs a clean-up script (release, refund) through Core's settlement path: outside the circuit breaker, bounded by
+    /// <c>Failure:Timeout</c>; returns the outcome (<c>success</c> or the failure's classification). A failed clean-up
+    /// is logged, never thrown: the lease or reservation it meant to free expires on its own.
     /// </summary>
     private async Task<string> RunUnguardedAsync(RedisScript script, RedisKey[] keys, RedisValue[] args)
     {
-        var started = _timeProvider.GetTimestamp();
-        using var activity = _telemetry.ActivitySource.StartActivity("EVALSHA", ActivityKind.Client);
-        activity?.SetTag("db.system.name", "redis");
-        activity?.SetTag("redisedge.script", script.Name);
-        var outcome = "success";
         try
         {
-            await _connection.Database.ScriptEvaluateAsync(script.Text, keys, args)
-                .WaitAsync(_runner.Policy.Timeout, _timeProvider)
-                .ConfigureAwait(false);
+            await _runner.SettleAsync(script, keys, args).ConfigureAwait(false);
+            return "success";
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException or TimeoutException or ObjectDisposedException)
         {
-            outcome = RedisErrorClassifier.Outcome(ex);
-            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            if (_telemetry.ScriptFailures.Enabled)
-            {
-                _telemetry.ScriptFailures.Add(1, new("redisedge.script", script.Name), new("redisedge.outcome", outcome));
-            }
-
             Log.CleanupFailed(_logger, script.Name, ex);
+            return RedisErrorClassifier.Outcome(ex.InnerException ?? ex);
         }
-        finally
-        {
-            activity?.SetTag("redisedge.outcome", outcome);
-            if (_telemetry.ScriptDuration.Enabled)
-            {
-                _telemetry.ScriptDuration.Record(
-                    _timeProvider.GetElapsedTime(started).TotalSeconds,
-                    new("redisedge.script", script.Name),
-                    new("redisedge.outcome", outcome));
-            }
-        }
-
-        return outcome;
     }
 }

@@ -115,6 +115,45 @@ public sealed class RedisScriptRunnerTests(RedisServerFixture redis)
         Assert.False(core.Runner.IsCircuitOpen);
     }
 
+    /// <summary>
+    /// A settlement call (complete, release, refund) records work that already happened: an open breaker, opened by
+    /// other calls' failures, must not refuse it, and its own success must not close the breaker early (it is no probe).
+    /// </summary>
+    [Fact]
+    public async Task Settle_RunsWhileTheBreakerIsOpen_AndNeitherProbesNorClosesIt()
+    {
+        await using var core = CoreTestServices.Create(redis.Configuration, new RedisFailurePolicyOptions { BreakAfterFailures = 1, BreakDuration = TimeSpan.FromMinutes(1) });
+        var key = core.Keys.Key("test", "t7", "counter");
+        Assert.Equal(RedisCircuitTransition.Opened, core.Runner.Breaker.OnFailure());
+        Assert.True(core.Runner.IsCircuitOpen);
+
+        await Assert.ThrowsAsync<RedisEdgeUnavailableException>(
+            () => core.Runner.EvaluateAsync(CoreTestServices.CounterScript, [key], [60_000], CancellationToken.None));
+        var settled = (RedisResult[])(await core.Runner.SettleAsync(CoreTestServices.CounterScript, [key], [60_000]))!;
+
+        Assert.Equal(1, (long)settled[0]);
+        Assert.Equal(1, (long)await redis.Database.StringGetAsync(key));
+        Assert.True(core.Runner.IsCircuitOpen);
+    }
+
+    [Fact]
+    public async Task Settle_Outage_ThrowsUnavailable_WithoutCountingTowardsTheBreaker()
+    {
+        // Nothing listens on port 1: every call fails as an outage.
+        await using var core = CoreTestServices.Create("127.0.0.1:1,abortConnect=false,connectTimeout=100", new RedisFailurePolicyOptions { BreakAfterFailures = 1, Timeout = TimeSpan.FromMilliseconds(200) });
+        var key = core.Keys.Key("test", "t8", "counter");
+
+        for (var i = 0; i < 3; i++)
+        {
+            await Assert.ThrowsAsync<RedisEdgeUnavailableException>(() => core.Runner.SettleAsync(CoreTestServices.CounterScript, [key], [60_000]));
+        }
+
+        Assert.False(core.Runner.IsCircuitOpen);
+        await Assert.ThrowsAsync<RedisEdgeUnavailableException>(
+            () => core.Runner.EvaluateAsync(CoreTestServices.CounterScript, [key], [60_000], CancellationToken.None));
+        Assert.True(core.Runner.IsCircuitOpen);
+    }
+
     private static long Delta(Dictionary<string, long> before, Dictionary<string, long> after, string command) =>
         after.GetValueOrDefault(command) - before.GetValueOrDefault(command);
 }

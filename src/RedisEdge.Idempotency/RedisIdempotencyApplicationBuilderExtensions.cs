@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Internal;
 using RedisEdge.Idempotency.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -20,6 +21,7 @@ public static class RedisIdempotencyApplicationBuilderExtensions
                 "UseRedisIdempotency requires the idempotency services: call services.AddRedisEdge(...).AddIdempotency(...) first.");
         }
 
+        RedisEdgeMiddlewareGuard.UsePass(app, RedisIdempotencyBuilderExtensions.Guard);
         return app.UseMiddleware<RedisIdempotencyMiddleware>();
     }
 }

@@ -41,6 +41,7 @@ public static class RedisIdempotencyBuilderExtensions
         }
 
         services.AddSingleton<IdempotencyMarker>();
+        RedisEdgeMiddlewareGuard.Register(services, Guard);
         var options = RedisEdgeConfiguration.BindSection<RedisIdempotencyOptions>(builder, RedisIdempotencyDefaults.SectionName, section);
         if (configure is not null)
         {
@@ -58,6 +59,11 @@ public static class RedisIdempotencyBuilderExtensions
         services.AddSingleton<IStartupFilter, IdempotencyEndpointValidator>();
         return builder;
     }
+
+    /// <summary>Endpoints that ask for the feature refuse to run where its middleware did not.</summary>
+    internal static readonly RedisEdgeGuardedFeature Guard = new(
+        "idempotency", "app.UseRedisIdempotency()", "[Idempotent] or .WithIdempotency()",
+        static m => m.GetMetadata<IdempotentAttribute>() is not null && m.GetMetadata<DisableIdempotencyAttribute>() is null);
 
     /// <summary>Marks that <c>AddIdempotency</c> ran, so <c>UseRedisIdempotency</c> can say when it did not.</summary>
     internal sealed class IdempotencyMarker;

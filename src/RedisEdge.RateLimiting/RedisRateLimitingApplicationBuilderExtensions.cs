@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Internal;
 using RedisEdge.RateLimiting.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -20,6 +21,7 @@ public static class RedisRateLimitingApplicationBuilderExtensions
                 "UseRedisRateLimiting requires the rate-limiting services: call services.AddRedisEdge(...).AddRateLimiting(...) first.");
         }
 
+        RedisEdgeMiddlewareGuard.UsePass(app, RedisRateLimitingBuilderExtensions.Guard);
         return app.UseMiddleware<RedisRateLimitingMiddleware>();
     }
 }

@@ -41,6 +41,7 @@ public static class RedisRateLimitingBuilderExtensions
         }
 
         services.AddSingleton<RateLimitingMarker>();
+        RedisEdgeMiddlewareGuard.Register(services, Guard);
         var options = RedisEdgeConfiguration.BindSection<RedisRateLimitingOptions>(builder, RedisRateLimitingDefaults.SectionName, section);
 
         if (configure is not null)
@@ -59,6 +60,12 @@ public static class RedisRateLimitingBuilderExtensions
         services.AddSingleton(sp => new RateLimitingSection(section ?? RedisEdgeConfiguration.GetSection(builder, sp, RedisRateLimitingDefaults.SectionName)));
         return builder;
     }
+
+    /// <summary>Endpoints that ask for the feature refuse to run where its middleware did not.</summary>
+    internal static readonly RedisEdgeGuardedFeature Guard = new(
+        "rate limiting", "app.UseRedisRateLimiting()", "[RateLimit] or .RequireRateLimit()",
+        static m => m.GetMetadata<RateLimitAttribute>() is not null && m.GetMetadata<DisableRateLimitAttribute>() is null &&
+            m.GetMetadata<Microsoft.AspNetCore.RateLimiting.DisableRateLimitingAttribute>() is null);
 
     /// <summary>Marks that <c>AddRateLimiting</c> ran, so <c>UseRedisRateLimiting</c> can say when it did not.</summary>
     internal sealed class RateLimitingMarker;

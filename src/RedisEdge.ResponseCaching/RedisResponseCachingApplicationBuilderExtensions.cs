@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Internal;
 using RedisEdge.ResponseCaching.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -21,6 +22,7 @@ public static class RedisResponseCachingApplicationBuilderExtensions
                 "UseRedisResponseCaching requires the response-caching services: call services.AddRedisEdge(...).AddResponseCaching(...) first.");
         }
 
+        RedisEdgeMiddlewareGuard.UsePass(app, RedisResponseCachingBuilderExtensions.Guard);
         return app.UseMiddleware<RedisResponseCachingMiddleware>();
     }
 }

@@ -42,6 +42,7 @@ public static class RedisResponseCachingBuilderExtensions
         }
 
         services.AddSingleton<ResponseCachingMarker>();
+        RedisEdgeMiddlewareGuard.Register(services, Guard);
         var options = RedisEdgeConfiguration.BindSection<RedisResponseCachingOptions>(builder, RedisResponseCachingDefaults.SectionName, section);
         if (configure is not null)
         {
@@ -63,6 +64,11 @@ public static class RedisResponseCachingBuilderExtensions
         services.AddSingleton<IStartupFilter, ResponseCacheEndpointValidator>();
         return builder;
     }
+
+    /// <summary>Endpoints that ask for the feature refuse to run where its middleware did not.</summary>
+    internal static readonly RedisEdgeGuardedFeature Guard = new(
+        "response caching", "app.UseRedisResponseCaching()", "[CacheResponse] or .CacheResponse()",
+        static m => m.GetMetadata<CacheResponseAttribute>() is not null && m.GetMetadata<DisableCacheResponseAttribute>() is null);
 
     /// <summary>Marks that <c>AddResponseCaching</c> ran, so <c>UseRedisResponseCaching</c> can say when it did not.</summary>
     internal sealed class ResponseCachingMarker;

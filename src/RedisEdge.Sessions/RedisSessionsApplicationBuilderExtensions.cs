@@ -1,3 +1,4 @@
+using RedisEdge.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using RedisEdge.Sessions.Internal;
 
@@ -20,6 +21,7 @@ public static class RedisSessionsApplicationBuilderExtensions
                 "UseRedisSessions requires the session services: call services.AddRedisEdge(...).AddSessions(...) in ConfigureServices.");
         }
 
+        RedisEdgeMiddlewareGuard.UsePass(app, RedisSessionsBuilderExtensions.Guard);
         return app.UseMiddleware<RedisSessionMiddleware>();
     }
 }

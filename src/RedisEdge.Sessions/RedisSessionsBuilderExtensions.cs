@@ -47,6 +47,7 @@ public static class RedisSessionsBuilderExtensions
         }
 
         services.AddSingleton<RedisSessionsMarker>();
+        RedisEdgeMiddlewareGuard.Register(services, Guard);
         options.ValidateOnStart();
         services.AddSingleton<IValidateOptions<RedisSessionOptions>, RedisSessionOptionsValidator>();
         services.TryAddSingleton<RedisSessionTelemetry>();
@@ -57,4 +58,10 @@ public static class RedisSessionsBuilderExtensions
         services.TryAddSingleton<IRedisSessionManager, RedisSessionManager>();
         return builder;
     }
+
+    /// <summary>Endpoints that ask for a session refuse to run where the session middleware did not.</summary>
+    internal static readonly RedisEdgeGuardedFeature Guard = new(
+        "sessions", "app.UseRedisSessions()", "[RequireSession] or [ReadOnlySession]",
+        static m => (m.GetMetadata<RequireSessionAttribute>() is not null || m.GetMetadata<ReadOnlySessionAttribute>() is not null) &&
+            m.GetMetadata<SessionlessAttribute>() is null);
 }

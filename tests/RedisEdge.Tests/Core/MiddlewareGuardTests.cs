@@ -120,6 +120,32 @@ public sealed class MiddlewareGuardTests(RedisServerFixture redis)
         }
     }
 
+    /// <summary>The same for a controller action: routing hands out MVC endpoints like any other.</summary>
+    [Fact]
+    public async Task MvcActionWithoutTheMiddleware_Fails_AndTheActionNeverRuns()
+    {
+        RedisEdge.Tests.Idempotency.IdempotencyMvcTestController.Executions = 0;
+        var builder = Builder();
+        builder.Configuration["RedisEdge:Idempotency:Policies:lenient:KeyRequired"] = "false";
+        builder.Services.AddRedisEdge().AddIdempotency();
+        builder.Services.AddControllers().AddApplicationPart(typeof(RedisEdge.Tests.Idempotency.IdempotencyMvcTestController).Assembly);
+        await using var app = builder.Build();
+        app.MapControllers();
+        await app.StartAsync();
+        using var client = app.GetTestClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/mvc-idem/orders")
+        {
+            Content = new StringContent("""{"item":"book","quantity":1}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Idempotency-Key", "\"mvc-guard\"");
+        request.Headers.Add("X-Api-Key", "guard-tests");
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => client.SendAsync(request));
+
+        Assert.Contains("app.UseRedisIdempotency()", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, RedisEdge.Tests.Idempotency.IdempotencyMvcTestController.Executions);
+    }
+
     /// <summary>A disable marker wins: such an endpoint needs no middleware, and endpoints without metadata are untouched.</summary>
     [Fact]
     public async Task DisabledOrPlainEndpoints_RunWithoutTheMiddleware()

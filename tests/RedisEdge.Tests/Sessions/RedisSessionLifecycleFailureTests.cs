@@ -68,6 +68,15 @@ public sealed class RedisSessionLifecycleFailureTests : PrivateRedisServerTests
         });
         var store = fleet[0].Services.GetService(typeof(RedisSessionStore)) as RedisSessionStore ?? throw new InvalidOperationException();
         var steps = await RunAsync(fleet, store, flow, $"dry-{flow}", failAt: 0, injection);
+
+        // The dry run only counts the flow's calls. On a loaded 2-core machine one call can outlast the paused variant's
+        // 250 ms budget with nothing injected (seen in a full run: "BindNewSession made 1 calls: create"), so count a
+        // run that got through.
+        for (var attempt = 1; steps.Count < 3 && attempt <= 3; attempt++)
+        {
+            steps = await RunAsync(fleet, store, flow, $"dry-{flow}-{attempt}", failAt: 0, injection);
+        }
+
         Assert.True(steps.Count >= 3, $"{flow} made {steps.Count} calls: {string.Join(", ", steps)}");
 
         var failed = 0;

@@ -10,6 +10,9 @@ namespace RedisEdge.Internal;
 /// </summary>
 internal static class RedisEdgeConfiguration
 {
+    /// <summary>The features' sections under the RedisEdge section: not settings of Core's own options.</summary>
+    private static readonly string[] FeatureSections = ["Sessions", "RateLimiting", "Idempotency", "ResponseCaching"];
+
     /// <summary>
     /// The section of <paramref name="name"/> under the builder's RedisEdge section; the application's
     /// <c>RedisEdge:<paramref name="name"/></c> section when <c>AddRedisEdge</c> was not given one.
@@ -42,6 +45,8 @@ internal static class RedisEdgeConfiguration
             new ConfigurationChangeTokenSource<TOptions>(Options.DefaultName, Resolve(sp)));
         services.AddSingleton<IConfigureOptions<TOptions>>(sp =>
             new ConfigureNamedOptions<TOptions>(Options.DefaultName, options => Resolve(sp).Bind(options)));
+        services.AddSingleton<IValidateOptions<TOptions>>(sp =>
+            new RedisEdgeConfigurationKeys<TOptions>(Resolve(sp), string.IsNullOrEmpty(name) ? FeatureSections : []));
         return services.AddOptions<TOptions>();
     }
 }

@@ -24,6 +24,8 @@ internal sealed class RateLimitPolicy
         };
         P2 = options.Algorithm == RedisRateLimitAlgorithm.Gcra ? (long)Math.Ceiling(options.MaxQueueDelay.TotalMilliseconds) : 0;
         Partition = options.Partition;
+        FallBackToClientIp = options.PartitionFallback == RedisRateLimitPartitionFallback.ClientIp &&
+            options.Partition is not (RedisRateLimitPartitionKind.Ip or RedisRateLimitPartitionKind.Global);
         PartitionName = options.PartitionName;
         Resolver = options.PartitionResolver;
         FailureMode = options.FailureMode ?? defaultFailureMode;
@@ -76,6 +78,9 @@ internal sealed class RateLimitPolicy
     public RedisRateLimitPartitionKind Partition { get; }
 
     public string? PartitionName { get; }
+
+    /// <summary>Whether a request without a partition value counts against its client IP (the default) rather than the shared "absent" partition.</summary>
+    public bool FallBackToClientIp { get; }
 
     public int IPv4PrefixLength { get; }
 

@@ -19,7 +19,6 @@ internal sealed partial class RedisRateLimitingMiddleware
     private readonly RateLimitingMetrics _metrics;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
-    private readonly int _denyCacheSize;
 
     public RedisRateLimitingMiddleware(
         RequestDelegate next,
@@ -28,7 +27,6 @@ internal sealed partial class RedisRateLimitingMiddleware
         LocalDenyCache denyCache,
         RateLimitingMetrics metrics,
         TimeProvider timeProvider,
-        Microsoft.Extensions.Options.IOptions<RedisRateLimitingOptions> options,
         ILogger<RedisRateLimitingMiddleware> logger)
     {
         _next = next;
@@ -38,7 +36,6 @@ internal sealed partial class RedisRateLimitingMiddleware
         _metrics = metrics;
         _timeProvider = timeProvider;
         _logger = logger;
-        _denyCacheSize = options.Value.LocalDenyCacheSize;
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -214,7 +211,7 @@ internal sealed partial class RedisRateLimitingMiddleware
                 retryMs = d.RetryMs < 0 || retryMs < 0 ? -1 : Math.Max(retryMs, d.RetryMs);
                 if (set.LocalDenyCache && d.RetryMs > 0 && d.Policy.Algorithm != RedisRateLimitAlgorithm.Concurrency)
                 {
-                    _denyCache.Add(d.Policy.Name, d.Tag, d.Cost, set.Generation, started, TimeSpan.FromMilliseconds(d.RetryMs), _denyCacheSize);
+                    _denyCache.Add(d.Policy.Name, d.Tag, d.Cost, set.Generation, started, TimeSpan.FromMilliseconds(d.RetryMs), set.LocalDenyCacheSize);
                 }
             }
 

@@ -243,7 +243,8 @@ internal sealed partial class RedisRateLimitingMiddleware
                 (leases ??= []).Add(d);
             }
 
-            if (d.Policy.Algorithm == RedisRateLimitAlgorithm.Gcra && d.Policy.P2 > 0 && d.Result == RedisRateLimitResult.Allowed)
+            // A shadow queue only measures: its request never waits (nor is it rejected), whatever delay it computed.
+            if (d.Policy.Algorithm == RedisRateLimitAlgorithm.Gcra && d.Policy.P2 > 0 && d.Result == RedisRateLimitResult.Allowed && !d.Policy.Shadow)
             {
                 _metrics.RecordQueueDelay(d.Policy.Name, TimeSpan.FromMilliseconds(d.DelayMs));
                 delayMs = Math.Max(delayMs, d.DelayMs);

@@ -149,7 +149,9 @@ internal sealed partial class RedisRateLimitingMiddleware
 
     private async Task DecideAsync(HttpContext context, RateLimitPolicySet set, List<PolicyDecision> decisions)
     {
-        var leaseId = decisions.Exists(d => d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency) ? Guid.NewGuid().ToString("N") : null;
+        // A per-request token names what the request takes where it may have to be given back: concurrency leases, and
+        // the permits of a request a GCRA queue makes wait (its client may give up meanwhile).
+        var leaseId = decisions.Exists(NeedsToken) ? Guid.NewGuid().ToString("N") : null;
         var started = _timeProvider.GetTimestamp();
         bool allowed;
         try
@@ -183,10 +185,9 @@ internal sealed partial class RedisRateLimitingMiddleware
         var (leases, delayMs) = Accepted(context, set, decisions);
         try
         {
-            if (delayMs > 0)
+            if (delayMs > 0 && !await WaitForSlotAsync(context, decisions, leaseId!, delayMs).ConfigureAwait(false))
             {
-                // The slot is reserved in Redis; waiting here is what makes the queue a queue.
-                await Task.Delay(TimeSpan.FromMilliseconds(delayMs), _timeProvider, context.RequestAborted).ConfigureAwait(false);
+                return;
             }
 
             await _next(context).ConfigureAwait(false);
@@ -199,6 +200,30 @@ internal sealed partial class RedisRateLimitingMiddleware
             }
         }
     }
+
+    /// <summary>
+    /// Waits for the slot a GCRA queue reserved in Redis (waiting is what makes the queue a queue). A client that gives
+    /// up meanwhile ran nothing, so every permit its request took, the queue slot first, is given back to the requests
+    /// behind it; returns <see langword="false"/> then.
+    /// </summary>
+    private async Task<bool> WaitForSlotAsync(HttpContext context, List<PolicyDecision> decisions, string token, long delayMs)
+    {
+        try
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(delayMs), _timeProvider, context.RequestAborted).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            await _limiter.RefundAbandonedAsync(decisions, token).ConfigureAwait(false);
+            return false;
+        }
+    }
+
+    /// <summary>Whether a policy's permits are named by a per-request token (see <see cref="DecideAsync"/>).</summary>
+    private static bool NeedsToken(PolicyDecision d) =>
+        d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency ||
+        (d.Policy.Algorithm == RedisRateLimitAlgorithm.Gcra && d.Policy.P2 > 0 && !d.Policy.Shadow);
 
     /// <summary>Redis rejected the request: remembers the rejections locally, counts them; returns the Retry-After.</summary>
     private TimeSpan? Rejected(RateLimitPolicySet set, List<PolicyDecision> decisions, long started)
@@ -312,9 +337,9 @@ internal sealed partial class RedisRateLimitingMiddleware
     /// <summary>Releases, without waiting, the leases a call that may still run in Redis could have taken.</summary>
     private void ReleaseAbandoned(List<PolicyDecision> decisions, string? leaseId)
     {
-        if (leaseId is not null)
+        if (leaseId is not null && decisions.FindAll(d => d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency) is { Count: > 0 } leases)
         {
-            _limiter.ReleaseInBackground(decisions.FindAll(d => d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency), leaseId);
+            _limiter.ReleaseInBackground(leases, leaseId);
         }
     }
 

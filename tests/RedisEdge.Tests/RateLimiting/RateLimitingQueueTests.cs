@@ -4,10 +4,11 @@ using Microsoft.Extensions.DependencyInjection;
 using RedisEdge.RateLimiting;
 using RedisEdge.RateLimiting.Internal;
 using RedisEdge.Tests.Infrastructure;
+using StackExchange.Redis;
 
 namespace RedisEdge.Tests.RateLimiting;
 
-/// <summary>GCRA queues: a shadow queue never makes a request wait.</summary>
+/// <summary>GCRA queues: a shadow queue never makes a request wait, and a request whose client gives up while it waits gives its slot back.</summary>
 [Collection(RedisCollection.Name)]
 public sealed class RateLimitingQueueTests(RedisServerFixture redis)
 {
@@ -63,6 +64,62 @@ public sealed class RateLimitingQueueTests(RedisServerFixture redis)
         Assert.InRange(ahead, 4 * Hour.TotalMilliseconds, 5 * Hour.TotalMilliseconds);
     }
 
+    [Fact]
+    public async Task QueuedRequestWhoseClientGivesUp_GivesBackItsSlotAndEveryPermitItTook()
+    {
+        var settings = new Dictionary<string, string?>()
+            .Policy("queue", RedisRateLimitAlgorithm.Gcra, 1, TimeSpan.FromMinutes(1), ("MaxQueueDelay", "00:10:00"))
+            .Policy("window", RedisRateLimitAlgorithm.FixedWindow, 100, Hour)
+            .Policy("log", RedisRateLimitAlgorithm.SlidingWindowLog, 100, Hour);
+        var ran = 0;
+        await using var fleet = await RateLimitTestApp.StartAsync(redis, settings, (app, _) => app.MapGet("/q", () =>
+        {
+            Interlocked.Increment(ref ran);
+            return "ok";
+        }).RequireRateLimit("queue").RequireRateLimit("window").RequireRateLimit("log"));
+        var db = redis.Database;
+
+        Assert.Equal(HttpStatusCode.OK, (await fleet[0].Client.GetAsync("/q")).StatusCode); // the burst of one: no wait
+        var keys = await redis.KeysAsync(fleet.KeyPrefix + ":rl:");
+        RedisKey queue = keys.Single(k => k.EndsWith(":queue:gcra", StringComparison.Ordinal));
+        RedisKey window = keys.Single(k => k.EndsWith(":window:fw", StringComparison.Ordinal));
+        RedisKey log = keys.Single(k => k.EndsWith(":log:swl", StringComparison.Ordinal));
+        var first = (double)await db.StringGetAsync(queue);
+
+        // The second request reserves the next slot, a minute later, takes its other permits and waits.
+        using var giveUp = new CancellationTokenSource();
+        var waiting = fleet[0].Client.GetAsync("/q", giveUp.Token);
+        Assert.True(await UntilAsync(async () => (double)await db.StringGetAsync(queue) > first + 30_000), "The second request never reserved its slot.");
+        Assert.Equal(2, (long)await db.HashGetAsync(window, "c"));
+        Assert.Equal(2, await db.SortedSetLengthAsync(log));
+
+        await giveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+
+        // Nothing ran for it, so everything it took goes back: the queue's next slot is free for the next request.
+        Assert.True(
+            await UntilAsync(async () => (long)await db.HashGetAsync(window, "c") == 1 && await db.SortedSetLengthAsync(log) == 1),
+            "The abandoned request's permits were not given back.");
+        Assert.InRange((double)await db.StringGetAsync(queue) - first, -1, 1);
+        Assert.Equal(1, Volatile.Read(ref ran));
+    }
+
     private async Task<double> ServerMsAsync() =>
         new DateTimeOffset(await redis.ServerTimeAsync(), TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+    /// <summary>Polls a Redis state (a background refund lands after the response); false if it never holds.</summary>
+    private static async Task<bool> UntilAsync(Func<Task<bool>> condition)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            if (await condition())
+            {
+                return true;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return false;
+    }
 }

@@ -25,7 +25,11 @@ public sealed class RedisRateLimitDecision
     /// <summary>Permits left in the partition.</summary>
     public long Remaining { get; }
 
-    /// <summary>Time until the partition's quota is fully restored.</summary>
+    /// <summary>
+    /// The <c>RateLimit</c> field's <c>t</c>: the time during which no more than <see cref="Remaining"/> may be used (until
+    /// one more permit becomes available); for a policy that rejected, the time until the same request could succeed.
+    /// Zero for concurrency.
+    /// </summary>
     public TimeSpan Reset { get; }
 
     /// <summary>When the policy rejected: how long until the same request would be accepted; <see langword="null"/> when it

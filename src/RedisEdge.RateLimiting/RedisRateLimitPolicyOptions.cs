@@ -54,6 +54,13 @@ public sealed class RedisRateLimitPolicyOptions
     /// <see cref="RedisRateLimitPartitionKind.Header"/> and <see cref="RedisRateLimitPartitionKind.Route"/>.</summary>
     public string? PartitionName { get; set; }
 
+    /// <summary>
+    /// <see cref="RedisRateLimitPartitionKind.Claim"/>, <see cref="RedisRateLimitPartitionKind.Header"/>, named
+    /// <see cref="RedisRateLimitPartitionKind.Route"/> and <see cref="RedisRateLimitPartitionKind.Custom"/>: what a request
+    /// without a value counts against. Default <see cref="RedisRateLimitPartitionFallback.ClientIp"/>.
+    /// </summary>
+    public RedisRateLimitPartitionFallback PartitionFallback { get; set; } = RedisRateLimitPartitionFallback.ClientIp;
+
     /// <summary>Resolves the partition value for <see cref="RedisRateLimitPartitionKind.Custom"/>. <see langword="null"/> means "no value".</summary>
     public Func<HttpContext, string?>? PartitionResolver { get; set; }
 

@@ -19,6 +19,9 @@ internal static partial class Log
     [LoggerMessage(3002, LogLevel.Debug, "Request rejected by rate-limit policies {Policies}; retry after {RetryAfterMs} ms.", EventName = "Rejected")]
     public static partial void Rejected(ILogger logger, string policies, long retryAfterMs);
 
+    [LoggerMessage(3004, LogLevel.Error, "A configuration reload was refused: it no longer defines rate-limit policies that endpoints use: {Policies}. The previous policies stay in force until a configuration defines them again (or the endpoints stop naming them).", EventName = "ReloadRefused")]
+    public static partial void ReloadRefused(ILogger logger, string policies);
+
     [LoggerMessage(3003, LogLevel.Debug, "Clean-up script {Script} failed: released leases expire on their own, a refunded reservation stays until its window passes.", EventName = "CleanupFailed")]
     public static partial void CleanupFailed(ILogger logger, string script, Exception exception);
 }

@@ -34,6 +34,13 @@ internal static class PartitionResolver
             RedisRateLimitPartitionKind.Custom => policy.Resolver!(context),
             _ => null,
         };
+        if (value is null && policy.FallBackToClientIp)
+        {
+            // No value (no API key, no claim): counted per client IP like an anonymous User, so one such client cannot
+            // exhaust a bucket every other one shares. Lists and overrides match no value, as before.
+            return (null, RedisRateLimitPartitionKind.Ip, IpPartition.Value(context.Connection.RemoteIpAddress, policy.IPv4PrefixLength, policy.IPv6PrefixLength));
+        }
+
         return (value, policy.Partition, value);
     }
 

@@ -27,6 +27,9 @@ internal sealed class PolicyDecision(RateLimitPolicy policy, string? partitionVa
 
     public long DelayMs { get; set; }
 
+    /// <summary>The Redis server time of the decision, in whole ms: the window a refund must find.</summary>
+    public long DecidedAtMs { get; set; }
+
     public RedisRateLimitDecision ToPublic() => new(
         Policy.Name,
         Result,

@@ -11,9 +11,11 @@ namespace RedisEdge.RateLimiting.Internal;
 /// <remarks>
 /// Shadow policies are never advertised: a client that obeys them would skew what the shadow policy is measuring.
 /// Concurrency policies advertise <c>qu="concurrent-requests"</c> and no window or reset: a slot frees when a request
-/// ends, not at a time. A token bucket advertises its sustained rate (<c>TokensPerPeriod</c> per <c>Window</c>), not
-/// its burst capacity. For a policy that rejected the request, <c>t</c> is the time until the same request could
-/// succeed (what <c>Retry-After</c> is computed from), so <c>Retry-After</c> never points before it.
+/// ends, not at a time. A token bucket advertises its capacity over the time the capacity takes to refill
+/// (<c>q=PermitLimit</c>, <c>w=PermitLimit/TokensPerPeriod x Window</c>): its sustained rate, and <c>r</c> (at most the
+/// capacity) never exceeds <c>q</c>. <c>t</c> is the effective window of <c>r</c>: the time during which no more than
+/// <c>r</c> may be used (see rate_limit.lua). For a policy that rejected the request, <c>t</c> is the time until the
+/// same request could succeed (what <c>Retry-After</c> is computed from), so <c>Retry-After</c> never points before it.
 /// </remarks>
 internal static class RateLimitHeaders
 {
@@ -75,9 +77,9 @@ internal static class RateLimitHeaders
         else
         {
             builder.Append(";q=");
-            builder.Append(policy.SustainedPerWindow(limit, p1));
+            builder.Append(limit);
             builder.Append(";w=");
-            builder.Append(policy.WindowSeconds);
+            builder.Append(policy.WindowSeconds(limit, p1));
         }
 
         return builder.ToStringAndDispose();

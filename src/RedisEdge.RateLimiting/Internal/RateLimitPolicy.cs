@@ -24,6 +24,8 @@ internal sealed class RateLimitPolicy
         };
         P2 = options.Algorithm == RedisRateLimitAlgorithm.Gcra ? (long)Math.Ceiling(options.MaxQueueDelay.TotalMilliseconds) : 0;
         Partition = options.Partition;
+        FallBackToClientIp = options.PartitionFallback == RedisRateLimitPartitionFallback.ClientIp &&
+            options.Partition is not (RedisRateLimitPartitionKind.Ip or RedisRateLimitPartitionKind.Global);
         PartitionName = options.PartitionName;
         Resolver = options.PartitionResolver;
         FailureMode = options.FailureMode ?? defaultFailureMode;
@@ -36,9 +38,6 @@ internal sealed class RateLimitPolicy
         {
             Overrides[PartitionValue(item.Partition)] = item;
         }
-
-        // Whole seconds for the IETF "w" parameter; a sub-second window still reports w=1.
-        WindowSeconds = PeriodMs == 0 ? 0 : Math.Max(1, (long)Math.Ceiling(PeriodMs / 1000.0));
 
         // What every request of this policy would otherwise format again.
         QuotedName = "\"" + name + "\"";
@@ -71,18 +70,26 @@ internal sealed class RateLimitPolicy
 
     public long P2 { get; }
 
-    public long WindowSeconds { get; }
-
     public RedisRateLimitPartitionKind Partition { get; }
 
     public string? PartitionName { get; }
+
+    /// <summary>Whether a request without a partition value counts against its client IP (the default) rather than the shared "absent" partition.</summary>
+    public bool FallBackToClientIp { get; }
 
     public int IPv4PrefixLength { get; }
 
     public int IPv6PrefixLength { get; }
 
-    /// <summary>Token bucket: tokens added per window (its sustained rate); otherwise the limit.</summary>
-    public long SustainedPerWindow(long limit, long p1) => Algorithm == RedisRateLimitAlgorithm.TokenBucket && p1 > 0 ? p1 : limit;
+    /// <summary>
+    /// The IETF <c>w</c> of <c>q = limit</c>, in whole seconds (a sub-second window still reports 1): the window, or for
+    /// a token bucket the time its capacity takes to refill (<c>limit / p1</c> windows), so <c>q/w</c> is its sustained rate.
+    /// </summary>
+    public long WindowSeconds(long limit, long p1)
+    {
+        var ms = Algorithm == RedisRateLimitAlgorithm.TokenBucket && p1 > 0 ? PeriodMs * ((double)limit / p1) : PeriodMs;
+        return ms <= 0 ? 0 : Math.Max(1, (long)Math.Ceiling(ms / 1000.0));
+    }
 
     public Func<HttpContext, string?>? Resolver { get; }
 

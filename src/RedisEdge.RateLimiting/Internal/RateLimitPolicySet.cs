@@ -27,6 +27,7 @@ internal sealed class RateLimitPolicySet
         EmitHeaders = options.EmitRateLimitHeaders;
         RetryAfterJitter = options.RetryAfterJitter;
         LocalDenyCache = options.LocalDenyCache;
+        LocalDenyCacheSize = options.LocalDenyCacheSize;
         SingleHashSlot = options.SingleHashSlot;
         CoalesceHotPartitions = options.CoalesceHotPartitions;
         OnRejected = options.OnRejected;
@@ -45,6 +46,8 @@ internal sealed class RateLimitPolicySet
     public TimeSpan RetryAfterJitter { get; }
 
     public bool LocalDenyCache { get; }
+
+    public int LocalDenyCacheSize { get; }
 
     public bool SingleHashSlot { get; }
 

@@ -44,10 +44,15 @@ internal sealed class RateLimitReply
     /// A policy that accepts <c>x</c> of the batch committed <c>q = min(x, admitted)</c>; the request at position
     /// <c>j &lt;= q</c> is reported with what was left after it (<c>r + (q - j) * cost</c>, exact for every algorithm
     /// because costs are whole permits), later ones with the state after the batch. Reset is the state after the batch
-    /// for every position: at most one call's worth of permits apart.
+    /// for every position: at most one call's worth of permits apart. A request past the admitted prefix is refused
+    /// only by the policies that accept no more than the prefix: those that would have admitted it one by one do not
+    /// count it as violated (nor as shadow-rejected).
     /// </remarks>
     public bool Apply(List<PolicyDecision> decisions, long position)
     {
+        // Past the admitted prefix every request meets the state after the prefix (none of them commits), as each
+        // would one by one: a policy accepts it when it accepts one more than the prefix, whatever its position.
+        var effective = Math.Min(position, Admitted + 1);
         for (var i = 0; i < decisions.Count; i++)
         {
             var d = decisions[i];
@@ -55,13 +60,15 @@ internal sealed class RateLimitReply
             var accepts = _values[b];
             var committed = Math.Min(accepts, Admitted);
             var remaining = _values[b + 1];
-            d.Result = position <= accepts
+            var accepted = effective <= accepts;
+            d.Result = accepted
                 ? RedisRateLimitResult.Allowed
                 : d.Policy.Shadow ? RedisRateLimitResult.ShadowRejected : RedisRateLimitResult.Rejected;
             d.Remaining = position <= committed ? remaining + ((committed - position) * d.Cost) : remaining;
             d.ResetMs = _values[b + 2];
-            d.RetryMs = position <= accepts ? 0 : _values[b + 3];
+            d.RetryMs = accepted ? 0 : _values[b + 3];
             d.DelayMs = position <= committed ? _values[b + 4] : 0;
+            d.DecidedAtMs = DecidedAtMs;
         }
 
         return position <= Admitted;

@@ -90,6 +90,22 @@ internal sealed partial class RedisRateLimiter
         return false;
     }
 
+    /// <summary>
+    /// Gives back everything an admitted request took, in every slot (a GCRA-queued request whose client gave up while
+    /// it waited): one <c>rate_limit_refund.lua</c> call per slot, outside the breaker, idempotent.
+    /// </summary>
+    public Task RefundAbandonedAsync(List<PolicyDecision> decisions, string token)
+    {
+        var keys = Keys(decisions);
+        var groups = SlotGroups(decisions, keys) ?? [new SlotGroup(decisions, [.. keys])];
+        foreach (var group in groups)
+        {
+            group.DecidedAtMs = group.Decisions[0].DecidedAtMs;
+        }
+
+        return RefundAsync(groups, token);
+    }
+
     /// <summary>Gives back what the committed slots took, one <c>rate_limit_refund.lua</c> call per slot, in parallel.</summary>
     private Task RefundAsync(List<SlotGroup> committed, string token)
     {
@@ -106,7 +122,8 @@ internal sealed partial class RedisRateLimiter
     {
         var decisions = group.Decisions;
         var keys = new RedisKey[1 + decisions.Count];
-        keys[0] = _keys.Key(RedisRateLimitingDefaults.KeyFeature, decisions[0].Tag, "refund:" + token);
+        // The marker shares the state keys' slot: the partition's tag, or with SingleHashSlot the one tag of them all.
+        keys[0] = _keys.Key(RedisRateLimitingDefaults.KeyFeature, decisions[0].Policy.SingleHashSlot ? RedisRateLimitingDefaults.KeyFeature : decisions[0].Tag, "refund:" + token);
         var args = new RedisValue[3 + decisions.Count * RefundArgsPerPolicy];
         args[0] = decisions.Count;
         args[1] = group.DecidedAtMs;

@@ -105,7 +105,8 @@ internal sealed partial class RedisRateLimiter
     /// <summary>The common path: one request, one call, one state machine between the middleware and the runner.</summary>
     private async Task<bool> EvaluateInOneCallAsync(List<PolicyDecision> decisions, RedisKey[] keys, string? leaseId, CancellationToken cancellationToken)
     {
-        var result = await _runner.EvaluateAsync(RateLimitScript, keys, Arguments(decisions, leaseId, token: null, requests: 1), cancellationToken).ConfigureAwait(false);
+        // The lease id is also the request's token: a sliding log then names its permits, so a refund finds them.
+        var result = await _runner.EvaluateAsync(RateLimitScript, keys, Arguments(decisions, leaseId, token: leaseId, requests: 1), cancellationToken).ConfigureAwait(false);
         return RateLimitReply.Parse((RedisResult[])result!, decisions.Count).Apply(decisions, position: 1);
     }
 

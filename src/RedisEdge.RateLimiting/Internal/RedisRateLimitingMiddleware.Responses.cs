@@ -26,12 +26,11 @@ internal sealed partial class RedisRateLimitingMiddleware
         long? retryMs = retryAfter is { } r ? (long)Math.Ceiling(r.TotalMilliseconds) : null;
         if (retryMs is { } ms)
         {
-            // Rounded up from the same milliseconds as every t, so Retry-After is never before any of them.
-            var seconds = RateLimitHeaders.Seconds(ms);
-            if (set.RetryAfterJitter > TimeSpan.Zero)
-            {
-                seconds += (long)Math.Ceiling(Random.Shared.NextDouble() * set.RetryAfterJitter.TotalSeconds);
-            }
+            // Rounded up from the same milliseconds as every t, so Retry-After is never before any of them. The jitter is
+            // added in milliseconds before rounding: 0.5 s of jitter moves a client to the next second only as often as it
+            // should, not always.
+            var jitterMs = set.RetryAfterJitter > TimeSpan.Zero ? (long)(Random.Shared.NextDouble() * set.RetryAfterJitter.TotalMilliseconds) : 0;
+            var seconds = RateLimitHeaders.Seconds(ms + jitterMs);
 
             response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         }

@@ -19,7 +19,6 @@ internal sealed partial class RedisRateLimitingMiddleware
     private readonly RateLimitingMetrics _metrics;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
-    private readonly int _denyCacheSize;
 
     public RedisRateLimitingMiddleware(
         RequestDelegate next,
@@ -28,7 +27,6 @@ internal sealed partial class RedisRateLimitingMiddleware
         LocalDenyCache denyCache,
         RateLimitingMetrics metrics,
         TimeProvider timeProvider,
-        Microsoft.Extensions.Options.IOptions<RedisRateLimitingOptions> options,
         ILogger<RedisRateLimitingMiddleware> logger)
     {
         _next = next;
@@ -38,7 +36,6 @@ internal sealed partial class RedisRateLimitingMiddleware
         _metrics = metrics;
         _timeProvider = timeProvider;
         _logger = logger;
-        _denyCacheSize = options.Value.LocalDenyCacheSize;
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -152,7 +149,9 @@ internal sealed partial class RedisRateLimitingMiddleware
 
     private async Task DecideAsync(HttpContext context, RateLimitPolicySet set, List<PolicyDecision> decisions)
     {
-        var leaseId = decisions.Exists(d => d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency) ? Guid.NewGuid().ToString("N") : null;
+        // A per-request token names what the request takes where it may have to be given back: concurrency leases, and
+        // the permits of a request a GCRA queue makes wait (its client may give up meanwhile).
+        var leaseId = decisions.Exists(NeedsToken) ? Guid.NewGuid().ToString("N") : null;
         var started = _timeProvider.GetTimestamp();
         bool allowed;
         try
@@ -186,10 +185,9 @@ internal sealed partial class RedisRateLimitingMiddleware
         var (leases, delayMs) = Accepted(context, set, decisions);
         try
         {
-            if (delayMs > 0)
+            if (delayMs > 0 && !await WaitForSlotAsync(context, decisions, leaseId!, delayMs).ConfigureAwait(false))
             {
-                // The slot is reserved in Redis; waiting here is what makes the queue a queue.
-                await Task.Delay(TimeSpan.FromMilliseconds(delayMs), _timeProvider, context.RequestAborted).ConfigureAwait(false);
+                return;
             }
 
             await _next(context).ConfigureAwait(false);
@@ -203,6 +201,30 @@ internal sealed partial class RedisRateLimitingMiddleware
         }
     }
 
+    /// <summary>
+    /// Waits for the slot a GCRA queue reserved in Redis (waiting is what makes the queue a queue). A client that gives
+    /// up meanwhile ran nothing, so every permit its request took, the queue slot first, is given back to the requests
+    /// behind it; returns <see langword="false"/> then.
+    /// </summary>
+    private async Task<bool> WaitForSlotAsync(HttpContext context, List<PolicyDecision> decisions, string token, long delayMs)
+    {
+        try
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(delayMs), _timeProvider, context.RequestAborted).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            await _limiter.RefundAbandonedAsync(decisions, token).ConfigureAwait(false);
+            return false;
+        }
+    }
+
+    /// <summary>Whether a policy's permits are named by a per-request token (see <see cref="DecideAsync"/>).</summary>
+    private static bool NeedsToken(PolicyDecision d) =>
+        d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency ||
+        (d.Policy.Algorithm == RedisRateLimitAlgorithm.Gcra && d.Policy.P2 > 0 && !d.Policy.Shadow);
+
     /// <summary>Redis rejected the request: remembers the rejections locally, counts them; returns the Retry-After.</summary>
     private TimeSpan? Rejected(RateLimitPolicySet set, List<PolicyDecision> decisions, long started)
     {
@@ -214,7 +236,7 @@ internal sealed partial class RedisRateLimitingMiddleware
                 retryMs = d.RetryMs < 0 || retryMs < 0 ? -1 : Math.Max(retryMs, d.RetryMs);
                 if (set.LocalDenyCache && d.RetryMs > 0 && d.Policy.Algorithm != RedisRateLimitAlgorithm.Concurrency)
                 {
-                    _denyCache.Add(d.Policy.Name, d.Tag, d.Cost, set.Generation, started, TimeSpan.FromMilliseconds(d.RetryMs), _denyCacheSize);
+                    _denyCache.Add(d.Policy.Name, d.Tag, d.Cost, set.Generation, started, TimeSpan.FromMilliseconds(d.RetryMs), set.LocalDenyCacheSize);
                 }
             }
 
@@ -246,7 +268,8 @@ internal sealed partial class RedisRateLimitingMiddleware
                 (leases ??= []).Add(d);
             }
 
-            if (d.Policy.Algorithm == RedisRateLimitAlgorithm.Gcra && d.Policy.P2 > 0 && d.Result == RedisRateLimitResult.Allowed)
+            // A shadow queue only measures: its request never waits (nor is it rejected), whatever delay it computed.
+            if (d.Policy.Algorithm == RedisRateLimitAlgorithm.Gcra && d.Policy.P2 > 0 && d.Result == RedisRateLimitResult.Allowed && !d.Policy.Shadow)
             {
                 _metrics.RecordQueueDelay(d.Policy.Name, TimeSpan.FromMilliseconds(d.DelayMs));
                 delayMs = Math.Max(delayMs, d.DelayMs);
@@ -314,9 +337,9 @@ internal sealed partial class RedisRateLimitingMiddleware
     /// <summary>Releases, without waiting, the leases a call that may still run in Redis could have taken.</summary>
     private void ReleaseAbandoned(List<PolicyDecision> decisions, string? leaseId)
     {
-        if (leaseId is not null)
+        if (leaseId is not null && decisions.FindAll(d => d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency) is { Count: > 0 } leases)
         {
-            _limiter.ReleaseInBackground(decisions.FindAll(d => d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency), leaseId);
+            _limiter.ReleaseInBackground(leases, leaseId);
         }
     }
 

@@ -63,6 +63,11 @@ internal sealed class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<Red
             errors.Add($"{path}:Partition must be one of {string.Join(", ", Enum.GetNames<RedisRateLimitPartitionKind>())}.");
         }
 
+        if (!Enum.IsDefined(policy.PartitionFallback))
+        {
+            errors.Add($"{path}:PartitionFallback must be ClientIp or Shared.");
+        }
+
         if (policy.PermitLimit <= 0)
         {
             errors.Add($"{path}:PermitLimit must be > 0 (was {policy.PermitLimit}).");

@@ -36,12 +36,18 @@ Returns   { k, x1, r1, t1, a1, d1, x2, r2, ..., now } - k is the number of reque
           x  how many of the m requests this policy accepts, counted from the first (for a
              shadow policy: would accept; it never rejects). The policy committed min(x, k).
           r  remaining permits after its min(x, k) committed requests
-          t  ms until the quota is fully reset (ceil), after those requests
+          t  the effective window (ms, ceil) of r, after those requests: the time during which no
+             more than r may be used, i.e. until one more permit becomes available (the RateLimit
+             field's t, draft-ietf-httpapi-ratelimit-headers-11): fixed window, its end; sliding
+             log, when the oldest permit leaves; sliding counter, when the previous (then the
+             current) window's weight has decayed by one more permit; token bucket and GCRA, when
+             the next token / emission interval comes back (one interval when full); 0 for
+             concurrency
           a  retry-after in ms (ceil) for the next request this policy refuses (x < m and the
              policy is what stopped the batch, or shadow): the earliest moment it would be
              accepted if nobody else consumed meanwhile; -1 = never (cost > limit); 0 when the
-             policy refuses none of the m; for concurrency it is when the oldest blocking lease
-             expires (an upper bound)
+             policy refuses none of the m; for concurrency, whose slots free when requests end
+             (a time no one knows), when the blocking lease expires but at most 1 s
           d  queue delay in ms (GCRA queue) the caller must wait before proceeding
           The last element is the server time of the decision (whole ms), which a refund needs
           to find the window it committed to.
@@ -272,7 +278,21 @@ for i = 1, n do
     local win, cur, prev, est = st[o + 4], st[o + 5] + used, st[o + 6], st[o + 8] + used
     local elapsed = now - win * period
     remaining = floor(limit - est + EPS)
-    reset = period - elapsed
+    if remaining < 0 then remaining = 0 end
+    -- one more permit once the estimate falls to target: first the previous window's weight
+    -- decays (prev / period per ms), then, in the next window, the current one's
+    local left = period - elapsed
+    local target = limit - remaining - 1 + EPS
+    local need = est - target
+    if target < 0 or need <= 0 then
+      reset = left
+    elseif prev > 0 and need * period / prev <= left then
+      reset = need * period / prev
+    elseif cur > target then
+      reset = left + period * (cur - target) / cur
+    else
+      reset = left
+    end
     if refuses then
       local room = limit - cur - cost
       if cost > limit then
@@ -302,19 +322,24 @@ for i = 1, n do
     local left = st[o + 4] - used
     if left < 0 then left = 0 end
     remaining = floor(left + EPS)
-    reset = (limit - left) / rate
+    reset = (remaining + 1 - left) / rate -- the next token
     if refuses then retry = (cost > limit) and -1 or (cost - left) / rate end
     -- numbers go to Redis at full precision (%.17g), no string formatting here; a missing key
     -- means a full bucket, so the key expires when the bucket is full
-    if used > 0 then call('SET', key, now + reset, 'PX', ceil(reset) + 1) end
+    if used > 0 then
+      local full = (limit - left) / rate
+      call('SET', key, now + full, 'PX', ceil(full) + 1)
+    end
 
   elseif alg == 5 then
     local burst, max_delay = st[o + 5], st[o + 6]
     local interval = period / limit
     local tolerance = burst * interval
     local tat = st[o + 4] + used * interval
-    remaining = floor((now + tolerance - tat) / interval + EPS)
-    reset = tat - now
+    local room = (now + tolerance - tat) / interval
+    remaining = floor(room + EPS)
+    if remaining < 0 then remaining = 0 end
+    reset = (remaining + 1 - room) * interval -- the next emission interval
     if used > 0 then
       local wait = tat - tolerance - now
       if wait > 0 then delay = wait end
@@ -338,6 +363,7 @@ for i = 1, n do
       else
         local nth = count + cost - limit
         retry = tonumber(call('ZRANGE', key, nth - 1, nth - 1, 'WITHSCORES')[2]) - now
+        if retry > 1000 then retry = 1000 end
       end
     end
     if used > 0 then

@@ -63,6 +63,54 @@ public sealed class RateLimitCoalescingScriptTests(RedisServerFixture redis)
         }
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task BatchWithSeveralPolicies_ReportsForEveryPositionWhatOneByOneCallsWould(int policyCount)
+    {
+        // 5 per hour (token bucket), 3 per hour (fixed window), and with three a shadow policy of 2: seven requests.
+        // Three are admitted; requests 4-7 are refused by the fixed window alone, since one by one the token bucket
+        // would still accept each (only three were committed to it).
+        var policies = new List<RateLimitPolicy>
+        {
+            Policy(RedisRateLimitAlgorithm.TokenBucket, limit: 5),
+            Policy(RedisRateLimitAlgorithm.FixedWindow, limit: 3),
+            Policy(RedisRateLimitAlgorithm.SlidingWindowCounter, limit: 2, shadow: true),
+        }.Take(policyCount).ToList();
+        const int requests = 7;
+
+        var oneByOneKeys = policies.Select((_, i) => K("one-by-one-" + i)).ToArray();
+        var sequential = new List<(bool Allowed, List<PolicyDecision> Decisions)>();
+        for (var j = 0; j < requests; j++)
+        {
+            var decisions = policies.ConvertAll(p => Decision(p, 1));
+            var reply = await CallAsync(oneByOneKeys, decisions, requests: 1);
+            sequential.Add((reply.Apply(decisions, position: 1), decisions));
+        }
+
+        var batchReply = await CallAsync(policies.Select((_, i) => K("batch-" + i)).ToArray(), policies.ConvertAll(p => Decision(p, 1)), requests);
+        Assert.Equal(3, batchReply.Admitted);
+        for (var j = 0; j < requests; j++)
+        {
+            var batch = policies.ConvertAll(p => Decision(p, 1));
+            var allowed = batchReply.Apply(batch, position: j + 1);
+            var (sequentialAllowed, oneByOne) = sequential[j];
+            Assert.Equal(sequentialAllowed, allowed);
+            for (var i = 0; i < policies.Count; i++)
+            {
+                var what = $"position {j + 1}, policy {i}";
+                Assert.True(oneByOne[i].Result == batch[i].Result, $"{what}: {batch[i].Result}, one by one {oneByOne[i].Result}");
+                Assert.True(oneByOne[i].Remaining == batch[i].Remaining, $"{what}: remaining {batch[i].Remaining}, one by one {oneByOne[i].Remaining}");
+                Assert.True(oneByOne[i].RetryMs > 0 == batch[i].RetryMs > 0, $"{what}: retry {batch[i].RetryMs}, one by one {oneByOne[i].RetryMs}");
+            }
+        }
+
+        // What the middleware reports from those results: only the fixed window is violated, past the third request.
+        List<PolicyDecision> last = policies.ConvertAll(p => Decision(p, 1));
+        batchReply.Apply(last, position: requests);
+        Assert.Equal([RedisRateLimitResult.Allowed, RedisRateLimitResult.Rejected], last.Take(2).Select(d => d.Result));
+    }
+
     [Fact]
     public async Task BatchThatFitsWhole_IsAdmittedWhole_AndTheNextBatchGetsNothing()
     {

@@ -201,6 +201,20 @@ public sealed class RateLimitScriptTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task SlidingCounter_T_IsWhenThePreviousWindowHasDecayedByOneMorePermit()
+    {
+        // A day's window whose previous day used all 1,000 permits: one permit comes back every 86.4 s as that weight
+        // decays, so no more than r may be used for at most 86.4 s, not until the day ends.
+        const long day = 24 * Hour;
+        var key = K("swc-t");
+        var now = await ServerMs();
+        await Db.HashSetAsync(key, [new("w", (now / day) - 1), new("c", 1000)]);
+
+        var result = await Run((key, new Policy(RedisRateLimitAlgorithm.SlidingWindowCounter, 1000, day)));
+        Assert.InRange(result.Reset(0), 1, (day / 1000) + 1);
+    }
+
+    [Fact]
     public async Task TokenBucket_RefillsFractionally()
     {
         var key = K("tb");

@@ -53,7 +53,7 @@ public sealed class RateLimitingFailureTests(RedisServerFixture redis)
     }
 
     [Fact]
-    public async Task EndpointNamingAPolicyARemovedFromConfiguration_IsReportedOnce()
+    public async Task ReloadDroppingAPolicyAnEndpointUses_IsRefused_ThePreviousPoliciesStayInForce_LoggedOnce()
     {
         var log = new ListLogger();
         var removed = false;
@@ -66,22 +66,54 @@ public sealed class RateLimitingFailureTests(RedisServerFixture redis)
             {
                 if (!Volatile.Read(ref removed))
                 {
-                    o.AddPolicy("gone", p => { p.PermitLimit = 100; p.Window = Hour; p.Partition = RedisRateLimitPartitionKind.Global; });
+                    o.AddPolicy("gone", p => { p.PermitLimit = 3; p.Window = Hour; p.Partition = RedisRateLimitPartitionKind.Global; });
                 }
             },
             services: (builder, _) => builder.Logging.AddProvider(log));
         Assert.Equal(HttpStatusCode.OK, (await fleet[0].Client.GetAsync("/x")).StatusCode);
 
+        // A reload that no longer defines "gone" (removed or renamed) would silently lift its limit: it is refused.
         Volatile.Write(ref removed, true);
         ((IConfigurationRoot)fleet[0].Services.GetRequiredService<IConfiguration>()).Reload();
+        var statuses = new List<int>();
         for (var i = 0; i < 10; i++)
         {
             var response = await fleet[0].Client.GetAsync("/x");
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.Equal(["api"], StructuredFieldList.Parse(string.Join(", ", response.Headers.GetValues(RedisRateLimitingDefaults.RateLimitPolicyHeader))).Select(p => p.Item));
+            statuses.Add((int)response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                Assert.Equal(["api", "gone"], StructuredFieldList.Parse(string.Join(", ", response.Headers.GetValues(RedisRateLimitingDefaults.RateLimitPolicyHeader))).Select(p => p.Item));
+            }
         }
 
-        Assert.Single(log.Named("UnknownPolicy"));
+        Assert.Equal([200, 200, 429, 429, 429, 429, 429, 429, 429, 429], statuses);
+        var refused = Assert.Single(log.Named("ReloadRefused"));
+        Assert.Equal(LogLevel.Error, refused.Level);
+        Assert.Contains("'gone' (endpoint 'HTTP: GET /x')", refused.Message, StringComparison.Ordinal);
+        Assert.Empty(log.Named("UnknownPolicy"));
+    }
+
+    [Fact]
+    public async Task LocalDenyCacheSize_Reloads()
+    {
+        var settings = new Dictionary<string, string?>().Policy("api", RedisRateLimitAlgorithm.FixedWindow, 1, Hour);
+        settings[$"{RateLimitTestApp.Section}:LocalDenyCacheSize"] = "0";
+        await using var fleet = await RateLimitTestApp.StartAsync(redis, settings, (app, _) => app.MapGet("/x", () => "ok").RequireRateLimit("api"));
+        var instance = fleet[0];
+        var cache = instance.Services.GetRequiredService<LocalDenyCache>();
+        Assert.Equal(HttpStatusCode.OK, (await instance.Client.GetAsync("/x")).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await instance.Client.GetAsync("/x")).StatusCode);
+        Assert.Equal(0, cache.Count); // a size of 0 remembers nothing
+
+        var configuration = (IConfigurationRoot)instance.Services.GetRequiredService<IConfiguration>();
+        configuration[$"{RateLimitTestApp.Section}:LocalDenyCacheSize"] = "100";
+        configuration.Reload();
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await instance.Client.GetAsync("/x")).StatusCode);
+        Assert.Equal(1, cache.Count);
+        using var scope = instance.Commands.Begin();
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await instance.Client.GetAsync("/x")).StatusCode);
+        Assert.Empty(scope.Commands);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using RedisEdge.RateLimiting;
 using RedisEdge.Tests.Infrastructure;
 
@@ -72,18 +73,95 @@ public sealed class RateLimitingHeaderTests(RedisServerFixture redis)
     }
 
     [Fact]
-    public async Task TokenBucket_AdvertisesItsSustainedRate_NotItsBurst()
+    public async Task TokenBucket_AdvertisesItsCapacityOverItsRefillTime_SoRNeverExceedsQ()
     {
+        // A bucket of 5 refilled 1 per second: q=5 per w=5 s is its sustained rate, and r (up to 5) never exceeds q.
         var settings = new Dictionary<string, string?>()
             .Policy("tb", RedisRateLimitAlgorithm.TokenBucket, 5, TimeSpan.FromSeconds(1), ("TokensPerPeriod", "1"))
             .Policy("fw", RedisRateLimitAlgorithm.FixedWindow, 7, TimeSpan.FromSeconds(90));
         await using var fleet = await RateLimitTestApp.StartAsync(redis, settings, (app, _) => app.MapGet("/tb", () => "ok").RequireRateLimit("tb").RequireRateLimit("fw"));
         var response = await fleet[0].Client.GetAsync("/tb");
-        Assert.Equal(1L, Field(response, RedisRateLimitingDefaults.RateLimitPolicyHeader, "tb")["q"]);
-        Assert.Equal(1L, Field(response, RedisRateLimitingDefaults.RateLimitPolicyHeader, "tb")["w"]);
+        Assert.Equal(5L, Field(response, RedisRateLimitingDefaults.RateLimitPolicyHeader, "tb")["q"]);
+        Assert.Equal(5L, Field(response, RedisRateLimitingDefaults.RateLimitPolicyHeader, "tb")["w"]);
         Assert.Equal(4L, Field(response, RedisRateLimitingDefaults.RateLimitHeader, "tb")["r"]);
         Assert.Equal(7L, Field(response, RedisRateLimitingDefaults.RateLimitPolicyHeader, "fw")["q"]);
         Assert.Equal(90L, Field(response, RedisRateLimitingDefaults.RateLimitPolicyHeader, "fw")["w"]);
+    }
+
+    [Fact]
+    public async Task T_IsTheWindowInWhichNoMoreThanRMayBeUsed_ForTokenBucketAndGcra()
+    {
+        // 5 per hour, bursts of 5: after three requests r=2, and the next permit comes back within 720 s (an hour / 5),
+        // long before the 2,160 s until the bucket is full again.
+        var settings = new Dictionary<string, string?>()
+            .Policy("tb", RedisRateLimitAlgorithm.TokenBucket, 5, Hour)
+            .Policy("gcra", RedisRateLimitAlgorithm.Gcra, 5, Hour);
+        await using var fleet = await RateLimitTestApp.StartAsync(redis, settings, (app, _) =>
+        {
+            app.MapGet("/tb", () => "ok").RequireRateLimit("tb");
+            app.MapGet("/gcra", () => "ok").RequireRateLimit("gcra");
+        });
+        foreach (var name in new[] { "tb", "gcra" })
+        {
+            HttpResponseMessage response = null!;
+            for (var i = 0; i < 3; i++)
+            {
+                response = await fleet[0].Client.GetAsync("/" + name);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+
+            Assert.Equal(2L, Field(response, RedisRateLimitingDefaults.RateLimitHeader, name)["r"]);
+            Assert.InRange(T(response, name), 1, 720);
+        }
+    }
+
+    [Fact]
+    public async Task ConcurrencyRetryAfter_IsNotTheBlockingLeasesExpiry()
+    {
+        // The slot frees when the holder's request ends, any moment now: Retry-After is 1 s, not the lease's 60 s.
+        var settings = new Dictionary<string, string?>().Policy("conc", RedisRateLimitAlgorithm.Concurrency, 1);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var fleet = await RateLimitTestApp.StartAsync(redis, settings, (app, _) => app.MapGet("/c", async (HttpContext context) =>
+        {
+            if (context.Request.Query.ContainsKey("hold"))
+            {
+                holding.TrySetResult();
+                await release.Task;
+            }
+
+            return "ok";
+        }).RequireRateLimit("conc"));
+        var held = fleet[0].Client.GetAsync("/c?hold=1");
+        await holding.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var rejected = await fleet[0].Client.GetAsync("/c");
+        release.TrySetResult();
+        Assert.Equal(HttpStatusCode.TooManyRequests, rejected.StatusCode);
+        Assert.Equal(1L, RetryAfter(rejected));
+        Assert.Equal(HttpStatusCode.OK, (await held).StatusCode);
+    }
+
+    [Fact]
+    public async Task RetryAfterJitterOfHalfASecond_DoesNotAlwaysAddAWholeSecond()
+    {
+        // GCRA of 1 per 3.4 s: a rejection right after the first request is retryable in about 3,400 ms, 4 s rounded
+        // up; 0.5 s of jitter can never take that past 4 s (it used to add a whole second every time: 5 s).
+        var settings = new Dictionary<string, string?>().Policy("gcra", RedisRateLimitAlgorithm.Gcra, 1, TimeSpan.FromMilliseconds(3400));
+        settings[$"{RateLimitTestApp.Section}:RetryAfterJitter"] = "00:00:00.500";
+        await using var fleet = await RateLimitTestApp.StartAsync(
+            redis,
+            settings,
+            (app, _) => app.MapGet("/g", () => "ok").RequireRateLimit("gcra"),
+            configure: o => o.LocalDenyCache = false);
+        Assert.Equal(HttpStatusCode.OK, (await fleet[0].Client.GetAsync("/g")).StatusCode);
+        for (var i = 0; i < 3; i++)
+        {
+            var rejected = await fleet[0].Client.GetAsync("/g");
+            Assert.Equal(HttpStatusCode.TooManyRequests, rejected.StatusCode);
+            var retryMs = System.Text.Json.JsonDocument.Parse(await rejected.Content.ReadAsStringAsync()).RootElement.GetProperty("retryAfterMs").GetInt64();
+            Assert.InRange(RetryAfter(rejected), (retryMs + 999) / 1000, (retryMs + 500 + 999) / 1000);
+        }
     }
 
     [Fact]

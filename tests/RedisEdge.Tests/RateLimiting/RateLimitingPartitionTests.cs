@@ -6,7 +6,10 @@ using RedisEdge.Tests.Infrastructure;
 
 namespace RedisEdge.Tests.RateLimiting;
 
-/// <summary>IP partitions by prefix: a client rotating addresses inside its IPv6 /64 (or a configured IPv4 network) stays one partition.</summary>
+/// <summary>
+/// IP partitions by prefix: a client rotating addresses inside its IPv6 /64 (or a configured IPv4 network) stays one
+/// partition. Partitions without a value fall back to the client IP.
+/// </summary>
 [Collection(RedisCollection.Name)]
 public sealed class RateLimitingPartitionTests(RedisServerFixture redis)
 {
@@ -88,6 +91,65 @@ public sealed class RateLimitingPartitionTests(RedisServerFixture redis)
         Assert.Contains("RedisEdge:RateLimiting:Policies:lists:DenyList:0: '10.0.0.0/8' is a /8 network, but partitions are /32", error.Message, StringComparison.Ordinal);
         Assert.Contains("RedisEdge:RateLimiting:Policies:lists:AllowList:0: 'not-an-ip' is not an IP address", error.Message, StringComparison.Ordinal);
         Assert.Contains("RedisEdge:RateLimiting:Policies:lists:Overrides:0:Partition: '2001:db8::/32' is a /32 network, but partitions are /64", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HeaderClaimAndCustomPartitions_WithoutAValue_CountPerClientIp_UnlessConfiguredShared()
+    {
+        // An API-key policy of 1 per hour: a client sending no key must not use up the quota of every other keyless
+        // client. Likewise a claim missing from the user and a custom resolver answering null.
+        var settings = new Dictionary<string, string?>()
+            .Policy("key", RedisRateLimitAlgorithm.FixedWindow, 1, Hour, ("Partition", "Header"), ("PartitionName", "X-Api-Key"))
+            .Policy("claim", RedisRateLimitAlgorithm.FixedWindow, 1, Hour, ("Partition", "Claim"), ("PartitionName", "tenant"))
+            .Policy("shared", RedisRateLimitAlgorithm.FixedWindow, 1, Hour, ("Partition", "Header"), ("PartitionName", "X-Api-Key"), ("PartitionFallback", "Shared"));
+        await using var fleet = await RateLimitTestApp.StartAsync(
+            redis,
+            settings,
+            (app, _) =>
+            {
+                app.MapGet("/key", () => "ok").RequireRateLimit("key");
+                app.MapGet("/claim", () => "ok").RequireRateLimit("claim");
+                app.MapGet("/custom", () => "ok").RequireRateLimit("custom");
+                app.MapGet("/shared", () => "ok").RequireRateLimit("shared");
+            },
+            configure: o => o.AddPolicy("custom", p =>
+            {
+                p.PermitLimit = 1;
+                p.Window = Hour;
+                p.Partition = RedisRateLimitPartitionKind.Custom;
+                p.PartitionResolver = _ => null;
+            }),
+            beforeRateLimiting: (app, _) => app.Use((context, next) =>
+            {
+                context.Connection.RemoteIpAddress = IPAddress.Parse(context.Request.Query["ip"].ToString());
+                return next(context);
+            }));
+
+        async Task<HttpStatusCode> Get(string path, string ip, string? apiKey = null)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path + "?ip=" + ip);
+            if (apiKey is not null)
+            {
+                request.Headers.Add("X-Api-Key", apiKey);
+            }
+
+            return (await fleet[0].Client.SendAsync(request)).StatusCode;
+        }
+
+        foreach (var path in new[] { "/key", "/claim", "/custom" })
+        {
+            Assert.Equal(HttpStatusCode.OK, await Get(path, "203.0.113.7"));
+            Assert.Equal(HttpStatusCode.TooManyRequests, await Get(path, "203.0.113.7"));
+            Assert.Equal(HttpStatusCode.OK, await Get(path, "198.51.100.1"));
+        }
+
+        // A key is still its own partition, wherever it comes from.
+        Assert.Equal(HttpStatusCode.OK, await Get("/key", "203.0.113.7", "k1"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await Get("/key", "198.51.100.9", "k1"));
+
+        // Shared, when configured: one bucket for every keyless request.
+        Assert.Equal(HttpStatusCode.OK, await Get("/shared", "203.0.113.7"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await Get("/shared", "198.51.100.1"));
     }
 
     private Task<RedisFleet> StartAsync(Dictionary<string, string?> settings) =>

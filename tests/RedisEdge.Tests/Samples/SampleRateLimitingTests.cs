@@ -27,9 +27,10 @@ public sealed class SampleRateLimitingTests(RedisServerFixture redis)
             Assert.Equal(policy, Assert.Single(fields).Item);
             if (path == "token-bucket")
             {
-                // Bursts of 5, but 1 per second sustained: the rate a client can keep up is what is advertised.
-                Assert.Equal(1L, fields[0].Parameters["q"]);
-                Assert.Equal(1L, fields[0].Parameters["w"]);
+                // Bursts of 5, 1 per second sustained: the capacity over its refill time, so q/w is the sustained rate
+                // and r (up to the capacity) never exceeds q.
+                Assert.Equal(5L, fields[0].Parameters["q"]);
+                Assert.Equal(5L, fields[0].Parameters["w"]);
             }
         }
 

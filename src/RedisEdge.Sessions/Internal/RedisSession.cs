@@ -215,6 +215,23 @@ internal sealed class RedisSession : ISession
         }
     }
 
+    /// <summary>
+    /// → New, keeping what this request sees: for a client that cannot be given a new id (no cookie consent), a
+    /// regenerate or a bind must neither write into the id the client holds (it may be planted) nor destroy it. The
+    /// values and changes stay for the rest of this request only; nothing is committed to the old id.
+    /// </summary>
+    internal void BecomeRequestLocal()
+    {
+        State = RedisSessionState.New;
+        _id = null;
+        Tag = null;
+        IdIsFresh = false;
+        UserTag = null;
+        AbsoluteExpiry = 0;
+        Data.AcceptChanges();
+        Transport.Withhold();
+    }
+
     /// <summary>Live → Ended: a commit found the session gone; later changes are dropped.</summary>
     internal void BecomeEnded()
     {

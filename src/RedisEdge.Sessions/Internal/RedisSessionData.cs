@@ -65,7 +65,8 @@ internal sealed class RedisSessionData
     /// <param name="stored">Whether the session exists in Redis, where a concurrent request may have added the key.</param>
     public void Remove(string key, bool stored)
     {
-        if (stored)
+        // A loaded value kept for this request only (see RedisSession.BecomeRequestLocal) must be hidden as well.
+        if (stored || _values.ContainsKey(key))
         {
             _changes[key] = null;
         }

@@ -111,11 +111,14 @@ internal sealed class RedisSession : ISession
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(value);
         EnsureWritable();
-        if (Data.Set(key, value) && State == RedisSessionState.New && !ReadOnly)
+        if (State == RedisSessionState.New && !ReadOnly)
         {
-            // This write creates a session whose id the response will have to carry.
+            // This write creates a session whose id the response will have to carry: refuse it before recording it,
+            // so a caught exception cannot leave a change that creates a session no client can reach.
             EnsureResponseNotStarted();
         }
+
+        Data.Set(key, value);
     }
 
     public void Remove(string key)

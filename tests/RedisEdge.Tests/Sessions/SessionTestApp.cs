@@ -104,6 +104,20 @@ internal static class SessionTestApp
         });
         app.MapPost("/revoke-all/{user}", async (IRedisSessionManager sessions, string user) => (await sessions.RevokeUserSessionsAsync(user)).ToString(System.Globalization.CultureInfo.InvariantCulture));
         app.MapGet("/sessions/{user}", async (IRedisSessionManager sessions, string user) => string.Join(",", (await sessions.ListUserSessionsAsync(user)).Select(s => s.Handle)));
+        // Starts the response, then tries to write: a new session can no longer reach the client.
+        app.MapPost("/set-after-start/{key}/{value}", async (HttpContext c, string key, string value) =>
+        {
+            await c.Response.WriteAsync("started;");
+            try
+            {
+                c.Session.SetString(key, value);
+                await c.Response.WriteAsync("written");
+            }
+            catch (InvalidOperationException)
+            {
+                await c.Response.WriteAsync("refused");
+            }
+        });
         app.MapPost("/gated-set/{key}/{value}", async (HttpContext c, TestGate gate, string key, string value) =>
         {
             await c.Session.LoadAsync(c.RequestAborted);

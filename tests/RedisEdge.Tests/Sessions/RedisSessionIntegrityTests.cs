@@ -1,0 +1,66 @@
+using System.Net;
+using RedisEdge.Sessions.Internal;
+using RedisEdge.Tests.Infrastructure;
+
+namespace RedisEdge.Tests.Sessions;
+
+/// <summary>
+/// What several instances over one Redis must agree on: the last write of a key wins, a user can only revoke their own
+/// sessions, and no request leaves a session in Redis that no client can reach.
+/// </summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisSessionIntegrityTests(RedisServerFixture redis)
+{
+    [Fact]
+    public async Task SetOnANewSession_AfterTheResponseStarted_ThrowsBeforeRecording_NoOrphanSession()
+    {
+        await using var fleet = await SessionTestApp.StartAsync(redis, instances: 3);
+        var browser = new SessionBrowser();
+
+        // The endpoint catches the exception and carries on, as user code may.
+        Assert.Equal("started;refused", await browser.PostAsync(fleet[0], "/set-after-start/k/v"));
+
+        Assert.Null(browser.Cookie);
+        Assert.Empty(await redis.KeysAsync(fleet.KeyPrefix));
+    }
+
+    [Fact]
+    public async Task ConcurrentLogins_UnderMaxSessionsPerUser_NoneAnswers503_TheNextLoginTrimsToTheLimit()
+    {
+        await using var fleet = await SessionTestApp.StartAsync(redis, instances: 3, new Dictionary<string, string?> { ["RedisEdge:Sessions:MaxSessionsPerUser"] = "1" });
+        var store = (RedisSessionStore)fleet[0].Services.GetService(typeof(RedisSessionStore))!;
+        var atActivate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var proceed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.BeforeScriptCall = async name =>
+        {
+            if (name == "activate")
+            {
+                atActivate.TrySetResult();
+                await proceed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            }
+        };
+
+        // The first login is indexed but not yet active when a second device logs in on another instance.
+        var first = new SessionBrowser();
+        var firstLogin = first.SendAsync(fleet[0], HttpMethod.Post, "/login/alice");
+        await atActivate.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var second = new SessionBrowser();
+        await second.PostAsync(fleet[1], "/login/alice");
+        proceed.SetResult();
+        using (var response = await firstLogin)
+        {
+            store.BeforeScriptCall = null;
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal("alice", await first.GetAsync(fleet[2], "/me"));
+        Assert.Equal("alice", await second.GetAsync(fleet[2], "/me"));
+
+        var third = new SessionBrowser();
+        var thirdHandle = await third.PostAsync(fleet[2], "/login/alice");
+        Assert.Equal(thirdHandle, await third.GetAsync(fleet[0], "/sessions/alice"));
+        Assert.Equal("alice", await third.GetAsync(fleet[1], "/me"));
+    }
+
+    private static TestGate Gate(RedisFleetInstance instance) => (TestGate)instance.Services.GetService(typeof(TestGate))!;
+}

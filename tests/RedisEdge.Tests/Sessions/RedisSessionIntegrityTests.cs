@@ -12,6 +12,23 @@ namespace RedisEdge.Tests.Sessions;
 public sealed class RedisSessionIntegrityTests(RedisServerFixture redis)
 {
     [Fact]
+    public async Task SetEqualToTheLoadedValue_AfterAConcurrentChange_IsTheLastWriteAndWins()
+    {
+        await using var fleet = await SessionTestApp.StartAsync(redis, instances: 3);
+        var browser = new SessionBrowser();
+        await browser.PostAsync(fleet[0], "/set/k/1");
+
+        // R1 (on B) loads k=1; R2 (on C) commits k=2; R1 then sets k=1 and commits last.
+        var r1 = browser.PostAsync(fleet[1], "/gated-set/k/1");
+        await Gate(fleet[1]).Loaded;
+        await browser.PostAsync(fleet[2], "/set/k/2");
+        Gate(fleet[1]).Release();
+        await r1;
+
+        Assert.Equal("1", await browser.GetAsync(fleet[0], "/get/k"));
+    }
+
+    [Fact]
     public async Task SetOnANewSession_AfterTheResponseStarted_ThrowsBeforeRecording_NoOrphanSession()
     {
         await using var fleet = await SessionTestApp.StartAsync(redis, instances: 3);

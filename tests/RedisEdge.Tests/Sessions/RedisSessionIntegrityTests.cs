@@ -29,6 +29,30 @@ public sealed class RedisSessionIntegrityTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task RevokeSession_RefusesUnboundSessionsAndOtherUsersSessions_RevokesTheUsersOwn()
+    {
+        await using var fleet = await SessionTestApp.StartAsync(redis, instances: 3);
+        var alice = new SessionBrowser();
+        var aliceHandle = await alice.PostAsync(fleet[0], "/login/alice");
+        var anonymous = new SessionBrowser();
+        await anonymous.PostAsync(fleet[1], "/set/cart/1");
+        var anonymousHandle = await anonymous.GetAsync(fleet[2], "/id");
+        var bob = new SessionBrowser();
+        var bobHandle = await bob.PostAsync(fleet[2], "/login/bob");
+
+        // Session.Id is loggable: knowing it must not let "alice" revoke sessions that are not hers.
+        Assert.Equal("False", await alice.PostAsync(fleet[1], $"/revoke/alice/{anonymousHandle}"));
+        Assert.Equal("False", await alice.PostAsync(fleet[2], $"/revoke/alice/{bobHandle}"));
+        Assert.Equal("1", await anonymous.GetAsync(fleet[0], "/get/cart"));
+        Assert.Equal("bob", await bob.GetAsync(fleet[1], "/me"));
+
+        Assert.Equal("True", await bob.PostAsync(fleet[0], $"/revoke/alice/{aliceHandle}"));
+        using var me = await alice.SendAsync(fleet[1], HttpMethod.Get, "/me");
+        Assert.Equal(HttpStatusCode.Unauthorized, me.StatusCode);
+        Assert.Equal(string.Empty, await bob.GetAsync(fleet[2], "/sessions/alice"));
+    }
+
+    [Fact]
     public async Task SetOnANewSession_AfterTheResponseStarted_ThrowsBeforeRecording_NoOrphanSession()
     {
         await using var fleet = await SessionTestApp.StartAsync(redis, instances: 3);

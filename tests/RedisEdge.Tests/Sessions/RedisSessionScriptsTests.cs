@@ -87,6 +87,11 @@ public sealed class RedisSessionScriptsTests(RedisServerFixture redis)
         Assert.False(await Db.KeyExistsAsync(key));
         Assert.Equal(0L, (long)await Run("detach.lua", key));
 
+        // A revoke through a user never reaches an unbound session; a logout ('' = any owner) does.
+        await Run("create.lua", key, Idle, 3_600_000, "d:x", "1");
+        Assert.Equal(0L, (long)((RedisResult[])(await Run("destroy.lua", key, "U1"))!)[0]);
+        Assert.Equal(1L, (long)((RedisResult[])(await Run("destroy.lua", key, ""))!)[0]);
+
         await Run("create.lua", key, Idle, 3_600_000, "m:u", "U1");
         var destroyed = (RedisResult[])(await Run("destroy.lua", key, "U1"))!;
         Assert.Equal(1L, (long)destroyed[0]);

@@ -118,6 +118,9 @@ internal static class SessionTestApp
                 await c.Response.WriteAsync("refused");
             }
         });
+        app.MapPost("/revoke/{user}/{handle}", async (IRedisSessionManager sessions, string user, string handle) =>
+            (await sessions.RevokeSessionAsync(user, handle)).ToString());
+
         app.MapPost("/gated-set/{key}/{value}", async (HttpContext c, TestGate gate, string key, string value) =>
         {
             await c.Session.LoadAsync(c.RequestAborted);

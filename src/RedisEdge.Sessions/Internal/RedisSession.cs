@@ -111,11 +111,14 @@ internal sealed class RedisSession : ISession
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(value);
         EnsureWritable();
-        if (Data.Set(key, value) && State == RedisSessionState.New && !ReadOnly)
+        if (State == RedisSessionState.New && !ReadOnly)
         {
-            // This write creates a session whose id the response will have to carry.
+            // This write creates a session whose id the response will have to carry: refuse it before recording it,
+            // so a caught exception cannot leave a change that creates a session no client can reach.
             EnsureResponseNotStarted();
         }
+
+        Data.Set(key, value);
     }
 
     public void Remove(string key)
@@ -213,6 +216,23 @@ internal sealed class RedisSession : ISession
         {
             Transport.Issue(_id!);
         }
+    }
+
+    /// <summary>
+    /// → New, keeping what this request sees: for a client that cannot be given a new id (no cookie consent), a
+    /// regenerate or a bind must neither write into the id the client holds (it may be planted) nor destroy it. The
+    /// values and changes stay for the rest of this request only; nothing is committed to the old id.
+    /// </summary>
+    internal void BecomeRequestLocal()
+    {
+        State = RedisSessionState.New;
+        _id = null;
+        Tag = null;
+        IdIsFresh = false;
+        UserTag = null;
+        AbsoluteExpiry = 0;
+        Data.AcceptChanges();
+        Transport.Withhold();
     }
 
     /// <summary>Live → Ended: a commit found the session gone; later changes are dropped.</summary>

@@ -49,23 +49,18 @@ internal sealed class RedisSessionData
         return _values.TryGetValue(key, out value);
     }
 
-    /// <summary>Records a change; <see langword="false"/> when the key already holds exactly this value.</summary>
-    public bool Set(string key, byte[] value)
-    {
-        if (!_changes.ContainsKey(key) && !_cleared && _values.TryGetValue(key, out var current) && current.AsSpan().SequenceEqual(value))
-        {
-            return false;
-        }
-
-        _changes[key] = (byte[])value.Clone();
-        return true;
-    }
+    /// <summary>
+    /// Records a change, even one equal to the loaded value: a concurrent request may have committed another value
+    /// since, and the same key is last-writer-wins.
+    /// </summary>
+    public void Set(string key, byte[] value) => _changes[key] = (byte[])value.Clone();
 
     /// <param name="key">The key to remove.</param>
     /// <param name="stored">Whether the session exists in Redis, where a concurrent request may have added the key.</param>
     public void Remove(string key, bool stored)
     {
-        if (stored)
+        // A loaded value kept for this request only (see RedisSession.BecomeRequestLocal) must be hidden as well.
+        if (stored || _values.ContainsKey(key))
         {
             _changes[key] = null;
         }

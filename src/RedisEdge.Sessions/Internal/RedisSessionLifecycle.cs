@@ -22,6 +22,15 @@ internal sealed class RedisSessionLifecycle(RedisSessionStore store, RedisSessio
     public async Task RegenerateAsync(RedisSession session, CancellationToken cancellationToken)
     {
         await session.PrepareForLifecycleAsync("regenerated", cancellationToken).ConfigureAwait(false);
+        if (!session.Transport.CanEstablish)
+        {
+            // The new id could not reach the client: moving the data would destroy the session the client keeps, and
+            // staying on the old id would write this request's (sign-in) changes into an id that may be planted.
+            Log.SessionNotEstablished(logger);
+            session.BecomeRequestLocal();
+            return;
+        }
+
         await RunAsync(session, () => RegenerateCoreAsync(session, cancellationToken)).ConfigureAwait(false);
     }
 
@@ -31,7 +40,9 @@ internal sealed class RedisSessionLifecycle(RedisSessionStore store, RedisSessio
         await session.PrepareForLifecycleAsync("bound to a user", cancellationToken).ConfigureAwait(false);
         if (!session.Transport.CanEstablish)
         {
+            // Nothing is bound, and the user's changes must not be committed to the id the client holds.
             Log.SessionNotEstablished(logger);
+            session.BecomeRequestLocal();
             return 0;
         }
 

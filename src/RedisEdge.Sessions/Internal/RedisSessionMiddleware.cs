@@ -43,6 +43,12 @@ internal sealed class RedisSessionMiddleware
         var session = new RedisSession(_persistence, context, RedisSessionTransport.Read(context, _options), readOnly);
         context.Features.Set<ISessionFeature>(new RedisSessionFeature(session));
         context.Response.OnStarting(static state => ((RedisSession)state).OnResponseStartingAsync(), session);
+        var body = context.Features.Get<IHttpResponseBodyFeature>();
+        if (body is not null && !readOnly)
+        {
+            context.Features.Set<IHttpResponseBodyFeature>(new RedisSessionResponseBodyFeature(body, session, context));
+        }
+
         try
         {
             if (required || _options.LoadMode == RedisSessionLoadMode.Eager)
@@ -66,6 +72,12 @@ internal sealed class RedisSessionMiddleware
             // Thrown by the session itself (load, commit) or by IRedisSessionManager calls the endpoint made. A failed
             // request commits nothing more and sends no new id.
             session.Fail(ex);
+            if (body is not null && !readOnly)
+            {
+                // The problem response goes out through the server's own body, not the gate that refused the endpoint's.
+                context.Features.Set(body);
+            }
+
             if (!context.Response.HasStarted)
             {
                 Log.SessionUnavailable(_logger, ex);
@@ -86,6 +98,10 @@ internal sealed class RedisSessionMiddleware
         finally
         {
             context.Features.Set<ISessionFeature>(null);
+            if (body is not null && !readOnly)
+            {
+                context.Features.Set(body);
+            }
         }
     }
 

@@ -79,7 +79,11 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, ILogger<R
         }
     }
 
-    /// <summary>When the response starts: commit (so the client cannot race ahead of its own write), then send the id.</summary>
+    /// <summary>
+    /// When the response starts: commit (so the client cannot race ahead of its own write), then send the id. A response
+    /// the endpoint starts was committed just before, by <see cref="RedisSessionResponseBodyFeature"/>; this commit is
+    /// for responses started some other way (by the server after the request, or by code holding the server's own body).
+    /// </summary>
     public async Task OnResponseStartingAsync(RedisSession session, HttpContext context)
     {
         try
@@ -88,12 +92,15 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, ILogger<R
         }
         catch (RedisEdgeUnavailableException ex)
         {
-            // Headers are not sent yet: the status can still say the write failed, even though the body began.
+            // A body may already be under way and would follow any status: abort, so no client reads it as an
+            // answer. The status is only for the server's own logs.
             Log.CommitFailedAfterStart(logger, ex);
             var response = context.Response;
             response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             response.Headers.RetryAfter = RedisEdgeProblems.RetryAfterSeconds(ex.RetryAfter).ToString(CultureInfo.InvariantCulture);
             response.Headers.CacheControl = "no-store";
+            context.Abort();
+            return;
         }
 
         session.Transport.Write();

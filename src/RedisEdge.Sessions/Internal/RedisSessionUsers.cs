@@ -7,29 +7,30 @@ namespace RedisEdge.Sessions.Internal;
 /// </summary>
 internal sealed class RedisSessionUsers(RedisSessionStore store)
 {
-    /// <summary>The user's sessions by state: the ones that are gone, and the others in eviction order.</summary>
+    /// <summary>The user's sessions by state: the ones that are gone, and the live ones in eviction order.</summary>
     /// <returns>
     /// <c>Dead</c>: gone (idled out, destroyed), to drop from the index. <c>EvictionOrder</c>: the live ones, least
-    /// recently used first (the earliest idle expiry), then the ones other requests are still binding.
+    /// recently used first (the earliest idle expiry). Sessions other requests are still binding are in neither:
+    /// they are never evicted, so a concurrent login is never failed by this one.
     /// </returns>
     public async Task<(List<string> Dead, List<string> EvictionOrder)> RankAsync(string userTag, CancellationToken cancellationToken)
     {
         var sessions = await PeekAllAsync(userTag, cancellationToken).ConfigureAwait(false);
         var dead = new List<string>();
-        var live = new List<(string Tag, DateTimeOffset IdleExpiresAt, bool Pending)>();
+        var live = new List<(string Tag, DateTimeOffset IdleExpiresAt)>();
         foreach (var (tag, peek) in sessions)
         {
-            if (peek is { } found)
-            {
-                live.Add((tag, found.Info.IdleExpiresAt, found.Pending));
-            }
-            else
+            if (peek is not { } found)
             {
                 dead.Add(tag);
             }
+            else if (!found.Pending)
+            {
+                live.Add((tag, found.Info.IdleExpiresAt));
+            }
         }
 
-        var order = live.OrderBy(s => s.Pending).ThenBy(s => s.IdleExpiresAt).Select(s => s.Tag).ToList();
+        var order = live.OrderBy(s => s.IdleExpiresAt).Select(s => s.Tag).ToList();
         return (dead, order);
     }
 

@@ -4,11 +4,12 @@
 -- ARGV[1]  session tag; ARGV[2] its absolute expiry (ms); ARGV[3] max sessions (0 = no limit).
 -- ARGV[4]  d, the number of dead session tags that follow.
 -- ARGV[5 .. 4+d]  members the caller found gone (idled out, destroyed): removed, never counted.
--- ARGV[5+d ..]    the caller's eviction order: least recently used live sessions first, then
---                 sessions other requests are still binding.
+-- ARGV[5+d ..]    the caller's eviction order: the live sessions it found, least recently used first.
 -- Prunes members past their absolute expiry and the dead ones, adds the session, then, while the
--- set is over the limit, picks members in the given order (never ARGV[1]); members the caller did
--- not know about (bound concurrently) come last, lowest score (earliest deadline) first.
+-- set is over the limit, picks members in the given order (never ARGV[1]). Sessions other requests
+-- are still binding (pending, or bound after the caller looked) are never picked: evicting one
+-- would fail that login. Concurrent logins can so leave the set over the limit for a moment; the
+-- next binding of the user trims it.
 -- Picked members stay in the index: the caller destroys each session (other Cluster slots) and
 -- only then removes it, so a failure in between never hides a live session from revoke-all.
 -- Returns  the array of picked (evicted) session tags.
@@ -32,17 +33,6 @@ if max > 0 then
       picked[ARGV[i]] = true
       evicted[#evicted + 1] = ARGV[i]
       over = over - 1
-    end
-  end
-  if over > 0 then
-    local members = redis.call('ZRANGE', key, 0, -1)
-    for i = 1, #members do
-      if over <= 0 then break end
-      if members[i] ~= ARGV[1] and not picked[members[i]] then
-        picked[members[i]] = true
-        evicted[#evicted + 1] = members[i]
-        over = over - 1
-      end
     end
   end
 end

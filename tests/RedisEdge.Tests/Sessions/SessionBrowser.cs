@@ -17,12 +17,16 @@ internal sealed class SessionBrowser
     /// <summary>The raw Set-Cookie header of the last response that set the session cookie.</summary>
     public string? LastSetCookie { get; private set; }
 
+    /// <summary>Other cookies the browser sends with every request (for example <c>.AspNet.Consent=yes</c>), or <see langword="null"/>.</summary>
+    public string? OtherCookies { get; set; }
+
     public async Task<HttpResponseMessage> SendAsync(RedisFleetInstance instance, HttpMethod method, string path)
     {
         using var request = new HttpRequestMessage(method, path);
-        if (Cookie is not null)
+        var cookies = string.Join("; ", new[] { Cookie is null ? null : $"{CookieName}={Cookie}", OtherCookies }.Where(c => c is not null));
+        if (cookies.Length > 0)
         {
-            request.Headers.TryAddWithoutValidation("Cookie", $"{CookieName}={Cookie}");
+            request.Headers.TryAddWithoutValidation("Cookie", cookies);
         }
 
         var response = await instance.Client.SendAsync(request);

@@ -104,6 +104,47 @@ internal static class SessionTestApp
         });
         app.MapPost("/revoke-all/{user}", async (IRedisSessionManager sessions, string user) => (await sessions.RevokeUserSessionsAsync(user)).ToString(System.Globalization.CultureInfo.InvariantCulture));
         app.MapGet("/sessions/{user}", async (IRedisSessionManager sessions, string user) => string.Join(",", (await sessions.ListUserSessionsAsync(user)).Select(s => s.Handle)));
+        app.MapPost("/revoke/{user}/{handle}", async (IRedisSessionManager sessions, string user, string handle) =>
+            (await sessions.RevokeSessionAsync(user, handle)).ToString());
+
+        // A login that echoes its input as JSON: the body begins (and the response starts) before the end of the request.
+        app.MapPost("/login-json/{user}", (HttpContext c, string user) =>
+        {
+            c.Session.SetString("user", user);
+            return Results.Json(new { user });
+        });
+
+        // Writes straight to the body stream, the path that starts the response without HttpResponse.StartAsync.
+        app.MapPost("/set-then-stream/{key}/{value}", async (HttpContext c, string key, string value) =>
+        {
+            c.Session.SetString(key, value);
+            await c.Response.Body.WriteAsync("ok"u8.ToArray());
+        });
+
+        // Writes through the response pipe: GetSpan, Advance, then the flush that starts the response.
+        app.MapPost("/set-then-pipe/{key}/{value}", async (HttpContext c, string key, string value) =>
+        {
+            c.Session.SetString(key, value);
+            var writer = c.Response.BodyWriter;
+            "ok"u8.CopyTo(writer.GetSpan(2));
+            writer.Advance(2);
+            await writer.FlushAsync();
+        });
+
+        // Starts the response, then tries to write: a new session can no longer reach the client.
+        app.MapPost("/set-after-start/{key}/{value}", async (HttpContext c, string key, string value) =>
+        {
+            await c.Response.WriteAsync("started;");
+            try
+            {
+                c.Session.SetString(key, value);
+                await c.Response.WriteAsync("written");
+            }
+            catch (InvalidOperationException)
+            {
+                await c.Response.WriteAsync("refused");
+            }
+        });
         app.MapPost("/gated-set/{key}/{value}", async (HttpContext c, TestGate gate, string key, string value) =>
         {
             await c.Session.LoadAsync(c.RequestAborted);

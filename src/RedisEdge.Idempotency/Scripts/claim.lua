@@ -18,7 +18,8 @@ Returns   {1}                       new: this request holds the claim and must e
                                     stalled); this request now holds the claim and must execute
           {0, remaining_ms}         in flight: another execution holds a live lease for remaining_ms
           {3, code, headers, body}  completed: replay the stored response
-          {4}                       mismatch: the key was used for a different request
+          {4}                       mismatch: the key was used for a different request (checked before any
+                                    takeover: a different request never takes over an expired lease)
 ]]
 
 if redis.replicate_commands then redis.replicate_commands() end
@@ -65,14 +66,16 @@ if st ~= 'r' or exp == nil then
   return claim(1, true)
 end
 
+-- The fingerprint first, whatever the lease: a different request under a used key is refused even when the holder
+-- stalled past its lease (taking over for it would run a second, different request under the first one's key).
+if fp ~= ARGV[1] then
+  return {4}
+end
+
 if exp <= now then
   -- The holder's lease ran out without renewal: it is dead or stalled, and it holds nothing any more. An in-flight
   -- record has exactly the fields HSET overwrites.
   return claim(2, false)
-end
-
-if fp ~= ARGV[1] then
-  return {4}
 end
 
 return {0, exp - now}

@@ -93,6 +93,39 @@ public sealed class IdempotencyScriptTests(RedisServerFixture redis) : IAsyncLif
     }
 
     [Fact]
+    public async Task ExpiredLease_AnotherFingerprint_IsAMismatch_AndTakesNothingOver()
+    {
+        var key = Store.Key("user\nerin", Guid.NewGuid().ToString());
+        Assert.Equal(ClaimOutcome.New, (await Store.ClaimAsync(key, "fp", "stalled", ShortLease, default)).Outcome);
+        var outcome = ClaimOutcome.InFlight;
+        for (var attempt = 0; attempt < 100 && outcome != ClaimOutcome.Takeover; attempt++)
+        {
+            await Task.Delay(50);
+            outcome = (await Store.ClaimAsync(key, "other", "intruder", ShortLease, default)).Outcome;
+            Assert.Equal(ClaimOutcome.Mismatch, outcome);
+
+            // Read the lease on the Redis clock the way claim.lua does, so the loop ends once it has certainly run out.
+            if (await LeaseExpiredAsync(key))
+            {
+                break;
+            }
+        }
+
+        Assert.True(await LeaseExpiredAsync(key));
+        Assert.Equal(ClaimOutcome.Mismatch, (await Store.ClaimAsync(key, "other", "intruder", ShortLease, default)).Outcome);
+        Assert.Equal("stalled", (string?)await redis.Database.HashGetAsync(key, "own"));
+        Assert.Equal("fp", (string?)await redis.Database.HashGetAsync(key, "fp"));
+        Assert.Equal(ClaimOutcome.Takeover, (await Store.ClaimAsync(key, "fp", "retry", ShortLease, default)).Outcome);
+    }
+
+    private async Task<bool> LeaseExpiredAsync(RedisKey key)
+    {
+        var expiry = (long)await redis.Database.HashGetAsync(key, "exp");
+        var parts = (RedisResult[])(await redis.Database.ExecuteAsync("TIME"))!;
+        return expiry <= (long)parts[0] * 1000 + (long)parts[1] / 1000;
+    }
+
+    [Fact]
     public async Task InFlightRecord_ExpiresOnItsOwn_AndForeignDataIsReplaced()
     {
         var key = Store.Key("user\ndave", Guid.NewGuid().ToString());

@@ -4,7 +4,9 @@ claim.lua - decides what one request carrying an idempotency key does, in one ro
 KEYS[1]   the record of one (caller scope, key) pair: a hash
             fp    request fingerprint (SHA-256 of method, path, query, selected headers and body)
             own   owner token of the execution holding the claim (random per execution)
-            st    'r' while the handler runs, 'c' once its response is stored
+            st    'r' while the handler runs, 'c' once its response is stored, 'u' when the handler ran but its
+                  outcome could not be stored (outcome unknown: never runnable again until the record expires
+                  with the retention, or an operator deletes it)
             exp   lease expiry, Redis server clock, milliseconds since the epoch (while 'r')
             code, hdr, body   the stored response (once 'c')
 ARGV[1]   fingerprint of this request
@@ -20,6 +22,7 @@ Returns   {1}                       new: this request holds the claim and must e
           {3, code, headers, body}  completed: replay the stored response
           {4}                       mismatch: the key was used for a different request (checked before any
                                     takeover: a different request never takes over an expired lease)
+          {5}                       outcome unknown: the handler ran but its response could not be stored
 ]]
 
 if redis.replicate_commands then redis.replicate_commands() end
@@ -60,6 +63,14 @@ if st == 'c' then
   end
 
   return {3, tonumber(record[4]) or 0, record[5] or '', record[6] or ''}
+end
+
+if st == 'u' then
+  if fp ~= ARGV[1] then
+    return {4}
+  end
+
+  return {5}
 end
 
 if st ~= 'r' or exp == nil then

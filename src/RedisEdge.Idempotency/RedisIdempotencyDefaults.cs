@@ -78,6 +78,16 @@ public static class RedisIdempotencyDefaults
     /// <summary>The policy tag of the instruments (the policy name, or <c>default</c>).</summary>
     public const string PolicyTag = "redisedge.idempotency.policy";
 
+    /// <summary>Counter of outcome-unknown records: marked (reason <c>marked</c>) and claims answered with them (reason <c>answered</c>).</summary>
+    public const string OutcomeUnknownInstrument = "redisedge.idempotency.outcome_unknown";
+
+    /// <summary>
+    /// The problem <c>type</c> of the <c>409</c> answered for a key whose handler ran but whose response could not be
+    /// stored: the request may or may not have taken effect, and the key never runs again until its retention ends or an
+    /// operator deletes its record.
+    /// </summary>
+    public const string OutcomeUnknownProblemType = "https://redisedge.dev/problems/idempotency-outcome-unknown";
+
     /// <summary>The reason tag of the releases and rejected counters.</summary>
     public const string ReasonTag = "redisedge.idempotency.reason";
 }

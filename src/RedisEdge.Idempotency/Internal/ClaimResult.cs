@@ -8,6 +8,7 @@ internal enum ClaimOutcome
     Takeover = 2,
     Completed = 3,
     Mismatch = 4,
+    OutcomeUnknown = 5,
 }
 
 /// <summary>The answer of one claim: the outcome, the remaining lease when in flight, the stored response when completed.</summary>

@@ -18,6 +18,7 @@ internal sealed class IdempotencyMetrics : IDisposable
         LeaseLost = meter.CreateCounter<long>(RedisIdempotencyDefaults.LeaseLostInstrument, "{request}", "Executions that lost their claim before storing their response.");
         Rejected = meter.CreateCounter<long>(RedisIdempotencyDefaults.RejectedInstrument, "{request}", "Requests refused before any Redis call: missing or malformed key, unidentified caller, request body too large.");
         Releases = meter.CreateCounter<long>(RedisIdempotencyDefaults.ReleasesInstrument, "{request}", "Executions whose response was not stored; the key was released so a retry runs again.");
+        OutcomeUnknown = meter.CreateCounter<long>(RedisIdempotencyDefaults.OutcomeUnknownInstrument, "{request}", "Executions whose response could not be stored, marked outcome-unknown (reason marked), and requests answered with the outcome-unknown problem (reason answered).");
         RedisErrors = meter.CreateCounter<long>(RedisIdempotencyDefaults.RedisErrorsInstrument, "{request}", "Requests decided without Redis because it could not answer.");
         StoredBytes = meter.CreateHistogram<long>(RedisIdempotencyDefaults.StoredBytesInstrument, "By", "Size of stored response bodies.");
     }
@@ -39,6 +40,8 @@ internal sealed class IdempotencyMetrics : IDisposable
     public Counter<long> Rejected { get; }
 
     public Counter<long> Releases { get; }
+
+    public Counter<long> OutcomeUnknown { get; }
 
     public Counter<long> RedisErrors { get; }
 

@@ -5,14 +5,17 @@ using StackExchange.Redis;
 
 namespace RedisEdge.Idempotency.Internal;
 
-/// <summary>The four scripts of idempotency: claim (one round trip per decision), and complete, renew and release,
-/// each fenced by the owner token of the execution holding the claim.</summary>
+/// <summary>The scripts of idempotency: claim (one round trip per decision, through the circuit breaker), and complete,
+/// renew, release and the outcome-unknown marker, each fenced by the owner token of the execution holding the claim and
+/// sent through <see cref="RedisScriptRunner.SettleAsync"/>: they keep or settle work that was already admitted, so an
+/// open breaker (opened by other requests' failures) never refuses them.</summary>
 internal sealed class IdempotencyStore
 {
     private static readonly RedisScript ClaimScript = RedisScript.FromResource(typeof(IdempotencyStore).Assembly, "claim.lua");
     private static readonly RedisScript CompleteScript = RedisScript.FromResource(typeof(IdempotencyStore).Assembly, "complete.lua");
     private static readonly RedisScript RenewScript = RedisScript.FromResource(typeof(IdempotencyStore).Assembly, "renew.lua");
     private static readonly RedisScript ReleaseScript = RedisScript.FromResource(typeof(IdempotencyStore).Assembly, "release.lua");
+    private static readonly RedisScript UnknownScript = RedisScript.FromResource(typeof(IdempotencyStore).Assembly, "unknown.lua");
 
     private readonly RedisKeyBuilder _keys;
 
@@ -56,27 +59,34 @@ internal sealed class IdempotencyStore
 
     public async Task<bool> CompleteAsync(RedisKey key, string owner, IdempotencyPolicy policy, int status, string headers, ReadOnlyMemory<byte> body)
     {
-        var result = await Runner.EvaluateAsync(
+        var result = await Runner.SettleAsync(
             CompleteScript,
             [key],
-            [owner, Milliseconds(policy.Retention), status, headers, body],
-            CancellationToken.None).ConfigureAwait(false);
+            [owner, Milliseconds(policy.Retention), status, headers, body]).ConfigureAwait(false);
         return (long)result == 1;
     }
 
+    /// <summary>Renewal keeps a running execution's claim; it is not refused by an open breaker either, since losing the
+    /// lease of a handler that is running hands its key to a retry.</summary>
     public async Task<bool> RenewAsync(RedisKey key, string owner, IdempotencyPolicy policy)
     {
-        var result = await Runner.EvaluateAsync(
+        var result = await Runner.SettleAsync(
             RenewScript,
             [key],
-            [owner, Milliseconds(policy.Lease), policy.InFlightTtlMs],
-            CancellationToken.None).ConfigureAwait(false);
+            [owner, Milliseconds(policy.Lease), policy.InFlightTtlMs]).ConfigureAwait(false);
         return (long)result == 1;
     }
 
     public async Task<bool> ReleaseAsync(RedisKey key, string owner)
     {
-        var result = await Runner.EvaluateAsync(ReleaseScript, [key], [owner], CancellationToken.None).ConfigureAwait(false);
+        var result = await Runner.SettleAsync(ReleaseScript, [key], [owner]).ConfigureAwait(false);
+        return (long)result == 1;
+    }
+
+    /// <summary>Marks the in-flight record of <paramref name="owner"/> "outcome unknown" for the retention (see unknown.lua).</summary>
+    public async Task<bool> MarkOutcomeUnknownAsync(RedisKey key, string owner, IdempotencyPolicy policy)
+    {
+        var result = await Runner.SettleAsync(UnknownScript, [key], [owner, Milliseconds(policy.Retention)]).ConfigureAwait(false);
         return (long)result == 1;
     }
 

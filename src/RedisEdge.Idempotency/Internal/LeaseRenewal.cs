@@ -4,23 +4,28 @@ using StackExchange.Redis;
 namespace RedisEdge.Idempotency.Internal;
 
 /// <summary>
-/// Renews the claim every third of the lease while the handler runs, so a slow handler never loses its key to a
-/// retry; stops when the handler ends, or when the claim turns out to be lost.
+/// Renews the claim every third of the lease while the handler runs and until its outcome is settled (stored,
+/// released or marked unknown), so neither a slow handler nor a slow settlement loses its key to a retry; stops when
+/// disposed, or when a renewal finds the claim lost, which cancels <see cref="LeaseLost"/>.
 /// </summary>
 internal sealed class LeaseRenewal : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _lost = new();
     private readonly Task _loop;
-    private int _lost;
 
     public LeaseRenewal(IdempotencyStore store, RedisKey key, string owner, IdempotencyPolicy policy, TimeProvider timeProvider, ILogger logger)
     {
+        LeaseLost = _lost.Token;
         var interval = policy.Lease / 3;
         _loop = Task.Run(() => RunAsync(store, key, owner, policy, interval, timeProvider, logger));
     }
 
     /// <summary>Whether a renewal found the claim owned by another execution (or gone).</summary>
-    public bool Lost => Volatile.Read(ref _lost) == 1;
+    public bool Lost => _lost.IsCancellationRequested;
+
+    /// <summary>Cancelled when a renewal finds the claim owned by another execution (or gone).</summary>
+    public CancellationToken LeaseLost { get; }
 
     private async Task RunAsync(IdempotencyStore store, RedisKey key, string owner, IdempotencyPolicy policy, TimeSpan interval, TimeProvider timeProvider, ILogger logger)
     {
@@ -40,7 +45,7 @@ internal sealed class LeaseRenewal : IAsyncDisposable
             {
                 if (!await store.RenewAsync(key, owner, policy).ConfigureAwait(false))
                 {
-                    Volatile.Write(ref _lost, 1);
+                    await _lost.CancelAsync().ConfigureAwait(false);
                     return;
                 }
             }
@@ -56,5 +61,7 @@ internal sealed class LeaseRenewal : IAsyncDisposable
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
         _stop.Dispose();
+
+        // _lost is not disposed: its token may still be held by the handler's feature; it owns no timer.
     }
 }

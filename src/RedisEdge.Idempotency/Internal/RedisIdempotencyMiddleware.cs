@@ -156,6 +156,17 @@ internal sealed class RedisIdempotencyMiddleware
                 }).ConfigureAwait(false);
                 return;
 
+            case ClaimOutcome.OutcomeUnknown:
+                IdempotencyMetrics.Add(_metrics.OutcomeUnknown, policy.Name, "answered");
+                await RedisEdgeProblems.WriteAsync(context, new ProblemDetails
+                {
+                    Type = RedisIdempotencyDefaults.OutcomeUnknownProblemType,
+                    Status = StatusCodes.Status409Conflict,
+                    Title = "Idempotency outcome unknown",
+                    Detail = "A request with this idempotency key was executed, but its outcome could not be recorded. It is not executed again under this key; check whether it took effect before sending it with a new key.",
+                }).ConfigureAwait(false);
+                return;
+
             case ClaimOutcome.Takeover:
                 IdempotencyMetrics.Add(_metrics.LeaseTakeovers, policy.Name);
                 Log.LeaseTakeover(_logger, policy.Name);

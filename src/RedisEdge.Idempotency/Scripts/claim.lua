@@ -4,7 +4,9 @@ claim.lua - decides what one request carrying an idempotency key does, in one ro
 KEYS[1]   the record of one (caller scope, key) pair: a hash
             fp    request fingerprint (SHA-256 of method, path, query, selected headers and body)
             own   owner token of the execution holding the claim (random per execution)
-            st    'r' while the handler runs, 'c' once its response is stored
+            st    'r' while the handler runs, 'c' once its response is stored, 'u' when the handler ran but its
+                  outcome could not be stored (outcome unknown: never runnable again until the record expires
+                  with the retention, or an operator deletes it)
             exp   lease expiry, Redis server clock, milliseconds since the epoch (while 'r')
             code, hdr, body   the stored response (once 'c')
 ARGV[1]   fingerprint of this request
@@ -18,7 +20,9 @@ Returns   {1}                       new: this request holds the claim and must e
                                     stalled); this request now holds the claim and must execute
           {0, remaining_ms}         in flight: another execution holds a live lease for remaining_ms
           {3, code, headers, body}  completed: replay the stored response
-          {4}                       mismatch: the key was used for a different request
+          {4}                       mismatch: the key was used for a different request (checked before any
+                                    takeover: a different request never takes over an expired lease)
+          {5}                       outcome unknown: the handler ran but its response could not be stored
 ]]
 
 if redis.replicate_commands then redis.replicate_commands() end
@@ -61,18 +65,28 @@ if st == 'c' then
   return {3, tonumber(record[4]) or 0, record[5] or '', record[6] or ''}
 end
 
+if st == 'u' then
+  if fp ~= ARGV[1] then
+    return {4}
+  end
+
+  return {5}
+end
+
 if st ~= 'r' or exp == nil then
   return claim(1, true)
+end
+
+-- The fingerprint first, whatever the lease: a different request under a used key is refused even when the holder
+-- stalled past its lease (taking over for it would run a second, different request under the first one's key).
+if fp ~= ARGV[1] then
+  return {4}
 end
 
 if exp <= now then
   -- The holder's lease ran out without renewal: it is dead or stalled, and it holds nothing any more. An in-flight
   -- record has exactly the fields HSET overwrites.
   return claim(2, false)
-end
-
-if fp ~= ARGV[1] then
-  return {4}
 end
 
 return {0, exp - now}

@@ -114,6 +114,75 @@ public sealed class IdempotencyLeaseTests(RedisServerFixture redis)
         Assert.True(renewals >= 2, $"{renewals} renewals for a handler that ran three leases.");
     }
 
+    [Fact]
+    public async Task InstanceStalledPastItsLease_AnotherBodyUnderItsKey_Is422AndNeverRuns_TheSameBodyTakesOverOnce()
+    {
+        var executions = new int[3];
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stall = new StallableTimeProvider();
+        await using var fleet = await IdempotencyTestApp.StartAsync(
+            redis,
+            (app, i) => app.MapPost("/orders", async () =>
+            {
+                Interlocked.Increment(ref executions[i]);
+                if (i == 0)
+                {
+                    entered.TrySetResult();
+                    await hold.Task;
+                }
+
+                return Results.Json(new { instance = i }, statusCode: 201);
+            }).WithIdempotency(),
+            instances: 3,
+            settings: new() { [$"{IdempotencyTestApp.Section}:Lease"] = "00:00:01" },
+            services: (builder, i) =>
+            {
+                if (i == 0)
+                {
+                    builder.Services.AddSingleton<TimeProvider>(stall);
+                }
+            });
+
+        var stalled = fleet[0].PostAsync("/orders", "k-stall", """{"item":"book","quantity":1}""");
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // Instance A stalls mid-handler: it neither renews nor finishes, and its lease runs out on the Redis clock.
+        stall.Stall();
+        await WaitForLeaseToExpireAsync(Assert.Single(await redis.RecordKeysAsync(fleet)));
+
+        // A different request under the stalled key is refused, never run in its place.
+        var reused = await fleet[1].PostAsync("/orders", "k-stall", """{"item":"book","quantity":2}""");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, reused.StatusCode);
+        Assert.Equal(0, executions[1]);
+
+        // The same request, retried, takes over once: A never completed.
+        var retried = await fleet[2].PostAsync("/orders", "k-stall", """{"item":"book","quantity":1}""");
+        Assert.Equal(HttpStatusCode.Created, retried.StatusCode);
+        Assert.Equal("""{"instance":2}""", await retried.Content.ReadAsStringAsync());
+
+        // A resumes: its caller gets its own answer, which is not stored over the execution that took over.
+        stall.Resume();
+        hold.SetResult();
+        Assert.Equal(HttpStatusCode.Created, (await stalled.WaitAsync(TimeSpan.FromSeconds(10))).StatusCode);
+        var replay = await fleet[1].PostAsync("/orders", "k-stall", """{"item":"book","quantity":1}""");
+        Assert.True(replay.IsReplay());
+        Assert.Equal("""{"instance":2}""", await replay.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await fleet[1].PostAsync("/orders", "k-stall", """{"item":"book","quantity":2}""")).StatusCode);
+        Assert.Equal([1, 0, 1], executions);
+    }
+
+    /// <summary>Polls (bounded) until the record's lease has run out on the Redis clock; the caller asserts outcomes, not times.</summary>
+    private async Task WaitForLeaseToExpireAsync(string record)
+    {
+        for (var attempt = 0; attempt < 200 && await RemainingLeaseAsync(record) > 0; attempt++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(await RemainingLeaseAsync(record) <= 0, "The stalled instance's lease never ran out.");
+    }
+
     private async Task<long> RemainingLeaseAsync(string record)
     {
         var expiry = (long)await redis.Database.HashGetAsync(record, "exp");

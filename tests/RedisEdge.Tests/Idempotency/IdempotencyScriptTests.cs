@@ -46,10 +46,13 @@ public sealed class IdempotencyScriptTests(RedisServerFixture redis) : IAsyncLif
         Assert.Equal("body"u8.ToArray(), completed.Response.Body);
         Assert.Equal(ClaimOutcome.Mismatch, (await Store.ClaimAsync(key, "other", "c", Policy, default)).Outcome);
 
-        // A completed record is neither renewed, released nor completed again.
+        // A completed record is neither renewed, released, marked nor completed again. Its owner's repeated complete (a
+        // retry after an attempt that timed out on the client but ran) answers stored, and overwrites nothing.
         Assert.False(await Store.RenewAsync(key, "a", Policy));
         Assert.False(await Store.ReleaseAsync(key, "a"));
-        Assert.False(await Store.CompleteAsync(key, "a", Policy, 200, string.Empty, "again"u8.ToArray()));
+        Assert.False(await Store.MarkOutcomeUnknownAsync(key, "a", Policy));
+        Assert.True(await Store.CompleteAsync(key, "a", Policy, 200, string.Empty, "again"u8.ToArray()));
+        Assert.False(await Store.CompleteAsync(key, "b", Policy, 200, string.Empty, "again"u8.ToArray()));
         Assert.Equal("body"u8.ToArray(), (await Store.ClaimAsync(key, "fp", "d", Policy, default)).Response!.Body);
     }
 
@@ -90,6 +93,69 @@ public sealed class IdempotencyScriptTests(RedisServerFixture redis) : IAsyncLif
         Assert.Equal("fresh", (string?)await redis.Database.HashGetAsync(key, "own"));
         Assert.True(await Store.CompleteAsync(key, "fresh", ShortLease, 200, string.Empty, "mine"u8.ToArray()));
         Assert.Equal("mine"u8.ToArray(), (await Store.ClaimAsync(key, "fp", "x", ShortLease, default)).Response!.Body);
+    }
+
+    [Fact]
+    public async Task ExpiredLease_AnotherFingerprint_IsAMismatch_AndTakesNothingOver()
+    {
+        var key = Store.Key("user\nerin", Guid.NewGuid().ToString());
+        Assert.Equal(ClaimOutcome.New, (await Store.ClaimAsync(key, "fp", "stalled", ShortLease, default)).Outcome);
+        var outcome = ClaimOutcome.InFlight;
+        for (var attempt = 0; attempt < 100 && outcome != ClaimOutcome.Takeover; attempt++)
+        {
+            await Task.Delay(50);
+            outcome = (await Store.ClaimAsync(key, "other", "intruder", ShortLease, default)).Outcome;
+            Assert.Equal(ClaimOutcome.Mismatch, outcome);
+
+            // Read the lease on the Redis clock the way claim.lua does, so the loop ends once it has certainly run out.
+            if (await LeaseExpiredAsync(key))
+            {
+                break;
+            }
+        }
+
+        Assert.True(await LeaseExpiredAsync(key));
+        Assert.Equal(ClaimOutcome.Mismatch, (await Store.ClaimAsync(key, "other", "intruder", ShortLease, default)).Outcome);
+        Assert.Equal("stalled", (string?)await redis.Database.HashGetAsync(key, "own"));
+        Assert.Equal("fp", (string?)await redis.Database.HashGetAsync(key, "fp"));
+        Assert.Equal(ClaimOutcome.Takeover, (await Store.ClaimAsync(key, "fp", "retry", ShortLease, default)).Outcome);
+    }
+
+    private async Task<bool> LeaseExpiredAsync(RedisKey key)
+    {
+        var expiry = (long)await redis.Database.HashGetAsync(key, "exp");
+        var parts = (RedisResult[])(await redis.Database.ExecuteAsync("TIME"))!;
+        return expiry <= (long)parts[0] * 1000 + (long)parts[1] / 1000;
+    }
+
+    [Fact]
+    public async Task OutcomeUnknown_IsMarkedOnlyByTheOwner_AnswersEveryClaim_AndIsNeverRunnableUntilDeleted()
+    {
+        var key = Store.Key("user\nfrank", Guid.NewGuid().ToString());
+        Assert.False(await Store.MarkOutcomeUnknownAsync(key, "owner", ShortLease));
+        Assert.False(await redis.Database.KeyExistsAsync(key));
+
+        Assert.Equal(ClaimOutcome.New, (await Store.ClaimAsync(key, "fp", "owner", ShortLease, default)).Outcome);
+        Assert.False(await Store.MarkOutcomeUnknownAsync(key, "intruder", ShortLease));
+        Assert.True(await Store.MarkOutcomeUnknownAsync(key, "owner", ShortLease));
+        Assert.True(await Store.MarkOutcomeUnknownAsync(key, "owner", ShortLease));
+        Assert.Equal("u", (string?)await redis.Database.HashGetAsync(key, "st"));
+        Assert.False(await redis.Database.HashExistsAsync(key, "exp"));
+        Assert.InRange((await redis.Database.KeyTimeToLiveAsync(key))!.Value, TimeSpan.FromHours(23), TimeSpan.FromHours(24));
+
+        // Well past the 200 ms lease: the same request is answered "outcome unknown", another one is a mismatch, and the
+        // owner can neither renew, release nor complete it any more.
+        await Task.Delay(300);
+        Assert.Equal(ClaimOutcome.OutcomeUnknown, (await Store.ClaimAsync(key, "fp", "retry", ShortLease, default)).Outcome);
+        Assert.Equal(ClaimOutcome.Mismatch, (await Store.ClaimAsync(key, "other", "retry", ShortLease, default)).Outcome);
+        Assert.False(await Store.RenewAsync(key, "owner", ShortLease));
+        Assert.False(await Store.ReleaseAsync(key, "owner"));
+        Assert.False(await Store.CompleteAsync(key, "owner", ShortLease, 200, string.Empty, "late"u8.ToArray()));
+        Assert.Equal("u", (string?)await redis.Database.HashGetAsync(key, "st"));
+
+        // An operator clears it with a DEL.
+        await redis.Database.KeyDeleteAsync(key);
+        Assert.Equal(ClaimOutcome.New, (await Store.ClaimAsync(key, "fp", "next", ShortLease, default)).Outcome);
     }
 
     [Fact]

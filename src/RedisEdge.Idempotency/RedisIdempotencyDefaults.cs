@@ -33,8 +33,13 @@ public static class RedisIdempotencyDefaults
     /// <summary>The default largest request body accepted for fingerprinting: 1 MiB.</summary>
     public const long MaxRequestBodySize = 1024 * 1024;
 
-    /// <summary>The default stored status codes: every 2xx and 4xx.</summary>
-    public static IReadOnlyList<string> StoredStatusCodes { get; } = ["2xx", "4xx"];
+    /// <summary>
+    /// The default stored status codes: every 2xx and 3xx (a Post-Redirect-Get <c>303</c> is the outcome), and the
+    /// client errors a retry of the same request would get again: 400, 404, 405, 410, 413, 415 and 422. Never by
+    /// default: transient answers (408, 409, 423, 425, 429), whose retry should run again, 401 and 403, which depend
+    /// on credentials the retry may fix, and 5xx (list them to store them).
+    /// </summary>
+    public static IReadOnlyList<string> StoredStatusCodes { get; } = ["2xx", "3xx", "400", "404", "405", "410", "413", "415", "422"];
 
     /// <summary>The default request headers that are part of the fingerprint: <c>Content-Type</c>.</summary>
     public static IReadOnlyList<string> FingerprintHeaders { get; } = ["Content-Type"];

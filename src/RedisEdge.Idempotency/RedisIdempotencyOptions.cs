@@ -26,8 +26,11 @@ public sealed class RedisIdempotencyOptions
 
     /// <summary>
     /// Status codes whose responses are stored and replayed: classes such as <c>2xx</c>, single codes such as
-    /// <c>201</c>, or ranges such as <c>400-428</c>. 5xx responses are never stored, so a retry runs again.
-    /// <see langword="null"/> or empty = <c>2xx</c> and <c>4xx</c>.
+    /// <c>201</c>, or ranges such as <c>400-428</c>; any other status releases the key, so a retry runs again.
+    /// <see langword="null"/> or empty = <see cref="RedisIdempotencyDefaults.StoredStatusCodes"/>: 2xx, 3xx, 400, 404,
+    /// 405, 410, 413, 415 and 422 (never 408, 409, 423, 425, 429, 401 or 403, which a retry may get past). Server
+    /// errors are stored only when listed (<c>"500"</c>, <c>"5xx"</c>): the opt-in for handlers whose 500 may follow a
+    /// side effect that must not run twice.
     /// </summary>
     public IList<string>? StoredStatusCodes { get; set; }
 

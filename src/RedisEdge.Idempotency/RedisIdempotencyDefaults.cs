@@ -47,6 +47,35 @@ public static class RedisIdempotencyDefaults
     /// <summary>Response headers always replayed when present: <c>Content-Type</c>, <c>Location</c>, <c>ETag</c>, <c>Link</c>.</summary>
     public static IReadOnlyList<string> ReplayedHeaders { get; } = ["Content-Type", "Location", "ETag", "Link"];
 
+    /// <summary>
+    /// The problem <c>type</c> of a <c>409</c> answered because the same key is still executing: retry later with the
+    /// same key. RedisEdge's own answers carry their own types (RFC 9457), so a client tells them from the
+    /// application's own 409 or 422; the URIs are identifiers, compared as strings, not links.
+    /// </summary>
+    public const string InFlightProblemType = ProblemTypePrefix + "in-flight";
+
+    /// <summary>The problem <c>type</c> of a <c>422</c>: the key was already used for a different request; use a new key.</summary>
+    public const string KeyReusedProblemType = ProblemTypePrefix + "key-reused";
+
+    /// <summary>The problem <c>type</c> of a <c>400</c>: the endpoint requires a key and the request has none.</summary>
+    public const string KeyMissingProblemType = ProblemTypePrefix + "key-missing";
+
+    /// <summary>The problem <c>type</c> of a <c>400</c>: the key is malformed, or sent more than once.</summary>
+    public const string KeyInvalidProblemType = ProblemTypePrefix + "key-invalid";
+
+    /// <summary>The problem <c>type</c> of a <c>400</c>: keys are scoped by caller and the request identifies none.</summary>
+    public const string CallerUnidentifiedProblemType = ProblemTypePrefix + "caller-unidentified";
+
+    /// <summary>The problem <c>type</c> of a <c>413</c>: the request body is over <c>MaxRequestBodySize</c>.</summary>
+    public const string RequestTooLargeProblemType = ProblemTypePrefix + "request-too-large";
+
+    /// <summary>The problem <c>type</c> of a <c>503</c>: Redis could not decide the claim, and the handler did not run.</summary>
+    public const string StoreUnavailableProblemType = ProblemTypePrefix + "store-unavailable";
+
+    /// <summary>The common prefix of idempotency problem types: a <c>tag:</c> URI (RFC 4151), an identifier that is
+    /// not meant to be dereferenced.</summary>
+    public const string ProblemTypePrefix = "tag:redisedge.dev,2026:idempotency:";
+
     /// <summary>The <see cref="System.Diagnostics.Metrics.Meter"/> and <see cref="System.Diagnostics.ActivitySource"/> name.</summary>
     public const string MeterName = RedisEdgeTelemetryNames.Idempotency;
 

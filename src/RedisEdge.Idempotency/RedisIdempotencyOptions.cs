@@ -52,15 +52,20 @@ public sealed class RedisIdempotencyOptions
     /// <summary>How the caller a key belongs to is identified. Default <see cref="RedisIdempotencyScope.User"/>.</summary>
     public RedisIdempotencyScope Scope { get; set; } = RedisIdempotencyScope.User;
 
-    /// <summary>The header identifying the caller when <see cref="Scope"/> is <see cref="RedisIdempotencyScope.Header"/>.</summary>
+    /// <summary>
+    /// The header identifying the caller when <see cref="Scope"/> is <see cref="RedisIdempotencyScope.Header"/>, such as
+    /// <c>X-Api-Key</c>. The scope is only as trustworthy as this header: nothing here checks it, so whoever can send
+    /// another caller's value reads that caller's stored responses. Name a header your authentication validates first.
+    /// </summary>
     public string? ScopeHeaderName { get; set; }
 
     /// <summary>Returns the caller's identity (or <see langword="null"/> when unknown) when <see cref="Scope"/> is
     /// <see cref="RedisIdempotencyScope.Custom"/>. Set in code.</summary>
     public Func<HttpContext, string?>? ScopeResolver { get; set; }
 
-    /// <summary>The scope of callers <see cref="Scope"/> cannot identify. Default <see cref="RedisIdempotencyAnonymousFallback.ClientIp"/>.</summary>
-    public RedisIdempotencyAnonymousFallback AnonymousFallback { get; set; } = RedisIdempotencyAnonymousFallback.ClientIp;
+    /// <summary>The scope of callers <see cref="Scope"/> cannot identify. Default <see cref="RedisIdempotencyAnonymousFallback.Reject"/>;
+    /// <see cref="RedisIdempotencyAnonymousFallback.ClientIp"/> is an explicit opt-in.</summary>
+    public RedisIdempotencyAnonymousFallback AnonymousFallback { get; set; } = RedisIdempotencyAnonymousFallback.Reject;
 
     /// <summary>Response headers replayed in addition to <c>Content-Type</c>, <c>Location</c>, <c>ETag</c> and <c>Link</c>.
     /// <c>Set-Cookie</c> and hop-by-hop headers are refused at start-up.</summary>

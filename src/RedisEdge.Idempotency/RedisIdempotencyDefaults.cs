@@ -44,8 +44,13 @@ public static class RedisIdempotencyDefaults
     /// <summary>The default request headers that are part of the fingerprint: <c>Content-Type</c>.</summary>
     public static IReadOnlyList<string> FingerprintHeaders { get; } = ["Content-Type"];
 
-    /// <summary>Response headers always replayed when present: <c>Content-Type</c>, <c>Location</c>, <c>ETag</c>, <c>Link</c>.</summary>
-    public static IReadOnlyList<string> ReplayedHeaders { get; } = ["Content-Type", "Location", "ETag", "Link"];
+    /// <summary>
+    /// Response headers always replayed when present: <c>Content-Type</c> and <c>Content-Encoding</c> (which describe
+    /// the stored bytes), <c>Location</c>, <c>ETag</c>, <c>Link</c>, and the headers a status needs: <c>Retry-After</c>
+    /// (429, 503, 3xx), <c>Allow</c> (405) and <c>WWW-Authenticate</c> (401).
+    /// </summary>
+    public static IReadOnlyList<string> ReplayedHeaders { get; } =
+        ["Content-Type", "Content-Encoding", "Location", "ETag", "Link", "Retry-After", "Allow", "WWW-Authenticate"];
 
     /// <summary>
     /// The problem <c>type</c> of a <c>409</c> answered because the same key is still executing: retry later with the

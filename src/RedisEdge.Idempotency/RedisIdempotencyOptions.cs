@@ -67,8 +67,9 @@ public sealed class RedisIdempotencyOptions
     /// <see cref="RedisIdempotencyAnonymousFallback.ClientIp"/> is an explicit opt-in.</summary>
     public RedisIdempotencyAnonymousFallback AnonymousFallback { get; set; } = RedisIdempotencyAnonymousFallback.Reject;
 
-    /// <summary>Response headers replayed in addition to <c>Content-Type</c>, <c>Location</c>, <c>ETag</c> and <c>Link</c>.
-    /// <c>Set-Cookie</c> and hop-by-hop headers are refused at start-up.</summary>
+    /// <summary>Response headers replayed in addition to <see cref="RedisIdempotencyDefaults.ReplayedHeaders"/>
+    /// (<c>Content-Type</c>, <c>Content-Encoding</c>, <c>Location</c>, <c>ETag</c>, <c>Link</c>, <c>Retry-After</c>,
+    /// <c>Allow</c>, <c>WWW-Authenticate</c>). <c>Set-Cookie</c> and hop-by-hop headers are refused at start-up.</summary>
     public IList<string> AllowedReplayHeaders { get; set; } = [];
 
     /// <summary>Request headers that are part of the fingerprint besides method, path, query and body.

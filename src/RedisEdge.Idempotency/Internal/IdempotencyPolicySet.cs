@@ -29,7 +29,7 @@ internal sealed class IdempotencyPolicySet
 
     public Dictionary<string, IdempotencyPolicy> Policies { get; }
 
-    /// <summary>Response headers a replay carries (the built-in four plus <c>AllowedReplayHeaders</c>).</summary>
+    /// <summary>Response headers a replay carries (<see cref="RedisIdempotencyDefaults.ReplayedHeaders"/> plus <c>AllowedReplayHeaders</c>).</summary>
     public HashSet<string> ReplayHeaders { get; }
 
     /// <summary>Request headers in the fingerprint, sorted so their order never changes it.</summary>

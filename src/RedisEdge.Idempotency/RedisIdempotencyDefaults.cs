@@ -33,6 +33,15 @@ public static class RedisIdempotencyDefaults
     /// <summary>The default largest request body accepted for fingerprinting: 1 MiB.</summary>
     public const long MaxRequestBodySize = 1024 * 1024;
 
+    /// <summary>The largest <c>MaxBodySize</c> start-up accepts: 64 MiB. A stored response is held in (pooled) memory
+    /// while it is captured and in Redis for the whole retention; larger results belong behind a <c>202</c> and a
+    /// <c>Location</c>.</summary>
+    public const long MaxBodySizeLimit = 64L * 1024 * 1024;
+
+    /// <summary>The largest <c>MaxRequestBodySize</c> start-up accepts: 1 GiB. The body is hashed as it streams and
+    /// buffered to disk past 30 KB, so this bounds the work per request rather than memory.</summary>
+    public const long MaxRequestBodySizeLimit = 1024L * 1024 * 1024;
+
     /// <summary>
     /// The default stored status codes: every 2xx and 3xx (a Post-Redirect-Get <c>303</c> is the outcome), and the
     /// client errors a retry of the same request would get again: 400, 404, 405, 410, 413, 415 and 422. Never by

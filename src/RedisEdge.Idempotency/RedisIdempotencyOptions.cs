@@ -34,12 +34,12 @@ public sealed class RedisIdempotencyOptions
     /// </summary>
     public IList<string>? StoredStatusCodes { get; set; }
 
-    /// <summary>The largest response body stored, in bytes. A larger response is sent normally, not stored, and the
-    /// key released. Default 1 MiB.</summary>
+    /// <summary>The largest response body stored, in bytes (0 to 64 MiB). A larger response is sent normally, not
+    /// stored, and the key released. Default 1 MiB.</summary>
     public long MaxBodySize { get; set; } = RedisIdempotencyDefaults.MaxBodySize;
 
-    /// <summary>The largest request body read for the fingerprint, in bytes; a larger one is refused with <c>413</c>.
-    /// Default 1 MiB.</summary>
+    /// <summary>The largest request body read for the fingerprint, in bytes (0 to 1 GiB); a larger one is refused with
+    /// <c>413</c>. Default 1 MiB.</summary>
     public long MaxRequestBodySize { get; set; } = RedisIdempotencyDefaults.MaxRequestBodySize;
 
     /// <summary>What a request does while the same key is in flight. Default <see cref="RedisIdempotencyInFlightBehavior.Conflict"/>.</summary>

@@ -22,7 +22,7 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
         IdempotencyMetrics.Add(_metrics.Executions, policy.Name);
         var originalBody = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
         var aborted = context.RequestAborted;
-        var capture = new ResponseCaptureStream(originalBody.Stream, policy.MaxBodySize, aborted);
+        var capture = new ResponseCaptureStream(originalBody.Stream, context.Response, policy.Stored, policy.MaxBodySize, aborted);
         var shim = new StreamResponseBodyFeature(capture, originalBody);
         context.Features.Set<IHttpResponseBodyFeature>(shim);
 
@@ -93,7 +93,9 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
         var body = capture.Captured;
         try
         {
-            if (await _store.CompleteAsync(key, owner, policy, status, StoredResponse.EncodeHeaders(context.Response.Headers, set.ReplayHeaders), body).ConfigureAwait(false))
+            var completed = await _store.CompleteAsync(key, owner, policy, status, StoredResponse.EncodeHeaders(context.Response.Headers, set.ReplayHeaders), body).ConfigureAwait(false);
+            capture.MarkSent();
+            if (completed)
             {
                 _metrics.RecordStored(policy.Name, body.Length);
             }

@@ -24,6 +24,8 @@ public sealed class IdempotencyConfigurationTests(RedisServerFixture redis)
             [$"{Section}:AllowedReplayHeaders:0"] = "Set-Cookie",
             [$"{Section}:AllowedReplayHeaders:1"] = "Transfer-Encoding",
             [$"{Section}:MaxBodySize"] = "-1",
+            [$"{Section}:MaxRequestBodySize"] = "1099511627776",
+            [$"{Section}:Policies:big:MaxBodySize"] = "134217728",
             [$"{Section}:Scope"] = "Header",
             [$"{Section}:Policies:checkout:Lease"] = "00:00:00.010",
             [$"{Section}:Policies:checkout:InFlight"] = "Wait",
@@ -37,6 +39,8 @@ public sealed class IdempotencyConfigurationTests(RedisServerFixture redis)
         Assert.Contains($"{Section}:AllowedReplayHeaders:0: 'Set-Cookie' is never replayed", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:AllowedReplayHeaders:1: 'Transfer-Encoding' is never replayed", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:MaxBodySize must be", message, StringComparison.Ordinal);
+        Assert.Contains($"{Section}:MaxRequestBodySize must be", message, StringComparison.Ordinal);
+        Assert.Contains($"{Section}:Policies:big:MaxBodySize must be", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:ScopeHeaderName is required when Scope is Header", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:Policies:checkout:Lease must be", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:Policies:checkout:WaitTimeout must be", message, StringComparison.Ordinal);

@@ -16,6 +16,7 @@ internal sealed class IdempotencyPolicySet
             Policies[name] = Default.With(name, policy ?? new RedisIdempotencyPolicyOptions());
         }
 
+        KeyHeaders = [.. Policies.Values.Select(p => p.HeaderName).Append(Default.HeaderName).Distinct(StringComparer.OrdinalIgnoreCase)];
         var replay = new HashSet<string>(RedisIdempotencyDefaults.ReplayedHeaders, StringComparer.OrdinalIgnoreCase);
         replay.UnionWith(options.AllowedReplayHeaders.Where(h => !string.IsNullOrWhiteSpace(h)).Select(h => h.Trim()));
         ReplayHeaders = replay;
@@ -28,6 +29,9 @@ internal sealed class IdempotencyPolicySet
     public IdempotencyPolicy Default { get; }
 
     public Dictionary<string, IdempotencyPolicy> Policies { get; }
+
+    /// <summary>The request headers options name as the key (feature-wide and per policy).</summary>
+    public string[] KeyHeaders { get; }
 
     /// <summary>Response headers a replay carries (<see cref="RedisIdempotencyDefaults.ReplayedHeaders"/> plus <c>AllowedReplayHeaders</c>).</summary>
     public HashSet<string> ReplayHeaders { get; }

@@ -14,7 +14,11 @@ builder.AddSampleTelemetry();
 
 var app = builder.Build();
 
-// Rate limiting first: a rejected request costs no session work.
+// Idempotency before rate limiting: a retry of a completed order gets its stored response even when the caller's
+// quota is spent; a new order the limiter refuses answers 429, which releases its key. Rate limiting before
+// sessions: a rejected request costs no session work.
+app.UseForwardedHeaders();
+app.UseSampleIdempotency();
 app.MapSampleRateLimiting();
 app.UseRedisSessions();
 app.UseRedisResponseCaching();

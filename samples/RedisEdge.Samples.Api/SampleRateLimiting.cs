@@ -37,9 +37,9 @@ internal static class SampleRateLimiting
         return builder.AddRateLimiting();
     }
 
+    /// <summary>Rate limiting and its endpoints; <c>UseForwardedHeaders</c> must already have run (Program.cs).</summary>
     public static WebApplication MapSampleRateLimiting(this WebApplication app)
     {
-        app.UseForwardedHeaders();
         app.UseRedisRateLimiting();
         var group = app.MapGroup("/rate-limit");
         group.MapGet("/fixed-window", () => "fixed window: accepted").RequireRateLimit("fixed-window");

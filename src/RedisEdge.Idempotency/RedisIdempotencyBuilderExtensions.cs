@@ -57,6 +57,7 @@ public static class RedisIdempotencyBuilderExtensions
         services.AddSingleton<IdempotencyStore>();
         services.AddSingleton<IdempotencyExecutor>();
         services.AddSingleton<IStartupFilter, IdempotencyEndpointValidator>();
+        services.AddSingleton<IStartupFilter, IdempotencyRequestBuffering>();
         return builder;
     }
 

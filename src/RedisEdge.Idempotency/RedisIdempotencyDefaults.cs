@@ -33,14 +33,62 @@ public static class RedisIdempotencyDefaults
     /// <summary>The default largest request body accepted for fingerprinting: 1 MiB.</summary>
     public const long MaxRequestBodySize = 1024 * 1024;
 
-    /// <summary>The default stored status codes: every 2xx and 4xx.</summary>
-    public static IReadOnlyList<string> StoredStatusCodes { get; } = ["2xx", "4xx"];
+    /// <summary>The largest <c>MaxBodySize</c> start-up accepts: 64 MiB. A stored response is held in (pooled) memory
+    /// while it is captured and in Redis for the whole retention; larger results belong behind a <c>202</c> and a
+    /// <c>Location</c>.</summary>
+    public const long MaxBodySizeLimit = 64L * 1024 * 1024;
+
+    /// <summary>The largest <c>MaxRequestBodySize</c> start-up accepts: 1 GiB. The body is hashed as it streams and
+    /// buffered to disk past 30 KB, so this bounds the work per request rather than memory.</summary>
+    public const long MaxRequestBodySizeLimit = 1024L * 1024 * 1024;
+
+    /// <summary>
+    /// The default stored status codes: every 2xx and 3xx (a Post-Redirect-Get <c>303</c> is the outcome), and the
+    /// client errors a retry of the same request would get again: 400, 404, 405, 410, 413, 415 and 422. Never by
+    /// default: transient answers (408, 409, 423, 425, 429), whose retry should run again, 401 and 403, which depend
+    /// on credentials the retry may fix, and 5xx (list them to store them).
+    /// </summary>
+    public static IReadOnlyList<string> StoredStatusCodes { get; } = ["2xx", "3xx", "400", "404", "405", "410", "413", "415", "422"];
 
     /// <summary>The default request headers that are part of the fingerprint: <c>Content-Type</c>.</summary>
     public static IReadOnlyList<string> FingerprintHeaders { get; } = ["Content-Type"];
 
-    /// <summary>Response headers always replayed when present: <c>Content-Type</c>, <c>Location</c>, <c>ETag</c>, <c>Link</c>.</summary>
-    public static IReadOnlyList<string> ReplayedHeaders { get; } = ["Content-Type", "Location", "ETag", "Link"];
+    /// <summary>
+    /// Response headers always replayed when present: <c>Content-Type</c> and <c>Content-Encoding</c> (which describe
+    /// the stored bytes), <c>Location</c>, <c>ETag</c>, <c>Link</c>, and the headers a status needs: <c>Retry-After</c>
+    /// (429, 503, 3xx), <c>Allow</c> (405) and <c>WWW-Authenticate</c> (401).
+    /// </summary>
+    public static IReadOnlyList<string> ReplayedHeaders { get; } =
+        ["Content-Type", "Content-Encoding", "Location", "ETag", "Link", "Retry-After", "Allow", "WWW-Authenticate"];
+
+    /// <summary>
+    /// The problem <c>type</c> of a <c>409</c> answered because the same key is still executing: retry later with the
+    /// same key. RedisEdge's own answers carry their own types (RFC 9457), so a client tells them from the
+    /// application's own 409 or 422; the URIs are identifiers, compared as strings, not links.
+    /// </summary>
+    public const string InFlightProblemType = ProblemTypePrefix + "in-flight";
+
+    /// <summary>The problem <c>type</c> of a <c>422</c>: the key was already used for a different request; use a new key.</summary>
+    public const string KeyReusedProblemType = ProblemTypePrefix + "key-reused";
+
+    /// <summary>The problem <c>type</c> of a <c>400</c>: the endpoint requires a key and the request has none.</summary>
+    public const string KeyMissingProblemType = ProblemTypePrefix + "key-missing";
+
+    /// <summary>The problem <c>type</c> of a <c>400</c>: the key is malformed, or sent more than once.</summary>
+    public const string KeyInvalidProblemType = ProblemTypePrefix + "key-invalid";
+
+    /// <summary>The problem <c>type</c> of a <c>400</c>: keys are scoped by caller and the request identifies none.</summary>
+    public const string CallerUnidentifiedProblemType = ProblemTypePrefix + "caller-unidentified";
+
+    /// <summary>The problem <c>type</c> of a <c>413</c>: the request body is over <c>MaxRequestBodySize</c>.</summary>
+    public const string RequestTooLargeProblemType = ProblemTypePrefix + "request-too-large";
+
+    /// <summary>The problem <c>type</c> of a <c>503</c>: Redis could not decide the claim, and the handler did not run.</summary>
+    public const string StoreUnavailableProblemType = ProblemTypePrefix + "store-unavailable";
+
+    /// <summary>The common prefix of idempotency problem types: a <c>tag:</c> URI (RFC 4151), an identifier that is
+    /// not meant to be dereferenced.</summary>
+    public const string ProblemTypePrefix = "tag:redisedge.dev,2026:idempotency:";
 
     /// <summary>The <see cref="System.Diagnostics.Metrics.Meter"/> and <see cref="System.Diagnostics.ActivitySource"/> name.</summary>
     public const string MeterName = RedisEdgeTelemetryNames.Idempotency;

@@ -26,17 +26,20 @@ public sealed class RedisIdempotencyOptions
 
     /// <summary>
     /// Status codes whose responses are stored and replayed: classes such as <c>2xx</c>, single codes such as
-    /// <c>201</c>, or ranges such as <c>400-428</c>. 5xx responses are never stored, so a retry runs again.
-    /// <see langword="null"/> or empty = <c>2xx</c> and <c>4xx</c>.
+    /// <c>201</c>, or ranges such as <c>400-428</c>; any other status releases the key, so a retry runs again.
+    /// <see langword="null"/> or empty = <see cref="RedisIdempotencyDefaults.StoredStatusCodes"/>: 2xx, 3xx, 400, 404,
+    /// 405, 410, 413, 415 and 422 (never 408, 409, 423, 425, 429, 401 or 403, which a retry may get past). Server
+    /// errors are stored only when listed (<c>"500"</c>, <c>"5xx"</c>): the opt-in for handlers whose 500 may follow a
+    /// side effect that must not run twice.
     /// </summary>
     public IList<string>? StoredStatusCodes { get; set; }
 
-    /// <summary>The largest response body stored, in bytes. A larger response is sent normally, not stored, and the
-    /// key released. Default 1 MiB.</summary>
+    /// <summary>The largest response body stored, in bytes (0 to 64 MiB). A larger response is sent normally, not
+    /// stored, and the key released. Default 1 MiB.</summary>
     public long MaxBodySize { get; set; } = RedisIdempotencyDefaults.MaxBodySize;
 
-    /// <summary>The largest request body read for the fingerprint, in bytes; a larger one is refused with <c>413</c>.
-    /// Default 1 MiB.</summary>
+    /// <summary>The largest request body read for the fingerprint, in bytes (0 to 1 GiB); a larger one is refused with
+    /// <c>413</c>. Default 1 MiB.</summary>
     public long MaxRequestBodySize { get; set; } = RedisIdempotencyDefaults.MaxRequestBodySize;
 
     /// <summary>What a request does while the same key is in flight. Default <see cref="RedisIdempotencyInFlightBehavior.Conflict"/>.</summary>
@@ -49,18 +52,24 @@ public sealed class RedisIdempotencyOptions
     /// <summary>How the caller a key belongs to is identified. Default <see cref="RedisIdempotencyScope.User"/>.</summary>
     public RedisIdempotencyScope Scope { get; set; } = RedisIdempotencyScope.User;
 
-    /// <summary>The header identifying the caller when <see cref="Scope"/> is <see cref="RedisIdempotencyScope.Header"/>.</summary>
+    /// <summary>
+    /// The header identifying the caller when <see cref="Scope"/> is <see cref="RedisIdempotencyScope.Header"/>, such as
+    /// <c>X-Api-Key</c>. The scope is only as trustworthy as this header: nothing here checks it, so whoever can send
+    /// another caller's value reads that caller's stored responses. Name a header your authentication validates first.
+    /// </summary>
     public string? ScopeHeaderName { get; set; }
 
     /// <summary>Returns the caller's identity (or <see langword="null"/> when unknown) when <see cref="Scope"/> is
     /// <see cref="RedisIdempotencyScope.Custom"/>. Set in code.</summary>
     public Func<HttpContext, string?>? ScopeResolver { get; set; }
 
-    /// <summary>The scope of callers <see cref="Scope"/> cannot identify. Default <see cref="RedisIdempotencyAnonymousFallback.ClientIp"/>.</summary>
-    public RedisIdempotencyAnonymousFallback AnonymousFallback { get; set; } = RedisIdempotencyAnonymousFallback.ClientIp;
+    /// <summary>The scope of callers <see cref="Scope"/> cannot identify. Default <see cref="RedisIdempotencyAnonymousFallback.Reject"/>;
+    /// <see cref="RedisIdempotencyAnonymousFallback.ClientIp"/> is an explicit opt-in.</summary>
+    public RedisIdempotencyAnonymousFallback AnonymousFallback { get; set; } = RedisIdempotencyAnonymousFallback.Reject;
 
-    /// <summary>Response headers replayed in addition to <c>Content-Type</c>, <c>Location</c>, <c>ETag</c> and <c>Link</c>.
-    /// <c>Set-Cookie</c> and hop-by-hop headers are refused at start-up.</summary>
+    /// <summary>Response headers replayed in addition to <see cref="RedisIdempotencyDefaults.ReplayedHeaders"/>
+    /// (<c>Content-Type</c>, <c>Content-Encoding</c>, <c>Location</c>, <c>ETag</c>, <c>Link</c>, <c>Retry-After</c>,
+    /// <c>Allow</c>, <c>WWW-Authenticate</c>). <c>Set-Cookie</c> and hop-by-hop headers are refused at start-up.</summary>
     public IList<string> AllowedReplayHeaders { get; set; } = [];
 
     /// <summary>Request headers that are part of the fingerprint besides method, path, query and body.

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using RedisEdge.Idempotency;
 using RedisEdge.RateLimiting;
 using StackExchange.Redis;
 
@@ -61,7 +62,7 @@ internal static class BenchmarkApp
                 o.AddPolicy("bench-near", p => p.TimeToLive = TimeSpan.FromDays(1));
                 o.NearCache.Enabled = true;
             })
-            .AddIdempotency();
+            .AddIdempotency(o => o.AnonymousFallback = RedisIdempotencyAnonymousFallback.ClientIp); // the load driver is anonymous
 
         // First-party Output Caching with its Redis store, the alternative users would otherwise pick.
         builder.Services.AddOutputCache(o => o.AddPolicy("bench", p => p.Expire(TimeSpan.FromDays(1))));

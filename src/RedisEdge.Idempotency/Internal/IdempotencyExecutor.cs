@@ -33,7 +33,7 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
         IdempotencyMetrics.Add(_metrics.Executions, policy.Name);
         var originalBody = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
         var aborted = context.RequestAborted;
-        var capture = new ResponseCaptureStream(originalBody.Stream, policy.MaxBodySize, aborted);
+        var capture = new ResponseCaptureStream(originalBody.Stream, context.Response, policy.Stored, policy.MaxBodySize, aborted);
         var shim = new StreamResponseBodyFeature(capture, originalBody);
         context.Features.Set<IHttpResponseBodyFeature>(shim);
 
@@ -119,6 +119,9 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
         var (done, stored) = await AttemptAsync(() => _store.CompleteAsync(key, owner, policy, status, headers, body), policy).ConfigureAwait(false);
         if (done)
         {
+            // Redis answered the call that carried the pooled buffer: it may go back to the pool. A call that failed or
+            // timed out may still hold it, so the capture then leaves it to the garbage collector.
+            capture.MarkSent();
             await OnCompletedAsync(stored, policy, key, owner, body.Length, renewal).ConfigureAwait(false);
             return null;
         }

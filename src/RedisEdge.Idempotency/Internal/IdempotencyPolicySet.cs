@@ -16,6 +16,7 @@ internal sealed class IdempotencyPolicySet
             Policies[name] = Default.With(name, policy ?? new RedisIdempotencyPolicyOptions());
         }
 
+        KeyHeaders = [.. Policies.Values.Select(p => p.HeaderName).Append(Default.HeaderName).Distinct(StringComparer.OrdinalIgnoreCase)];
         var replay = new HashSet<string>(RedisIdempotencyDefaults.ReplayedHeaders, StringComparer.OrdinalIgnoreCase);
         replay.UnionWith(options.AllowedReplayHeaders.Where(h => !string.IsNullOrWhiteSpace(h)).Select(h => h.Trim()));
         ReplayHeaders = replay;
@@ -29,7 +30,10 @@ internal sealed class IdempotencyPolicySet
 
     public Dictionary<string, IdempotencyPolicy> Policies { get; }
 
-    /// <summary>Response headers a replay carries (the built-in four plus <c>AllowedReplayHeaders</c>).</summary>
+    /// <summary>The request headers options name as the key (feature-wide and per policy).</summary>
+    public string[] KeyHeaders { get; }
+
+    /// <summary>Response headers a replay carries (<see cref="RedisIdempotencyDefaults.ReplayedHeaders"/> plus <c>AllowedReplayHeaders</c>).</summary>
     public HashSet<string> ReplayHeaders { get; }
 
     /// <summary>Request headers in the fingerprint, sorted so their order never changes it.</summary>

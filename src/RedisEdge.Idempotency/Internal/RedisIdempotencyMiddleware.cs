@@ -79,7 +79,7 @@ internal sealed class RedisIdempotencyMiddleware
                 return;
             }
 
-            await RejectAsync(context, policy, "missing_key", StatusCodes.Status400BadRequest, "Idempotency key missing",
+            await RejectAsync(context, policy, "missing_key", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.KeyMissingProblemType, "Idempotency key missing",
                 $"This endpoint requires an '{policy.HeaderName}' request header.").ConfigureAwait(false);
             return;
         }
@@ -88,14 +88,14 @@ internal sealed class RedisIdempotencyMiddleware
         var key = string.Empty;
         if (fields.Count > 1 || !IdempotencyKeyParser.TryParse(fields[0], out key, out error))
         {
-            await RejectAsync(context, policy, "invalid_key", StatusCodes.Status400BadRequest, "Invalid idempotency key",
+            await RejectAsync(context, policy, "invalid_key", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.KeyInvalidProblemType, "Invalid idempotency key",
                 error ?? $"The request carries more than one '{policy.HeaderName}' header.").ConfigureAwait(false);
             return;
         }
 
         if (CallerScope.Resolve(context, policy) is not { } scope)
         {
-            await RejectAsync(context, policy, "unidentified_caller", StatusCodes.Status400BadRequest, "Caller not identified",
+            await RejectAsync(context, policy, "unidentified_caller", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.CallerUnidentifiedProblemType, "Caller not identified",
                 policy.Scope == RedisIdempotencyScope.Header
                     ? $"Idempotency keys on this endpoint are scoped by the '{policy.ScopeHeaderName}' header, which the request lacks."
                     : "Idempotency keys on this endpoint are scoped by caller, and the request does not identify one.").ConfigureAwait(false);
@@ -105,7 +105,7 @@ internal sealed class RedisIdempotencyMiddleware
         var fingerprint = await RequestFingerprint.ComputeAsync(context, set.FingerprintHeaders, policy.MaxRequestBodySize, context.RequestAborted).ConfigureAwait(false);
         if (fingerprint is null)
         {
-            await RejectAsync(context, policy, "request_too_large", StatusCodes.Status413PayloadTooLarge, "Request body too large",
+            await RejectAsync(context, policy, "request_too_large", StatusCodes.Status413PayloadTooLarge, RedisIdempotencyDefaults.RequestTooLargeProblemType, "Request body too large",
                 $"Requests with an idempotency key may carry at most {policy.MaxRequestBodySize} bytes of body on this endpoint.").ConfigureAwait(false);
             return;
         }
@@ -138,6 +138,7 @@ internal sealed class RedisIdempotencyMiddleware
                 IdempotencyMetrics.Add(_metrics.Mismatches, policy.Name);
                 await RedisEdgeProblems.WriteAsync(context, new ProblemDetails
                 {
+                    Type = RedisIdempotencyDefaults.KeyReusedProblemType,
                     Status = StatusCodes.Status422UnprocessableEntity,
                     Title = "Idempotency key reused",
                     Detail = "This idempotency key was already used for a different request (method, path, query, headers or body differ). Use a new key for a new request.",
@@ -150,6 +151,7 @@ internal sealed class RedisIdempotencyMiddleware
                 context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
                 await RedisEdgeProblems.WriteAsync(context, new ProblemDetails
                 {
+                    Type = RedisIdempotencyDefaults.InFlightProblemType,
                     Status = StatusCodes.Status409Conflict,
                     Title = "Request in progress",
                     Detail = "A request with this idempotency key is still being processed. Retry after the indicated delay to receive its response.",
@@ -214,12 +216,13 @@ internal sealed class RedisIdempotencyMiddleware
             context,
             unavailable,
             "Idempotency store unavailable",
-            "The request was not executed: its idempotency key cannot be checked while Redis is unavailable, and running it unguarded could execute it twice. Retry later with the same key.").ConfigureAwait(false);
+            "The request was not executed: its idempotency key cannot be checked while Redis is unavailable, and running it unguarded could execute it twice. Retry later with the same key.",
+            problem => problem.Type = RedisIdempotencyDefaults.StoreUnavailableProblemType).ConfigureAwait(false);
     }
 
-    private Task RejectAsync(HttpContext context, IdempotencyPolicy policy, string reason, int status, string title, string detail)
+    private Task RejectAsync(HttpContext context, IdempotencyPolicy policy, string reason, int status, string type, string title, string detail)
     {
         IdempotencyMetrics.Add(_metrics.Rejected, policy.Name, reason);
-        return RedisEdgeProblems.WriteAsync(context, new ProblemDetails { Status = status, Title = title, Detail = detail });
+        return RedisEdgeProblems.WriteAsync(context, new ProblemDetails { Type = type, Status = status, Title = title, Detail = detail });
     }
 }

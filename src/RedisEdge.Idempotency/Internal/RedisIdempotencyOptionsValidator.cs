@@ -77,14 +77,14 @@ internal sealed class RedisIdempotencyOptionsValidator(RedisEdgeSectionPath<Redi
             errors.Add($"{path}:StoredStatusCodes: {codesError}");
         }
 
-        if (maxBodySize < 0 || maxBodySize > 512L * 1024 * 1024)
+        if (maxBodySize < 0 || maxBodySize > RedisIdempotencyDefaults.MaxBodySizeLimit)
         {
-            errors.Add($"{path}:MaxBodySize must be between 0 and 536870912 bytes, Redis' largest value (was {maxBodySize}).");
+            errors.Add($"{path}:MaxBodySize must be between 0 and {RedisIdempotencyDefaults.MaxBodySizeLimit} bytes (64 MiB): each stored response is held in memory while it is captured and in Redis for the retention (was {maxBodySize}).");
         }
 
-        if (maxRequestBodySize < 0)
+        if (maxRequestBodySize < 0 || maxRequestBodySize > RedisIdempotencyDefaults.MaxRequestBodySizeLimit)
         {
-            errors.Add($"{path}:MaxRequestBodySize must be >= 0 (was {maxRequestBodySize}).");
+            errors.Add($"{path}:MaxRequestBodySize must be between 0 and {RedisIdempotencyDefaults.MaxRequestBodySizeLimit} bytes (1 GiB) (was {maxRequestBodySize}).");
         }
 
         if (!Enum.IsDefined(inFlight))

@@ -33,7 +33,10 @@ internal static class RequestFingerprint
         head.Append('\n');
         hash.AppendData(Encoding.UTF8.GetBytes(head.ToString()));
 
+        // Rewindable since the front of the pipeline for keyed forms (IdempotencyRequestBuffering): whatever read it
+        // before this middleware, the hash starts at the first byte the client sent.
         request.EnableBuffering();
+        request.Body.Position = 0;
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
         try
         {

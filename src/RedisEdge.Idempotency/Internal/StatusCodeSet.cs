@@ -2,7 +2,10 @@ using System.Globalization;
 
 namespace RedisEdge.Idempotency.Internal;
 
-/// <summary>The status codes whose responses are stored: parsed once from <c>2xx</c>, <c>201</c> or <c>400-428</c> entries.</summary>
+/// <summary>
+/// The status codes whose responses are stored: parsed once from <c>2xx</c>, <c>201</c> or <c>400-428</c> entries.
+/// 5xx entries are accepted: listing them is the opt-in to storing server errors (as Stripe stores a 500).
+/// </summary>
 internal sealed class StatusCodeSet
 {
     private readonly bool[] _stored = new bool[600];
@@ -13,7 +16,7 @@ internal sealed class StatusCodeSet
 
     public static StatusCodeSet Default { get; } = Parse(RedisIdempotencyDefaults.StoredStatusCodes);
 
-    public bool Contains(int status) => status is >= 100 and < 500 && _stored[status];
+    public bool Contains(int status) => status is >= 100 and < 600 && _stored[status];
 
     public static StatusCodeSet Parse(IEnumerable<string>? entries)
     {
@@ -53,12 +56,6 @@ internal sealed class StatusCodeSet
             else
             {
                 error = $"'{entry}' is not a status code, range or class (use 201, 400-428 or 2xx).";
-                return false;
-            }
-
-            if (to >= 500)
-            {
-                error = $"'{entry}' includes 5xx status codes, which are never stored: a retry after a server error must run again.";
                 return false;
             }
 

@@ -20,10 +20,12 @@ public sealed class IdempotencyConfigurationTests(RedisServerFixture redis)
             [$"{Section}:Lease"] = "00:00:00",
             [$"{Section}:Retention"] = "-01:00:00",
             [$"{Section}:StoredStatusCodes:0"] = "2xx",
-            [$"{Section}:StoredStatusCodes:1"] = "5xx",
+            [$"{Section}:StoredStatusCodes:1"] = "6xx",
             [$"{Section}:AllowedReplayHeaders:0"] = "Set-Cookie",
             [$"{Section}:AllowedReplayHeaders:1"] = "Transfer-Encoding",
             [$"{Section}:MaxBodySize"] = "-1",
+            [$"{Section}:MaxRequestBodySize"] = "1099511627776",
+            [$"{Section}:Policies:big:MaxBodySize"] = "134217728",
             [$"{Section}:Scope"] = "Header",
             [$"{Section}:Policies:checkout:Lease"] = "00:00:00.010",
             [$"{Section}:Policies:checkout:InFlight"] = "Wait",
@@ -33,10 +35,12 @@ public sealed class IdempotencyConfigurationTests(RedisServerFixture redis)
 
         Assert.Contains($"{Section}:Lease must be", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:Retention must be", message, StringComparison.Ordinal);
-        Assert.Contains($"{Section}:StoredStatusCodes: '5xx'", message, StringComparison.Ordinal);
+        Assert.Contains($"{Section}:StoredStatusCodes: '6xx'", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:AllowedReplayHeaders:0: 'Set-Cookie' is never replayed", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:AllowedReplayHeaders:1: 'Transfer-Encoding' is never replayed", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:MaxBodySize must be", message, StringComparison.Ordinal);
+        Assert.Contains($"{Section}:MaxRequestBodySize must be", message, StringComparison.Ordinal);
+        Assert.Contains($"{Section}:Policies:big:MaxBodySize must be", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:ScopeHeaderName is required when Scope is Header", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:Policies:checkout:Lease must be", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:Policies:checkout:WaitTimeout must be", message, StringComparison.Ordinal);
@@ -104,7 +108,7 @@ public sealed class IdempotencyConfigurationTests(RedisServerFixture redis)
     {
         Assert.ThrowsAny<ArgumentException>(() => new IdempotentAttribute { Lease = "soon" });
         Assert.ThrowsAny<ArgumentException>(() => new IdempotentAttribute { Retention = "-00:00:01" });
-        Assert.ThrowsAny<ArgumentException>(() => new IdempotentAttribute { StoredStatusCodes = "2xx,500" });
+        Assert.ThrowsAny<ArgumentException>(() => new IdempotentAttribute { StoredStatusCodes = "2xx,600" });
         Assert.ThrowsAny<ArgumentException>(() => new IdempotentAttribute { Policy = " " });
         Assert.ThrowsAny<ArgumentException>(() => new IdempotentAttribute { MaxBodySize = -1 });
 

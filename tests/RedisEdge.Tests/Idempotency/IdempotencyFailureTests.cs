@@ -84,6 +84,7 @@ public sealed class IdempotencyFailureTests(RedisServerFixture redis)
             (builder, _) => builder.Services.AddRedisEdge().AddIdempotency(o => o.Failure.Timeout = TimeSpan.FromMilliseconds(300)),
             (app, _) =>
             {
+                app.Use(IdempotencyTestApp.AuthenticateAsync);
                 app.UseRedisIdempotency();
                 app.MapPost("/payments", async () =>
                 {
@@ -118,6 +119,7 @@ public sealed class IdempotencyFailureTests(RedisServerFixture redis)
             (builder, _) => builder.Services.AddRedisEdge().AddIdempotency(o => o.Failure.Timeout = TimeSpan.FromSeconds(5)),
             (app, _) =>
             {
+                app.Use(IdempotencyTestApp.AuthenticateAsync);
                 app.UseRedisIdempotency();
                 app.MapPost("/payments", () => Interlocked.Increment(ref executions)).WithIdempotency();
             });

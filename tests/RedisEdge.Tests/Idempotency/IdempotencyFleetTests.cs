@@ -9,6 +9,9 @@ namespace RedisEdge.Tests.Idempotency;
 /// <summary>Three app instances over one Redis: one key executes once for the whole fleet.</summary>
 public abstract class IdempotencyFleetTests(RedisTestServer redis)
 {
+    /// <summary>Whether the instances run on Kestrel over real sockets rather than on TestServer.</summary>
+    protected virtual bool Kestrel => false;
+
     [Fact]
     public async Task RoundTrips_OneForAReplayOrAConflict_TwoForAFirstExecution()
     {
@@ -23,7 +26,7 @@ public abstract class IdempotencyFleetTests(RedisTestServer redis)
                 await hold.Task;
                 return Results.Ok();
             }).WithIdempotency();
-        }, instances: 2);
+        }, instances: 2, kestrel: Kestrel);
         Assert.Equal(HttpStatusCode.Created, (await fleet[0].PostAsync("/fast", "warm-up")).StatusCode); // loads the scripts
 
         var before = await redis.CommandStatsAsync();
@@ -73,7 +76,7 @@ public abstract class IdempotencyFleetTests(RedisTestServer redis)
                 context.Response.Headers.Location = $"/payments/{n}";
                 context.Response.Headers.ETag = $"\"{n}\"";
                 return Results.Json(new { payment = Guid.NewGuid(), instance = i, execution = n }, statusCode: StatusCodes.Status201Created);
-            }).WithIdempotency(), instances: 3);
+            }).WithIdempotency(), instances: 3, kestrel: Kestrel);
 
         var key = Guid.NewGuid().ToString();
         var requests = Enumerable.Range(0, 150).Select(r => Task.Run(() => fleet[r % 3].PostAsync("/payments", key))).ToList();
@@ -123,7 +126,8 @@ public abstract class IdempotencyFleetTests(RedisTestServer redis)
             redis,
             (app, i) => app.MapPost("/payments", () => Results.Json(new { execution = Interlocked.Increment(ref executions) }, statusCode: 201)).WithIdempotency(),
             instances: 2,
-            settings: new() { [$"{IdempotencyTestApp.Section}:Scope"] = "Header", [$"{IdempotencyTestApp.Section}:ScopeHeaderName"] = "X-Api-Key" });
+            settings: new() { [$"{IdempotencyTestApp.Section}:Scope"] = "Header", [$"{IdempotencyTestApp.Section}:ScopeHeaderName"] = "X-Api-Key" },
+            kestrel: Kestrel);
 
         const string key = "shared-key-1";
         var alice = await fleet[0].PostAsync("/payments", key, apiKey: "alice");
@@ -143,11 +147,50 @@ public abstract class IdempotencyFleetTests(RedisTestServer redis)
         Assert.Equal(aliceBody, await aliceRetry.Content.ReadAsStringAsync());
         Assert.Equal(bobBody, await bobRetry.Content.ReadAsStringAsync());
 
-        // A caller without the scope header falls back to its IP (the default): a third caller, never shown alice's.
+        // A caller without the scope header is refused (the default), never shown alice's response nor given one scope
+        // with every other unidentified caller.
         var anonymous = await fleet[0].PostAsync("/payments", key);
+        Assert.Equal(HttpStatusCode.BadRequest, anonymous.StatusCode);
         Assert.False(anonymous.IsReplay());
-        Assert.Equal(3, executions);
-        Assert.Equal(3, (await redis.RecordKeysAsync(fleet)).Count);
+        Assert.Equal(2, executions);
+        Assert.Equal(2, (await redis.RecordKeysAsync(fleet)).Count);
+    }
+
+    [Fact]
+    public async Task Replays_AreFramedAsTheOriginal_NoBodyFor204_ExactContentLengthOtherwise()
+    {
+        var executions = 0;
+        await using var fleet = await IdempotencyTestApp.StartAsync(redis, (app, _) =>
+        {
+            app.MapPost("/cancel", () => { Interlocked.Increment(ref executions); return Results.NoContent(); }).WithIdempotency();
+            app.MapPost("/orders", () => Results.Json(new { order = Interlocked.Increment(ref executions), note = new string('n', 3000) }, statusCode: 201))
+                .WithIdempotency();
+        }, instances: 2, kestrel: Kestrel);
+
+        var cancelled = await fleet[0].PostAsync("/cancel", "frame-204");
+        Assert.Equal(HttpStatusCode.NoContent, cancelled.StatusCode);
+        var created = await fleet[0].PostAsync("/orders", "frame-201");
+        var createdBody = await created.Content.ReadAsByteArrayAsync();
+
+        // Twice per instance, over the same connections: a framing error would break the next exchange.
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var instance in fleet.Instances)
+            {
+                var noContent = await instance.PostAsync("/cancel", "frame-204");
+                Assert.Equal(HttpStatusCode.NoContent, noContent.StatusCode);
+                Assert.True(noContent.IsReplay());
+                Assert.Empty(await noContent.Content.ReadAsByteArrayAsync());
+
+                var replay = await instance.PostAsync("/orders", "frame-201");
+                Assert.Equal(HttpStatusCode.Created, replay.StatusCode);
+                Assert.True(replay.IsReplay());
+                Assert.Equal(createdBody.Length, replay.Content.Headers.ContentLength);
+                Assert.Equal(createdBody, await replay.Content.ReadAsByteArrayAsync());
+            }
+        }
+
+        Assert.Equal(2, executions);
     }
 }
 
@@ -158,3 +201,13 @@ public sealed class IdempotencyFleetTestsOnSingleNode(RedisServerFixture redis) 
 /// <summary>The same tests on a six-node Redis Cluster.</summary>
 [Collection(RedisClusterCollection.Name)]
 public sealed class IdempotencyFleetTestsOnCluster(RedisClusterFixture redis) : IdempotencyFleetTests(redis);
+
+/// <summary>
+/// The same tests on Kestrel over real sockets, where users run: a remote address on every connection, response
+/// framing (204, Content-Length) enforced by the server.
+/// </summary>
+[Collection(RedisCollection.Name)]
+public sealed class IdempotencyFleetTestsOnKestrel(RedisServerFixture redis) : IdempotencyFleetTests(redis)
+{
+    protected override bool Kestrel => true;
+}

@@ -1,6 +1,8 @@
 using System.Net.Http.Headers;
+using System.Security.Claims;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using RedisEdge.Idempotency;
 using RedisEdge.Tests.Infrastructure;
@@ -12,6 +14,18 @@ internal static class IdempotencyTestApp
 {
     public const string Section = "RedisEdge:Idempotency";
 
+    /// <summary>The subject every request is authenticated as, unless it names another (<see cref="UserHeader"/>) or
+    /// asks to stay anonymous (<see cref="AnonymousHeader"/>).</summary>
+    public const string DefaultSubject = "test-caller";
+
+    public const string UserHeader = "X-Test-User";
+
+    public const string NameHeader = "X-Test-Name";
+
+    public const string IssuerHeader = "X-Test-Issuer";
+
+    public const string AnonymousHeader = "X-Test-Anonymous";
+
     public static Task<RedisFleet> StartAsync(
         RedisTestServer redis,
         Action<WebApplication, int> endpoints,
@@ -19,8 +33,9 @@ internal static class IdempotencyTestApp
         Dictionary<string, string?>? settings = null,
         Action<RedisIdempotencyOptions>? configure = null,
         Action<WebApplicationBuilder, int>? services = null,
-        Action<WebApplication, int>? beforeIdempotency = null)
-        => StartAsync(redis.Configuration, endpoints, instances, settings, configure, services, beforeIdempotency);
+        Action<WebApplication, int>? beforeIdempotency = null,
+        bool kestrel = false)
+        => StartAsync(redis.Configuration, endpoints, instances, settings, configure, services, beforeIdempotency, kestrel);
 
     /// <summary>The same over any Redis, such as a private cluster a test damages.</summary>
     public static Task<RedisFleet> StartAsync(
@@ -30,7 +45,8 @@ internal static class IdempotencyTestApp
         Dictionary<string, string?>? settings = null,
         Action<RedisIdempotencyOptions>? configure = null,
         Action<WebApplicationBuilder, int>? services = null,
-        Action<WebApplication, int>? beforeIdempotency = null)
+        Action<WebApplication, int>? beforeIdempotency = null,
+        bool kestrel = false)
     {
         settings ??= [];
 
@@ -56,11 +72,37 @@ internal static class IdempotencyTestApp
             },
             (app, i) =>
             {
+                app.Use(AuthenticateAsync);
                 beforeIdempotency?.Invoke(app, i);
                 app.UseRedisIdempotency();
                 endpoints(app, i);
             },
-            settings);
+            settings,
+            kestrel);
+    }
+
+    /// <summary>
+    /// Stands in for an authentication handler, as the apps users write have one: the caller is the subject
+    /// (<c>NameIdentifier</c>) named by <see cref="UserHeader"/>, <see cref="DefaultSubject"/> by default, issued by
+    /// <see cref="IssuerHeader"/>, with the display name of <see cref="NameHeader"/>.
+    /// </summary>
+    public static Task AuthenticateAsync(HttpContext context, RequestDelegate next)
+    {
+        var headers = context.Request.Headers;
+        if (!headers.ContainsKey(AnonymousHeader))
+        {
+            var issuer = headers[IssuerHeader] is { Count: 1 } i ? i.ToString() : "https://issuer.test";
+            var subject = headers[UserHeader] is { Count: 1 } u ? u.ToString() : DefaultSubject;
+            var claims = new List<Claim> { new(ClaimTypes.NameIdentifier, subject, ClaimValueTypes.String, issuer) };
+            if (headers[NameHeader] is { Count: 1 } name)
+            {
+                claims.Add(new Claim(ClaimTypes.Name, name.ToString(), ClaimValueTypes.String, issuer));
+            }
+
+            context.User = new ClaimsPrincipal(new ClaimsIdentity(claims, "Test"));
+        }
+
+        return next(context);
     }
 
     /// <summary>A POST with a JSON body and, when given, an <c>Idempotency-Key</c> and an <c>X-Api-Key</c>.</summary>

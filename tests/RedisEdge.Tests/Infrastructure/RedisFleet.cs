@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using RedisEdge.Internal;
@@ -38,16 +40,19 @@ public sealed class RedisFleet : IAsyncDisposable
         int instances,
         Action<WebApplicationBuilder, int> configureServices,
         Action<WebApplication, int> configureApp,
-        IDictionary<string, string?>? settings = null)
-        => StartAsync(redis.Configuration, instances, configureServices, configureApp, settings);
+        IDictionary<string, string?>? settings = null,
+        bool kestrel = false)
+        => StartAsync(redis.Configuration, instances, configureServices, configureApp, settings, kestrel);
 
-    /// <summary>The same over any Redis, such as a private <see cref="RedisServerProcess"/> a test kills and restarts.</summary>
+    /// <summary>The same over any Redis, such as a private <see cref="RedisServerProcess"/> a test kills and restarts.
+    /// With <paramref name="kestrel"/>, each instance listens on a loopback port and its client goes over real sockets.</summary>
     public static async Task<RedisFleet> StartAsync(
         string redisConfiguration,
         int instances,
         Action<WebApplicationBuilder, int> configureServices,
         Action<WebApplication, int> configureApp,
-        IDictionary<string, string?>? settings = null)
+        IDictionary<string, string?>? settings = null,
+        bool kestrel = false)
     {
         var prefix = RedisServerFixture.UniquePrefix();
         var list = new List<RedisFleetInstance>(instances);
@@ -55,7 +60,7 @@ public sealed class RedisFleet : IAsyncDisposable
         {
             for (var i = 0; i < instances; i++)
             {
-                list.Add(await RedisFleetInstance.StartAsync(redisConfiguration, prefix, i, configureServices, configureApp, settings));
+                list.Add(await RedisFleetInstance.StartAsync(redisConfiguration, prefix, i, configureServices, configureApp, settings, kestrel));
             }
         }
         catch
@@ -111,7 +116,8 @@ public sealed class RedisFleetInstance : IAsyncDisposable
         int index,
         Action<WebApplicationBuilder, int> configureServices,
         Action<WebApplication, int> configureApp,
-        IDictionary<string, string?>? settings)
+        IDictionary<string, string?>? settings,
+        bool kestrel = false)
     {
         var configuration = new Dictionary<string, string?>
         {
@@ -126,13 +132,19 @@ public sealed class RedisFleetInstance : IAsyncDisposable
             }
         }
 
-        var builder = TestHost.CreateBuilder(configuration);
+        var builder = TestHost.CreateBuilder(configuration, kestrel);
         configureServices(builder, index);
         var app = builder.Build();
         configureApp(app, index);
         await app.StartAsync();
         var multiplexer = app.Services.GetRequiredService<RedisEdgeConnection>().Multiplexer;
-        return new RedisFleetInstance(index, app, app.GetTestClient(), multiplexer);
+        var client = kestrel
+            ? new HttpClient(new SocketsHttpHandler { UseCookies = false, AutomaticDecompression = System.Net.DecompressionMethods.None })
+            {
+                BaseAddress = new Uri(app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single()),
+            }
+            : app.GetTestClient();
+        return new RedisFleetInstance(index, app, client, multiplexer);
     }
 
     /// <summary>Stops the instance without any graceful cleanup of Redis state, as a crashed replica would.</summary>

@@ -14,10 +14,10 @@ public static class TestHost
     private static readonly string EmptyContentRoot = Directory.CreateTempSubdirectory("redisedge-contentroot-").FullName;
 
     /// <summary>
-    /// A slim web app builder on TestServer with no logging providers, no appsettings files and
-    /// <paramref name="settings"/> as its configuration.
+    /// A slim web app builder on TestServer (or, with <paramref name="kestrel"/>, on Kestrel listening on a free
+    /// loopback port) with no logging providers, no appsettings files and <paramref name="settings"/> as its configuration.
     /// </summary>
-    public static WebApplicationBuilder CreateBuilder(IDictionary<string, string?>? settings = null)
+    public static WebApplicationBuilder CreateBuilder(IDictionary<string, string?>? settings = null, bool kestrel = false)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -25,7 +25,15 @@ public static class TestHost
             ContentRootPath = EmptyContentRoot,
             ApplicationName = typeof(TestHost).Assembly.GetName().Name,
         });
-        builder.WebHost.UseTestServer();
+        if (kestrel)
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+        }
+        else
+        {
+            builder.WebHost.UseTestServer();
+        }
+
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         if (settings is not null)

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
+using RedisEdge.Internal;
 
 namespace RedisEdge.ResponseCaching.Internal;
 
@@ -17,6 +18,8 @@ internal sealed partial class RedisResponseCachingMiddleware
         var capture = new ResponseCapture(originalBody, policy.MaxBodySize, () =>
             response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = HttpCaching.Forward(fwd, response.StatusCode, detail: "too-large"));
         context.Features.Set<IHttpResponseBodyFeature>(capture);
+        var perUser = new PerUserResponseFeature();
+        context.Features.Set(perUser);
         try
         {
             await _next(context).ConfigureAwait(false);
@@ -44,6 +47,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         finally
         {
             context.Features.Set(originalBody);
+            context.Features.Set<PerUserResponseFeature>(null);
         }
 
         var status = response.StatusCode;
@@ -72,7 +76,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         }
 
         var body = capture.Body;
-        var notStorable = HttpCaching.NotStorableReason(policy, response);
+        var notStorable = HttpCaching.NotStorableReason(policy, response) ?? PerUserReason(context, policy, perUser);
         var etag = notStorable is null ? HttpCaching.ETag(body.Span) : null;
         var stored = false;
         if (owner is not null)
@@ -139,9 +143,14 @@ internal sealed partial class RedisResponseCachingMiddleware
             var capture = new ResponseCapture(new StreamResponseBodyFeature(Stream.Null), policy.MaxBodySize, onOverflow: null);
             features.Set<IHttpResponseFeature>(refresh);
             features.Set<IHttpResponseBodyFeature>(capture);
+            var perUser = new PerUserResponseFeature();
+            features.Set(perUser);
             await _next(context).ConfigureAwait(false);
             await capture.FlushWriterAsync().ConfigureAwait(false);
-            var reason = capture.Overflowed ? "too_large" : refresh.StatusCode >= 500 ? "origin_failed" : HttpCaching.NotStorableReason(policy, context.Response) is null ? null : "not_storable";
+            var reason = capture.Overflowed ? "too_large"
+                : refresh.StatusCode >= 500 ? "origin_failed"
+                : (HttpCaching.NotStorableReason(policy, context.Response) ?? PerUserReason(context, policy, perUser)) is null ? null
+                : "not_storable";
             if (reason is not null)
             {
                 _metrics.Fill(policy.Name, reason);
@@ -168,6 +177,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         {
             features.Set(originalResponse);
             features.Set(originalBody);
+            features.Set<PerUserResponseFeature>(null);
         }
     }
 
@@ -194,6 +204,13 @@ internal sealed partial class RedisResponseCachingMiddleware
         var now = stale.ServerNow + (long)_timeProvider.GetElapsedTime(stale.Timestamp).TotalMilliseconds;
         return now < stale.Entry.StaleIfErrorUntil ? (stale.Entry, now) : null;
     }
+
+    /// <summary>
+    /// A response the endpoint built from per-user state (it read or wrote the RedisEdge session) is one user's: it is
+    /// stored only by a policy that varies by user, for a request that has a user id, so the key is that user's.
+    /// </summary>
+    private static string? PerUserReason(HttpContext context, ResponseCachePolicy policy, PerUserResponseFeature perUser) =>
+        perUser.Source is { } source && !(policy.VaryByUser && ResponseCacheKeys.UserId(context.User) is not null) ? source : null;
 
     private static List<KeyValuePair<string, StringValues>> Snapshot(IHeaderDictionary headers) => [.. headers];
 

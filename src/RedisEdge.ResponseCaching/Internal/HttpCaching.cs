@@ -29,13 +29,48 @@ internal static class HttpCaching
 
         foreach (var vary in headers.Vary)
         {
-            if (vary is not null && vary.Contains('*', StringComparison.Ordinal))
+            if (vary is not null && !VariesWithinKey(policy, vary))
             {
                 return "vary";
             }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// RFC 9111 §4.1: a response that varies by a request header may only be served to requests with the same value.
+    /// The key holds the policy's <c>VaryByHeader</c> values, so a <c>Vary</c> naming any other header (or <c>*</c>)
+    /// makes the response not storable: response compression after the cache adds <c>Vary: Accept-Encoding</c>, and
+    /// its compressed bytes must never reach a client that did not ask for them.
+    /// </summary>
+    private static bool VariesWithinKey(ResponseCachePolicy policy, string vary)
+    {
+        foreach (var range in vary.AsSpan().Split(','))
+        {
+            var name = vary.AsSpan(range).Trim();
+            if (name.IsEmpty)
+            {
+                continue;
+            }
+
+            var known = false;
+            foreach (var header in policy.Headers)
+            {
+                if (name.Equals(header, StringComparison.OrdinalIgnoreCase))
+                {
+                    known = true;
+                    break;
+                }
+            }
+
+            if (!known)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>A strong validator derived from the body bytes only.</summary>

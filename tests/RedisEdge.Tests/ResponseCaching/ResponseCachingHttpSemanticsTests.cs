@@ -1,0 +1,114 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Tests.Infrastructure;
+
+namespace RedisEdge.Tests.ResponseCaching;
+
+/// <summary>RFC 9111 semantics a shared cache must keep: Vary, the origin's validators, conditional and range
+/// requests on a fill, and a hit that equals the miss.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
+{
+    [Fact]
+    public async Task ResponseCompressionAfterTheCache_ClientsThatDoNotAcceptAnEncoding_NeverGetItsBytes()
+    {
+        var origin = new Origin();
+        await using var fleet = await StartWithCompressionAsync(origin, []);
+        var client = fleet[0].Client;
+
+        var brotli = await GetAsync(client, "/items/1", "br");
+        Assert.Equal(["br"], brotli.Content.Headers.ContentEncoding);
+        Assert.Contains("Accept-Encoding", brotli.Headers.Vary);
+
+        var plain = await GetAsync(client, "/items/1", null);
+        Assert.Empty(plain.Content.Headers.ContentEncoding);
+        Assert.StartsWith("id=1;render=", await plain.BodyAsync(), StringComparison.Ordinal);
+        var gzip = await GetAsync(client, "/items/1", "gzip");
+        Assert.Equal(["gzip"], gzip.Content.Headers.ContentEncoding);
+
+        // Vary names a request header the key does not hold: not stored (and said so), never served to another client.
+        Assert.Contains("detail=not-storable-vary", brotli.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal(3, origin.Executions);
+    }
+
+    [Fact]
+    public async Task ResponseCompressionAfterTheCache_WithAcceptEncodingInVaryByHeader_StoresOneVariantPerEncoding()
+    {
+        var origin = new Origin();
+        await using var fleet = await StartWithCompressionAsync(origin, new Dictionary<string, string?>().Policy("items", ("VaryByHeader:0", "Accept-Encoding")));
+        var client = fleet[0].Client;
+
+        Assert.Contains("stored", (await GetAsync(client, "/items/1", "br")).CacheStatus(), StringComparison.Ordinal);
+        var plain = await GetAsync(client, "/items/1", null);
+        Assert.Contains("stored", plain.CacheStatus(), StringComparison.Ordinal);
+        Assert.Empty(plain.Content.Headers.ContentEncoding);
+
+        var brotliHit = await GetAsync(client, "/items/1", "br");
+        var plainHit = await GetAsync(client, "/items/1", null);
+        Assert.StartsWith("RedisEdge; hit", brotliHit.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal(["br"], brotliHit.Content.Headers.ContentEncoding);
+        Assert.StartsWith("RedisEdge; hit", plainHit.CacheStatus(), StringComparison.Ordinal);
+        Assert.Empty(plainHit.Content.Headers.ContentEncoding);
+        Assert.Equal(2, origin.Executions);
+    }
+
+    [Fact]
+    public async Task VaryAcceptLanguage_NotInVaryByHeader_IsNotStored_SoEachLanguageGetsItsOwn()
+    {
+        var origin = new Origin();
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);
+        var client = fleet[0].Client;
+
+        var french = await GetAsync(client, "/lang/1", null, "fr-FR");
+        var english = await GetAsync(client, "/lang/1", null, "en-US");
+        Assert.Equal("bonjour 1", await french.BodyAsync());
+        Assert.Equal("hello 1", await english.BodyAsync());
+        Assert.Contains("detail=not-storable-vary", french.CacheStatus(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task VaryAcceptLanguage_InVaryByHeader_IsStoredPerLanguage()
+    {
+        var origin = new Origin();
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, new Dictionary<string, string?>().Policy("items", ("VaryByHeader:0", "accept-language")));
+        var client = fleet[0].Client;
+
+        await GetAsync(client, "/lang/1", null, "fr-FR");
+        await GetAsync(client, "/lang/1", null, "en-US");
+        var french = await GetAsync(client, "/lang/1", null, "fr-FR");
+        var english = await GetAsync(client, "/lang/1", null, "en-US");
+        Assert.Equal("bonjour 1", await french.BodyAsync());
+        Assert.Equal("hello 1", await english.BodyAsync());
+        Assert.StartsWith("RedisEdge; hit", french.CacheStatus(), StringComparison.Ordinal);
+        Assert.StartsWith("RedisEdge; hit", english.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal(2, origin.Executions);
+    }
+
+    private Task<RedisFleet> StartWithCompressionAsync(Origin origin, Dictionary<string, string?> settings) =>
+        CacheTestApp.StartAsync(
+            redis,
+            origin,
+            settings,
+            services: builder => builder.Services.AddResponseCompression(),
+            afterCaching: app => app.UseResponseCompression());
+
+    private static async Task<HttpResponseMessage> GetAsync(HttpClient client, string url, string? acceptEncoding, string? acceptLanguage = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        if (acceptEncoding is not null)
+        {
+            request.Headers.AcceptEncoding.ParseAdd(acceptEncoding);
+        }
+
+        if (acceptLanguage is not null)
+        {
+            request.Headers.AcceptLanguage.ParseAdd(acceptLanguage);
+        }
+
+        var response = await client.SendAsync(request);
+        await response.Content.LoadIntoBufferAsync();
+        return response;
+    }
+}

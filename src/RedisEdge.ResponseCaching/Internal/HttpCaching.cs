@@ -73,7 +73,17 @@ internal static class HttpCaching
         return true;
     }
 
-    /// <summary>A strong validator derived from the body bytes only.</summary>
+    /// <summary>
+    /// The origin's own <c>ETag</c>, kept as it sent it: clients send it back in <c>If-Match</c> writes, which a
+    /// validator the cache made up would break.
+    /// </summary>
+    public static string? OriginETag(IHeaderDictionary headers)
+    {
+        var etag = headers.ETag;
+        return etag.Count == 1 && !string.IsNullOrWhiteSpace(etag[0]) ? etag[0] : null;
+    }
+
+    /// <summary>A strong validator derived from the body bytes only, for a response whose origin sent none.</summary>
     public static string ETag(ReadOnlySpan<byte> body)
     {
         Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];

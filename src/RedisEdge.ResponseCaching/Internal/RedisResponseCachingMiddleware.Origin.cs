@@ -77,7 +77,7 @@ internal sealed partial class RedisResponseCachingMiddleware
 
         var body = capture.Body;
         var notStorable = HttpCaching.NotStorableReason(policy, response) ?? PerUserReason(context, policy, perUser);
-        var etag = notStorable is null ? HttpCaching.ETag(body.Span) : null;
+        var etag = notStorable is null ? HttpCaching.OriginETag(response.Headers) ?? HttpCaching.ETag(body.Span) : null;
         var stored = false;
         if (owner is not null)
         {
@@ -159,7 +159,7 @@ internal sealed partial class RedisResponseCachingMiddleware
             }
 
             var body = capture.Body;
-            var stored = await _store.FillAsync(keys, owner, policy, refresh.StatusCode, HeaderCodec.Serialize(refresh.Headers), body, HttpCaching.ETag(body.Span)).ConfigureAwait(false);
+            var stored = await _store.FillAsync(keys, owner, policy, refresh.StatusCode, HeaderCodec.Serialize(refresh.Headers), body, HttpCaching.OriginETag(refresh.Headers) ?? HttpCaching.ETag(body.Span)).ConfigureAwait(false);
             _metrics.Fill(policy.Name, stored ? "stored" : "lease_lost");
             if (stored)
             {

@@ -86,6 +86,31 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
         Assert.Equal(2, origin.Executions);
     }
 
+    [Fact]
+    public async Task OriginETag_IsKept_AndIfNoneMatchWithItAnswers304OnAHit()
+    {
+        var origin = new Origin();
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);
+        var client = fleet[0].Client;
+
+        var miss = await client.GetAsync("/etag/1");
+        var hit = await client.GetAsync("/etag/1");
+        Assert.Equal("\"origin-1\"", miss.Headers.ETag?.ToString());
+        Assert.StartsWith("RedisEdge; hit", hit.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal("\"origin-1\"", hit.Headers.ETag?.ToString());
+
+        using var conditional = new HttpRequestMessage(HttpMethod.Get, "/etag/1");
+        conditional.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"origin-1\""));
+        var notModified = await client.SendAsync(conditional);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+        Assert.Equal("\"origin-1\"", notModified.Headers.ETag?.ToString());
+        Assert.Equal(1, origin.Executions);
+
+        // Without an origin ETag, one is still generated from the body.
+        var generated = await client.GetAsync("/items/1");
+        Assert.NotNull(generated.Headers.ETag);
+    }
+
     private Task<RedisFleet> StartWithCompressionAsync(Origin origin, Dictionary<string, string?> settings) =>
         CacheTestApp.StartAsync(
             redis,

@@ -91,6 +91,25 @@ internal static class HttpCaching
         return "\"" + System.Buffers.Text.Base64Url.EncodeToString(digest[..16]) + "\"";
     }
 
+    /// <summary>
+    /// Whether a <c>200</c> with these validators answers the request's own conditional as <c>304</c>: <c>If-None-Match</c>
+    /// when present, else <c>If-Modified-Since</c> against <c>Last-Modified</c> (RFC 9110 §13.2.2).
+    /// </summary>
+    public static bool NotModified(HttpRequest request, string etag, string? lastModified)
+    {
+        var headers = request.Headers;
+        if (headers.IfNoneMatch.Count > 0)
+        {
+            return IfNoneMatchMatches(request, etag);
+        }
+
+        var since = headers.IfModifiedSince;
+        return since.Count > 0 && !string.IsNullOrEmpty(lastModified)
+            && HeaderUtilities.TryParseDate(since.ToString(), out var sinceDate)
+            && HeaderUtilities.TryParseDate(lastModified, out var modified)
+            && modified <= sinceDate;
+    }
+
     /// <summary>Whether <c>If-None-Match</c> matches <paramref name="etag"/> (weak comparison, as RFC 9110 requires for it).</summary>
     public static bool IfNoneMatchMatches(HttpRequest request, string etag)
     {

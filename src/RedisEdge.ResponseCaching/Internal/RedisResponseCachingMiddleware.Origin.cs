@@ -20,6 +20,9 @@ internal sealed partial class RedisResponseCachingMiddleware
         context.Features.Set<IHttpResponseBodyFeature>(capture);
         var perUser = new PerUserResponseFeature();
         context.Features.Set(perUser);
+
+        // A filler asks the origin for the full 200 whatever this client's conditional or range headers say.
+        var conditional = owner is null ? default : ConditionalRequestHeaders.Strip(context.Request.Headers);
         try
         {
             await _next(context).ConfigureAwait(false);
@@ -28,6 +31,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         catch (Exception ex)
         {
             context.Features.Set(originalBody);
+            conditional.Restore(context.Request.Headers);
             var aborted = context.RequestAborted.IsCancellationRequested;
             if (owner is not null)
             {
@@ -48,6 +52,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         {
             context.Features.Set(originalBody);
             context.Features.Set<PerUserResponseFeature>(null);
+            conditional.Restore(context.Request.Headers);
         }
 
         var status = response.StatusCode;
@@ -110,11 +115,13 @@ internal sealed partial class RedisResponseCachingMiddleware
         if (etag is not null)
         {
             response.Headers.ETag = etag;
-            if (status == StatusCodes.Status200OK && HttpCaching.IfNoneMatchMatches(context.Request, etag))
-            {
-                NotModified(response);
-                return;
-            }
+        }
+
+        // The client's own conditional answer (its headers were hidden from the origin if this request filled).
+        if (status == StatusCodes.Status200OK && HttpCaching.NotModified(context.Request, etag ?? response.Headers.ETag.ToString(), response.Headers.LastModified))
+        {
+            NotModified(response);
+            return;
         }
 
         if (!HttpMethods.IsHead(context.Request.Method))
@@ -145,6 +152,9 @@ internal sealed partial class RedisResponseCachingMiddleware
             features.Set<IHttpResponseBodyFeature>(capture);
             var perUser = new PerUserResponseFeature();
             features.Set(perUser);
+
+            // The stale copy already answered this client; the refresh asks the origin for the full 200.
+            ConditionalRequestHeaders.Strip(context.Request.Headers);
             await _next(context).ConfigureAwait(false);
             await capture.FlushWriterAsync().ConfigureAwait(false);
             var reason = capture.Overflowed ? "too_large"

@@ -111,6 +111,71 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
         Assert.NotNull(generated.Headers.ETag);
     }
 
+    [Fact]
+    public async Task ColdIfNoneMatch_GetsItsOwn304_AndTheFillStoresTheFull200()
+    {
+        var origin = new Origin();
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);
+        var client = fleet[0].Client;
+
+        using var conditional = new HttpRequestMessage(HttpMethod.Get, "/file/1");
+        conditional.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"file-1\""));
+        var notModified = await client.SendAsync(conditional);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+        Assert.Contains("stored", notModified.CacheStatus(), StringComparison.Ordinal);
+
+        var hit = await client.GetAsync("/file/1");
+        Assert.Equal(HttpStatusCode.OK, hit.StatusCode);
+        Assert.StartsWith("RedisEdge; hit", hit.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal("0123456789-1", await hit.BodyAsync());
+        Assert.Equal(1, origin.Executions);
+    }
+
+    [Fact]
+    public async Task ColdIfModifiedSince_GetsItsOwn304_AndTheFillStoresTheFull200()
+    {
+        var origin = new Origin();
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);
+        var client = fleet[0].Client;
+
+        using var conditional = new HttpRequestMessage(HttpMethod.Get, "/file/1");
+        conditional.Headers.IfModifiedSince = Origin.FileLastModified.AddMinutes(1);
+        var notModified = await client.SendAsync(conditional);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+
+        using var older = new HttpRequestMessage(HttpMethod.Get, "/file/1");
+        older.Headers.IfModifiedSince = Origin.FileLastModified.AddDays(-1);
+        var modified = await client.SendAsync(older);
+        Assert.Equal(HttpStatusCode.OK, modified.StatusCode);
+        Assert.StartsWith("RedisEdge; hit", modified.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal("0123456789-1", await modified.BodyAsync());
+
+        using var stillFresh = new HttpRequestMessage(HttpMethod.Get, "/file/1");
+        stillFresh.Headers.IfModifiedSince = Origin.FileLastModified;
+        Assert.Equal(HttpStatusCode.NotModified, (await client.SendAsync(stillFresh)).StatusCode);
+        Assert.Equal(1, origin.Executions);
+    }
+
+    [Fact]
+    public async Task ColdRange_DoesNotTurnTheKeyIntoAPass_TheClientGetsTheWholeBody()
+    {
+        var origin = new Origin();
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);
+        var client = fleet[0].Client;
+
+        using var ranged = new HttpRequestMessage(HttpMethod.Get, "/file/1");
+        ranged.Headers.Range = new RangeHeaderValue(0, 3);
+        var first = await client.SendAsync(ranged);
+        Assert.Contains("stored", first.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal("0123456789-1", await first.BodyAsync());
+
+        var hit = await client.GetAsync("/file/1");
+        Assert.StartsWith("RedisEdge; hit", hit.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal("0123456789-1", await hit.BodyAsync());
+        Assert.Equal(1, origin.Executions);
+    }
+
     private Task<RedisFleet> StartWithCompressionAsync(Origin origin, Dictionary<string, string?> settings) =>
         CacheTestApp.StartAsync(
             redis,

@@ -16,6 +16,7 @@ internal static class SampleResponseCaching
           GET  /products/{id}                    cached (policy "products"); the origin takes ~200 ms, renderId is new per execution
           PUT  /products/{id}?price=N            store the price in Redis and evict product:{id} on every instance
           POST /products/origin-outage?on=true   make the origin answer 500 fleet-wide (stale-if-error serves the last good copy)
+          GET  /welcome                          cached (policy "pages") but greets from the session: never stored, never shared
         """;
 
     private const string OutageKey = "sample:products:origin-outage";
@@ -72,6 +73,11 @@ internal static class SampleResponseCaching
 
             return Results.Ok(new { outage = value });
         });
+
+        // A page built from the session (after POST /session/login): the cache notices the session read and never stores
+        // it, so one user's greeting is never served to another client.
+        app.MapGet("/welcome", (HttpContext context) => Results.Text("hello " + (context.Session.GetString("user") ?? "guest")))
+            .CacheResponse("pages");
     }
 
     private static string PriceKey(int id) => "sample:products:price:" + id.ToString(CultureInfo.InvariantCulture);

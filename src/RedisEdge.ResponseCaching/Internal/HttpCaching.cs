@@ -29,7 +29,7 @@ internal static class HttpCaching
 
         foreach (var vary in headers.Vary)
         {
-            if (vary is not null && vary.Contains('*', StringComparison.Ordinal))
+            if (vary is not null && !VariesWithinKey(policy, vary))
             {
                 return "vary";
             }
@@ -38,12 +38,76 @@ internal static class HttpCaching
         return null;
     }
 
-    /// <summary>A strong validator derived from the body bytes only.</summary>
+    /// <summary>
+    /// RFC 9111 §4.1: a response that varies by a request header may only be served to requests with the same value.
+    /// The key holds the policy's <c>VaryByHeader</c> values, so a <c>Vary</c> naming any other header (or <c>*</c>)
+    /// makes the response not storable: response compression after the cache adds <c>Vary: Accept-Encoding</c>, and
+    /// its compressed bytes must never reach a client that did not ask for them.
+    /// </summary>
+    private static bool VariesWithinKey(ResponseCachePolicy policy, string vary)
+    {
+        foreach (var range in vary.AsSpan().Split(','))
+        {
+            var name = vary.AsSpan(range).Trim();
+            if (name.IsEmpty)
+            {
+                continue;
+            }
+
+            var known = false;
+            foreach (var header in policy.Headers)
+            {
+                if (name.Equals(header, StringComparison.OrdinalIgnoreCase))
+                {
+                    known = true;
+                    break;
+                }
+            }
+
+            if (!known)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The origin's own <c>ETag</c>, kept as it sent it: clients send it back in <c>If-Match</c> writes, which a
+    /// validator the cache made up would break.
+    /// </summary>
+    public static string? OriginETag(IHeaderDictionary headers)
+    {
+        var etag = headers.ETag;
+        return etag.Count == 1 && !string.IsNullOrWhiteSpace(etag[0]) ? etag[0] : null;
+    }
+
+    /// <summary>A strong validator derived from the body bytes only, for a response whose origin sent none.</summary>
     public static string ETag(ReadOnlySpan<byte> body)
     {
         Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(body, digest);
         return "\"" + System.Buffers.Text.Base64Url.EncodeToString(digest[..16]) + "\"";
+    }
+
+    /// <summary>
+    /// Whether a <c>200</c> with these validators answers the request's own conditional as <c>304</c>: <c>If-None-Match</c>
+    /// when present, else <c>If-Modified-Since</c> against <c>Last-Modified</c> (RFC 9110 §13.2.2).
+    /// </summary>
+    public static bool NotModified(HttpRequest request, string etag, string? lastModified)
+    {
+        var headers = request.Headers;
+        if (headers.IfNoneMatch.Count > 0)
+        {
+            return IfNoneMatchMatches(request, etag);
+        }
+
+        var since = headers.IfModifiedSince;
+        return since.Count > 0 && !string.IsNullOrEmpty(lastModified)
+            && HeaderUtilities.TryParseDate(since.ToString(), out var sinceDate)
+            && HeaderUtilities.TryParseDate(lastModified, out var modified)
+            && modified <= sinceDate;
     }
 
     /// <summary>Whether <c>If-None-Match</c> matches <paramref name="etag"/> (weak comparison, as RFC 9110 requires for it).</summary>

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
+using RedisEdge.Internal;
 
 namespace RedisEdge.ResponseCaching.Internal;
 
@@ -17,6 +18,11 @@ internal sealed partial class RedisResponseCachingMiddleware
         var capture = new ResponseCapture(originalBody, policy.MaxBodySize, () =>
             response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = HttpCaching.Forward(fwd, response.StatusCode, detail: "too-large"));
         context.Features.Set<IHttpResponseBodyFeature>(capture);
+        var perUser = new PerUserResponseFeature();
+        context.Features.Set(perUser);
+
+        // A filler asks the origin for the full 200 whatever this client's conditional or range headers say.
+        var conditional = owner is null ? default : ConditionalRequestHeaders.Strip(context.Request.Headers);
         try
         {
             await _next(context).ConfigureAwait(false);
@@ -25,6 +31,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         catch (Exception ex)
         {
             context.Features.Set(originalBody);
+            conditional.Restore(context.Request.Headers);
             var aborted = context.RequestAborted.IsCancellationRequested;
             if (owner is not null)
             {
@@ -44,6 +51,8 @@ internal sealed partial class RedisResponseCachingMiddleware
         finally
         {
             context.Features.Set(originalBody);
+            context.Features.Set<PerUserResponseFeature>(null);
+            conditional.Restore(context.Request.Headers);
         }
 
         var status = response.StatusCode;
@@ -72,8 +81,8 @@ internal sealed partial class RedisResponseCachingMiddleware
         }
 
         var body = capture.Body;
-        var notStorable = HttpCaching.NotStorableReason(policy, response);
-        var etag = notStorable is null ? HttpCaching.ETag(body.Span) : null;
+        var notStorable = HttpCaching.NotStorableReason(policy, response) ?? PerUserReason(context, policy, perUser);
+        var etag = notStorable is null ? HttpCaching.OriginETag(response.Headers) ?? HttpCaching.ETag(body.Span) : null;
         var stored = false;
         if (owner is not null)
         {
@@ -106,11 +115,13 @@ internal sealed partial class RedisResponseCachingMiddleware
         if (etag is not null)
         {
             response.Headers.ETag = etag;
-            if (status == StatusCodes.Status200OK && HttpCaching.IfNoneMatchMatches(context.Request, etag))
-            {
-                NotModified(response);
-                return;
-            }
+        }
+
+        // The client's own conditional answer (its headers were hidden from the origin if this request filled).
+        if (status == StatusCodes.Status200OK && HttpCaching.NotModified(context.Request, etag ?? response.Headers.ETag.ToString(), response.Headers.LastModified))
+        {
+            NotModified(response);
+            return;
         }
 
         if (!HttpMethods.IsHead(context.Request.Method))
@@ -139,9 +150,17 @@ internal sealed partial class RedisResponseCachingMiddleware
             var capture = new ResponseCapture(new StreamResponseBodyFeature(Stream.Null), policy.MaxBodySize, onOverflow: null);
             features.Set<IHttpResponseFeature>(refresh);
             features.Set<IHttpResponseBodyFeature>(capture);
+            var perUser = new PerUserResponseFeature();
+            features.Set(perUser);
+
+            // The stale copy already answered this client; the refresh asks the origin for the full 200.
+            ConditionalRequestHeaders.Strip(context.Request.Headers);
             await _next(context).ConfigureAwait(false);
             await capture.FlushWriterAsync().ConfigureAwait(false);
-            var reason = capture.Overflowed ? "too_large" : refresh.StatusCode >= 500 ? "origin_failed" : HttpCaching.NotStorableReason(policy, context.Response) is null ? null : "not_storable";
+            var reason = capture.Overflowed ? "too_large"
+                : refresh.StatusCode >= 500 ? "origin_failed"
+                : (HttpCaching.NotStorableReason(policy, context.Response) ?? PerUserReason(context, policy, perUser)) is null ? null
+                : "not_storable";
             if (reason is not null)
             {
                 _metrics.Fill(policy.Name, reason);
@@ -150,7 +169,7 @@ internal sealed partial class RedisResponseCachingMiddleware
             }
 
             var body = capture.Body;
-            var stored = await _store.FillAsync(keys, owner, policy, refresh.StatusCode, HeaderCodec.Serialize(refresh.Headers), body, HttpCaching.ETag(body.Span)).ConfigureAwait(false);
+            var stored = await _store.FillAsync(keys, owner, policy, refresh.StatusCode, HeaderCodec.Serialize(refresh.Headers), body, HttpCaching.OriginETag(refresh.Headers) ?? HttpCaching.ETag(body.Span)).ConfigureAwait(false);
             _metrics.Fill(policy.Name, stored ? "stored" : "lease_lost");
             if (stored)
             {
@@ -168,6 +187,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         {
             features.Set(originalResponse);
             features.Set(originalBody);
+            features.Set<PerUserResponseFeature>(null);
         }
     }
 
@@ -194,6 +214,13 @@ internal sealed partial class RedisResponseCachingMiddleware
         var now = stale.ServerNow + (long)_timeProvider.GetElapsedTime(stale.Timestamp).TotalMilliseconds;
         return now < stale.Entry.StaleIfErrorUntil ? (stale.Entry, now) : null;
     }
+
+    /// <summary>
+    /// A response the endpoint built from per-user state (it read or wrote the RedisEdge session) is one user's: it is
+    /// stored only by a policy that varies by user, for a request that has a user id, so the key is that user's.
+    /// </summary>
+    private static string? PerUserReason(HttpContext context, ResponseCachePolicy policy, PerUserResponseFeature perUser) =>
+        perUser.Source is { } source && !(policy.VaryByUser && ResponseCacheKeys.UserId(context.User) is not null) ? source : null;
 
     private static List<KeyValuePair<string, StringValues>> Snapshot(IHeaderDictionary headers) => [.. headers];
 

@@ -229,7 +229,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         headers.ETag = entry.ETag;
         headers.Age = HttpCaching.Seconds(Math.Max(0, serverNow - entry.Created));
         headers[RedisResponseCachingDefaults.CacheStatusHeader] = cacheStatus;
-        if (entry.Status == StatusCodes.Status200OK && HttpCaching.IfNoneMatchMatches(context.Request, entry.ETag))
+        if (entry.Status == StatusCodes.Status200OK && HttpCaching.NotModified(context.Request, entry.ETag, LastModified(context.Request, entry)))
         {
             NotModified(response);
             return;
@@ -240,6 +240,25 @@ internal sealed partial class RedisResponseCachingMiddleware
         {
             await response.Body.WriteAsync(entry.Body, context.RequestAborted).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The entry's <c>Last-Modified</c>, looked up only for a request that can use it.</summary>
+    private static string? LastModified(HttpRequest request, CachedEntry entry)
+    {
+        if (request.Headers.IfModifiedSince.Count == 0 || request.Headers.IfNoneMatch.Count > 0)
+        {
+            return null;
+        }
+
+        foreach (var (name, value) in entry.Headers)
+        {
+            if (string.Equals(name, HeaderNames.LastModified, StringComparison.OrdinalIgnoreCase))
+            {
+                return value;
+            }
+        }
+
+        return null;
     }
 
     private static void NotModified(HttpResponse response)

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.ExceptionServices;
 using Microsoft.AspNetCore.Http;
+using RedisEdge.Internal;
 
 namespace RedisEdge.Sessions.Internal;
 
@@ -136,6 +137,7 @@ internal sealed class RedisSession : ISession
 
     public async Task LoadAsync(CancellationToken cancellationToken = default)
     {
+        PerUserResponseFeature.Mark(_context, "session");
         if (State == RedisSessionState.Unloaded)
         {
             await _persistence.LoadAsync(this, "on_demand", cancellationToken).ConfigureAwait(false);
@@ -261,6 +263,8 @@ internal sealed class RedisSession : ISession
 
     private void EnsureLoaded()
     {
+        // Every read or write of the session by the endpoint passes here: a response built from it is one user's.
+        PerUserResponseFeature.Mark(_context, "session");
         if (State == RedisSessionState.Unloaded)
         {
             _persistence.Load(this);

@@ -39,8 +39,10 @@ internal static class CacheTestApp
         Dictionary<string, string?> settings,
         int instances = 1,
         bool nearCache = false,
-        Action<WebApplication, int>? beforeCaching = null)
-        => await StartAsync(redis.Configuration, origin, settings, instances, nearCache, beforeCaching);
+        Action<WebApplication, int>? beforeCaching = null,
+        Action<WebApplicationBuilder>? services = null,
+        Action<WebApplication>? afterCaching = null)
+        => await StartAsync(redis.Configuration, origin, settings, instances, nearCache, beforeCaching, services, afterCaching);
 
     public static async Task<RedisFleet> StartAsync(
         string redisConfiguration,
@@ -48,7 +50,9 @@ internal static class CacheTestApp
         Dictionary<string, string?> settings,
         int instances = 1,
         bool nearCache = false,
-        Action<WebApplication, int>? beforeCaching = null)
+        Action<WebApplication, int>? beforeCaching = null,
+        Action<WebApplicationBuilder>? services = null,
+        Action<WebApplication>? afterCaching = null)
     {
         // A 2-core machine shared with parallel builds can be slower than production budgets; outage tests set their own.
         settings.TryAdd($"{Section}:Failure:Timeout", "00:00:05");
@@ -67,12 +71,14 @@ internal static class CacheTestApp
             {
                 builder.Services.AddRedisEdge().AddResponseCaching();
                 builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, TestAuthHandler>("Test", null);
+                services?.Invoke(builder);
             },
             (app, i) =>
             {
                 app.UseAuthentication();
                 beforeCaching?.Invoke(app, i);
                 app.UseRedisResponseCaching();
+                afterCaching?.Invoke(app);
                 origin.Map(app);
             },
             settings);
@@ -126,6 +132,9 @@ internal sealed class Origin
     private int _executions;
     private int _started;
 
+    /// <summary>The <c>Last-Modified</c> of <c>/file/{id}</c>.</summary>
+    public static readonly DateTimeOffset FileLastModified = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
     public int Executions => Volatile.Read(ref _executions);
 
     /// <summary>Executions that have started (before any gate).</summary>
@@ -158,6 +167,40 @@ internal sealed class Origin
             await context.Response.WriteAsync(new string('x', 64 * 1024));
         }).CacheResponse("items");
         app.MapMethods("/both/{id}", [HttpMethods.Get, HttpMethods.Head], (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse("items");
+        app.MapGet("/lang/{id}", (HttpContext context, string id) =>
+        {
+            // Content negotiation by the origin, declared with Vary.
+            context.Response.Headers.Vary = "Accept-Language";
+            var french = context.Request.Headers.AcceptLanguage.ToString().StartsWith("fr", StringComparison.OrdinalIgnoreCase);
+            Interlocked.Increment(ref _executions);
+            return Results.Text((french ? "bonjour " : "hello ") + id);
+        }).CacheResponse("items");
+        app.MapGet("/etag/{id}", (HttpContext context, string id) =>
+        {
+            context.Response.Headers.ETag = "\"origin-" + id + "\"";
+            return HandleAsync(context, id);
+        }).CacheResponse("items");
+        app.MapGet("/file/{id}", (string id) =>
+        {
+            // Evaluates If-None-Match, If-Modified-Since and Range itself (304, 206), as static files and Results.File do.
+            Interlocked.Increment(ref _executions);
+            return Results.Bytes(
+                System.Text.Encoding.UTF8.GetBytes("0123456789-" + id),
+                "text/plain",
+                lastModified: FileLastModified,
+                entityTag: new Microsoft.Net.Http.Headers.EntityTagHeaderValue("\"file-" + id + "\""),
+                enableRangeProcessing: true);
+        }).CacheResponse("items");
+        app.MapGet("/own-header/{id}", (HttpContext context, string id) =>
+        {
+            context.Response.Headers["X-Owner"] = "endpoint";
+            return HandleAsync(context, id);
+        }).CacheResponse("items");
+        app.MapGet("/scheme/{id}", (HttpContext context, string id) =>
+        {
+            Interlocked.Increment(ref _executions);
+            return Results.Text($"{context.Request.Scheme}://{context.Request.Host}/scheme/{id}");
+        }).CacheResponse("items");
         app.MapGet("/disabled/{id}", (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse("items").DisableCacheResponse();
     }
 

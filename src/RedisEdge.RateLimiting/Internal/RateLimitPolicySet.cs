@@ -49,6 +49,12 @@ internal sealed class RateLimitPolicySet
 
     public int LocalDenyCacheSize { get; }
 
+    /// <summary>
+    /// On Redis Cluster, the policies a request spanning hash slots may reserve and then refund, whose rejections the
+    /// local deny cache does not remember; computed on first need from the endpoints (see the middleware).
+    /// </summary>
+    public HashSet<RateLimitPolicy>? ReservedAcrossSlots { get; set; }
+
     public bool SingleHashSlot { get; }
 
     public bool CoalesceHotPartitions { get; }

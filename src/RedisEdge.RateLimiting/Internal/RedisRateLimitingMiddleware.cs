@@ -19,6 +19,7 @@ internal sealed partial class RedisRateLimitingMiddleware
     private readonly RateLimitingMetrics _metrics;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly IServiceProvider _services;
 
     public RedisRateLimitingMiddleware(
         RequestDelegate next,
@@ -27,7 +28,8 @@ internal sealed partial class RedisRateLimitingMiddleware
         LocalDenyCache denyCache,
         RateLimitingMetrics metrics,
         TimeProvider timeProvider,
-        ILogger<RedisRateLimitingMiddleware> logger)
+        ILogger<RedisRateLimitingMiddleware> logger,
+        IServiceProvider services)
     {
         _next = next;
         _policies = policies;
@@ -36,19 +38,19 @@ internal sealed partial class RedisRateLimitingMiddleware
         _metrics = metrics;
         _timeProvider = timeProvider;
         _logger = logger;
+        _services = services;
     }
 
     public Task InvokeAsync(HttpContext context)
     {
         var set = _policies.Current;
-        var requested = Requested(context, set);
+        var requested = Requested(context.GetEndpoint(), set);
         return requested.Length == 0 ? _next(context) : InvokeLimitedAsync(context, set, requested);
     }
 
-    /// <summary>What the request's endpoint asks for under <paramref name="set"/>: read from its metadata once, then kept.</summary>
-    private (RateLimitPolicy Policy, int Cost)[] Requested(HttpContext context, RateLimitPolicySet set)
+    /// <summary>What an endpoint asks for under <paramref name="set"/>: read from its metadata once, then kept.</summary>
+    private (RateLimitPolicy Policy, int Cost)[] Requested(Endpoint? endpoint, RateLimitPolicySet set)
     {
-        var endpoint = context.GetEndpoint();
         if (endpoint is null)
         {
             return set.WithoutEndpoint;
@@ -234,7 +236,8 @@ internal sealed partial class RedisRateLimitingMiddleware
             if (d.Result == RedisRateLimitResult.Rejected)
             {
                 retryMs = d.RetryMs < 0 || retryMs < 0 ? -1 : Math.Max(retryMs, d.RetryMs);
-                if (set.LocalDenyCache && d.RetryMs > 0 && d.Policy.Algorithm != RedisRateLimitAlgorithm.Concurrency)
+                if (set.LocalDenyCache && d.RetryMs > 0 && d.Policy.Algorithm != RedisRateLimitAlgorithm.Concurrency &&
+                    !MayBeReservedAcrossSlots(set, d.Policy))
                 {
                     _denyCache.Add(d.Policy.Name, d.Tag, d.Cost, set.Generation, started, TimeSpan.FromMilliseconds(d.RetryMs), set.LocalDenyCacheSize);
                 }

@@ -20,6 +20,7 @@ internal sealed partial class RedisRateLimitingMiddleware
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly IServiceProvider _services;
+    private readonly LocalFallbackLimiter _fallback;
 
     public RedisRateLimitingMiddleware(
         RequestDelegate next,
@@ -29,7 +30,8 @@ internal sealed partial class RedisRateLimitingMiddleware
         RateLimitingMetrics metrics,
         TimeProvider timeProvider,
         ILogger<RedisRateLimitingMiddleware> logger,
-        IServiceProvider services)
+        IServiceProvider services,
+        LocalFallbackLimiter fallback)
     {
         _next = next;
         _policies = policies;
@@ -39,6 +41,7 @@ internal sealed partial class RedisRateLimitingMiddleware
         _timeProvider = timeProvider;
         _logger = logger;
         _services = services;
+        _fallback = fallback;
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -174,10 +177,12 @@ internal sealed partial class RedisRateLimitingMiddleware
                 ReleaseAbandoned(decisions, leaseId);
             }
 
-            await OnRedisFailureAsync(context, decisions, ex).ConfigureAwait(false);
+            await OnRedisFailureAsync(context, set, decisions, ex).ConfigureAwait(false);
             return;
         }
 
+        // Redis answers: whatever an outage left in memory no longer decides anything.
+        _fallback.Reset();
         if (!allowed)
         {
             await RejectAsync(context, set, decisions, Rejected(set, decisions, started)).ConfigureAwait(false);

@@ -90,16 +90,17 @@ internal sealed partial class RedisRateLimitingMiddleware
             }
         }
 
+        // Debug only: Core's runner logs the breaker's transitions (and a configuration error) once, not per request.
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            var (outcome, mode) = closed.Count > 0 ? ("refused", "FailClosed") : local.Count > 0 ? ("decided in memory", "LocalFallback") : ("allowed", "FailOpen");
+            Log.RedisFailed(_logger, Names(decisions), outcome, mode, exception);
+        }
+
         if (local.Count > 0)
         {
             await FallBackLocallyAsync(context, set, local).ConfigureAwait(false);
             return;
-        }
-
-        // Debug only: Core's runner logs the breaker's transitions (and a configuration error) once, not per request.
-        if (_logger.IsEnabled(LogLevel.Debug))
-        {
-            Log.RedisFailed(_logger, Names(decisions), closed.Count > 0 ? "refused" : "allowed", closed.Count > 0 ? "FailClosed" : "FailOpen", exception);
         }
 
         if (closed.Count == 0)

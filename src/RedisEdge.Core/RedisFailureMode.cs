@@ -10,4 +10,10 @@ public enum RedisFailureMode
 
     /// <summary>Refuse the request with a clear error (usually <c>503 Service Unavailable</c>).</summary>
     FailClosed,
+
+    /// <summary>
+    /// Rate limiting only: enforce the limit in each instance's memory, at the instance's share of it, until Redis
+    /// answers again. Features without a local equivalent refuse this mode at start-up.
+    /// </summary>
+    LocalFallback,
 }

@@ -23,11 +23,11 @@ public sealed class RedisFailurePolicyOptions
     /// <summary>How long the breaker stays open before it lets one probe call through. Default 5 s.</summary>
     public TimeSpan BreakDuration { get; set; } = RedisEdgeDefaults.BreakDuration;
 
-    internal void Validate(string path, List<string> errors)
+    internal void Validate(string path, List<string> errors, bool allowLocalFallback = false)
     {
-        if (!Enum.IsDefined(Mode))
+        if (!Enum.IsDefined(Mode) || (Mode == RedisFailureMode.LocalFallback && !allowLocalFallback))
         {
-            errors.Add($"{path}:Mode must be FailOpen or FailClosed.");
+            errors.Add(allowLocalFallback ? $"{path}:Mode must be FailOpen, FailClosed or LocalFallback." : $"{path}:Mode must be FailOpen or FailClosed.");
         }
 
         if (Timeout <= TimeSpan.Zero || Timeout > TimeSpan.FromMinutes(1))

@@ -73,7 +73,8 @@ public sealed class RedisRateLimitPolicyOptions
     /// <summary>Partition values this policy always refuses (403), without a Redis call.</summary>
     public List<string> DenyList { get; set; } = [];
 
-    /// <summary>What to do while Redis cannot answer. <see langword="null"/> = the feature's
+    /// <summary>What to do while Redis cannot answer: FailOpen, FailClosed or LocalFallback (see
+    /// <see cref="RedisRateLimitingOptions.InstanceCount"/>). <see langword="null"/> = the feature's
     /// <see cref="RedisRateLimitingOptions.Failure"/> mode (FailOpen by default).</summary>
     public RedisFailureMode? FailureMode { get; set; }
 }

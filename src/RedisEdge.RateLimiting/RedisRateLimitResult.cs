@@ -20,4 +20,10 @@ public enum RedisRateLimitResult
 
     /// <summary>Redis could not answer; the failure mode decided.</summary>
     RedisError,
+
+    /// <summary>Redis could not answer; the policy's <see cref="RedisFailureMode.LocalFallback"/> accepted the request in memory.</summary>
+    FallbackAllowed,
+
+    /// <summary>Redis could not answer; the policy's <see cref="RedisFailureMode.LocalFallback"/> rejected the request in memory.</summary>
+    FallbackRejected,
 }

@@ -54,6 +54,7 @@ public static class RedisRateLimitingBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<RateLimitingMetrics>();
         services.AddSingleton<LocalDenyCache>();
+        services.AddSingleton<LocalFallbackLimiter>();
         services.AddSingleton<RateLimitPolicyProvider>();
         services.AddSingleton<RedisRateLimiter>();
         services.AddSingleton<IStartupFilter, RateLimitEndpointValidator>();

@@ -41,6 +41,12 @@ public sealed class RedisRateLimitingOptions
     /// </summary>
     public bool SingleHashSlot { get; set; }
 
+    /// <summary>
+    /// How many instances share the limits. Used by <see cref="RedisFailureMode.LocalFallback"/> only: while Redis cannot
+    /// answer, each instance enforces a policy in memory at <c>PermitLimit / InstanceCount</c> (at least 1). Default 1.
+    /// </summary>
+    public int InstanceCount { get; set; } = 1;
+
     /// <summary>Timeout, circuit breaker and failure mode. Rate limiting defaults to <see cref="RedisFailureMode.FailOpen"/>.</summary>
     public RedisFailurePolicyOptions Failure { get; set; } = new() { Mode = RedisFailureMode.FailOpen };
 

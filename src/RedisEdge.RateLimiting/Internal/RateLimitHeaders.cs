@@ -130,7 +130,7 @@ internal static class RateLimitHeaders
     /// succeed; when it never could (cost over the limit) or the policy accepted, the time until its quota is restored.
     /// </summary>
     public static long ResetMs(PolicyDecision d) =>
-        d.Result is RedisRateLimitResult.Rejected or RedisRateLimitResult.LocalDeny && d.RetryMs > 0 ? d.RetryMs : d.ResetMs;
+        d.Result is RedisRateLimitResult.Rejected or RedisRateLimitResult.LocalDeny or RedisRateLimitResult.FallbackRejected && d.RetryMs > 0 ? d.RetryMs : d.ResetMs;
 
     /// <summary>Whole seconds, rounded up, so a client that waits that long is never early.</summary>
     public static long Seconds(long milliseconds) => milliseconds <= 0 ? 0 : (milliseconds + 999) / 1000;

@@ -28,6 +28,7 @@ internal sealed class RateLimitPolicySet
         RetryAfterJitter = options.RetryAfterJitter;
         LocalDenyCache = options.LocalDenyCache;
         LocalDenyCacheSize = options.LocalDenyCacheSize;
+        InstanceCount = options.InstanceCount;
         SingleHashSlot = options.SingleHashSlot;
         CoalesceHotPartitions = options.CoalesceHotPartitions;
         OnRejected = options.OnRejected;
@@ -48,6 +49,15 @@ internal sealed class RateLimitPolicySet
     public bool LocalDenyCache { get; }
 
     public int LocalDenyCacheSize { get; }
+
+    /// <summary>The instances sharing the limits: a LocalFallback policy's share per instance is its limit divided by it.</summary>
+    public int InstanceCount { get; }
+
+    /// <summary>
+    /// On Redis Cluster, the policies a request spanning hash slots may reserve and then refund, whose rejections the
+    /// local deny cache does not remember; computed on first need from the endpoints (see the middleware).
+    /// </summary>
+    public HashSet<RateLimitPolicy>? ReservedAcrossSlots { get; set; }
 
     public bool SingleHashSlot { get; }
 

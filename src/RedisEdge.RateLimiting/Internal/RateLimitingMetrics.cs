@@ -82,6 +82,8 @@ internal sealed class RateLimitingMetrics : IDisposable
         RedisRateLimitResult.ShadowRejected => "shadow-rejected",
         RedisRateLimitResult.LocalDeny => "local-deny",
         RedisRateLimitResult.Denied => "denied",
+        RedisRateLimitResult.FallbackAllowed => "fallback-allowed",
+        RedisRateLimitResult.FallbackRejected => "fallback-rejected",
         _ => "redis-error",
     };
 

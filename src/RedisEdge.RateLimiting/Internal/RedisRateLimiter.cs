@@ -47,6 +47,9 @@ internal sealed partial class RedisRateLimiter
         _coalescer = new RateLimitCoalescer(this, metrics);
     }
 
+    /// <summary>Whether the connection is to Redis Cluster (the client then computes hash slots; elsewhere it has none).</summary>
+    public bool OnCluster => _connection.Multiplexer.HashSlot(RedisRateLimitingDefaults.KeyFeature) >= 0;
+
     /// <summary>The runner (and so the breaker) of the rate-limit calls; for tests.</summary>
     internal RedisScriptRunner Runner => _runner;
 

@@ -78,18 +78,29 @@ internal sealed partial class RedisRateLimitingMiddleware
         return RedisEdgeProblems.WriteAsync(context, problem);
     }
 
-    private async Task OnRedisFailureAsync(HttpContext context, List<PolicyDecision> decisions, Exception exception)
+    private async Task OnRedisFailureAsync(HttpContext context, RateLimitPolicySet set, List<PolicyDecision> decisions, Exception exception)
     {
         var closed = decisions.FindAll(d => d.Policy.FailureMode == RedisFailureMode.FailClosed && !d.Policy.Shadow);
+        var local = closed.Count == 0 ? decisions.FindAll(d => d.Policy.FailureMode == RedisFailureMode.LocalFallback && !d.Policy.Shadow) : [];
         foreach (var d in decisions)
         {
-            _metrics.Record(d.Policy.Name, RedisRateLimitResult.RedisError);
+            if (local.Count == 0 || !local.Contains(d))
+            {
+                _metrics.Record(d.Policy.Name, RedisRateLimitResult.RedisError);
+            }
         }
 
         // Debug only: Core's runner logs the breaker's transitions (and a configuration error) once, not per request.
         if (_logger.IsEnabled(LogLevel.Debug))
         {
-            Log.RedisFailed(_logger, Names(decisions), closed.Count > 0 ? "refused" : "allowed", closed.Count > 0 ? "FailClosed" : "FailOpen", exception);
+            var (outcome, mode) = closed.Count > 0 ? ("refused", "FailClosed") : local.Count > 0 ? ("decided in memory", "LocalFallback") : ("allowed", "FailOpen");
+            Log.RedisFailed(_logger, Names(decisions), outcome, mode, exception);
+        }
+
+        if (local.Count > 0)
+        {
+            await FallBackLocallyAsync(context, set, local).ConfigureAwait(false);
+            return;
         }
 
         if (closed.Count == 0)
@@ -106,6 +117,49 @@ internal sealed partial class RedisRateLimitingMiddleware
             : "The rate limiter cannot reach its store.";
         await RedisEdgeProblems.WriteUnavailableAsync(context, unavailable, "Service Unavailable", detail, problem =>
             problem.Extensions["policies"] = closed.ConvertAll(d => d.Policy.Name)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Redis cannot answer and the request's enforced policies are LocalFallback: decided in this instance's memory at
+    /// its share of each limit, answered with the same fields (and the same 429) as Redis' decision would be. Nothing
+    /// is written to Redis, so its state is exactly what it was when it answers again.
+    /// </summary>
+    private async Task FallBackLocallyAsync(HttpContext context, RateLimitPolicySet set, List<PolicyDecision> local)
+    {
+        if (_fallback.TryAcquire(local, set.InstanceCount) is false)
+        {
+            long retryMs = 0;
+            foreach (var d in local)
+            {
+                if (d.Result == RedisRateLimitResult.FallbackRejected)
+                {
+                    _metrics.Record(d.Policy.Name, d.Result);
+                    retryMs = d.RetryMs < 0 || retryMs < 0 ? -1 : Math.Max(retryMs, d.RetryMs);
+                }
+            }
+
+            await RejectAsync(context, set, local, retryMs < 0 ? null : TimeSpan.FromMilliseconds(retryMs)).ConfigureAwait(false);
+            return;
+        }
+
+        foreach (var d in local)
+        {
+            _metrics.Record(d.Policy.Name, d.Result);
+        }
+
+        if (set.EmitHeaders)
+        {
+            SetRateLimitHeaders(context, local, local);
+        }
+
+        try
+        {
+            await _next(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            _fallback.Release(local);
+        }
     }
 
     /// <summary>A call the client or the server refused for its shape: a RedisEdge configuration error, not an outage.</summary>
@@ -131,9 +185,9 @@ internal sealed partial class RedisRateLimitingMiddleware
     {
         foreach (var d in decisions)
         {
-            if (d.Result is not (RedisRateLimitResult.Rejected or RedisRateLimitResult.LocalDeny))
+            if (d.Result is not (RedisRateLimitResult.Rejected or RedisRateLimitResult.LocalDeny or RedisRateLimitResult.FallbackRejected))
             {
-                return decisions.FindAll(v => v.Result is RedisRateLimitResult.Rejected or RedisRateLimitResult.LocalDeny);
+                return decisions.FindAll(v => v.Result is RedisRateLimitResult.Rejected or RedisRateLimitResult.LocalDeny or RedisRateLimitResult.FallbackRejected);
             }
         }
 

@@ -19,6 +19,8 @@ internal sealed partial class RedisRateLimitingMiddleware
     private readonly RateLimitingMetrics _metrics;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly IServiceProvider _services;
+    private readonly LocalFallbackLimiter _fallback;
 
     public RedisRateLimitingMiddleware(
         RequestDelegate next,
@@ -27,7 +29,9 @@ internal sealed partial class RedisRateLimitingMiddleware
         LocalDenyCache denyCache,
         RateLimitingMetrics metrics,
         TimeProvider timeProvider,
-        ILogger<RedisRateLimitingMiddleware> logger)
+        ILogger<RedisRateLimitingMiddleware> logger,
+        IServiceProvider services,
+        LocalFallbackLimiter fallback)
     {
         _next = next;
         _policies = policies;
@@ -36,19 +40,20 @@ internal sealed partial class RedisRateLimitingMiddleware
         _metrics = metrics;
         _timeProvider = timeProvider;
         _logger = logger;
+        _services = services;
+        _fallback = fallback;
     }
 
     public Task InvokeAsync(HttpContext context)
     {
         var set = _policies.Current;
-        var requested = Requested(context, set);
+        var requested = Requested(context.GetEndpoint(), set);
         return requested.Length == 0 ? _next(context) : InvokeLimitedAsync(context, set, requested);
     }
 
-    /// <summary>What the request's endpoint asks for under <paramref name="set"/>: read from its metadata once, then kept.</summary>
-    private (RateLimitPolicy Policy, int Cost)[] Requested(HttpContext context, RateLimitPolicySet set)
+    /// <summary>What an endpoint asks for under <paramref name="set"/>: read from its metadata once, then kept.</summary>
+    private (RateLimitPolicy Policy, int Cost)[] Requested(Endpoint? endpoint, RateLimitPolicySet set)
     {
-        var endpoint = context.GetEndpoint();
         if (endpoint is null)
         {
             return set.WithoutEndpoint;
@@ -172,10 +177,12 @@ internal sealed partial class RedisRateLimitingMiddleware
                 ReleaseAbandoned(decisions, leaseId);
             }
 
-            await OnRedisFailureAsync(context, decisions, ex).ConfigureAwait(false);
+            await OnRedisFailureAsync(context, set, decisions, ex).ConfigureAwait(false);
             return;
         }
 
+        // Redis answers: whatever an outage left in memory no longer decides anything.
+        _fallback.Reset();
         if (!allowed)
         {
             await RejectAsync(context, set, decisions, Rejected(set, decisions, started)).ConfigureAwait(false);
@@ -234,7 +241,8 @@ internal sealed partial class RedisRateLimitingMiddleware
             if (d.Result == RedisRateLimitResult.Rejected)
             {
                 retryMs = d.RetryMs < 0 || retryMs < 0 ? -1 : Math.Max(retryMs, d.RetryMs);
-                if (set.LocalDenyCache && d.RetryMs > 0 && d.Policy.Algorithm != RedisRateLimitAlgorithm.Concurrency)
+                if (set.LocalDenyCache && d.RetryMs > 0 && d.Policy.Algorithm != RedisRateLimitAlgorithm.Concurrency &&
+                    !MayBeReservedAcrossSlots(set, d.Policy))
                 {
                     _denyCache.Add(d.Policy.Name, d.Tag, d.Cost, set.Generation, started, TimeSpan.FromMilliseconds(d.RetryMs), set.LocalDenyCacheSize);
                 }

@@ -11,7 +11,11 @@ internal sealed class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<Red
         var errors = new List<string>();
         var root = section.Path;
         RedisEdgePolicyValidation.CheckBinding<RedisRateLimitPolicyOptions>(configuration.Section.GetSection("Policies"), errors);
-        options.Failure.Validate($"{root}:Failure", errors);
+        options.Failure.Validate($"{root}:Failure", errors, allowLocalFallback: true);
+        if (options.InstanceCount < 1)
+        {
+            errors.Add($"{root}:InstanceCount must be >= 1 (was {options.InstanceCount}).");
+        }
         if (options.RetryAfterJitter < TimeSpan.Zero)
         {
             errors.Add($"{root}:RetryAfterJitter must be >= 0 (was {options.RetryAfterJitter}).");
@@ -100,7 +104,7 @@ internal sealed class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<Red
 
         if (policy.FailureMode is { } mode && !Enum.IsDefined(mode))
         {
-            errors.Add($"{path}:FailureMode must be FailOpen or FailClosed.");
+            errors.Add($"{path}:FailureMode must be FailOpen, FailClosed or LocalFallback.");
         }
 
         if (policy.Partition is RedisRateLimitPartitionKind.Claim or RedisRateLimitPartitionKind.Header && string.IsNullOrWhiteSpace(policy.PartitionName))

@@ -99,6 +99,19 @@ public sealed class RedisEdgeConfigurationTests(RedisServerFixture redis)
         ], errors);
     }
 
+    [Fact]
+    public void FailurePolicy_LocalFallback_IsRefusedByFeaturesWithoutOne()
+    {
+        var options = new RedisFailurePolicyOptions { Mode = RedisFailureMode.LocalFallback };
+        var errors = new List<string>();
+        options.Validate("RedisEdge:Sessions:Failure", errors);
+        Assert.Equal(["RedisEdge:Sessions:Failure:Mode must be FailOpen or FailClosed."], errors);
+
+        errors.Clear();
+        options.Validate("RedisEdge:RateLimiting:Failure", errors, allowLocalFallback: true);
+        Assert.Empty(errors);
+    }
+
     private static async Task<WebApplication> StartAsync(
         Dictionary<string, string?> settings,
         Action<IServiceCollection, IConfiguration>? register = null)

@@ -281,9 +281,82 @@ public sealed class RateLimitingClusterTests(RedisClusterFixture cluster)
         Assert.Equal(keyBefore + 1, keyAfter);
     }
 
-    private static Task<HttpResponseMessage> Send(RedisFleetInstance instance, string apiKey)
+    [Fact]
+    public async Task RejectionCausedByAReservationLaterRefunded_IsNotRememberedLocally()
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, "/both");
+        // /both reserves the API key's permit in its slot while the IP slot's call hangs (its primary paused), then
+        // refunds it when that call times out. A /key request landing in between is rejected by Redis because of that
+        // reservation alone; the local deny cache must not remember it, or the key stays refused for the whole window.
+        var settings = new Dictionary<string, string?> { [$"{RateLimitTestApp.Section}:Failure:Timeout"] = "00:00:02" }
+            .Policy("ip", RedisRateLimitAlgorithm.FixedWindow, 100, Hour, ("Partition", "Ip"))
+            .Policy("key", RedisRateLimitAlgorithm.FixedWindow, 2, Hour, ("Partition", "Header"), ("PartitionName", "X-Api-Key"));
+        await using var fleet = await RateLimitTestApp.StartAsync(
+            cluster,
+            settings,
+            (app, _) =>
+            {
+                app.MapGet("/both", () => "ok").RequireRateLimit("ip").RequireRateLimit("key");
+                app.MapGet("/key", () => "ok").RequireRateLimit("key");
+            },
+            instances: 1,
+            configure: o => o.CoalesceHotPartitions = false,
+            beforeRateLimiting: (app, _) => app.Use((context, next) =>
+            {
+                context.Connection.RemoteIpAddress = IPAddress.Parse("203.0.113.7");
+                return next(context);
+            }));
+        var instance = fleet[0];
+        Assert.True(instance.Services.GetRequiredService<RedisRateLimiter>().OnCluster);
+
+        // An API key whose counter lives on another primary than the IP's: each try takes 1 of that key's 2 permits.
+        string ipKey = "", apiKey = "", apiKeyValue = "";
+        StackExchange.Redis.IServer? ipNode = null;
+        var seen = new HashSet<string>();
+        for (var i = 0; ipNode is null && i < 30; i++)
+        {
+            apiKeyValue = "k" + i.ToString(CultureInfo.InvariantCulture);
+            Assert.Equal(HttpStatusCode.OK, (await Send(instance, apiKeyValue)).StatusCode);
+            var owners = await OwnersAsync(fleet.KeyPrefix + ":rl:");
+            ipKey = owners.Keys.Single(k => k.EndsWith(":ip:fw", StringComparison.Ordinal));
+            apiKey = owners.Keys.Single(k => k.EndsWith(":key:fw", StringComparison.Ordinal) && !seen.Contains(k));
+            seen.Add(apiKey);
+            ipNode = owners[apiKey] == owners[ipKey] ? null : owners[ipKey];
+        }
+
+        Assert.NotNull(ipNode);
+        Assert.Equal(1, await CountAsync(RedisRateLimitAlgorithm.FixedWindow, apiKey, 2));
+        HttpResponseMessage reservedMeanwhile;
+        await ipNode.ExecuteAsync("CLIENT", "PAUSE", "20000", "WRITE");
+        try
+        {
+            var both = Send(instance, apiKeyValue, "/both");
+            for (var attempt = 0; attempt < 200 && await CountAsync(RedisRateLimitAlgorithm.FixedWindow, apiKey, 2) < 2; attempt++)
+            {
+                await Task.Delay(10);
+            }
+
+            Assert.Equal(2, await CountAsync(RedisRateLimitAlgorithm.FixedWindow, apiKey, 2));
+            reservedMeanwhile = await Send(instance, apiKeyValue, "/key");
+
+            // The IP slot times out: the key's reservation is refunded, and the request fails open.
+            Assert.Equal(HttpStatusCode.OK, (await both).StatusCode);
+        }
+        finally
+        {
+            await ipNode.ExecuteAsync("CLIENT", "UNPAUSE");
+        }
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, reservedMeanwhile.StatusCode);
+        Assert.Equal(1, await CountAsync(RedisRateLimitAlgorithm.FixedWindow, apiKey, 2));
+
+        // The key has a permit again, and the instance asks Redis instead of repeating the rejection.
+        Assert.Equal(HttpStatusCode.OK, (await Send(instance, apiKeyValue, "/key")).StatusCode);
+        Assert.Equal(2, await CountAsync(RedisRateLimitAlgorithm.FixedWindow, apiKey, 2));
+    }
+
+    private static Task<HttpResponseMessage> Send(RedisFleetInstance instance, string apiKey, string path = "/both")
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.Add("X-Api-Key", apiKey);
         return instance.Client.SendAsync(request);
     }

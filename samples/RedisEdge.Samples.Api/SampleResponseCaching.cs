@@ -13,7 +13,7 @@ internal static class SampleResponseCaching
 {
     public static readonly string Usage =
         """
-          GET  /products/{id}                    cached (policy "products"); the origin takes ~200 ms, renderId is new per execution
+          GET  /products/{id}                    cached (policy "products"); the origin reads the price, then renders for ~200 ms; renderId is new per execution
           PUT  /products/{id}?price=N            store the price in Redis and evict product:{id} on every instance
           POST /products/origin-outage?on=true   make the origin answer 500 fleet-wide (stale-if-error serves the last good copy)
           GET  /welcome                          cached (policy "pages") but greets from the session: never stored, never shared
@@ -31,15 +31,17 @@ internal static class SampleResponseCaching
 
         products.MapGet("/{id:int}", async (int id, IDistributedCache store, CancellationToken cancellationToken) =>
         {
+            // Like a query followed by rendering: the data is read first, then the page takes ~200 ms to render.
+            var outage = await store.GetStringAsync(OutageKey, cancellationToken) == "on";
+            var price = await store.GetStringAsync(PriceKey(id), cancellationToken) is { } stored
+                ? decimal.Parse(stored, CultureInfo.InvariantCulture)
+                : DefaultPrice(id);
             await Task.Delay(OriginLatency, cancellationToken);
-            if (await store.GetStringAsync(OutageKey, cancellationToken) == "on")
+            if (outage)
             {
                 return Results.Problem(statusCode: StatusCodes.Status500InternalServerError, title: "Origin outage", detail: "The product origin is switched off (POST /products/origin-outage?on=false).");
             }
 
-            var price = await store.GetStringAsync(PriceKey(id), cancellationToken) is { } stored
-                ? decimal.Parse(stored, CultureInfo.InvariantCulture)
-                : DefaultPrice(id);
             return Results.Ok(new { id, price, renderId = Guid.NewGuid().ToString("N"), renderedAt = DateTimeOffset.UtcNow });
         }).CacheResponse("products");
 

@@ -63,8 +63,17 @@ public static class RedisResponseCachingDefaults
     /// <summary>The default longest body stored: 1 MiB.</summary>
     public const long MaxBodySize = 1024 * 1024;
 
-    /// <summary>The default lifetime of a fill lease: 30 s (a fill that takes longer lets another request take over).</summary>
-    public static readonly TimeSpan FillLeaseTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// The default lifetime of a fill lease without renewal: 3 s. The filler renews it every third of that while the
+    /// origin runs, so only a filler that died (or cannot reach Redis) loses it, and one waiting request takes over.
+    /// </summary>
+    public static readonly TimeSpan FillLeaseTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// How long an eviction is kept on record to fence fills that began before it: 10 minutes. A fill that runs longer
+    /// than this is served but not stored.
+    /// </summary>
+    public static readonly TimeSpan EvictionFence = TimeSpan.FromMinutes(10);
 
     /// <summary>The default longest a request waits for another request's fill: 5 s.</summary>
     public static readonly TimeSpan FillWaitTimeout = TimeSpan.FromSeconds(5);

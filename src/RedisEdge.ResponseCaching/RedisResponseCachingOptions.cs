@@ -11,8 +11,10 @@ public sealed class RedisResponseCachingOptions
     public Dictionary<string, RedisResponseCachePolicyOptions> Policies { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
-    /// How long a fill lease lasts: the request that runs the origin on a miss holds it; if it neither stores nor
-    /// gives up within this time (its instance died), another request takes over. Default 30 s.
+    /// How long a fill lease lasts without renewal: the request that runs the origin on a miss holds it and renews it
+    /// every third of this time while the origin runs; if its instance dies, the lease lapses within this time and one
+    /// waiting request takes over. Keep it below <see cref="FillWaitTimeout"/>, so waiters take over a dead filler's
+    /// lease before they give up waiting. Default 3 s.
     /// </summary>
     public TimeSpan FillLeaseTimeout { get; set; } = RedisResponseCachingDefaults.FillLeaseTimeout;
 

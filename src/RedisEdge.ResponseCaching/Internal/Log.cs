@@ -35,4 +35,22 @@ internal static partial class Log
 
     [LoggerMessage(5008, LogLevel.Warning, "The origin failed for policy '{Policy}'; a stale entry was served instead (stale-if-error).", EventName = "ServedStaleOnError")]
     public static partial void ServedStaleOnError(ILogger logger, string policy, Exception? exception);
+
+    [LoggerMessage(5009, LogLevel.Warning, "A stored response-cache entry could not be read ({Key}); it is treated as a miss and replaced by the next fill. Further unreadable entries are not logged until one is read again.", EventName = "BadEntry")]
+    public static partial void BadEntry(ILogger logger, string key, Exception? exception);
+
+    [LoggerMessage(5010, LogLevel.Information, "Response-cache entries are readable again.", EventName = "BadEntriesCleared")]
+    public static partial void BadEntriesCleared(ILogger logger);
+
+    [LoggerMessage(5011, LogLevel.Warning, "A response-cache lookup for policy '{Policy}' failed with an error that is not an outage; requests are forwarded uncached. Further failures are not logged until a lookup succeeds.", EventName = "LookupFailed")]
+    public static partial void LookupFailed(ILogger logger, string policy, Exception exception);
+
+    [LoggerMessage(5012, LogLevel.Information, "Response-cache lookups succeed again.", EventName = "LookupRecovered")]
+    public static partial void LookupRecovered(ILogger logger);
+
+    [LoggerMessage(5013, LogLevel.Debug, "Renewing a fill lease for policy '{Policy}' failed; it is tried again, and the lease lapses if it keeps failing.", EventName = "RenewFailed")]
+    public static partial void RenewFailed(ILogger logger, string policy, Exception exception);
+
+    [LoggerMessage(5014, LogLevel.Debug, "A fill for policy '{Policy}' was not stored: an eviction of one of its tags or of its URL came after it began.", EventName = "FillFenced")]
+    public static partial void FillFenced(ILogger logger, string policy);
 }

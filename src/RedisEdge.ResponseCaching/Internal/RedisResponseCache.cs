@@ -1,13 +1,19 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
+using StackExchange.Redis;
 
 namespace RedisEdge.ResponseCaching.Internal;
 
-/// <summary>Eviction by tag and by resource, one atomic script per policy (each policy is one slot).</summary>
+/// <summary>
+/// Eviction by tag and by resource. The first step records the eviction (fencing every fill that began before it),
+/// then the entries are deleted in bounded steps; this instance drops its own near-cache copies of each step's keys
+/// before the next, so a request it serves after the eviction returns never sees an evicted copy.
+/// </summary>
 internal sealed class RedisResponseCache(
     ResponseCachePolicyProvider policies,
     ResponseCacheKeys keys,
     ResponseCacheStore store,
+    NearCache near,
     ResponseCachingMetrics metrics) : IRedisResponseCache
 {
     public async Task<long> EvictTagAsync(string tag, CancellationToken cancellationToken = default)
@@ -16,7 +22,7 @@ internal sealed class RedisResponseCache(
         var set = policies.Current;
         var evictions = set.Policies.Values
             .Where(p => p.Tags.Length > 0)
-            .Select(p => store.EvictSetAsync(keys.Tag(p, tag), cancellationToken))
+            .Select(p => EvictSetAsync(p, keys.Tag(p, tag), cancellationToken))
             .ToArray();
         var evicted = (await Task.WhenAll(evictions).ConfigureAwait(false)).Sum();
         metrics.Evicted("tag", evicted);
@@ -36,8 +42,30 @@ internal sealed class RedisResponseCache(
         var path = separator < 0 ? pathAndQuery : pathAndQuery[..separator];
         var query = separator < 0 ? new QueryCollection() : new QueryCollection(QueryHelpers.ParseQuery(pathAndQuery[separator..]));
         var resource = ResponseCacheKeys.ResourceString(policy, PathString.FromUriComponent(path.StartsWith('/') ? path : "/" + path), query);
-        var evicted = await store.EvictSetAsync(keys.Resource(policy, resource), cancellationToken).ConfigureAwait(false);
+        var evicted = await EvictSetAsync(policy, keys.Resource(policy, resource), cancellationToken).ConfigureAwait(false);
         metrics.Evicted("resource", evicted);
         return evicted;
+    }
+
+    private async Task<long> EvictSetAsync(ResponseCachePolicy policy, RedisKey set, CancellationToken cancellationToken)
+    {
+        long evicted = 0;
+        var first = true;
+        while (true)
+        {
+            // Only the first step may be cancelled: once the eviction is on record, its entries are deleted to the end.
+            var step = await store.EvictStepAsync(policy, set, first, first ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
+            first = false;
+            foreach (var key in step.Keys)
+            {
+                near.Invalidate(key);
+            }
+
+            evicted += step.Deleted;
+            if (step.Left == 0)
+            {
+                return evicted;
+            }
+        }
     }
 }

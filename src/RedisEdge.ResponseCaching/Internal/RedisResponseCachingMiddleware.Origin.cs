@@ -8,9 +8,37 @@ namespace RedisEdge.ResponseCaching.Internal;
 /// <summary>The origin side: running the endpoint with its body captured, storing it, refreshing, stale-if-error.</summary>
 internal sealed partial class RedisResponseCachingMiddleware
 {
+    /// <summary>
+    /// Runs the origin as the filler: the lease is renewed while it runs, the handler sees a <c>RequestAborted</c> that
+    /// only the host's shutdown cancels (a fill whose client has gone still finishes and is stored), and the lease is
+    /// always settled: stored, or given back.
+    /// </summary>
+    private async Task FillAsync(HttpContext context, ResponseCachePolicySet set, ResponseCachePolicy policy, CacheRequestKeys keys, string owner, StaleCandidate? stale, string fwd)
+    {
+        var client = context.RequestAborted;
+        var lifetime = context.Features.Get<IHttpRequestLifetimeFeature>();
+        context.Features.Set<IHttpRequestLifetimeFeature>(new DetachedLifetime(lifetime, _stopping));
+        var fill = new FillTicket(owner);
+        try
+        {
+            await ForwardAsync(context, policy, keys, fill, stale, fwd, detail: null, collapsed: false, set.FillLeaseMs, client).ConfigureAwait(false);
+        }
+        finally
+        {
+            context.Features.Set(lifetime);
+            if (!fill.Settled)
+            {
+                await AbandonAsync(policy, keys, owner, 0).ConfigureAwait(false);
+            }
+        }
+    }
+
     /// <summary>Runs the origin with the body captured, then stores it (when this request holds the lease), serves it,
     /// or serves <paramref name="stale"/> when the origin failed.</summary>
-    private async Task ForwardAsync(HttpContext context, ResponseCachePolicy policy, CacheRequestKeys keys, string? owner, StaleCandidate? stale, string fwd, string? detail, bool collapsed)
+    private Task ForwardAsync(HttpContext context, ResponseCachePolicy policy, CacheRequestKeys keys, string? owner, StaleCandidate? stale, string fwd, string? detail, bool collapsed) =>
+        ForwardAsync(context, policy, keys, owner is null ? null : new FillTicket(owner), stale, fwd, detail, collapsed, 0, context.RequestAborted);
+
+    private async Task ForwardAsync(HttpContext context, ResponseCachePolicy policy, CacheRequestKeys keys, FillTicket? fill, StaleCandidate? stale, string fwd, string? detail, bool collapsed, long leaseMs, CancellationToken client)
     {
         var response = context.Response;
         var before = Snapshot(response.Headers);
@@ -22,21 +50,33 @@ internal sealed partial class RedisResponseCachingMiddleware
         context.Features.Set(perUser);
 
         // A filler asks the origin for the full 200 whatever this client's conditional or range headers say.
-        var conditional = owner is null ? default : ConditionalRequestHeaders.Strip(context.Request.Headers);
+        var conditional = fill is null ? default : ConditionalRequestHeaders.Strip(context.Request.Headers);
+        var renewal = fill is null ? null : new FillLease(_store, keys.Entry, fill.Owner, leaseMs, policy.Name, _timeProvider, _logger);
         try
         {
-            await _next(context).ConfigureAwait(false);
-            await capture.FlushWriterAsync().ConfigureAwait(false);
+            try
+            {
+                await _next(context).ConfigureAwait(false);
+                await capture.FlushWriterAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                if (renewal is not null)
+                {
+                    await renewal.DisposeAsync().ConfigureAwait(false);
+                }
+            }
         }
         catch (Exception ex)
         {
             context.Features.Set(originalBody);
             conditional.Restore(context.Request.Headers);
-            var aborted = context.RequestAborted.IsCancellationRequested;
-            if (owner is not null)
+            var aborted = client.IsCancellationRequested;
+            if (fill is not null)
             {
                 _metrics.Fill(policy.Name, "origin_failed");
-                await AbandonAsync(policy, keys, owner, aborted ? 0 : policy.PassMs).ConfigureAwait(false);
+                fill.Settled = true;
+                await AbandonAsync(policy, keys, fill.Owner, aborted ? 0 : policy.PassMs).ConfigureAwait(false);
             }
 
             if (!aborted && !capture.Overflowed && !response.HasStarted && Usable(stale) is { } usable)
@@ -58,21 +98,25 @@ internal sealed partial class RedisResponseCachingMiddleware
         var status = response.StatusCode;
         if (capture.Overflowed)
         {
-            if (owner is not null)
+            if (fill is not null)
             {
+                // A definitive answer too large to store: a stored copy is out of date, so it goes too.
                 _metrics.Fill(policy.Name, "too_large");
-                await AbandonAsync(policy, keys, owner, policy.PassMs).ConfigureAwait(false);
+                fill.Settled = true;
+                await AbandonAsync(policy, keys, fill.Owner, policy.PassMs, drop: true).ConfigureAwait(false);
             }
 
             return;
         }
 
-        if (status >= 500 && !context.RequestAborted.IsCancellationRequested && Usable(stale) is { } fallback)
+        if (status >= 500 && !client.IsCancellationRequested && Usable(stale) is { } fallback)
         {
-            if (owner is not null)
+            if (fill is not null)
             {
+                // The stale copy is kept, and the pass marker makes the next requests serve it at once (fail-safe).
                 _metrics.Fill(policy.Name, "origin_failed");
-                await AbandonAsync(policy, keys, owner, policy.PassMs).ConfigureAwait(false);
+                fill.Settled = true;
+                await AbandonAsync(policy, keys, fill.Owner, policy.PassMs).ConfigureAwait(false);
             }
 
             Log.ServedStaleOnError(_logger, policy.Name, null);
@@ -81,23 +125,22 @@ internal sealed partial class RedisResponseCachingMiddleware
         }
 
         var body = capture.Body;
-        var notStorable = HttpCaching.NotStorableReason(policy, response) ?? PerUserReason(context, policy, perUser);
+        var definitive = HttpCaching.NotStorableReason(policy, response);
+        var notStorable = definitive ?? PerUserReason(context, policy, perUser);
         var etag = notStorable is null ? HttpCaching.OriginETag(response.Headers) ?? HttpCaching.ETag(body.Span) : null;
         var stored = false;
-        if (owner is not null)
+        if (fill is not null)
         {
             if (notStorable is null)
             {
                 try
                 {
-                    stored = await _store.FillAsync(keys, owner, policy, status, HeaderCodec.Serialize(OwnHeaders(response.Headers, before)), body, etag!).ConfigureAwait(false);
-                    _metrics.Fill(policy.Name, stored ? "stored" : "lease_lost");
-                    if (stored)
-                    {
-                        _metrics.Stored(policy.Name, body.Length);
-                    }
+                    var outcome = await _store.FillAsync(keys, fill.Owner, policy, status, HeaderCodec.Serialize(OwnHeaders(response.Headers, before)), body, etag!).ConfigureAwait(false);
+                    fill.Settled = true;
+                    stored = outcome == FillOutcome.Stored;
+                    RecordFill(policy, outcome, body.Length);
                 }
-                catch (RedisEdgeUnavailableException ex)
+                catch (Exception ex) when (ex is RedisEdgeUnavailableException or StackExchange.Redis.RedisException or TimeoutException)
                 {
                     _metrics.Fill(policy.Name, "redis_error");
                     Log.FillFailed(_logger, policy.Name, ex);
@@ -105,8 +148,12 @@ internal sealed partial class RedisResponseCachingMiddleware
             }
             else
             {
+                // The origin answered definitively (a status that is not stored, no-store, ...): a stale 200 must not
+                // outlive that answer, so it is removed with the lease. A 5xx keeps it (stale-if-error), and so does a
+                // response that is only this user's (it says nothing about the shared copy).
                 _metrics.Fill(policy.Name, "not_storable");
-                await AbandonAsync(policy, keys, owner, policy.PassMs).ConfigureAwait(false);
+                fill.Settled = true;
+                await AbandonAsync(policy, keys, fill.Owner, policy.PassMs, drop: status < 500 && definitive is not null).ConfigureAwait(false);
             }
         }
 
@@ -129,65 +176,108 @@ internal sealed partial class RedisResponseCachingMiddleware
             response.ContentLength = body.Length;
             if (body.Length > 0)
             {
-                await response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
+                await response.Body.WriteAsync(body, client).ConfigureAwait(false);
             }
         }
     }
 
     /// <summary>
-    /// Stale-while-revalidate, on the request that won the lease: the stale response is completed first (the client
-    /// has it), then the origin runs against a private response whose result is stored.
+    /// Stale-while-revalidate, detached: runs the origin on a copy of the request (<see cref="DetachedRequest"/>) after
+    /// the stale response was served, and stores the result. The lease is renewed while the origin runs and always
+    /// settled, whatever the origin throws (an <see cref="OperationCanceledException"/> included).
     /// </summary>
-    private async Task RefreshAsync(HttpContext context, ResponseCachePolicy policy, CacheRequestKeys keys, string owner)
+    private async Task RefreshAsync(HttpContext context, ResponseCachePolicy policy, CacheRequestKeys keys, string owner, long leaseMs)
     {
-        var features = context.Features;
-        var originalResponse = features.Get<IHttpResponseFeature>()!;
-        var originalBody = features.Get<IHttpResponseBodyFeature>()!;
+        var settled = false;
         try
         {
-            await context.Response.CompleteAsync().ConfigureAwait(false);
-            var refresh = new HttpResponseFeature();
             var capture = new ResponseCapture(new StreamResponseBodyFeature(Stream.Null), policy.MaxBodySize, onOverflow: null);
-            features.Set<IHttpResponseFeature>(refresh);
-            features.Set<IHttpResponseBodyFeature>(capture);
+            context.Features.Set<IHttpResponseBodyFeature>(capture);
             var perUser = new PerUserResponseFeature();
-            features.Set(perUser);
+            context.Features.Set(perUser);
 
             // The stale copy already answered this client; the refresh asks the origin for the full 200.
             ConditionalRequestHeaders.Strip(context.Request.Headers);
-            await _next(context).ConfigureAwait(false);
-            await capture.FlushWriterAsync().ConfigureAwait(false);
+            var renewal = new FillLease(_store, keys.Entry, owner, leaseMs, policy.Name, _timeProvider, _logger);
+            try
+            {
+                await _next(context).ConfigureAwait(false);
+                await capture.FlushWriterAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                await renewal.DisposeAsync().ConfigureAwait(false);
+            }
+
+            var response = context.Response;
+            var status = response.StatusCode;
+            var definitive = HttpCaching.NotStorableReason(policy, response);
             var reason = capture.Overflowed ? "too_large"
-                : refresh.StatusCode >= 500 ? "origin_failed"
-                : (HttpCaching.NotStorableReason(policy, context.Response) ?? PerUserReason(context, policy, perUser)) is null ? null
+                : status >= 500 ? "origin_failed"
+                : (definitive ?? PerUserReason(context, policy, perUser)) is null ? null
                 : "not_storable";
             if (reason is not null)
             {
+                // A definitive answer (anything but a 5xx, or a per-user response) replaces the stale copy: it is
+                // removed with the lease.
                 _metrics.Fill(policy.Name, reason);
-                await AbandonAsync(policy, keys, owner, policy.PassMs).ConfigureAwait(false);
+                settled = true;
+                await AbandonAsync(policy, keys, owner, policy.PassMs, drop: status < 500 && (definitive is not null || capture.Overflowed)).ConfigureAwait(false);
                 return;
             }
 
             var body = capture.Body;
-            var stored = await _store.FillAsync(keys, owner, policy, refresh.StatusCode, HeaderCodec.Serialize(refresh.Headers), body, HttpCaching.OriginETag(refresh.Headers) ?? HttpCaching.ETag(body.Span)).ConfigureAwait(false);
-            _metrics.Fill(policy.Name, stored ? "stored" : "lease_lost");
-            if (stored)
-            {
-                _metrics.Stored(policy.Name, body.Length);
-            }
+            var outcome = await _store.FillAsync(keys, owner, policy, status, HeaderCodec.Serialize(response.Headers), body, HttpCaching.OriginETag(response.Headers) ?? HttpCaching.ETag(body.Span)).ConfigureAwait(false);
+            settled = true;
+            RecordFill(policy, outcome, body.Length);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        catch (Exception ex)
         {
-            // The client already has its response; a failed refresh must not surface as an error of this request.
+            // Nobody waits for this task: every failure ends here, logged, and the lease is given back.
             Log.RefreshFailed(_logger, policy.Name, ex);
-            _metrics.Fill(policy.Name, ex is RedisEdgeUnavailableException ? "redis_error" : "origin_failed");
-            await AbandonAsync(policy, keys, owner, policy.PassMs).ConfigureAwait(false);
+            if (!settled)
+            {
+                _metrics.Fill(policy.Name, ex is RedisEdgeUnavailableException or StackExchange.Redis.RedisException ? "redis_error" : "origin_failed");
+                settled = true;
+                await AbandonAsync(policy, keys, owner, policy.PassMs).ConfigureAwait(false);
+            }
         }
         finally
         {
-            features.Set(originalResponse);
-            features.Set(originalBody);
-            features.Set<PerUserResponseFeature>(null);
+            if (!settled)
+            {
+                await AbandonAsync(policy, keys, owner, 0).ConfigureAwait(false);
+            }
+
+            if (context.Features.Get<IServiceProvidersFeature>() is IAsyncDisposable services)
+            {
+                await services.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A response the endpoint built from per-user state (it read or wrote the RedisEdge session) is one user's: it is
+    /// stored only by a policy that varies by user, for a request that has a user id, so the key is that user's.
+    /// </summary>
+    private static string? PerUserReason(HttpContext context, ResponseCachePolicy policy, PerUserResponseFeature perUser) =>
+        perUser.Source is { } source && !(policy.VaryByUser && ResponseCacheKeys.UserId(context.User) is not null) ? source : null;
+
+    private void RecordFill(ResponseCachePolicy policy, FillOutcome outcome, long bytes)
+    {
+        switch (outcome)
+        {
+            case FillOutcome.Stored:
+                _metrics.Fill(policy.Name, "stored");
+                _metrics.Stored(policy.Name, bytes);
+                break;
+            case FillOutcome.Fenced:
+                _metrics.Fill(policy.Name, "fenced");
+                Log.FillFenced(_logger, policy.Name);
+                break;
+            default:
+                _metrics.Fill(policy.Name, "lease_lost");
+                break;
         }
     }
 
@@ -215,13 +305,6 @@ internal sealed partial class RedisResponseCachingMiddleware
         return now < stale.Entry.StaleIfErrorUntil ? (stale.Entry, now) : null;
     }
 
-    /// <summary>
-    /// A response the endpoint built from per-user state (it read or wrote the RedisEdge session) is one user's: it is
-    /// stored only by a policy that varies by user, for a request that has a user id, so the key is that user's.
-    /// </summary>
-    private static string? PerUserReason(HttpContext context, ResponseCachePolicy policy, PerUserResponseFeature perUser) =>
-        perUser.Source is { } source && !(policy.VaryByUser && ResponseCacheKeys.UserId(context.User) is not null) ? source : null;
-
     private static List<KeyValuePair<string, StringValues>> Snapshot(IHeaderDictionary headers) => [.. headers];
 
     /// <summary>The headers the endpoint set: those earlier middleware had already set, unchanged, are not part of the entry.</summary>
@@ -241,4 +324,12 @@ internal sealed partial class RedisResponseCachingMiddleware
 
     /// <summary>A stale entry that may replace a failed origin response, with the server clock when it was read.</summary>
     private sealed record StaleCandidate(CachedEntry Entry, long ServerNow, long Timestamp);
+
+    /// <summary>The lease a filler holds, and whether it was settled (stored, or given back).</summary>
+    private sealed class FillTicket(string owner)
+    {
+        public string Owner { get; } = owner;
+
+        public bool Settled { get; set; }
+    }
 }

@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
@@ -22,6 +24,8 @@ internal sealed partial class RedisResponseCachingMiddleware
     private readonly NearCache _near;
     private readonly ResponseCachingMetrics _metrics;
     private readonly TimeProvider _timeProvider;
+    private readonly IServiceScopeFactory _scopes;
+    private readonly CancellationToken _stopping;
     private readonly ILogger _logger;
 
     public RedisResponseCachingMiddleware(
@@ -33,6 +37,8 @@ internal sealed partial class RedisResponseCachingMiddleware
         NearCache near,
         ResponseCachingMetrics metrics,
         TimeProvider timeProvider,
+        IServiceScopeFactory scopes,
+        IHostApplicationLifetime lifetime,
         ILogger<RedisResponseCachingMiddleware> logger)
     {
         _next = next;
@@ -43,6 +49,8 @@ internal sealed partial class RedisResponseCachingMiddleware
         _near = near;
         _metrics = metrics;
         _timeProvider = timeProvider;
+        _scopes = scopes;
+        _stopping = lifetime.ApplicationStopping;
         _logger = logger;
     }
 
@@ -125,6 +133,16 @@ internal sealed partial class RedisResponseCachingMiddleware
                     await OnUnavailableAsync(context, set, policy, ex).ConfigureAwait(false);
                     return;
                 }
+                catch (StackExchange.Redis.RedisException ex)
+                {
+                    // Redis answered, but not as the script should (a script error, an unexpected reply): not an
+                    // outage, and not the client's fault either, so the request is served uncached, never a 500.
+                    _store.LookupFailed(policy.Name, ex);
+                    _metrics.Bypass(policy.Name, "redis-error");
+                    context.Response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = HttpCaching.Forward("bypass", detail: "redis-error");
+                    await _next(context).ConfigureAwait(false);
+                    return;
+                }
 
                 var entry = lookup.Entry;
                 var stale = entry is not null && entry.StaleIfErrorUntil > lookup.Now
@@ -155,12 +173,28 @@ internal sealed partial class RedisResponseCachingMiddleware
                             _metrics.Coalesced(policy.Name, "served");
                         }
 
-                        await ServeAsync(context, entry!, lookup.Now, HttpCaching.Hit(entry!.FreshUntil - lookup.Now, "stale-while-revalidate"), head).ConfigureAwait(false);
-                        if (lookup.Filler)
+                        // The refresh is detached from this request: it neither waits for this response nor holds up
+                        // the next request on the connection, and the client leaving does not cancel it.
+                        var refresh = lookup.Filler ? DetachedRequest.Copy(context, _scopes, _stopping) : null;
+                        try
                         {
-                            await RefreshAsync(context, policy, keys, owner).ConfigureAwait(false);
+                            await ServeAsync(context, entry!, lookup.Now, HttpCaching.Hit(entry!.FreshUntil - lookup.Now, "stale-while-revalidate"), head).ConfigureAwait(false);
+                        }
+                        finally
+                        {
+                            if (refresh is not null)
+                            {
+                                _ = Task.Run(() => RefreshAsync(refresh, policy, keys, owner, set.FillLeaseMs));
+                            }
                         }
 
+                        return;
+
+                    case LookupState.FailSafe:
+                        // The origin failed moments ago and one request retries it once the marker ends: serve the
+                        // stale-if-error copy now instead of sending everyone to a failing origin.
+                        _metrics.Stale(policy.Name, "stale-if-error");
+                        await ServeAsync(context, entry!, lookup.Now, HttpCaching.Hit(entry!.FreshUntil - lookup.Now, "stale-if-error"), head).ConfigureAwait(false);
                         return;
 
                     case LookupState.Pass:
@@ -174,7 +208,7 @@ internal sealed partial class RedisResponseCachingMiddleware
                 if (lookup.Filler)
                 {
                     _metrics.Miss(policy.Name);
-                    await ForwardAsync(context, policy, keys, owner, stale, fwd, detail: null, collapsed: false).ConfigureAwait(false);
+                    await FillAsync(context, set, policy, keys, owner, stale, fwd).ConfigureAwait(false);
                     return;
                 }
 
@@ -283,13 +317,13 @@ internal sealed partial class RedisResponseCachingMiddleware
         await _next(context).ConfigureAwait(false);
     }
 
-    private async Task AbandonAsync(ResponseCachePolicy policy, CacheRequestKeys keys, string owner, long passMs)
+    private async Task AbandonAsync(ResponseCachePolicy policy, CacheRequestKeys keys, string owner, long passMs, bool drop = false)
     {
         try
         {
-            await _store.AbandonAsync(keys.Entry, owner, passMs).ConfigureAwait(false);
+            await _store.AbandonAsync(keys.Entry, owner, passMs, drop).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RedisEdgeUnavailableException or StackExchange.Redis.RedisException)
+        catch (Exception ex) when (ex is RedisEdgeUnavailableException or StackExchange.Redis.RedisException or TimeoutException)
         {
             // The lease expires on its own after FillLeaseTimeout.
             Log.AbandonFailed(_logger, policy.Name, ex);

@@ -40,14 +40,35 @@ internal sealed class ResponseCacheKeys
     public RedisKey Resource(ResponseCachePolicy policy, string resource) =>
         _keys.Key(RedisResponseCachingDefaults.KeyFeature, policy.HashTag, "r:" + RedisKeyBuilder.Hash(resource));
 
+    /// <summary>The policy's eviction sequence (see evict_tag.lua): <c>...:{policy}:g</c>.</summary>
+    public RedisKey Sequence(ResponseCachePolicy policy) =>
+        _keys.Key(RedisResponseCachingDefaults.KeyFeature, policy.HashTag, "g");
+
+    /// <summary>The eviction sequence of the policy an entry key belongs to: the entry's prefix up to its hash tag.</summary>
+    public static RedisKey SequenceOf(RedisKey entry)
+    {
+        var name = entry.ToString();
+        return name[..(name.IndexOf('}', StringComparison.Ordinal) + 1)] + ":g";
+    }
+
+    /// <summary>The eviction epoch of a tag or resource set: the set's key followed by <c>:g</c>.</summary>
+    public static RedisKey Epoch(RedisKey set) => set.Append(":g");
+
+    /// <summary>The keys of one eviction step of <paramref name="set"/>: the set, its epoch, the policy's sequence.</summary>
+    public RedisKey[] EvictKeys(ResponseCachePolicy policy, RedisKey set) => [set, Epoch(set), Sequence(policy)];
+
     /// <summary>The keys of one request under <paramref name="policy"/>.</summary>
     public CacheRequestKeys ForRequest(HttpContext context, ResponseCachePolicy policy)
     {
         var request = context.Request;
-        var resource = ResourceString(policy, request.PathBase.Add(request.Path), request.Query);
+
+        // The resource is the path as the app routes it, so EvictAsync finds it from that path under any PathBase; the
+        // PathBase still selects the variant.
+        var resource = ResourceString(policy, request.Path, request.Query);
         var variant = new StringBuilder(resource.Length + 128);
         Append(variant, "v1");
         Append(variant, request.Host.Value?.ToLowerInvariant() ?? string.Empty);
+        Append(variant, request.PathBase.Value?.ToLowerInvariant() ?? string.Empty);
         Append(variant, resource);
         foreach (var header in policy.Headers)
         {
@@ -87,15 +108,25 @@ internal sealed class ResponseCacheKeys
         return new CacheRequestKeys(entry, this, policy, resource, tags);
     }
 
-    /// <summary>The keys a fill writes: the entry, then the resource set and the tag sets it is added to.</summary>
+    /// <summary>
+    /// The keys a fill uses: the entry, the policy's eviction sequence, the resource set and the tag sets it is added
+    /// to, then the eviction epochs of those sets (fill.lua).
+    /// </summary>
     public RedisKey[] FillKeys(RedisKey entry, ResponseCachePolicy policy, string resource, List<string>? tags)
     {
-        var keys = new RedisKey[2 + (tags?.Count ?? 0)];
+        var sets = 1 + (tags?.Count ?? 0);
+        var keys = new RedisKey[2 + (2 * sets)];
         keys[0] = entry;
-        keys[1] = Resource(policy, resource);
-        for (var i = 2; i < keys.Length; i++)
+        keys[1] = Sequence(policy);
+        keys[2] = Resource(policy, resource);
+        for (var i = 1; i < sets; i++)
         {
-            keys[i] = Tag(policy, tags![i - 2]);
+            keys[2 + i] = Tag(policy, tags![i - 1]);
+        }
+
+        for (var i = 0; i < sets; i++)
+        {
+            keys[2 + sets + i] = Epoch(keys[2 + i]);
         }
 
         return keys;

@@ -6,16 +6,28 @@ using StackExchange.Redis;
 
 namespace RedisEdge.ResponseCaching.Internal;
 
-/// <summary>The feature's four scripts: lookup (with the fill lease), fill, abandon and evict.</summary>
+/// <summary>The feature's scripts: lookup (with the fill lease), renew, fill, abandon and the eviction steps.</summary>
 internal sealed class ResponseCacheStore
 {
+    /// <summary>The stored-entry format this version reads and writes (field <c>v</c>); an entry of another is a miss.</summary>
+    public const string FormatVersion = "1";
+
+    /// <summary>The most entries one eviction step deletes (and publishes in one message).</summary>
+    public const int EvictionBatch = 128;
+
     private static readonly RedisScript LookupScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "lookup.lua");
+    private static readonly RedisScript RenewScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "renew.lua");
     private static readonly RedisScript FillScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "fill.lua");
     private static readonly RedisScript AbandonScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "abandon.lua");
     private static readonly RedisScript EvictScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "evict_tag.lua");
 
+    private static readonly long EvictionFenceMs = (long)RedisResponseCachingDefaults.EvictionFence.TotalMilliseconds;
+
     private readonly RedisScriptRunner _runner;
     private readonly ResponseCacheKeys _keys;
+    private readonly ILogger _logger;
+    private int _badEntries;
+    private int _lookupErrors;
 
     public ResponseCacheStore(
         RedisEdgeConnection connection,
@@ -26,40 +38,106 @@ internal sealed class ResponseCacheStore
         TimeProvider timeProvider)
     {
         _keys = keys;
+        _logger = logger;
         _runner = new RedisScriptRunner(connection, metrics.Telemetry, options.Value.Failure, logger, timeProvider);
     }
 
     internal RedisScriptRunner Runner => _runner;
 
-    /// <summary>One round trip: the entry (if usable) and whether this request now holds the fill lease.</summary>
+    /// <summary>
+    /// One round trip: the entry (if usable) and whether this request now holds the fill lease. A stored entry that
+    /// cannot be read (malformed, or written by something else) is logged once per state change and looked up again as
+    /// a miss, so this request may take the lease and its fill replaces it.
+    /// </summary>
     public async Task<LookupResult> LookupAsync(RedisKey entry, string owner, long leaseMs, CancellationToken cancellationToken)
     {
-        var result = await _runner.EvaluateAsync(LookupScript, [entry], [owner, leaseMs], cancellationToken).ConfigureAwait(false);
-        var reply = (RedisResult[])result!;
+        var keys = new[] { entry, ResponseCacheKeys.SequenceOf(entry) };
+        var result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 0], cancellationToken).ConfigureAwait(false);
+        if (Volatile.Read(ref _lookupErrors) != 0 && Interlocked.Exchange(ref _lookupErrors, 0) != 0)
+        {
+            Log.LookupRecovered(_logger);
+        }
+
+        if (TryRead((RedisResult[])result!, out var lookup, out var error))
+        {
+            if (lookup.Entry is not null && Volatile.Read(ref _badEntries) != 0 && Interlocked.Exchange(ref _badEntries, 0) != 0)
+            {
+                Log.BadEntriesCleared(_logger);
+            }
+
+            return lookup;
+        }
+
+        if (Interlocked.Exchange(ref _badEntries, 1) == 0)
+        {
+            Log.BadEntry(_logger, entry.ToString(), error);
+        }
+
+        result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 1], cancellationToken).ConfigureAwait(false);
+        return TryRead((RedisResult[])result!, out lookup, out _) ? lookup : new LookupResult(LookupState.Pass, false, lookup.Now, null);
+    }
+
+    /// <summary>
+    /// A lookup failed with an error that is not an outage (a script error, an unexpected reply): the request is
+    /// forwarded uncached, and the failure is logged once until a lookup succeeds again.
+    /// </summary>
+    public void LookupFailed(string policy, Exception exception)
+    {
+        if (Interlocked.Exchange(ref _lookupErrors, 1) == 0)
+        {
+            Log.LookupFailed(_logger, policy, exception);
+        }
+    }
+
+    private static bool TryRead(RedisResult[] reply, out LookupResult lookup, out Exception? error)
+    {
         var state = (LookupState)(long)reply[0];
         var filler = (long)reply[1] == 1;
         var now = (long)reply[2];
+        error = null;
         CachedEntry? cached = null;
         if (reply.Length >= 11 && !reply[3].IsNull)
         {
-            cached = new CachedEntry
+            try
             {
-                Status = int.Parse((string)reply[3]!, CultureInfo.InvariantCulture),
-                Headers = HeaderCodec.Deserialize((byte[])reply[4]! ?? []),
-                Body = (byte[])reply[5]! ?? [],
-                ETag = (string)reply[6]! ?? string.Empty,
-                Created = (long)reply[7],
-                FreshUntil = (long)reply[8],
-                StaleWhileRevalidateUntil = (long)reply[9],
-                StaleIfErrorUntil = (long)reply[10],
-            };
+                cached = new CachedEntry
+                {
+                    Status = Status((string)reply[3]!),
+                    Headers = HeaderCodec.Deserialize((byte[])reply[4]! ?? []),
+                    Body = reply[5].IsNull ? throw new FormatException("The stored entry has no body field.") : (byte[])reply[5]!,
+                    ETag = (string)reply[6]! ?? string.Empty,
+                    Created = (long)reply[7],
+                    FreshUntil = (long)reply[8],
+                    StaleWhileRevalidateUntil = (long)reply[9],
+                    StaleIfErrorUntil = (long)reply[10],
+                };
+            }
+            catch (Exception ex) when (ex is FormatException or OverflowException or EndOfStreamException or IOException or InvalidCastException or ArgumentException)
+            {
+                error = ex;
+                lookup = new LookupResult(state, filler, now, null);
+                return false;
+            }
         }
 
-        return new LookupResult(state, filler, now, cached);
+        lookup = new LookupResult(state, filler, now, cached);
+        return true;
     }
 
-    /// <summary>Stores a response if <paramref name="owner"/> still holds the lease; returns whether it was stored.</summary>
-    public async Task<bool> FillAsync(CacheRequestKeys keys, string owner, ResponseCachePolicy policy, int status, byte[] headers, ReadOnlyMemory<byte> body, string etag)
+    private static int Status(string? stored) =>
+        int.TryParse(stored, NumberStyles.None, CultureInfo.InvariantCulture, out var status) && status is >= 100 and <= 999
+            ? status
+            : throw new FormatException($"The stored status '{stored}' is not an HTTP status.");
+
+    /// <summary>Extends <paramref name="owner"/>'s lease by <paramref name="leaseMs"/> from now; returns whether it still held it.</summary>
+    public async Task<bool> RenewAsync(RedisKey entry, string owner, long leaseMs)
+    {
+        var result = await _runner.EvaluateAsync(RenewScript, [entry], [owner, leaseMs], CancellationToken.None).ConfigureAwait(false);
+        return (long)result == 1;
+    }
+
+    /// <summary>Stores a response if <paramref name="owner"/> still holds the lease and no eviction fenced it.</summary>
+    public async Task<FillOutcome> FillAsync(CacheRequestKeys keys, string owner, ResponseCachePolicy policy, int status, byte[] headers, ReadOnlyMemory<byte> body, string etag)
     {
         var args = new RedisValue[]
         {
@@ -72,24 +150,41 @@ internal sealed class ResponseCacheStore
             policy.StaleWhileRevalidateMs,
             policy.StaleIfErrorMs,
             _keys.Channel.ToString(),
+            FormatVersion,
+            EvictionFenceMs,
         };
 
-        // Not cancelled with the request: once the origin answered, storing it is worth finishing.
-        var result = await _runner.EvaluateAsync(FillScript, keys.FillKeys, args, CancellationToken.None).ConfigureAwait(false);
-        return (long)((RedisResult[])result!)[0] == 1;
+        // A settlement: the origin already ran, so storing it is worth finishing whatever the breaker says, and it is
+        // not cancelled with the request.
+        var result = await _runner.SettleAsync(FillScript, keys.FillKeys, args).ConfigureAwait(false);
+        return (FillOutcome)(long)((RedisResult[])result!)[0];
     }
 
-    /// <summary>Releases the lease without storing; <paramref name="passMs"/> &gt; 0 lets requests bypass leasing that long.</summary>
-    public async Task AbandonAsync(RedisKey entry, string owner, long passMs)
+    /// <summary>
+    /// Releases the lease without storing; <paramref name="passMs"/> &gt; 0 lets requests bypass leasing that long;
+    /// <paramref name="drop"/> removes a stored (stale) response too.
+    /// </summary>
+    public async Task AbandonAsync(RedisKey entry, string owner, long passMs, bool drop = false)
     {
-        await _runner.EvaluateAsync(AbandonScript, [entry], [owner, passMs, _keys.Channel.ToString()], CancellationToken.None).ConfigureAwait(false);
+        await _runner.SettleAsync(AbandonScript, [entry], [owner, passMs, _keys.Channel.ToString(), drop ? 1 : 0]).ConfigureAwait(false);
     }
 
-    /// <summary>Deletes every entry in a tag or resource set; returns how many.</summary>
-    public async Task<long> EvictSetAsync(RedisKey set, CancellationToken cancellationToken)
+    /// <summary>One eviction step of a tag or resource set (see evict_tag.lua); the first records the eviction.</summary>
+    public async Task<EvictionStep> EvictStepAsync(ResponseCachePolicy policy, RedisKey set, bool first, CancellationToken cancellationToken)
     {
-        var result = await _runner.EvaluateAsync(EvictScript, [set], [_keys.Channel.ToString()], cancellationToken).ConfigureAwait(false);
-        return (long)result;
+        var result = await _runner.EvaluateAsync(
+            EvictScript,
+            _keys.EvictKeys(policy, set),
+            [_keys.Channel.ToString(), EvictionBatch, EvictionFenceMs, first ? 1 : 0],
+            cancellationToken).ConfigureAwait(false);
+        var reply = (RedisResult[])result!;
+        var deleted = new string[reply.Length - 2];
+        for (var i = 0; i < deleted.Length; i++)
+        {
+            deleted[i] = (string)reply[i + 2]!;
+        }
+
+        return new EvictionStep((long)reply[0], (long)reply[1], deleted);
     }
 }
 
@@ -101,7 +196,19 @@ internal enum LookupState
     StaleWhileRevalidate = 2,
     StaleIfErrorOnly = 3,
     Pass = 4,
+    FailSafe = 5,
+}
+
+/// <summary>What fill.lua did.</summary>
+internal enum FillOutcome
+{
+    LeaseLost = 0,
+    Stored = 1,
+    Fenced = 2,
 }
 
 /// <summary>The answer of one lookup: state, whether this request holds the fill lease, the server clock, the entry.</summary>
 internal sealed record LookupResult(LookupState State, bool Filler, long Now, CachedEntry? Entry);
+
+/// <summary>One eviction step: entries deleted, members left in the set, and the deleted entry keys.</summary>
+internal sealed record EvictionStep(long Deleted, long Left, string[] Keys);

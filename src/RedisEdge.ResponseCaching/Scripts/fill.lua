@@ -1,20 +1,27 @@
 --[[
-fill.lua - stores a response, fenced by the fill lease.
+fill.lua - stores a response, fenced by the fill lease and by every eviction that came after the lease.
 
 KEYS[1]      entry hash (see lookup.lua for its fields).
-KEYS[2..n]   tag sets (sorted sets of entry keys, each stored without the prefix it shares with the
-             set, scored by the entry's expiry, server
-             ms): the policy's tags and the resource set that EvictAsync uses. Same hash tag
-             as KEYS[1], so one slot.
+KEYS[2]      the policy's eviction sequence (see evict_tag.lua).
+KEYS[3..]    n sets, then their n eviction epochs: the sets are sorted sets of entry keys, each stored without the
+             prefix it shares with the set, scored by the entry's expiry (server ms): the resource set that EvictAsync
+             uses and the policy's tag sets. The epoch of a set (a string) is the sequence value of its last eviction.
+             Same hash tag as KEYS[1], so one slot.
 ARGV[1]      owner token the lease was taken with in lookup.lua.
 ARGV[2..5]   status, serialized headers, body, ETag.
 ARGV[6..8]   time to live, stale-while-revalidate and stale-if-error windows, in ms.
 ARGV[9]      pub/sub channel: the entry key is published, so waiting requests wake and near
              caches drop their copy (a replaced entry is an invalidation).
+ARGV[10]     format version written with the entry.
+ARGV[11]     eviction fence in ms: how long an eviction's epoch is kept. A lease older than this is refused, since an
+             eviction during it may no longer be on record.
 
-Returns   { stored, now } - stored 0 when this request no longer holds the lease (the entry
-          was evicted or the lease expired and another request took it): a response computed
-          before an eviction never lands after it.
+Returns   { stored, now } - stored 1 when stored;
+          0 when this request no longer holds the lease (the entry was deleted, or the lease expired and another
+            request took it);
+          2 when an eviction of one of the fill's sets (or of its URL) came after the lease was taken: the response
+            may have been computed from data the eviction was about, so it is not stored, and the lease is given
+            back (waiting requests wake and one of them fills again).
 ]]
 
 local key = KEYS[1]
@@ -24,10 +31,36 @@ if redis.call('TYPE', key).ok ~= 'hash' or redis.call('HGET', key, 'l') ~= ARGV[
   return { 0, now }
 end
 
+local function number(k)
+  local v = redis.pcall('GET', k)
+  return type(v) == 'string' and tonumber(v) or nil
+end
+
+local n = (#KEYS - 2) / 2
+local lease = redis.call('HMGET', key, 'lg', 'lt')
+local lg, lt = tonumber(lease[1]), tonumber(lease[2])
+local seq = number(KEYS[2])
+local fenced = not lg or not lt or now - lt > tonumber(ARGV[11]) or not seq or seq < lg
+for i = 3 + n, 2 + 2 * n do
+  if fenced then break end
+  local epoch = number(KEYS[i])
+  if epoch and epoch > lg then fenced = true end
+end
+
+if fenced then
+  if redis.call('HEXISTS', key, 's') == 1 then
+    redis.call('HDEL', key, 'l', 'lx', 'lg', 'lt')
+  else
+    redis.call('DEL', key)
+  end
+  redis.call('PUBLISH', ARGV[9], key)
+  return { 2, now }
+end
+
 local ttl, swr, sie = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local life = ttl + math.max(swr, sie)
 redis.call('DEL', key)
-redis.call('HSET', key, 's', ARGV[2], 'h', ARGV[3], 'b', ARGV[4], 'et', ARGV[5],
+redis.call('HSET', key, 'v', ARGV[10], 's', ARGV[2], 'h', ARGV[3], 'b', ARGV[4], 'et', ARGV[5],
   'c', now, 'f', now + ttl, 'w', now + ttl + swr, 'x', now + ttl + sie)
 redis.call('PEXPIRE', key, life)
 
@@ -35,7 +68,7 @@ redis.call('PEXPIRE', key, life)
 -- sorted set keeps members of up to 64 bytes in a compact listpack (about 100 bytes for one entry) and converts to
 -- a skiplist (about 1 KB) for longer ones. evict_tag.lua puts the set's own prefix back in front.
 local member = string.sub(key, string.find(key, '}', 1, true) + 1)
-for i = 2, #KEYS do
+for i = 3, 2 + n do
   local set = KEYS[i]
   if redis.call('TYPE', set).ok ~= 'zset' then redis.call('DEL', set) end
   redis.call('ZREMRANGEBYSCORE', set, '-inf', now)

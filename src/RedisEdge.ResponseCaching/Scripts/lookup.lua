@@ -1,16 +1,24 @@
 --[[
 lookup.lua - the cache decision for one request, and the fill lease in the same step.
 
-An entry and its fill lease live in one hash, so this script touches one key (one slot):
+An entry and its fill lease live in one hash, so this script reads one entry key (one slot):
+  v           format version of the stored response (a response of another version is not used)
   s h b et    status, serialized headers, body, ETag of the stored response
   c f w x     created, fresh until, stale-while-revalidate until, stale-if-error until (server ms)
-  l lx        fill lease: owner token and expiry (server ms)
-  p           pass marker: until this moment (server ms) requests go to the origin without a lease
-              (set when the last fill found the response uncacheable or failed)
+  l lx        fill lease: owner token and expiry (server ms); renewed by renew.lua while the origin runs
+  lg lt       the policy's eviction sequence when the lease was taken, and when it was taken (server ms):
+              fill.lua refuses to store when an eviction of one of the fill's sets came after it
+  p           pass marker: until this moment (server ms) nobody takes a lease. Without a stored response,
+              requests go to the origin in parallel (the last fill was not storable); with a stale-if-error
+              copy, the origin failed: requests are served the copy at once (fail-safe) and the origin is
+              retried by one request once the marker ends
 
 KEYS[1]   entry hash.
+KEYS[2]   the policy's eviction sequence (a string, see evict_tag.lua); read when a lease is taken.
 ARGV[1]   owner token of this request; empty = this request may not fill (HEAD).
 ARGV[2]   lease time-to-live in ms.
+ARGV[3]   format version this instance reads and writes.
+ARGV[4]   '1' = ignore the stored response (the caller found it malformed): a miss, so the next fill replaces it.
 
 Returns   { state, filler, now [, s, h, b, et, c, f, w, x] } - the entry fields are present
           when the hash holds a response that is still usable in some window:
@@ -20,6 +28,7 @@ Returns   { state, filler, now [, s, h, b, et, c, f, w, x] } - the entry fields 
                 3 stale, past stale-while-revalidate but within stale-if-error: forward, and
                   serve the entry only if the origin fails
                 4 pass: forward without a lease (fields present when stale-if-error still applies)
+                5 fail-safe: stale-if-error copy while the origin is failing: serve it now, no lease
           filler 1 when this request took the fill lease (states 0, 2, 3), else 0. The lease is
           taken only when nobody holds an unexpired one and no pass marker applies.
 A key of another type (foreign data) is deleted and treated as a miss. Server clock only.
@@ -32,10 +41,13 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 -- No TYPE probe on the hot path: a key of another type makes HMGET fail with WRONGTYPE, and only then is it deleted.
-local e = redis.pcall('HMGET', key, 's', 'h', 'b', 'et', 'c', 'f', 'w', 'x', 'l', 'lx', 'p')
+local e = redis.pcall('HMGET', key, 's', 'h', 'b', 'et', 'c', 'f', 'w', 'x', 'l', 'lx', 'p', 'v')
 if e.err then
   redis.call('DEL', key)
   e = {}
+end
+if e[1] and (e[12] ~= ARGV[3] or ARGV[4] == '1') then
+  for i = 1, 8 do e[i] = false end
 end
 local pass = tonumber(e[11])
 local passing = pass ~= nil and pass > now
@@ -43,8 +55,16 @@ local passing = pass ~= nil and pass > now
 local function take()
   if owner == '' or passing then return 0 end
   local lx = tonumber(e[10])
-  if e[9] and lx and lx > now then return 0 end
-  redis.call('HSET', key, 'l', owner, 'lx', now + lease_ms)
+  -- A lease this owner already holds is its own (a second lookup of the same request, see ARGV[4]).
+  if e[9] and e[9] ~= owner and lx and lx > now then return 0 end
+  local g = redis.pcall('GET', KEYS[2])
+  g = type(g) == 'string' and tonumber(g) or nil
+  if not g then
+    -- First lease of the policy (or its sequence was lost): start it at the clock, so any later eviction is after it.
+    g = now
+    redis.call('SET', KEYS[2], g)
+  end
+  redis.call('HSET', key, 'l', owner, 'lx', now + lease_ms, 'lg', g, 'lt', now)
   local pttl = redis.call('PTTL', key)
   if pttl < lease_ms then redis.call('PEXPIRE', key, lease_ms) end
   return 1
@@ -59,7 +79,7 @@ if e[1] then
   if now < f then return reply(1, 0) end
   if now < w then return reply(2, take()) end
   if now < x then
-    if passing then return reply(4, 0) end
+    if passing then return reply(5, 0) end
     return reply(3, take())
   end
 end

@@ -41,8 +41,9 @@ internal static class CacheTestApp
         bool nearCache = false,
         Action<WebApplication, int>? beforeCaching = null,
         Action<WebApplicationBuilder>? services = null,
-        Action<WebApplication>? afterCaching = null)
-        => await StartAsync(redis.Configuration, origin, settings, instances, nearCache, beforeCaching, services, afterCaching);
+        Action<WebApplication>? afterCaching = null,
+        ListLogger? logger = null)
+        => await StartAsync(redis.Configuration, origin, settings, instances, nearCache, beforeCaching, services, afterCaching, logger);
 
     public static async Task<RedisFleet> StartAsync(
         string redisConfiguration,
@@ -52,7 +53,8 @@ internal static class CacheTestApp
         bool nearCache = false,
         Action<WebApplication, int>? beforeCaching = null,
         Action<WebApplicationBuilder>? services = null,
-        Action<WebApplication>? afterCaching = null)
+        Action<WebApplication>? afterCaching = null,
+        ListLogger? logger = null)
     {
         // A 2-core machine shared with parallel builds can be slower than production budgets; outage tests set their own.
         settings.TryAdd($"{Section}:Failure:Timeout", "00:00:05");
@@ -70,6 +72,11 @@ internal static class CacheTestApp
             (builder, _) =>
             {
                 builder.Services.AddRedisEdge().AddResponseCaching();
+                if (logger is not null)
+                {
+                    builder.Logging.AddProvider(logger);
+                }
+
                 builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, TestAuthHandler>("Test", null);
                 services?.Invoke(builder);
             },
@@ -109,6 +116,29 @@ internal static class CacheTestApp
         Assert.Equal(1, found);
     }
 
+    /// <summary>Moves the scores of every tag and resource set of a fleet into the past, as if their entries had expired.</summary>
+    public static async Task ExpireSetScoresAsync(this RedisTestServer redis, RedisFleet fleet)
+    {
+        const string script = """
+            for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do redis.call('ZADD', KEYS[1], 'XX', 1, m) end
+            return 1
+            """;
+        foreach (var key in await redis.KeysAsync(fleet.KeyPrefix + ":rc:"))
+        {
+            if (await redis.Database.KeyTypeAsync(key) == RedisType.SortedSet)
+            {
+                await redis.Database.ScriptEvaluateAsync(script, [(RedisKey)key]);
+            }
+        }
+    }
+
+    /// <summary>Ends a pass or fail-safe marker on an entry, as if its interval had passed.</summary>
+    public static async Task EndMarkerAsync(this RedisTestServer redis, string entryKey)
+    {
+        const string script = "if redis.call('HEXISTS', KEYS[1], 'p') == 1 then redis.call('HSET', KEYS[1], 'p', 0) end return 1";
+        await redis.Database.ScriptEvaluateAsync(script, [(RedisKey)entryKey]);
+    }
+
     /// <summary>Polls <paramref name="condition"/> until it holds (bounded); for states that arrive asynchronously (pub/sub).</summary>
     public static async Task EventuallyAsync(Func<bool> condition, string what)
     {
@@ -143,8 +173,11 @@ internal sealed class Origin
     /// <summary>When set, each execution waits for it after being counted as started.</summary>
     public TaskCompletionSource? Gate { get; set; }
 
-    /// <summary>0 = answer 200; a status code = answer it; -1 = throw.</summary>
+    /// <summary>0 = answer 200; a status code = answer it; -1 = throw; -2 = throw <see cref="OperationCanceledException"/>.</summary>
     public int Failure { get; set; }
+
+    /// <summary>When set, answers carry <c>Cache-Control: no-store</c>.</summary>
+    public bool NoStore { get; set; }
 
     public void Map(WebApplication app)
     {
@@ -209,7 +242,8 @@ internal sealed class Origin
         Interlocked.Increment(ref _started);
         if (Gate is { } gate)
         {
-            await gate.Task;
+            // As a real handler would: a request whose client has gone sees RequestAborted.
+            await gate.Task.WaitAsync(context.RequestAborted);
         }
 
         var render = Interlocked.Increment(ref _executions);
@@ -218,9 +252,19 @@ internal sealed class Origin
             throw new InvalidOperationException("The origin is down.");
         }
 
+        if (Failure == -2)
+        {
+            throw new OperationCanceledException("The origin gave up.");
+        }
+
         if (Failure > 0)
         {
             return Results.StatusCode(Failure);
+        }
+
+        if (NoStore)
+        {
+            context.Response.Headers.CacheControl = "no-store";
         }
 
         var user = context.User.Identity?.Name ?? "anonymous";

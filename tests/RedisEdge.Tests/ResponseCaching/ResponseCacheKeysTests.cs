@@ -16,7 +16,7 @@ namespace RedisEdge.Tests.ResponseCaching;
 public sealed partial class ResponseCacheKeysTests
 {
     [Fact]
-    public void FillKeys_AreTheEntryTheResourceSetAndEachDistinctTagSet_InOrder()
+    public void FillKeys_AreTheEntryTheSequenceTheResourceSetAndEachDistinctTagSet_ThenTheirEpochs_InOrder()
     {
         var keys = new ResponseCacheKeys(new RedisKeyBuilder("app"));
         var policy = new ResponseCachePolicy("products", new RedisResponseCachePolicyOptions { Tags = ["product:{id}", "catalog", "catalog", "product:{id}"] });
@@ -27,7 +27,8 @@ public sealed partial class ResponseCacheKeysTests
         var request = keys.ForRequest(context, policy);
 
         var resource = ResponseCacheKeys.ResourceString(policy, context.Request.Path, context.Request.Query);
-        RedisKey[] expected = [request.Entry, keys.Resource(policy, resource), keys.Tag(policy, "product:7"), keys.Tag(policy, "catalog")];
+        RedisKey[] sets = [keys.Resource(policy, resource), keys.Tag(policy, "product:7"), keys.Tag(policy, "catalog")];
+        RedisKey[] expected = [request.Entry, keys.Sequence(policy), .. sets, .. sets.Select(ResponseCacheKeys.Epoch)];
         Assert.Equal(expected, request.FillKeys);
         Assert.Same(request.FillKeys, request.FillKeys);
         Assert.Equal(request.Entry.ToString(), request.EntryName);

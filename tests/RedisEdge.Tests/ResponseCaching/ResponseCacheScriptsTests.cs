@@ -39,23 +39,47 @@ public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
         var (store, keys) = Resolve(fleet[0]);
         var policy = Policy(fleet[0]);
         var entry = keys.Entry(policy, "fenced");
-        var request = new CacheRequestKeys(entry, entry.ToString(), [entry, keys.Tag(policy, "t")]);
+        var request = new CacheRequestKeys(entry, entry.ToString(), keys.FillKeys(entry, policy, "/fenced", ["t"]));
 
         Assert.True((await store.LookupAsync(entry, "owner", 30_000, default)).Filler);
         await redis.Database.KeyDeleteAsync(entry);
-        Assert.False(await store.FillAsync(request, "owner", policy, 200, [], "body"u8.ToArray(), "\"e\""));
+        Assert.Equal(FillOutcome.LeaseLost, await store.FillAsync(request, "owner", policy, 200, [], "body"u8.ToArray(), "\"e\""));
         Assert.False(await redis.Database.KeyExistsAsync(entry));
 
         // And a fill by someone who never held the lease is refused too.
         Assert.True((await store.LookupAsync(entry, "owner2", 30_000, default)).Filler);
-        Assert.False(await store.FillAsync(request, "intruder", policy, 200, [], "body"u8.ToArray(), "\"e\""));
-        Assert.True(await store.FillAsync(request, "owner2", policy, 200, [], "body"u8.ToArray(), "\"e\""));
+        Assert.Equal(FillOutcome.LeaseLost, await store.FillAsync(request, "intruder", policy, 200, [], "body"u8.ToArray(), "\"e\""));
+        Assert.Equal(FillOutcome.Stored, await store.FillAsync(request, "owner2", policy, 200, [], "body"u8.ToArray(), "\"e\""));
         var hit = await store.LookupAsync(entry, "x", 30_000, default);
         Assert.Equal(LookupState.Fresh, hit.State);
         Assert.Equal("body"u8.ToArray(), hit.Entry!.Body);
 
-        Assert.Equal(1, await store.EvictSetAsync(keys.Tag(policy, "t"), default));
+        Assert.Equal(1, (await store.EvictStepAsync(policy, keys.Tag(policy, "t"), first: true, default)).Deleted);
         Assert.Equal(LookupState.Miss, (await store.LookupAsync(entry, "y", 30_000, default)).State);
+    }
+
+    [Fact]
+    public async Task Fill_WhoseLeaseWasTakenBeforeAnEvictionOfItsTagOrUrl_IsFenced_AndGivesTheLeaseBack()
+    {
+        await using var fleet = await CacheTestApp.StartAsync(redis, new Origin(), []);
+        var (store, keys) = Resolve(fleet[0]);
+        var policy = Policy(fleet[0]);
+        foreach (var name in new[] { "by-tag", "by-url" })
+        {
+            var entry = keys.Entry(policy, name);
+            var request = new CacheRequestKeys(entry, entry.ToString(), keys.FillKeys(entry, policy, "/" + name, ["t-" + name]));
+            var evicted = name == "by-tag" ? keys.Tag(policy, "t-" + name) : keys.Resource(policy, "/" + name);
+            Assert.True((await store.LookupAsync(entry, "before", 30_000, default)).Filler);
+
+            // Nothing is in the set yet: the eviction deletes nothing, but it is on record.
+            Assert.Equal(0, (await store.EvictStepAsync(policy, evicted, first: true, default)).Deleted);
+            Assert.Equal(FillOutcome.Fenced, await store.FillAsync(request, "before", policy, 200, [], "old"u8.ToArray(), "\"e\""));
+
+            // The lease was given back: the next lookup takes it, and its fill (after the eviction) is stored.
+            Assert.True((await store.LookupAsync(entry, "after", 30_000, default)).Filler);
+            Assert.Equal(FillOutcome.Stored, await store.FillAsync(request, "after", policy, 200, [], "new"u8.ToArray(), "\"e\""));
+            Assert.Equal("new"u8.ToArray(), (await store.LookupAsync(entry, "x", 30_000, default)).Entry!.Body);
+        }
     }
 
     [Fact]
@@ -90,8 +114,8 @@ public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
 
         var lookup = await store.LookupAsync(entry, "a", 30_000, default);
         Assert.Equal((LookupState.Miss, true), (lookup.State, lookup.Filler));
-        Assert.True(await store.FillAsync(new CacheRequestKeys(entry, entry.ToString(), [entry, tag]), "a", policy, 200, [], "b"u8.ToArray(), "\"e\""));
-        Assert.Equal(1, await store.EvictSetAsync(tag, default));
+        Assert.Equal(FillOutcome.Stored, await store.FillAsync(new CacheRequestKeys(entry, entry.ToString(), keys.FillKeys(entry, policy, "/foreign", ["foreign"])), "a", policy, 200, [], "b"u8.ToArray(), "\"e\""));
+        Assert.Equal(1, (await store.EvictStepAsync(policy, tag, first: true, default)).Deleted);
     }
 
     [Fact]
@@ -124,7 +148,7 @@ public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
         await fleet[0].Client.GetAsync("/items/1?a=1");
         await fleet[0].Client.GetAsync("/items/2");
         var keys = await redis.KeysAsync(fleet.KeyPrefix + ":rc:");
-        Assert.Equal(2 + 2 + 3, keys.Count); // two entries, two resource sets, three tag sets (items, item:1, item:2)
+        Assert.Equal(2 + 2 + 3 + 1, keys.Count); // two entries, two resource sets, three tag sets (items, item:1, item:2), the eviction sequence
         var slots = keys.Select(k => k[(k.IndexOf('{', StringComparison.Ordinal) + 1)..k.IndexOf('}', StringComparison.Ordinal)]).Distinct().ToList();
         Assert.Single(slots);
         var server = redis.Server;

@@ -75,6 +75,39 @@ public sealed class SampleResponseCachingTests(RedisServerFixture redis)
         Assert.Contains("detail=not-storable-session", greeting.CacheStatus(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task APriceUpdateDuringAColdFillsRender_LeavesNoOldPriceCached_OnAnyInstance()
+    {
+        var prefix = RedisServerFixture.UniquePrefix();
+        await using var a = SampleApp.Create(redis).WithWebHostBuilder(web => web.UseSetting("RedisEdge:Redis:KeyPrefix", prefix));
+        await using var b = SampleApp.Create(redis).WithWebHostBuilder(web => web.UseSetting("RedisEdge:Redis:KeyPrefix", prefix));
+        var fleet = new[] { a.CreateClient(), b.CreateClient() };
+
+        // The PUT is sent while the cold GET renders. Whether it lands after the GET read the price is up to the
+        // scheduler; the attempts go on until one did (the GET answered the old price), and every attempt must leave
+        // only the new price cached.
+        var raced = false;
+        for (var attempt = 0; attempt < 20 && !raced; attempt++)
+        {
+            var id = 900 + attempt;
+            var newPrice = 5000m + attempt;
+            var cold = fleet[0].GetAsync($"/products/{id}");
+            await Task.Delay(60);
+            Assert.Equal(HttpStatusCode.OK, (await fleet[1].PutAsync($"/products/{id}?price={newPrice}", null)).StatusCode);
+            var (_, coldPrice) = await ReadAsync(await cold);
+            raced = coldPrice != newPrice;
+
+            foreach (var client in fleet.Concat(fleet))
+            {
+                var later = await client.GetAsync($"/products/{id}");
+                Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+                Assert.Equal(newPrice, (await ReadAsync(later)).Price);
+            }
+        }
+
+        Assert.True(raced, "no attempt had the PUT land during the cold GET's render");
+    }
+
     private static async Task<(string RenderId, decimal Price)> ReadAsync(HttpResponseMessage response)
     {
         var json = await response.Content.ReadFromJsonAsync<JsonElement>();

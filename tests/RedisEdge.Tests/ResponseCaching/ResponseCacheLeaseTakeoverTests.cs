@@ -1,0 +1,65 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.ResponseCaching.Internal;
+using RedisEdge.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace RedisEdge.Tests.ResponseCaching;
+
+/// <summary>A dead filler costs one lease, not a stampede; a live one keeps its lease for as long as the origin runs.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCacheLeaseTakeoverTests(RedisServerFixture redis)
+{
+    [Fact]
+    public async Task AFillerThatDied_OneWaiterTakesOverWhenItsLeaseLapses_AndTheOthersGetItsResponse()
+    {
+        var origin = new Origin();
+        var settings = new Dictionary<string, string?> { [$"{CacheTestApp.Section}:FillWaitTimeout"] = "00:00:10" };
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings, instances: 2);
+        await fleet[0].Client.GetAsync("/items/1");
+        var key = Assert.Single(await redis.EntryKeysAsync(fleet));
+        await redis.Database.KeyDeleteAsync(key);
+
+        // A filler takes the lease with the fleet's own lease time, then its instance dies: nobody renews or releases it.
+        var store = fleet[0].Services.GetRequiredService<ResponseCacheStore>();
+        var leaseMs = fleet[0].Services.GetRequiredService<ResponseCachePolicyProvider>().Current.FillLeaseMs;
+        Assert.True((await store.LookupAsync((RedisKey)key, "dead-filler", leaseMs, default)).Filler);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => fleet[i % 2].Client.GetAsync("/items/1")));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        foreach (var response in responses)
+        {
+            Assert.Equal("id=1;render=2;user=anonymous", await response.BodyAsync());
+        }
+
+        Assert.Equal(2, origin.Executions);
+        Assert.Single(responses, r => r.CacheStatus().Contains("stored", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ALiveFillerSlowerThanItsLease_KeepsTheLease_SoNobodyElseRunsTheOrigin()
+    {
+        var origin = new Origin { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var settings = new Dictionary<string, string?> { [$"{CacheTestApp.Section}:FillLeaseTimeout"] = "00:00:01" };
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings, instances: 2);
+        var filling = fleet[0].Client.GetAsync("/items/1");
+        await CacheTestApp.EventuallyAsync(() => origin.Started == 1, "the fill is running");
+
+        // Three lease times pass while the origin is held; the lease is renewed, so a waiter never takes it over.
+        var key = Assert.Single(await redis.EntryKeysAsync(fleet));
+        var owner = (string?)await redis.Database.HashGetAsync(key, "l");
+        var waiting = fleet[1].Client.GetAsync("/items/1");
+        for (var i = 0; i < 6; i++)
+        {
+            await Task.Delay(500);
+            Assert.Equal(owner, (string?)await redis.Database.HashGetAsync(key, "l"));
+        }
+
+        Assert.Equal(1, origin.Started);
+        origin.Gate.TrySetResult();
+        Assert.Contains("stored", (await filling).CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal("id=1;render=1;user=anonymous", await (await waiting).BodyAsync());
+        Assert.Equal(1, origin.Executions);
+    }
+}

@@ -47,6 +47,9 @@ internal sealed class ResponseCacheKeys
         var resource = ResourceString(policy, request.PathBase.Add(request.Path), request.Query);
         var variant = new StringBuilder(resource.Length + 128);
         Append(variant, "v1");
+
+        // http and https responses are not interchangeable (absolute URLs, HSTS, secure cookies' absence).
+        Append(variant, request.IsHttps ? "https" : request.Scheme.ToLowerInvariant());
         Append(variant, request.Host.Value?.ToLowerInvariant() ?? string.Empty);
         Append(variant, resource);
         foreach (var header in policy.Headers)

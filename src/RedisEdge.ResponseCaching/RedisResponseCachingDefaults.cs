@@ -63,6 +63,12 @@ public static class RedisResponseCachingDefaults
     /// <summary>The default longest body stored: 1 MiB.</summary>
     public const long MaxBodySize = 1024 * 1024;
 
+    /// <summary>Default most entries a policy keeps in Redis.</summary>
+    public const int MaxEntries = 10_000;
+
+    /// <summary>Default most bytes a policy keeps in Redis: 64 MiB.</summary>
+    public const long MaxBytes = 64L * 1024 * 1024;
+
     /// <summary>The default lifetime of a fill lease: 30 s (a fill that takes longer lets another request take over).</summary>
     public static readonly TimeSpan FillLeaseTimeout = TimeSpan.FromSeconds(30);
 

@@ -37,6 +37,10 @@ internal sealed class ResponseCacheKeys
     public RedisKey Tag(ResponseCachePolicy policy, string tag) =>
         _keys.Key(RedisResponseCachingDefaults.KeyFeature, policy.HashTag, "t:" + RedisKeyBuilder.Hash(tag));
 
+    /// <summary>The policy's index of stored entries (for its bound) and the index's metadata (sizes, sets joined).</summary>
+    public (RedisKey Index, RedisKey Meta) Bound(ResponseCachePolicy policy) =>
+        (_keys.Key(RedisResponseCachingDefaults.KeyFeature, policy.HashTag, "i"), _keys.Key(RedisResponseCachingDefaults.KeyFeature, policy.HashTag, "im"));
+
     public RedisKey Resource(ResponseCachePolicy policy, string resource) =>
         _keys.Key(RedisResponseCachingDefaults.KeyFeature, policy.HashTag, "r:" + RedisKeyBuilder.Hash(resource));
 

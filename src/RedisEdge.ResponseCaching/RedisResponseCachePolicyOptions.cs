@@ -61,6 +61,18 @@ public sealed class RedisResponseCachePolicyOptions
     /// </summary>
     public bool NearCache { get; set; } = true;
 
+    /// <summary>
+    /// The most entries this policy keeps in Redis; past it, the entries that would expire first are deleted, so
+    /// cache-busting query strings cannot grow Redis without bound. Default 10 000.
+    /// </summary>
+    public int MaxEntries { get; set; } = RedisResponseCachingDefaults.MaxEntries;
+
+    /// <summary>
+    /// The most bytes (bodies and headers) this policy keeps in Redis; past it, the entries that would expire first
+    /// are deleted. Default 64 MiB.
+    /// </summary>
+    public long MaxBytes { get; set; } = RedisResponseCachingDefaults.MaxBytes;
+
     /// <summary>Status codes that are stored. Empty (the default) = <c>200</c> only.</summary>
     public List<int> StatusCodes { get; set; } = [];
 }

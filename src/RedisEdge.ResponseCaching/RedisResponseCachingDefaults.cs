@@ -75,6 +75,12 @@ public static class RedisResponseCachingDefaults
     /// </summary>
     public static readonly TimeSpan EvictionFence = TimeSpan.FromMinutes(10);
 
+    /// <summary>Default most entries a policy keeps in Redis.</summary>
+    public const int MaxEntries = 10_000;
+
+    /// <summary>Default most bytes a policy keeps in Redis: 64 MiB.</summary>
+    public const long MaxBytes = 64L * 1024 * 1024;
+
     /// <summary>The default longest a request waits for another request's fill: 5 s.</summary>
     public static readonly TimeSpan FillWaitTimeout = TimeSpan.FromSeconds(5);
 

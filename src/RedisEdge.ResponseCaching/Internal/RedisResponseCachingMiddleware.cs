@@ -254,10 +254,21 @@ internal sealed partial class RedisResponseCachingMiddleware
     {
         var response = context.Response;
         response.StatusCode = entry.Status;
+        // Set, not Append: a header an earlier middleware set is replaced by the stored one, as the endpoint replaced it
+        // on the miss. Only a name stored more than once (Link, say) is appended after its first value.
         var headers = response.Headers;
-        foreach (var (name, value) in entry.Headers)
+        var stored = entry.Headers;
+        for (var i = 0; i < stored.Count; i++)
         {
-            headers.Append(name, value);
+            var (name, value) = stored[i];
+            if (SeenBefore(stored, i, name))
+            {
+                headers.Append(name, value);
+            }
+            else
+            {
+                headers[name] = value;
+            }
         }
 
         headers.ETag = entry.ETag;
@@ -274,6 +285,19 @@ internal sealed partial class RedisResponseCachingMiddleware
         {
             await response.Body.WriteAsync(entry.Body, context.RequestAborted).ConfigureAwait(false);
         }
+    }
+
+    private static bool SeenBefore(IReadOnlyList<KeyValuePair<string, string>> headers, int index, string name)
+    {
+        for (var i = 0; i < index; i++)
+        {
+            if (string.Equals(headers[i].Key, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The entry's <c>Last-Modified</c>, looked up only for a request that can use it.</summary>

@@ -85,6 +85,16 @@ internal sealed class RedisResponseCachingOptionsValidator(
             errors.Add($"{path}:MaxBodySize must be between 1 and {MaxBodySizeLimit} bytes (was {policy.MaxBodySize}).");
         }
 
+        if (policy.MaxEntries < 1)
+        {
+            errors.Add($"{path}:MaxEntries must be >= 1 (was {policy.MaxEntries}).");
+        }
+
+        if (policy.MaxBytes < policy.MaxBodySize)
+        {
+            errors.Add($"{path}:MaxBytes must be at least MaxBodySize ({policy.MaxBodySize}) (was {policy.MaxBytes}).");
+        }
+
         for (var i = 0; i < policy.StatusCodes.Count; i++)
         {
             var code = policy.StatusCodes[i];

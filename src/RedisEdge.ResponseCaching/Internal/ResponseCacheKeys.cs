@@ -37,6 +37,10 @@ internal sealed class ResponseCacheKeys
     public RedisKey Tag(ResponseCachePolicy policy, string tag) =>
         _keys.Key(RedisResponseCachingDefaults.KeyFeature, policy.HashTag, "t:" + RedisKeyBuilder.Hash(tag));
 
+    /// <summary>The policy's index of stored entries (for its bound) and the index's metadata (sizes, sets joined).</summary>
+    public (RedisKey Index, RedisKey Meta) Bound(ResponseCachePolicy policy) =>
+        (_keys.Key(RedisResponseCachingDefaults.KeyFeature, policy.HashTag, "i"), _keys.Key(RedisResponseCachingDefaults.KeyFeature, policy.HashTag, "im"));
+
     public RedisKey Resource(ResponseCachePolicy policy, string resource) =>
         _keys.Key(RedisResponseCachingDefaults.KeyFeature, policy.HashTag, "r:" + RedisKeyBuilder.Hash(resource));
 
@@ -67,6 +71,9 @@ internal sealed class ResponseCacheKeys
         var resource = ResourceString(policy, request.Path, request.Query);
         var variant = new StringBuilder(resource.Length + 128);
         Append(variant, "v1");
+
+        // http and https responses are not interchangeable (absolute URLs, HSTS, secure cookies' absence).
+        Append(variant, request.IsHttps ? "https" : request.Scheme.ToLowerInvariant());
         Append(variant, request.Host.Value?.ToLowerInvariant() ?? string.Empty);
         Append(variant, request.PathBase.Value?.ToLowerInvariant() ?? string.Empty);
         Append(variant, resource);

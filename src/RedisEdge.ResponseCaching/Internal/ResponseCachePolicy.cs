@@ -20,6 +20,8 @@ internal sealed class ResponseCachePolicy
         Claims = [.. options.VaryByClaim.Where(c => !string.IsNullOrWhiteSpace(c)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         Tags = [.. options.Tags.Select(t => TagTemplate.TryParse(t, out _)!)];
         MaxBodySize = options.MaxBodySize;
+        MaxEntries = options.MaxEntries;
+        MaxBytes = options.MaxBytes;
         NearCache = options.NearCache;
         StatusCodes = options.StatusCodes.Count == 0 ? [200] : [.. options.StatusCodes];
 
@@ -52,6 +54,10 @@ internal sealed class ResponseCachePolicy
     public TagTemplate[] Tags { get; }
 
     public long MaxBodySize { get; }
+
+    public int MaxEntries { get; }
+
+    public long MaxBytes { get; }
 
     public bool NearCache { get; }
 

@@ -20,6 +20,7 @@ internal sealed class ResponseCacheStore
     private static readonly RedisScript FillScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "fill.lua");
     private static readonly RedisScript AbandonScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "abandon.lua");
     private static readonly RedisScript EvictScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "evict_tag.lua");
+    private static readonly RedisScript TrimScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "trim.lua");
 
     private static readonly long EvictionFenceMs = (long)RedisResponseCachingDefaults.EvictionFence.TotalMilliseconds;
 
@@ -157,8 +158,47 @@ internal sealed class ResponseCacheStore
         // A settlement: the origin already ran, so storing it is worth finishing whatever the breaker says, and it is
         // not cancelled with the request.
         var result = await _runner.SettleAsync(FillScript, keys.FillKeys, args).ConfigureAwait(false);
-        return (FillOutcome)(long)((RedisResult[])result!)[0];
+        var outcome = (FillOutcome)(long)((RedisResult[])result!)[0];
+        if (outcome == FillOutcome.Stored)
+        {
+            await TrimAsync(keys, policy, headers.Length + body.Length).ConfigureAwait(false);
+        }
+
+        return outcome;
     }
+
+    /// <summary>
+    /// Keeps the policy within <c>MaxEntries</c> and <c>MaxBytes</c> after a fill (a second script, so fill.lua stays
+    /// as it is). A failure is logged and dropped: the entry was stored, and every entry expires on its own.
+    /// </summary>
+    private async Task TrimAsync(CacheRequestKeys keys, ResponseCachePolicy policy, long bytes)
+    {
+        var fillKeys = keys.FillKeys;
+        var entry = (string)fillKeys[0]!;
+        var args = new RedisValue[6 + fillKeys.Length - 1];
+        args[0] = AfterHashTag(entry);
+        args[1] = bytes;
+        args[2] = policy.TimeToLiveMs + Math.Max(policy.StaleWhileRevalidateMs, policy.StaleIfErrorMs);
+        args[3] = policy.MaxEntries;
+        args[4] = policy.MaxBytes;
+        args[5] = _keys.Channel.ToString();
+        for (var i = 1; i < fillKeys.Length; i++)
+        {
+            args[5 + i] = AfterHashTag((string)fillKeys[i]!);
+        }
+
+        var (index, meta) = _keys.Bound(policy);
+        try
+        {
+            await _runner.EvaluateAsync(TrimScript, [index, meta], args, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException)
+        {
+            Log.TrimFailed(_logger, policy.Name, ex);
+        }
+    }
+
+    private static string AfterHashTag(string key) => key[(key.IndexOf('}', StringComparison.Ordinal) + 1)..];
 
     /// <summary>
     /// Releases the lease without storing; <paramref name="passMs"/> &gt; 0 lets requests bypass leasing that long;

@@ -148,7 +148,7 @@ public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
         await fleet[0].Client.GetAsync("/items/1?a=1");
         await fleet[0].Client.GetAsync("/items/2");
         var keys = await redis.KeysAsync(fleet.KeyPrefix + ":rc:");
-        Assert.Equal(2 + 2 + 3 + 1, keys.Count); // two entries, two resource sets, three tag sets (items, item:1, item:2), the eviction sequence
+        Assert.Equal(2 + 2 + 3 + 1 + 2, keys.Count); // two entries, two resource sets, three tag sets (items, item:1, item:2), the eviction sequence, the bound's index and its metadata
         var slots = keys.Select(k => k[(k.IndexOf('{', StringComparison.Ordinal) + 1)..k.IndexOf('}', StringComparison.Ordinal)]).Distinct().ToList();
         Assert.Single(slots);
         var server = redis.Server;

@@ -176,6 +176,41 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
         Assert.Equal(1, origin.Executions);
     }
 
+    [Fact]
+    public async Task HeaderAnEarlierMiddlewareSet_IsReplacedOnAHitAsOnTheMiss()
+    {
+        var origin = new Origin();
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, [], beforeCaching: (app, _) => app.Use(next => context =>
+        {
+            context.Response.Headers["X-Owner"] = "default";
+            return next(context);
+        }));
+        var client = fleet[0].Client;
+
+        var miss = await client.GetAsync("/own-header/1");
+        var hit = await client.GetAsync("/own-header/1");
+        Assert.Equal(["endpoint"], miss.Headers.GetValues("X-Owner"));
+        Assert.StartsWith("RedisEdge; hit", hit.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal(["endpoint"], hit.Headers.GetValues("X-Owner"));
+    }
+
+    [Fact]
+    public async Task HttpAndHttps_AreDifferentEntries()
+    {
+        var origin = new Origin();
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);
+        var client = fleet[0].Client;
+
+        var https = await (await client.GetAsync("https://localhost/scheme/1")).BodyAsync();
+        var http = await (await client.GetAsync("http://localhost/scheme/1")).BodyAsync();
+        var httpsAgain = await client.GetAsync("https://localhost/scheme/1");
+        Assert.Equal("https://localhost/scheme/1", https);
+        Assert.Equal("http://localhost/scheme/1", http);
+        Assert.StartsWith("RedisEdge; hit", httpsAgain.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal(https, await httpsAgain.BodyAsync());
+        Assert.Equal(2, origin.Executions);
+    }
+
     private Task<RedisFleet> StartWithCompressionAsync(Origin origin, Dictionary<string, string?> settings) =>
         CacheTestApp.StartAsync(
             redis,

@@ -9,7 +9,7 @@ namespace RedisEdge.Tests.ResponseCaching;
 public abstract class ResponseCachingRoundTripTests(RedisTestServer redis)
 {
     [Fact]
-    public async Task MissWithFillCostsTwo_HitCostsOne()
+    public async Task MissWithFillCostsThree_HitCostsOne()
     {
         var origin = new Origin();
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);
@@ -30,7 +30,7 @@ public abstract class ResponseCachingRoundTripTests(RedisTestServer redis)
             hit = scope.Commands;
         }
 
-        Assert.Equal(2, miss.Count);
+        Assert.Equal(3, miss.Count); // lookup, fill, trim (the policy's bound)
         Assert.All(miss, c => Assert.StartsWith("EVAL", c, StringComparison.Ordinal));
         Assert.Single(hit);
     }

@@ -1,0 +1,73 @@
+using System.Net;
+using RedisEdge.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace RedisEdge.Tests.ResponseCaching;
+
+/// <summary>A policy's footprint in Redis is bounded (entries and bytes), whatever query strings clients invent.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCachingBoundTests(RedisServerFixture redis)
+{
+    [Fact]
+    public async Task CacheBustingQueries_LeaveAtMostMaxEntriesInRedis_AndKeepTheNewest()
+    {
+        var origin = new Origin();
+        var settings = new Dictionary<string, string?>().Policy("items", ("Tags:0", "items"), ("Tags:1", "item:{id}"), ("MaxEntries", "5"));
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings);
+        var client = fleet[0].Client;
+
+        for (var i = 0; i < 5 + 12; i++)
+        {
+            var response = await client.GetAsync($"/items/1?cb={Guid.NewGuid():N}");
+            Assert.Contains("stored", response.CacheStatus(), StringComparison.Ordinal);
+        }
+
+        var newest = $"/items/1?cb=newest";
+        await client.GetAsync(newest);
+        Assert.StartsWith("RedisEdge; hit", (await client.GetAsync(newest)).CacheStatus(), StringComparison.Ordinal);
+
+        var keys = await redis.KeysAsync(fleet.KeyPrefix + ":rc:");
+        var stored = 0;
+        foreach (var key in keys.Where(k => k.Contains("}:e:", StringComparison.Ordinal)))
+        {
+            stored += await redis.Database.HashExistsAsync(key, "s") ? 1 : 0;
+        }
+
+        Assert.InRange(stored, 1, 5);
+        Assert.InRange(keys.Count(k => k.Contains("}:r:", StringComparison.Ordinal)), 1, 5);
+        foreach (var set in keys.Where(k => k.Contains("}:t:", StringComparison.Ordinal)))
+        {
+            Assert.InRange(await redis.Database.SortedSetLengthAsync(set), 1, 5);
+        }
+
+        // Every key the policy holds: at most 5 entries, their 5 URL sets, 2 tag sets and the policy's own index.
+        Assert.True(keys.Count <= 5 + 5 + 2 + 2, "keys: " + string.Join(", ", keys));
+        Assert.Equal(5 + 12 + 1, origin.Executions);
+    }
+
+    [Fact]
+    public async Task CacheBustingQueries_LeaveAtMostMaxBytesInRedis()
+    {
+        var origin = new Origin();
+        var settings = new Dictionary<string, string?>().Policy("items", ("MaxBytes", "400"), ("MaxBodySize", "200"));
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings);
+        for (var i = 0; i < 30; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await fleet[0].Client.GetAsync($"/items/1?cb={i}")).StatusCode);
+        }
+
+        long bytes = 0;
+        var entries = 0;
+        foreach (var key in await redis.EntryKeysAsync(fleet))
+        {
+            if (await redis.Database.HashExistsAsync(key, "s"))
+            {
+                entries++;
+                bytes += await redis.Database.HashStringLengthAsync(key, "b") + await redis.Database.HashStringLengthAsync(key, "h");
+            }
+        }
+
+        Assert.InRange(entries, 1, 29);
+        Assert.InRange(bytes, 1, 400);
+    }
+}

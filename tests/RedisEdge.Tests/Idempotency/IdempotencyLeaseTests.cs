@@ -99,14 +99,22 @@ public sealed class IdempotencyLeaseTests(RedisServerFixture redis)
         var slow = fleet[0].PostAsync("/reports", "k-slow");
         await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
-        // Retries keep arriving for three leases' worth of time: the renewed claim refuses every one.
-        for (var i = 0; i < 12; i++)
+        // Retries keep arriving for three leases' worth of time: the renewed claim refuses every one. Should one run
+        // (a renewal starved past the lease), its handler would wait on the hold too: release it whatever happens, and
+        // bound each call, so a failure is reported instead of hanging the run.
+        try
         {
-            await Task.Delay(250);
-            Assert.Equal(HttpStatusCode.Conflict, (await fleet[1].PostAsync("/reports", "k-slow")).StatusCode);
+            for (var i = 0; i < 12; i++)
+            {
+                await Task.Delay(250);
+                Assert.Equal(HttpStatusCode.Conflict, (await fleet[1].PostAsync("/reports", "k-slow").WaitAsync(TimeSpan.FromSeconds(30))).StatusCode);
+            }
+        }
+        finally
+        {
+            hold.TrySetResult();
         }
 
-        hold.SetResult();
         Assert.Equal(HttpStatusCode.OK, (await slow).StatusCode);
         Assert.True((await fleet[1].PostAsync("/reports", "k-slow")).IsReplay());
         Assert.Equal(1, executions);

@@ -28,4 +28,7 @@ internal static partial class Log
 
     [LoggerMessage(406, LogLevel.Debug, "No session was established: the cookie is not essential and the client has not consented to it.", EventName = "SessionNotEstablished")]
     public static partial void SessionNotEstablished(ILogger logger);
+
+    [LoggerMessage(407, LogLevel.Debug, "Dead entries of a user's session index could not be pruned; the next login of that user retries.", EventName = "PruneFailed")]
+    public static partial void PruneFailed(ILogger logger, Exception exception);
 }

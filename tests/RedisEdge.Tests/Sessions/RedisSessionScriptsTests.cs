@@ -103,25 +103,25 @@ public sealed class RedisSessionScriptsTests(RedisServerFixture redis)
     {
         var user = (RedisKey)$"{_prefix}:sessions:{{u}}:user";
         var far = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds();
-        Assert.Empty(Strings(await Run("user_bind.lua", user, "s1", far + 1, 2, 0)));
-        Assert.Empty(Strings(await Run("user_bind.lua", user, "s2", far + 2, 2, 0)));
+        Assert.Empty(Evicted(await Run("user_bind.lua", user, "s1", far + 1, 2, 0, 0, 0, 0)));
+        Assert.Empty(Evicted(await Run("user_bind.lua", user, "s2", far + 2, 2, 0, 0, 0, 0)));
 
         // s1 is dead (idled out): dropped, not counted, nothing evicted.
-        Assert.Empty(Strings(await Run("user_bind.lua", user, "s3", far + 3, 2, 1, "s1", "s2")));
+        Assert.Empty(Evicted(await Run("user_bind.lua", user, "s3", far + 3, 2, 0, 0, 0, 1, "s1", "s2")));
         Assert.Equal(["s2", "s3"], (await Db.SortedSetRangeByRankAsync(user)).Select(m => (string)m!));
 
         // Over the limit: the caller's order decides (s3 least recently used), the new session is never picked, and the
         // picked member stays indexed until the caller destroyed its session and removes it.
-        Assert.Equal(["s3"], Strings(await Run("user_bind.lua", user, "s4", far + 4, 2, 0, "s4", "s3", "s2")));
+        Assert.Equal(["s3"], Evicted(await Run("user_bind.lua", user, "s4", far + 4, 2, 0, 0, 0, 0, "s4", "s3", "s2")));
         Assert.Equal(3, await Db.SortedSetLengthAsync(user));
         Assert.Equal(1L, (long)await Run("user_remove.lua", user, "s3"));
 
         // Members the caller did not list as live (pending, or bound concurrently) are never picked: a concurrent login
         // is not failed, and the set stays over the limit until the next binding trims it.
-        Assert.Empty(Strings(await Run("user_bind.lua", user, "s5", far + 5, 2, 0)));
+        Assert.Empty(Evicted(await Run("user_bind.lua", user, "s5", far + 5, 2, 0, 0, 0, 0)));
 
         await Db.SortedSetAddAsync(user, "expired", 5);
-        var listed = (RedisResult[])(await Run("user_list.lua", user))!;
+        var listed = (RedisResult[])(await Run("user_list.lua", user, 0, 100))!;
         Assert.Equal(["s2", "s4", "s5"], listed.Where((_, i) => i % 2 == 0).Select(r => (string)r!));
         Assert.Equal(3L, (long)await Run("user_remove.lua", user, "s2", "s4", "s5", "unknown"));
         Assert.False(await Db.KeyExistsAsync(user));
@@ -155,6 +155,31 @@ public sealed class RedisSessionScriptsTests(RedisServerFixture redis)
         Assert.Equal(0L, (long)await Run("activate.lua", key, Idle));
         Assert.False(await Db.KeyExistsAsync(key));
     }
+
+    [Fact]
+    public async Task UserBind_NamesAFewMembersOldEnoughToHaveIdledOut_NeverTheNewOne_UserList_ReadsPages()
+    {
+        var user = (RedisKey)$"{_prefix}:sessions:{{u2}}:user";
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        const long horizon = 3_600_000;
+
+        // Scored within the horizon: created at least one idle timeout ago. The new session is scored beyond it.
+        await Db.SortedSetAddAsync(user, [new("old1", now + 60_000), new("old2", now + 61_000)]);
+        var result = (RedisResult[])(await Run("user_bind.lua", user, "new", now + (2 * horizon), 0, horizon, 8, 0, 0))!;
+        Assert.Empty(Strings(result[0]));
+        Assert.Equal(["old1", "old2"], Strings(result[1]));
+
+        // k caps the sample; no sample without k; an old session being bound again is never named.
+        Assert.Equal(["old1"], Strings(((RedisResult[])(await Run("user_bind.lua", user, "new", now + (2 * horizon), 0, horizon, 1, 0, 0))!)[1]));
+        Assert.Empty(Strings(((RedisResult[])(await Run("user_bind.lua", user, "new", now + (2 * horizon), 0, horizon, 0, 0, 0))!)[1]));
+        Assert.Equal(["old1"], Strings(((RedisResult[])(await Run("user_bind.lua", user, "old2", now + 61_000, 0, horizon, 8, 0, 0))!)[1]));
+
+        var second = (RedisResult[])(await Run("user_list.lua", user, 1, 1))!;
+        Assert.Equal(["old2"], second.Where((_, i) => i % 2 == 0).Select(r => (string)r!));
+        Assert.Empty((RedisResult[])(await Run("user_list.lua", user, 3, 10))!);
+    }
+
+    private static IEnumerable<string> Evicted(RedisResult result) => Strings(((RedisResult[])result!)[0]);
 
     private static IEnumerable<string> Strings(RedisResult result) => ((RedisResult[])result!).Select(r => (string)r!);
 

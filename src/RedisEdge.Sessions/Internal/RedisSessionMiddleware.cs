@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.StaticAssets;
 using Microsoft.Extensions.Logging;
 using RedisEdge.Internal;
 
@@ -28,17 +29,23 @@ internal sealed class RedisSessionMiddleware
     public Task InvokeAsync(HttpContext context)
     {
         var metadata = context.GetEndpoint()?.Metadata;
-        if (metadata?.GetMetadata<SessionlessAttribute>() is not null)
+
+        // A static asset (MapStaticAssets) never uses the session: like [Sessionless], no session, no Redis call.
+        if (metadata is not null && (metadata.GetMetadata<SessionlessAttribute>() is not null || metadata.GetMetadata<StaticAssetDescriptor>() is not null))
         {
             return _next(context);
         }
 
         var readOnly = metadata?.GetMetadata<ReadOnlySessionAttribute>() is not null;
         var required = metadata?.GetMetadata<RequireSessionAttribute>() is not null;
-        return InvokeWithSessionAsync(context, readOnly, required);
+
+        // Eager loading only where an endpoint will run: a request that matched none (a 404) keeps a session that
+        // loads if something later touches it, but does not pay a load (nor slide the session) for nothing.
+        var eager = required || (metadata is not null && _options.LoadMode == RedisSessionLoadMode.Eager);
+        return InvokeWithSessionAsync(context, readOnly, required, eager);
     }
 
-    private async Task InvokeWithSessionAsync(HttpContext context, bool readOnly, bool required)
+    private async Task InvokeWithSessionAsync(HttpContext context, bool readOnly, bool required, bool eager)
     {
         var session = new RedisSession(_persistence, context, RedisSessionTransport.Read(context, _options), readOnly);
         context.Features.Set<ISessionFeature>(new RedisSessionFeature(session));
@@ -51,7 +58,7 @@ internal sealed class RedisSessionMiddleware
 
         try
         {
-            if (required || _options.LoadMode == RedisSessionLoadMode.Eager)
+            if (eager)
             {
                 // One asynchronous call before the endpoint, so its synchronous ISession calls never wait on Redis.
                 await session.LoadEagerlyAsync(context.RequestAborted).ConfigureAwait(false);

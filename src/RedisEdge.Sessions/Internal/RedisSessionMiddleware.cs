@@ -102,6 +102,33 @@ internal sealed class RedisSessionMiddleware
                 context.Abort();
             }
         }
+        catch (RedisSessionLimitExceededException ex)
+        {
+            // A Set over MaxValueBytes/MaxSessionBytes the endpoint did not handle, or a commit Redis refused because
+            // concurrent requests filled the session: client input, so a 4xx; nothing of it was stored.
+            session.Fail(ex);
+            if (body is not null && !readOnly)
+            {
+                context.Features.Set(body);
+            }
+
+            Log.SessionTooLarge(_logger, ex);
+            if (!context.Response.HasStarted)
+            {
+                context.Response.Clear();
+                context.Response.Headers.CacheControl = "no-store";
+                await RedisEdgeProblems.WriteAsync(context, new ProblemDetails
+                {
+                    Status = StatusCodes.Status413PayloadTooLarge,
+                    Title = "Session too large",
+                    Detail = "The request would make the session larger than the server allows; nothing of it was stored.",
+                }).ConfigureAwait(false);
+            }
+            else
+            {
+                context.Abort();
+            }
+        }
         finally
         {
             context.Features.Set<ISessionFeature>(null);

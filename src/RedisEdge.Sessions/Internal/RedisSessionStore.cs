@@ -28,12 +28,16 @@ internal sealed class RedisSessionStore
     /// </summary>
     public const int BatchSize = 256;
 
+    /// <summary>What <c>commit.lua</c> and <c>create.lua</c> return when the data would exceed <c>MaxSessionBytes</c>.</summary>
+    private const long TooLarge = -2;
+
     private readonly RedisScriptRunner _runner;
     private readonly RedisKeyBuilder _keys;
     private readonly TimeProvider _timeProvider;
     private readonly RedisValue _idleMilliseconds;
     private readonly RedisValue _absoluteMilliseconds;
     private readonly RedisValue _idleHorizonMilliseconds;
+    private readonly RedisValue _maxSessionBytes;
 
     public RedisSessionStore(
         RedisEdgeConnection connection,
@@ -50,6 +54,7 @@ internal sealed class RedisSessionStore
         _runner = new RedisScriptRunner(connection, telemetry.Feature, Options.Failure, loggerFactory.CreateLogger("RedisEdge.Sessions"), timeProvider);
         _idleMilliseconds = ToMilliseconds(Options.IdleTimeout);
         _absoluteMilliseconds = ToMilliseconds(Options.AbsoluteLifetime);
+        _maxSessionBytes = Options.MaxSessionBytes;
         _idleHorizonMilliseconds = Math.Max(0, (long)(Options.AbsoluteLifetime - Options.IdleTimeout).TotalMilliseconds);
 
         // Long enough for the calls between the first and the last step of a binding (each bounded by the timeout),
@@ -101,14 +106,18 @@ internal sealed class RedisSessionStore
     /// </summary>
     public RedisSessionRecord? Load(string tag) => ParseRecord(_runner.Evaluate(LoadScript, [SessionKey(tag)], [_idleMilliseconds]));
 
-    /// <summary>Writes only the given changes; <see langword="false"/> when the session is gone (nothing written).</summary>
+    /// <summary>
+    /// Writes only the given changes; <see langword="false"/> when the session is gone (nothing written).
+    /// </summary>
+    /// <exception cref="RedisSessionLimitExceededException">The data would exceed <c>MaxSessionBytes</c>; nothing written.</exception>
     public async Task<bool> CommitAsync(string tag, bool clear, List<KeyValuePair<string, byte[]>> sets, List<string> removes, CancellationToken cancellationToken)
     {
-        var args = new RedisValue[3 + (sets.Count * 2) + removes.Count];
+        var args = new RedisValue[4 + (sets.Count * 2) + removes.Count];
         args[0] = _idleMilliseconds;
         args[1] = clear ? "1" : "0";
-        args[2] = sets.Count;
-        var i = 3;
+        args[2] = _maxSessionBytes;
+        args[3] = sets.Count;
+        var i = 4;
         foreach (var (field, value) in sets)
         {
             args[i++] = field;
@@ -120,7 +129,8 @@ internal sealed class RedisSessionStore
             args[i++] = field;
         }
 
-        return (long)await EvaluateAsync(CommitScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false) == 1;
+        var result = (long)await EvaluateAsync(CommitScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false);
+        return result == TooLarge ? throw SessionTooLarge() : result == 1;
     }
 
     /// <summary>
@@ -129,17 +139,19 @@ internal sealed class RedisSessionStore
     /// </summary>
     public async Task<long> CreateAsync(string tag, List<KeyValuePair<string, byte[]>> fields, CancellationToken cancellationToken)
     {
-        var args = new RedisValue[2 + (fields.Count * 2)];
+        var args = new RedisValue[3 + (fields.Count * 2)];
         args[0] = _idleMilliseconds;
         args[1] = _absoluteMilliseconds;
-        var i = 2;
+        args[2] = _maxSessionBytes;
+        var i = 3;
         foreach (var (field, value) in fields)
         {
             args[i++] = field;
             args[i++] = value;
         }
 
-        return (long)await EvaluateAsync(CreateScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false);
+        var result = (long)await EvaluateAsync(CreateScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false);
+        return result == TooLarge ? throw SessionTooLarge() : result;
     }
 
     /// <summary>Makes a pending session live (last step of binding); <see langword="false"/> when it is gone.</summary>
@@ -306,6 +318,9 @@ internal sealed class RedisSessionStore
         var parts = (RedisResult[])result!;
         return [.. parts.Select(p => (string)p!)];
     }
+
+    private RedisSessionLimitExceededException SessionTooLarge() => new(
+        $"The session would exceed MaxSessionBytes ({Options.MaxSessionBytes}) with this request's changes (concurrent requests filled it); nothing was stored.");
 
     private static long ToMilliseconds(TimeSpan value) => Math.Max(1, (long)value.TotalMilliseconds);
 

@@ -37,6 +37,20 @@ public sealed class RedisSessionOptions
     public int MaxSessionsPerUser { get; set; }
 
     /// <summary>
+    /// Largest value one session key may hold, in bytes; 0 (default) = no limit. A larger <c>Set</c> throws
+    /// <see cref="RedisSessionLimitExceededException"/> (unhandled: a 413 problem response) and stores nothing.
+    /// </summary>
+    public int MaxValueBytes { get; set; }
+
+    /// <summary>
+    /// Largest size of a session's data in bytes: every key's stored field name (<c>d:</c> and the key in UTF-8) plus
+    /// its value; 0 (default) = no limit. Checked by <c>Set</c> against what the request sees and again by every commit,
+    /// atomically in Redis, so concurrent requests on any instances cannot exceed it together; a refused change throws
+    /// <see cref="RedisSessionLimitExceededException"/> (unhandled: a 413 problem response) and stores nothing.
+    /// </summary>
+    public int MaxSessionBytes { get; set; }
+
+    /// <summary>
     /// Failure policy. Default <see cref="RedisFailureMode.FailClosed"/>: a request that needs the session while Redis
     /// is unreachable gets a 503 problem response. <see cref="RedisFailureMode.FailOpen"/> lets reads continue with an
     /// empty session; writing to such a session still fails with 503, so no change is silently lost.

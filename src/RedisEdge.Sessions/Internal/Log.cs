@@ -28,4 +28,10 @@ internal static partial class Log
 
     [LoggerMessage(406, LogLevel.Debug, "No session was established: the cookie is not essential and the client has not consented to it.", EventName = "SessionNotEstablished")]
     public static partial void SessionNotEstablished(ILogger logger);
+
+    [LoggerMessage(407, LogLevel.Debug, "Dead entries of a user's session index could not be pruned; the next login of that user retries.", EventName = "PruneFailed")]
+    public static partial void PruneFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(408, LogLevel.Debug, "A session change was refused: it would exceed MaxValueBytes or MaxSessionBytes.", EventName = "SessionTooLarge")]
+    public static partial void SessionTooLarge(ILogger logger, Exception exception);
 }

@@ -119,6 +119,7 @@ internal sealed class RedisSession : ISession
             EnsureResponseNotStarted();
         }
 
+        EnsureWithinLimits(key, value);
         Data.Set(key, value);
     }
 
@@ -287,6 +288,22 @@ internal sealed class RedisSession : ISession
         if (State == RedisSessionState.Failed)
         {
             ExceptionDispatchInfo.Throw(_failure!);
+        }
+    }
+
+    private void EnsureWithinLimits(string key, byte[] value)
+    {
+        var options = _persistence.Store.Options;
+        if (options.MaxValueBytes > 0 && value.Length > options.MaxValueBytes)
+        {
+            throw new RedisSessionLimitExceededException(
+                $"The value of session key '{key}' is {value.Length} bytes; MaxValueBytes is {options.MaxValueBytes}.");
+        }
+
+        if (options.MaxSessionBytes > 0 && Data.SizeWith(key, value.Length) is var size && size > options.MaxSessionBytes)
+        {
+            throw new RedisSessionLimitExceededException(
+                $"Setting session key '{key}' would make the session {size} bytes; MaxSessionBytes is {options.MaxSessionBytes}.");
         }
     }
 

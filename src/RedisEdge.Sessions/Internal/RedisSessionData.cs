@@ -162,7 +162,27 @@ internal sealed class RedisSessionData
         return fields;
     }
 
+    /// <summary>
+    /// The bytes the data would take in Redis with <paramref name="key"/> set to a value of <paramref name="valueLength"/>
+    /// bytes: each key's field name (<c>d:</c> and the key in UTF-8) plus its value, as <c>commit.lua</c> counts them.
+    /// </summary>
+    public long SizeWith(string key, int valueLength)
+    {
+        long size = FieldBytes(key) + valueLength;
+        foreach (var existing in Keys)
+        {
+            if (existing != key && TryGetValue(existing, out var value))
+            {
+                size += FieldBytes(existing) + value.Length;
+            }
+        }
+
+        return size;
+    }
+
     public static KeyValuePair<string, byte[]> Field(string name, string value) => new(name, Encoding.ASCII.GetBytes(value));
 
     public static KeyValuePair<string, byte[]> Field(string name, long value) => Field(name, value.ToString(CultureInfo.InvariantCulture));
+
+    private static int FieldBytes(string key) => RedisSessionFields.DataPrefix.Length + Encoding.UTF8.GetByteCount(key);
 }

@@ -8,6 +8,9 @@ internal static class RedisSessionFields
     public const string AbsoluteExpiry = "m:a";
     public const string User = "m:u";
 
+    /// <summary>The bytes the data fields take, kept by the scripts while <c>MaxSessionBytes</c> is set.</summary>
+    public const string Size = "m:s";
+
     /// <summary>Present while the session is being bound to a user: not live until <c>activate.lua</c> removes it.</summary>
     public const string Pending = "m:p";
 }

@@ -237,7 +237,9 @@ internal sealed class RedisSessionLifecycle(RedisSessionStore store, RedisSessio
         var (dead, evictionOrder) = maxSessions > 0
             ? await users.RankAsync(userTag, cancellationToken).ConfigureAwait(false)
             : ([], []);
-        var evicted = await store.BindUserAsync(userTag, tag, absoluteExpiry, maxSessions, dead, evictionOrder, cancellationToken).ConfigureAwait(false);
+        // Without a limit nothing ranks the index, so the binding samples a few entries old enough to have idled out.
+        var pruneSample = maxSessions > 0 ? 0 : RedisSessionUsers.PruneSample;
+        var (evicted, pruneCandidates) = await store.BindUserAsync(userTag, tag, absoluteExpiry, maxSessions, pruneSample, dead, evictionOrder, cancellationToken).ConfigureAwait(false);
         if (!await store.ActivateAsync(tag, cancellationToken).ConfigureAwait(false))
         {
             // Revoked, evicted or expired between the index and the activation: it never became live.
@@ -245,7 +247,9 @@ internal sealed class RedisSessionLifecycle(RedisSessionStore store, RedisSessio
         }
 
         session.BecomeLive(absoluteExpiry, userTag);
-        return await users.RevokeAsync(userTag, evicted, cancellationToken).ConfigureAwait(false);
+        var revoked = await users.RevokeAsync(userTag, evicted, cancellationToken).ConfigureAwait(false);
+        await users.PruneAsync(userTag, pruneCandidates, cancellationToken).ConfigureAwait(false);
+        return revoked;
     }
 
     /// <summary>Creates the session under its fresh id; <see langword="null"/> when a carried-over deadline has passed.</summary>

@@ -54,8 +54,7 @@ internal sealed class RedisSessionManager(RedisSessionStore store, RedisSessionL
     {
         ArgumentException.ThrowIfNullOrEmpty(userId);
         var userTag = RedisSessionStore.UserTag(userId);
-        var tags = await users.TagsAsync(userTag, RedisSessionIds.IsWellFormed(exceptHandle) ? exceptHandle : null, cancellationToken).ConfigureAwait(false);
-        return await users.RevokeAsync(userTag, tags, cancellationToken).ConfigureAwait(false);
+        return await users.RevokeAllAsync(userTag, RedisSessionIds.IsWellFormed(exceptHandle) ? exceptHandle : null, cancellationToken).ConfigureAwait(false);
     }
 
     private static RedisSession GetSession(HttpContext context)

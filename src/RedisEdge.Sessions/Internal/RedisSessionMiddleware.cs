@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.StaticAssets;
 using Microsoft.Extensions.Logging;
 using RedisEdge.Internal;
 
@@ -28,17 +29,23 @@ internal sealed class RedisSessionMiddleware
     public Task InvokeAsync(HttpContext context)
     {
         var metadata = context.GetEndpoint()?.Metadata;
-        if (metadata?.GetMetadata<SessionlessAttribute>() is not null)
+
+        // A static asset (MapStaticAssets) never uses the session: like [Sessionless], no session, no Redis call.
+        if (metadata is not null && (metadata.GetMetadata<SessionlessAttribute>() is not null || metadata.GetMetadata<StaticAssetDescriptor>() is not null))
         {
             return _next(context);
         }
 
         var readOnly = metadata?.GetMetadata<ReadOnlySessionAttribute>() is not null;
         var required = metadata?.GetMetadata<RequireSessionAttribute>() is not null;
-        return InvokeWithSessionAsync(context, readOnly, required);
+
+        // Eager loading only where an endpoint will run: a request that matched none (a 404) keeps a session that
+        // loads if something later touches it, but does not pay a load (nor slide the session) for nothing.
+        var eager = required || (metadata is not null && _options.LoadMode == RedisSessionLoadMode.Eager);
+        return InvokeWithSessionAsync(context, readOnly, required, eager);
     }
 
-    private async Task InvokeWithSessionAsync(HttpContext context, bool readOnly, bool required)
+    private async Task InvokeWithSessionAsync(HttpContext context, bool readOnly, bool required, bool eager)
     {
         var session = new RedisSession(_persistence, context, RedisSessionTransport.Read(context, _options), readOnly);
         context.Features.Set<ISessionFeature>(new RedisSessionFeature(session));
@@ -51,7 +58,7 @@ internal sealed class RedisSessionMiddleware
 
         try
         {
-            if (required || _options.LoadMode == RedisSessionLoadMode.Eager)
+            if (eager)
             {
                 // One asynchronous call before the endpoint, so its synchronous ISession calls never wait on Redis.
                 await session.LoadEagerlyAsync(context.RequestAborted).ConfigureAwait(false);
@@ -92,6 +99,33 @@ internal sealed class RedisSessionMiddleware
                 // Changes made after the response started could not be saved; the client must not take the
                 // response as a success.
                 Log.CommitFailedAfterStart(_logger, ex);
+                context.Abort();
+            }
+        }
+        catch (RedisSessionLimitExceededException ex)
+        {
+            // A Set over MaxValueBytes/MaxSessionBytes the endpoint did not handle, or a commit Redis refused because
+            // concurrent requests filled the session: client input, so a 4xx; nothing of it was stored.
+            session.Fail(ex);
+            if (body is not null && !readOnly)
+            {
+                context.Features.Set(body);
+            }
+
+            Log.SessionTooLarge(_logger, ex);
+            if (!context.Response.HasStarted)
+            {
+                context.Response.Clear();
+                context.Response.Headers.CacheControl = "no-store";
+                await RedisEdgeProblems.WriteAsync(context, new ProblemDetails
+                {
+                    Status = StatusCodes.Status413PayloadTooLarge,
+                    Title = "Session too large",
+                    Detail = "The request would make the session larger than the server allows; nothing of it was stored.",
+                }).ConfigureAwait(false);
+            }
+            else
+            {
                 context.Abort();
             }
         }

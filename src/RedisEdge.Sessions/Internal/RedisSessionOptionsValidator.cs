@@ -26,6 +26,21 @@ internal sealed class RedisSessionOptionsValidator(RedisEdgeSectionPath<RedisSes
             errors.Add($"{path}:MaxSessionsPerUser must be >= 0 (0 = no limit; was {options.MaxSessionsPerUser}).");
         }
 
+        if (options.MaxValueBytes < 0)
+        {
+            errors.Add($"{path}:MaxValueBytes must be >= 0 (0 = no limit; was {options.MaxValueBytes}).");
+        }
+
+        if (options.MaxSessionBytes < 0)
+        {
+            errors.Add($"{path}:MaxSessionBytes must be >= 0 (0 = no limit; was {options.MaxSessionBytes}).");
+        }
+
+        if (options.MaxValueBytes > 0 && options.MaxSessionBytes > 0 && options.MaxValueBytes > options.MaxSessionBytes)
+        {
+            errors.Add($"{path}:MaxValueBytes must be <= {path}:MaxSessionBytes (was {options.MaxValueBytes} > {options.MaxSessionBytes}): a larger value could never be stored.");
+        }
+
         if (options.HeaderName is { } header && !IsToken(header))
         {
             errors.Add($"{path}:HeaderName must be an HTTP header name (letters, digits and '-') or empty (was '{header}').");

@@ -72,7 +72,7 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, ILogger<R
                 await CommitChangesAsync(session, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (RedisEdgeUnavailableException ex)
+        catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisSessionLimitExceededException)
         {
             session.Fail(ex);
             throw;
@@ -90,14 +90,18 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, ILogger<R
         {
             await CommitAsync(session, context.RequestAborted).ConfigureAwait(false);
         }
-        catch (RedisEdgeUnavailableException ex)
+        catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisSessionLimitExceededException)
         {
             // A body may already be under way and would follow any status: abort, so no client reads it as an
             // answer. The status is only for the server's own logs.
             Log.CommitFailedAfterStart(logger, ex);
             var response = context.Response;
-            response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            response.Headers.RetryAfter = RedisEdgeProblems.RetryAfterSeconds(ex.RetryAfter).ToString(CultureInfo.InvariantCulture);
+            response.StatusCode = ex is RedisEdgeUnavailableException ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status413PayloadTooLarge;
+            if (ex is RedisEdgeUnavailableException unavailable)
+            {
+                response.Headers.RetryAfter = RedisEdgeProblems.RetryAfterSeconds(unavailable.RetryAfter).ToString(CultureInfo.InvariantCulture);
+            }
+
             response.Headers.CacheControl = "no-store";
             context.Abort();
             return;

@@ -72,7 +72,7 @@ internal sealed class RedisSessionResponseBodyFeature(IHttpResponseBodyFeature i
             {
                 await session.CommitAsync(context.RequestAborted).ConfigureAwait(false);
             }
-            catch (RedisEdgeUnavailableException ex)
+            catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisSessionLimitExceededException)
             {
                 _failure = ex;
                 throw;

@@ -21,11 +21,23 @@ internal sealed class RedisSessionStore
     private static readonly RedisScript UserListScript = FromResource("user_list.lua");
     private static readonly RedisScript UserRemoveScript = FromResource("user_remove.lua");
 
+    /// <summary>
+    /// The most sessions one operation on a user's index handles per round trip: members named by one script call,
+    /// and calls in flight at once (one per session, each in its own Cluster slot). Keeps a user with thousands of
+    /// sessions from sending one huge script or thousands of calls at once.
+    /// </summary>
+    public const int BatchSize = 256;
+
+    /// <summary>What <c>commit.lua</c> and <c>create.lua</c> return when the data would exceed <c>MaxSessionBytes</c>.</summary>
+    private const long TooLarge = -2;
+
     private readonly RedisScriptRunner _runner;
     private readonly RedisKeyBuilder _keys;
     private readonly TimeProvider _timeProvider;
     private readonly RedisValue _idleMilliseconds;
     private readonly RedisValue _absoluteMilliseconds;
+    private readonly RedisValue _idleHorizonMilliseconds;
+    private readonly RedisValue _maxSessionBytes;
 
     public RedisSessionStore(
         RedisEdgeConnection connection,
@@ -42,6 +54,8 @@ internal sealed class RedisSessionStore
         _runner = new RedisScriptRunner(connection, telemetry.Feature, Options.Failure, loggerFactory.CreateLogger("RedisEdge.Sessions"), timeProvider);
         _idleMilliseconds = ToMilliseconds(Options.IdleTimeout);
         _absoluteMilliseconds = ToMilliseconds(Options.AbsoluteLifetime);
+        _maxSessionBytes = Options.MaxSessionBytes;
+        _idleHorizonMilliseconds = Math.Max(0, (long)(Options.AbsoluteLifetime - Options.IdleTimeout).TotalMilliseconds);
 
         // Long enough for the calls between the first and the last step of a binding (each bounded by the timeout),
         // short enough that an abandoned binding does not hold a place in the user's limit for long.
@@ -63,6 +77,15 @@ internal sealed class RedisSessionStore
     /// </summary>
     internal Func<string, Task>? BeforeScriptCall { get; set; }
 
+    /// <summary>
+    /// Test seam: told when each asynchronous script call is sent (with the script's name and its number of keys plus
+    /// arguments) and when it has completed, so a test can count the calls in flight and the size of each.
+    /// </summary>
+    internal Action<string, int>? ScriptCallStarted { get; set; }
+
+    /// <inheritdoc cref="ScriptCallStarted"/>
+    internal Action<string>? ScriptCallEnded { get; set; }
+
     /// <summary>The hash tag of a session id: the only form of the id that ever reaches Redis.</summary>
     public static string Tag(string sessionId) => RedisKeyBuilder.Hash(sessionId);
 
@@ -83,14 +106,18 @@ internal sealed class RedisSessionStore
     /// </summary>
     public RedisSessionRecord? Load(string tag) => ParseRecord(_runner.Evaluate(LoadScript, [SessionKey(tag)], [_idleMilliseconds]));
 
-    /// <summary>Writes only the given changes; <see langword="false"/> when the session is gone (nothing written).</summary>
+    /// <summary>
+    /// Writes only the given changes; <see langword="false"/> when the session is gone (nothing written).
+    /// </summary>
+    /// <exception cref="RedisSessionLimitExceededException">The data would exceed <c>MaxSessionBytes</c>; nothing written.</exception>
     public async Task<bool> CommitAsync(string tag, bool clear, List<KeyValuePair<string, byte[]>> sets, List<string> removes, CancellationToken cancellationToken)
     {
-        var args = new RedisValue[3 + (sets.Count * 2) + removes.Count];
+        var args = new RedisValue[4 + (sets.Count * 2) + removes.Count];
         args[0] = _idleMilliseconds;
         args[1] = clear ? "1" : "0";
-        args[2] = sets.Count;
-        var i = 3;
+        args[2] = _maxSessionBytes;
+        args[3] = sets.Count;
+        var i = 4;
         foreach (var (field, value) in sets)
         {
             args[i++] = field;
@@ -102,7 +129,8 @@ internal sealed class RedisSessionStore
             args[i++] = field;
         }
 
-        return (long)await EvaluateAsync(CommitScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false) == 1;
+        var result = (long)await EvaluateAsync(CommitScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false);
+        return result == TooLarge ? throw SessionTooLarge() : result == 1;
     }
 
     /// <summary>
@@ -111,17 +139,19 @@ internal sealed class RedisSessionStore
     /// </summary>
     public async Task<long> CreateAsync(string tag, List<KeyValuePair<string, byte[]>> fields, CancellationToken cancellationToken)
     {
-        var args = new RedisValue[2 + (fields.Count * 2)];
+        var args = new RedisValue[3 + (fields.Count * 2)];
         args[0] = _idleMilliseconds;
         args[1] = _absoluteMilliseconds;
-        var i = 2;
+        args[2] = _maxSessionBytes;
+        var i = 3;
         foreach (var (field, value) in fields)
         {
             args[i++] = field;
             args[i++] = value;
         }
 
-        return (long)await EvaluateAsync(CreateScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false);
+        var result = (long)await EvaluateAsync(CreateScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false);
+        return result == TooLarge ? throw SessionTooLarge() : result;
     }
 
     /// <summary>Makes a pending session live (last step of binding); <see langword="false"/> when it is gone.</summary>
@@ -165,36 +195,45 @@ internal sealed class RedisSessionStore
 
     /// <summary>
     /// Adds a session to its user's index, drops the <paramref name="dead"/> members, and enforces
-    /// <paramref name="maxSessions"/> (0 = no limit) evicting in <paramref name="evictionOrder"/> first; returns the
-    /// evicted tags, whose sessions the caller destroys.
+    /// <paramref name="maxSessions"/> (0 = no limit) evicting only members of <paramref name="evictionOrder"/>, in that
+    /// order. Returns the evicted tags, whose sessions the caller destroys, and up to <paramref name="pruneSample"/>
+    /// members old enough to have idled out, for the caller to check and prune.
     /// </summary>
-    public async Task<string[]> BindUserAsync(
+    public async Task<(string[] Evicted, string[] PruneCandidates)> BindUserAsync(
         string userTag,
         string tag,
         long absoluteExpiry,
         int maxSessions,
+        int pruneSample,
         IReadOnlyCollection<string> dead,
         IReadOnlyCollection<string> evictionOrder,
         CancellationToken cancellationToken)
     {
-        var args = new RedisValue[4 + dead.Count + evictionOrder.Count];
+        var args = new RedisValue[7 + dead.Count + evictionOrder.Count];
         args[0] = tag;
         args[1] = absoluteExpiry;
         args[2] = maxSessions;
-        args[3] = dead.Count;
-        var i = 4;
+        args[3] = _idleHorizonMilliseconds;
+        args[4] = pruneSample;
+        args[5] = Random.Shared.NextDouble();
+        args[6] = dead.Count;
+        var i = 7;
         foreach (var member in dead.Concat(evictionOrder))
         {
             args[i++] = member;
         }
 
-        return ToStrings(await EvaluateAsync(UserBindScript, [UserKey(userTag)], args, cancellationToken).ConfigureAwait(false));
+        var parts = (RedisResult[])(await EvaluateAsync(UserBindScript, [UserKey(userTag)], args, cancellationToken).ConfigureAwait(false))!;
+        return (ToStrings(parts[0]), ToStrings(parts[1]));
     }
 
-    /// <summary>The user's indexed sessions (tag, absolute expiry), oldest first; may include sessions that ended early.</summary>
-    public async Task<List<(string Tag, long AbsoluteExpiry)>> ListUserAsync(string userTag, CancellationToken cancellationToken)
+    /// <summary>
+    /// One page of the user's indexed sessions (tag, absolute expiry), oldest first from rank <paramref name="offset"/>;
+    /// may include sessions that ended early.
+    /// </summary>
+    public async Task<List<(string Tag, long AbsoluteExpiry)>> ListUserAsync(string userTag, int offset, int count, CancellationToken cancellationToken)
     {
-        var result = await EvaluateAsync(UserListScript, [UserKey(userTag)], [], cancellationToken).ConfigureAwait(false);
+        var result = await EvaluateAsync(UserListScript, [UserKey(userTag)], [offset, count], cancellationToken).ConfigureAwait(false);
         var parts = (RedisResult[])result!;
         var list = new List<(string, long)>(parts.Length / 2);
         for (var i = 0; i + 1 < parts.Length; i += 2)
@@ -205,15 +244,14 @@ internal sealed class RedisSessionStore
         return list;
     }
 
+    /// <summary>Removes the tags from the user's index, at most <see cref="BatchSize"/> per call.</summary>
     public async Task RemoveFromUserAsync(string userTag, IReadOnlyCollection<string> tags, CancellationToken cancellationToken)
     {
-        if (tags.Count == 0)
+        foreach (var chunk in tags.Chunk(BatchSize))
         {
-            return;
+            var args = Array.ConvertAll(chunk, t => (RedisValue)t);
+            await EvaluateAsync(UserRemoveScript, [UserKey(userTag)], args, cancellationToken).ConfigureAwait(false);
         }
-
-        var args = tags.Select(t => (RedisValue)t).ToArray();
-        await EvaluateAsync(UserRemoveScript, [UserKey(userTag)], args, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<RedisResult> EvaluateAsync(RedisScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
@@ -223,7 +261,20 @@ internal sealed class RedisSessionStore
             await hook(script.Name).ConfigureAwait(false);
         }
 
-        return await _runner.EvaluateAsync(script, keys, args, cancellationToken).ConfigureAwait(false);
+        if (ScriptCallStarted is not { } started)
+        {
+            return await _runner.EvaluateAsync(script, keys, args, cancellationToken).ConfigureAwait(false);
+        }
+
+        started(script.Name, keys.Length + args.Length);
+        try
+        {
+            return await _runner.EvaluateAsync(script, keys, args, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ScriptCallEnded?.Invoke(script.Name);
+        }
     }
 
     private static RedisSessionRecord? ParseRecord(RedisResult result)
@@ -267,6 +318,9 @@ internal sealed class RedisSessionStore
         var parts = (RedisResult[])result!;
         return [.. parts.Select(p => (string)p!)];
     }
+
+    private RedisSessionLimitExceededException SessionTooLarge() => new(
+        $"The session would exceed MaxSessionBytes ({Options.MaxSessionBytes}) with this request's changes (concurrent requests filled it); nothing was stored.");
 
     private static long ToMilliseconds(TimeSpan value) => Math.Max(1, (long)value.TotalMilliseconds);
 

@@ -2,14 +2,19 @@
 -- KEYS[1]  session hash (see load.lua for the field layout).
 -- ARGV[1]  idle timeout in milliseconds (> 0).
 -- ARGV[2]  '1' to remove every data field ("d:*") first (ISession.Clear), else '0'.
--- ARGV[3]  n, the number of field/value pairs that follow.
--- ARGV[4 .. 3+2n]  field, value pairs to HSET (data fields "d:<key>"; binding also writes "m:u" and
+-- ARGV[3]  MaxSessionBytes: the most bytes the data fields ("d:*", field name plus value) may
+--          take after this commit; 0 = no limit. The running total is kept in "m:s" while a limit
+--          is set (computed once from the fields when missing), so concurrent commits cannot
+--          exceed it together.
+-- ARGV[4]  n, the number of field/value pairs that follow.
+-- ARGV[5 .. 4+2n]  field, value pairs to HSET (data fields "d:<key>"; binding also writes "m:u" and
 --                  "m:p" = the pending lifetime in ms: the session is pending (not live, TTL capped
 --                  by that lifetime) until activate.lua runs).
--- ARGV[4+2n ..]    fields to HDEL.
+-- ARGV[5+2n ..]    fields to HDEL.
 -- Returns  1   committed (and expiry slid to min(idle, absolute expiry - now));
 --          0   the session is gone or pending (destroyed, revoked, expired, being bound): nothing written;
---          -1  the absolute lifetime is over: the hash is deleted, nothing written.
+--          -1  the absolute lifetime is over: the hash is deleted, nothing written;
+--          -2  the data would exceed MaxSessionBytes: nothing written.
 -- No TYPE probe on this hot path: a key of another type makes HMGET fail with WRONGTYPE (pcall).
 local key = KEYS[1]
 local m = redis.pcall('HMGET', key, 'm:a', 'm:p')
@@ -26,7 +31,44 @@ if abs <= now then
   redis.call('DEL', key)
   return -1
 end
-if ARGV[2] == '1' then
+local clear = ARGV[2] == '1'
+local max = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+local firstDelete = 5 + 2 * n
+local size = nil
+if max > 0 then
+  -- The size the data fields will have: what they take now (none after a clear), minus what the
+  -- changed fields take now, plus what they will take.
+  size = 0
+  if not clear then
+    size = tonumber(redis.call('HGET', key, 'm:s'))
+    if not size then
+      size = 0
+      local fields = redis.call('HKEYS', key)
+      for i = 1, #fields do
+        if string.sub(fields[i], 1, 2) == 'd:' then
+          size = size + #fields[i] + redis.call('HSTRLEN', key, fields[i])
+        end
+      end
+    end
+  end
+  for i = 5, #ARGV do
+    local field = ARGV[i]
+    local isPairValue = i < firstDelete and (i - 5) % 2 == 1
+    if not isPairValue and string.sub(field, 1, 2) == 'd:' then
+      if not clear and redis.call('HEXISTS', key, field) == 1 then
+        size = size - #field - redis.call('HSTRLEN', key, field)
+      end
+      if i < firstDelete then
+        size = size + #field + #ARGV[i + 1]
+      end
+    end
+  end
+  if size > max then
+    return -2
+  end
+end
+if clear then
   local fields = redis.call('HKEYS', key)
   local doomed = {}
   for i = 1, #fields do
@@ -39,11 +81,9 @@ if ARGV[2] == '1' then
     redis.call('HDEL', key, unpack(doomed, i, math.min(i + 999, #doomed)))
   end
 end
-local n = tonumber(ARGV[3])
-local firstDelete = 4 + 2 * n
 local ttl = math.min(tonumber(ARGV[1]), abs - now)
 if n > 0 then
-  for i = 4, firstDelete - 1, 2 do
+  for i = 5, firstDelete - 1, 2 do
     redis.call('HSET', key, ARGV[i], ARGV[i + 1])
     if ARGV[i] == 'm:p' then
       ttl = math.min(ttl, tonumber(ARGV[i + 1]))
@@ -52,6 +92,11 @@ if n > 0 then
 end
 for i = firstDelete, #ARGV do
   redis.call('HDEL', key, ARGV[i])
+end
+if size then
+  redis.call('HSET', key, 'm:s', size)
+else
+  redis.call('HDEL', key, 'm:s')
 end
 redis.call('PEXPIRE', key, ttl)
 return 1

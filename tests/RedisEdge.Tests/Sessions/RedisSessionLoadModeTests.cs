@@ -88,6 +88,34 @@ public sealed class RedisSessionLoadModeTests(RedisServerFixture redis)
         Assert.Equal("v", await browser.GetAsync(fleet[0], "/get/k"));
     }
 
+    [Fact]
+    public async Task Eager_RequestsWithoutAnEndpoint_AndStaticAssets_CostNoRedisCall_EndpointsStillLoadOnce()
+    {
+        await using var fleet = await SessionTestApp.StartAsync(redis, instances: 3);
+        var browser = new SessionBrowser();
+        await browser.PostAsync(fleet[0], "/set/k/v");
+
+        foreach (var instance in fleet.Instances)
+        {
+            using (var scope = instance.Commands.Begin())
+            {
+                using (var notFound = await browser.SendAsync(instance, HttpMethod.Get, "/no-such-page"))
+                {
+                    Assert.Equal(HttpStatusCode.NotFound, notFound.StatusCode);
+                }
+
+                Assert.Equal("body{}", await browser.GetAsync(instance, "/assets/app.css"));
+                Assert.Empty(scope.Commands);
+            }
+
+            using (var scope = instance.Commands.Begin())
+            {
+                Assert.Equal("v", await browser.GetAsync(instance, "/get/k"));
+                Assert.Equal(1, scope.Commands.Count(c => c == "EVAL"));
+            }
+        }
+    }
+
     /// <summary>Multiplexer timeouts far beyond the pause, so only Failure:Timeout can end a waiting call.</summary>
     private static string FrozenTolerant(RedisServerProcess server) => server.Configuration + ",syncTimeout=60000,asyncTimeout=60000";
 

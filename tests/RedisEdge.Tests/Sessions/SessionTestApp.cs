@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.StaticAssets;
 using Microsoft.Extensions.DependencyInjection;
 using RedisEdge.Internal;
 using RedisEdge.Sessions;
@@ -41,6 +42,16 @@ internal static class SessionTestApp
     {
         app.UseRedisSessions();
         app.MapGet("/nothing", () => "ok");
+
+        // Carries the metadata MapStaticAssets gives every static asset endpoint.
+        app.MapGet("/assets/app.css", () => "body{}").WithMetadata(new StaticAssetDescriptor
+        {
+            Route = "assets/app.css",
+            AssetPath = "app.css",
+            Selectors = [],
+            Properties = [],
+            ResponseHeaders = [],
+        });
         app.MapGet("/get/{key}", (HttpContext c, string key) => c.Session.GetString(key) ?? "(null)");
         app.MapGet("/get-async/{key}", async (HttpContext c, string key) =>
         {

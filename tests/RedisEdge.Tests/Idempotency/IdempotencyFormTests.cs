@@ -1,7 +1,10 @@
 using System.Net;
 using System.Text;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.DependencyInjection;
 using RedisEdge.Tests.Infrastructure;
 
 namespace RedisEdge.Tests.Idempotency;
@@ -46,6 +49,51 @@ public sealed class IdempotencyFormTests(RedisServerFixture redis)
         Assert.Equal(HttpStatusCode.UnprocessableEntity, other.StatusCode);
 
         using var retry = await SendAsync(fleet, "k-multipart", Multipart("scan of invoice 1"));
+        Assert.True(retry.IsReplay());
+        Assert.Equal(1, executions);
+    }
+
+    [Fact]
+    public async Task AntiforgeryValidatedForm_AReusedKeyWithAnotherForm_Is422()
+    {
+        var executions = 0;
+        await using var fleet = await IdempotencyTestApp.StartAsync(
+            redis,
+            (app, _) =>
+            {
+                app.MapGet("/token", (HttpContext context, IAntiforgery antiforgery) => antiforgery.GetAndStoreTokens(context).RequestToken);
+
+                // [FromForm] parameters make the endpoint require antiforgery validation, which reads the form first.
+                app.MapPost("/orders", ([FromForm] string item, [FromForm] int quantity) =>
+                {
+                    Interlocked.Increment(ref executions);
+                    return Results.Text($"{item}:{quantity}", statusCode: StatusCodes.Status201Created);
+                }).WithIdempotency();
+            },
+            services: (builder, _) => builder.Services.AddAntiforgery(),
+            beforeIdempotency: (app, _) => app.UseAntiforgery());
+
+        using var tokenResponse = await fleet[0].Client.GetAsync("/token");
+        var token = await tokenResponse.Content.ReadAsStringAsync();
+        var cookie = tokenResponse.Headers.GetValues("Set-Cookie").Single().Split(';')[0];
+
+        async Task<HttpResponseMessage> PostAsync(string quantity)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/orders")
+            {
+                Content = UrlEncoded(("item", "book"), ("quantity", quantity), ("__RequestVerificationToken", token)),
+            };
+            request.Headers.Add("Idempotency-Key", "k-antiforgery");
+            request.Headers.Add("Cookie", cookie);
+            return await fleet[0].Client.SendAsync(request);
+        }
+
+        using var first = await PostAsync("1");
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal("book:1", await first.Content.ReadAsStringAsync());
+        using var other = await PostAsync("9");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, other.StatusCode);
+        using var retry = await PostAsync("1");
         Assert.True(retry.IsReplay());
         Assert.Equal(1, executions);
     }

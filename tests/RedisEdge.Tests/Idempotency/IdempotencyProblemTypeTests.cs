@@ -64,6 +64,26 @@ public sealed class IdempotencyProblemTypeTests(RedisServerFixture redis)
         }
     }
 
+    [Fact]
+    public async Task RedisUnreachable_TheRefusalHasTheStoreUnavailableType()
+    {
+        var executions = 0;
+        await using var fleet = await IdempotencyTestApp.StartAsync(
+            redis,
+            (app, _) => app.MapPost("/orders", () => Interlocked.Increment(ref executions)).WithIdempotency(),
+            settings: new()
+            {
+                // A port nothing listens on: the claim fails fast with a connection error.
+                ["RedisEdge:Redis:Configuration"] = "127.0.0.1:1,abortConnect=false,connectTimeout=200,connectRetry=0",
+                [$"{IdempotencyTestApp.Section}:Failure:Timeout"] = "00:00:00.200",
+            });
+
+        var refused = await fleet[0].PostAsync("/orders", "k-down");
+        await AssertTypeAsync(refused, HttpStatusCode.ServiceUnavailable, "store-unavailable");
+        Assert.NotNull(refused.Headers.RetryAfter);
+        Assert.Equal(0, executions);
+    }
+
     private static async Task AssertTypeAsync(HttpResponseMessage response, HttpStatusCode status, string type)
     {
         Assert.Equal(status, response.StatusCode);

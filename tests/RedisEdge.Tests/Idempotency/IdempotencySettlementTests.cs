@@ -116,6 +116,39 @@ public sealed class IdempotencySettlementTests : PrivateRedisServerTests
         Assert.Equal(2, executions);
     }
 
+    [Fact]
+    public async Task ClaimTimesOutOnTheClientButLandsInRedis_IsReleased_SoTheRetryRunsInsteadOf409ForTheLease()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var executions = 0;
+        await using var fleet = await StartAsync(2, Settings(lease: "00:00:30"), entered, hold, () => Interlocked.Increment(ref executions));
+        await WarmUpAsync(fleet);
+        using var releases = new MeasurementRecorder<long>(
+            fleet[0].Services.GetRequiredService<IdempotencyMetrics>().Telemetry.Meter, RedisIdempotencyDefaults.ReleasesInstrument);
+
+        // Redis holds the claim past the client's 300 ms budget: 503, and the claim runs once Redis resumes.
+        await PauseWritesAsync();
+        try
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await fleet[0].PostAsync("/held", "k-late")).StatusCode);
+        }
+        finally
+        {
+            await UnpauseAsync();
+        }
+
+        Assert.Equal("claim_failed", Assert.Single(releases.Measurements).Tags[RedisIdempotencyDefaults.ReasonTag]);
+
+        // The claim that landed was released behind it: the retry on another instance executes instead of getting 409 for
+        // the 30 s lease. Polled (bounded) only because that instance's connection may overtake the release.
+        var retry = await RetryWhileInFlightAsync(fleet[1], "/held", "k-late");
+        Assert.Equal(HttpStatusCode.Created, retry.StatusCode);
+        Assert.False(retry.IsReplay());
+        Assert.Equal(1, executions);
+        Assert.True((await fleet[0].PostAsync("/held", "k-late")).IsReplay());
+    }
+
     private static Dictionary<string, string?> Settings(string lease) => new()
     {
         [$"{IdempotencyTestApp.Section}:Lease"] = lease,

@@ -28,7 +28,7 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
     private readonly TimeProvider _timeProvider = timeProvider;
     private readonly ILogger _logger = logger;
 
-    public async Task ExecuteAsync(HttpContext context, RequestDelegate next, IdempotencyPolicySet set, IdempotencyPolicy policy, RedisKey key, string owner)
+    public async Task ExecuteAsync(HttpContext context, RequestDelegate next, IdempotencyPolicySet set, IdempotencyPolicy policy, RedisKey key, string owner, string idempotencyKey, string scope, ClaimResult claim)
     {
         IdempotencyMetrics.Add(_metrics.Executions, policy.Name);
         var originalBody = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
@@ -53,6 +53,8 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
             {
                 try
                 {
+                    context.Features.Set<IIdempotencyFeature>(new IdempotencyFeature(
+                        idempotencyKey, scope, claim.Outcome == ClaimOutcome.Takeover, owner, claim.FencingToken, renewal.LeaseLost));
                     await next(context).ConfigureAwait(false);
 
                     // Pushes whatever the endpoint left in the body writer through the capture.
@@ -62,6 +64,7 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
                 {
                     context.RequestAborted = aborted;
                     context.Features.Set(originalBody);
+                    context.Features.Set<IIdempotencyFeature>(null);
                 }
             }
             catch

@@ -186,7 +186,7 @@ internal sealed class RedisIdempotencyMiddleware
                 break;
         }
 
-        await _executor.ExecuteAsync(context, _next, set, policy, redisKey, owner).ConfigureAwait(false);
+        await _executor.ExecuteAsync(context, _next, set, policy, redisKey, owner, key, scope, claim).ConfigureAwait(false);
     }
 
     /// <summary>The bounded wait: polls the claim until the first execution completes (replay), frees the key

@@ -127,7 +127,7 @@ public sealed class IdempotencySettlementTests : PrivateRedisServerTests
         using var releases = new MeasurementRecorder<long>(
             fleet[0].Services.GetRequiredService<IdempotencyMetrics>().Telemetry.Meter, RedisIdempotencyDefaults.ReleasesInstrument);
 
-        // Redis holds the claim past the client's 300 ms budget: 503, and the claim runs once Redis resumes.
+        // Redis holds the claim past the client's 500 ms budget: 503, and the claim runs once Redis resumes.
         await PauseWritesAsync();
         try
         {
@@ -152,7 +152,7 @@ public sealed class IdempotencySettlementTests : PrivateRedisServerTests
     private static Dictionary<string, string?> Settings(string lease) => new()
     {
         [$"{IdempotencyTestApp.Section}:Lease"] = lease,
-        [$"{IdempotencyTestApp.Section}:Failure:Timeout"] = "00:00:00.300",
+        [$"{IdempotencyTestApp.Section}:Failure:Timeout"] = "00:00:00.500",
         [$"{IdempotencyTestApp.Section}:Failure:BreakAfterFailures"] = "2",
         [$"{IdempotencyTestApp.Section}:Failure:BreakDuration"] = "00:01:00",
     };
@@ -179,14 +179,25 @@ public sealed class IdempotencySettlementTests : PrivateRedisServerTests
             instances,
             settings);
 
-    /// <summary>Every instance runs every script once, so the test's Redis trouble hits calls, not script loading.</summary>
+    /// <summary>Every instance runs every script once, so the test's Redis trouble hits calls, not script loading. A first
+    /// call slower than the short budget on a loaded machine answers 503; it is retried (bounded) under a fresh key.</summary>
     private static async Task WarmUpAsync(RedisFleet fleet)
     {
         foreach (var instance in fleet.Instances)
         {
-            Assert.Equal(HttpStatusCode.OK, (await instance.PostAsync("/fast", $"warm-{instance.Index}")).StatusCode);
-            Assert.True((await instance.PostAsync("/fast", $"warm-{instance.Index}")).IsReplay());
+            var key = $"warm-{instance.Index}";
+            var response = await instance.PostAsync("/fast", key);
+            for (var attempt = 1; attempt < 20 && response.StatusCode != HttpStatusCode.OK; attempt++)
+            {
+                key = $"warm-{instance.Index}-{attempt}";
+                response = await instance.PostAsync("/fast", key);
+            }
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.True((await instance.PostAsync("/fast", key)).IsReplay());
         }
+
+        Assert.All(fleet.Instances, i => Assert.False(i.Services.GetRequiredService<IdempotencyStore>().Runner.IsCircuitOpen));
     }
 
     /// <summary>The one in-flight record of the fleet (the warm-up's are completed).</summary>

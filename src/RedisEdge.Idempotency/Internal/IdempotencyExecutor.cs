@@ -86,7 +86,7 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
             {
                 // The first attempt failed: the caller gets its response now, and the settlement goes on in the
                 // background, with the renewal, for the rest of its budget.
-                _ = Task.Run(() => SettleInBackgroundAsync(unsettled, renewal));
+                _ = Task.Run(() => SettleInBackgroundAsync(unsettled, renewal, policy));
             }
 
             await capture.DisposeAsync().ConfigureAwait(false);
@@ -195,7 +195,7 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
         return () => RetryAsync(() => _store.ReleaseAsync(key, owner), policy, renewal, started);
     }
 
-    private async Task SettleInBackgroundAsync(Func<Task> settle, LeaseRenewal renewal)
+    private async Task SettleInBackgroundAsync(Func<Task> settle, LeaseRenewal renewal, IdempotencyPolicy policy)
     {
         try
         {
@@ -203,7 +203,8 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
         }
         catch (Exception ex)
         {
-            Log.SettleFailed(_logger, "(background)", ex);
+            // Nothing awaits this task: an unexpected failure (the app shutting down under it) is logged, not thrown.
+            Log.SettleFailed(_logger, policy.Name, ex);
         }
         finally
         {

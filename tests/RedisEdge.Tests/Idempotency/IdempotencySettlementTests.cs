@@ -149,6 +149,55 @@ public sealed class IdempotencySettlementTests : PrivateRedisServerTests
         Assert.True((await fleet[0].PostAsync("/held", "k-late")).IsReplay());
     }
 
+    [Fact]
+    public async Task ClientGoesAwayWhileTheClaimIsInRedis_TheClaimIsReleased_SoTheRetryRuns()
+    {
+        var executions = 0;
+        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var fleet = await IdempotencyTestApp.StartAsync(
+            Server.Configuration,
+            (app, _) => app.MapPost("/orders", () =>
+            {
+                Interlocked.Increment(ref executions);
+                return Results.Json(new { ok = true }, statusCode: 201);
+            }).WithIdempotency(),
+            instances: 2,
+            settings: new() { [$"{IdempotencyTestApp.Section}:Lease"] = "00:00:30" },
+            beforeIdempotency: (app, _) => app.Use(async (context, next) =>
+            {
+                // The claim is sent synchronously; once next returns a pending task, it is in Redis.
+                var pending = next(context);
+                if (context.Request.Headers.ContainsKey("X-Watch"))
+                {
+                    sent.TrySetResult();
+                }
+
+                await pending;
+            }));
+        Assert.Equal(HttpStatusCode.Created, (await fleet[0].PostAsync("/orders", "k-warm")).StatusCode);
+
+        await PauseWritesAsync();
+        try
+        {
+            using var abort = new CancellationTokenSource();
+            using var request = IdempotencyTestApp.Post("/orders", "k-gone");
+            request.Headers.Add("X-Watch", "1");
+            var response = fleet[0].Client.SendAsync(request, abort.Token);
+            await sent.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            await abort.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => response);
+        }
+        finally
+        {
+            await UnpauseAsync();
+        }
+
+        var retry = await RetryWhileInFlightAsync(fleet[1], "/orders", "k-gone");
+        Assert.Equal(HttpStatusCode.Created, retry.StatusCode);
+        Assert.False(retry.IsReplay());
+        Assert.Equal(2, executions);
+    }
+
     private static Dictionary<string, string?> Settings(string lease) => new()
     {
         [$"{IdempotencyTestApp.Section}:Lease"] = lease,

@@ -228,7 +228,7 @@ internal sealed class RedisIdempotencyMiddleware
             {
                 await store.ReleaseAsync(key, owner).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException)
+            catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException or ObjectDisposedException)
             {
                 Log.ReleaseFailed(logger, ex);
             }

@@ -100,6 +100,9 @@ public sealed class IdempotencyScriptTests(RedisServerFixture redis) : IAsyncLif
     {
         var key = Store.Key("user\nerin", Guid.NewGuid().ToString());
         Assert.Equal(ClaimOutcome.New, (await Store.ClaimAsync(key, "fp", "stalled", ShortLease, default)).Outcome);
+
+        // The record outlives its 200 ms lease by only 1.2 s; on a loaded machine the test must not race its expiry.
+        await redis.Database.KeyPersistAsync(key);
         var outcome = ClaimOutcome.InFlight;
         for (var attempt = 0; attempt < 100 && outcome != ClaimOutcome.Takeover; attempt++)
         {
@@ -132,6 +135,7 @@ public sealed class IdempotencyScriptTests(RedisServerFixture redis) : IAsyncLif
 
         // A record whose token is ahead of the clock (a clock that stepped back): the takeover still goes above it.
         await redis.Database.HashSetAsync(key, "fen", first.FencingToken + 60_000_000);
+        await redis.Database.KeyPersistAsync(key);
         var second = await Store.ClaimAsync(key, "fp", "b", ShortLease, default);
         for (var attempt = 0; attempt < 100 && second.Outcome == ClaimOutcome.InFlight; attempt++)
         {

@@ -11,5 +11,6 @@ internal enum ClaimOutcome
     OutcomeUnknown = 5,
 }
 
-/// <summary>The answer of one claim: the outcome, the remaining lease when in flight, the stored response when completed.</summary>
-internal readonly record struct ClaimResult(ClaimOutcome Outcome, long RemainingMs, StoredResponse? Response);
+/// <summary>The answer of one claim: the outcome, the remaining lease when in flight, the stored response when completed,
+/// the fencing token when this request now holds the claim (new or takeover).</summary>
+internal readonly record struct ClaimResult(ClaimOutcome Outcome, long RemainingMs, StoredResponse? Response, long FencingToken = 0);

@@ -28,7 +28,7 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
     private readonly TimeProvider _timeProvider = timeProvider;
     private readonly ILogger _logger = logger;
 
-    public async Task ExecuteAsync(HttpContext context, RequestDelegate next, IdempotencyPolicySet set, IdempotencyPolicy policy, RedisKey key, string owner)
+    public async Task ExecuteAsync(HttpContext context, RequestDelegate next, IdempotencyPolicySet set, IdempotencyPolicy policy, RedisKey key, string owner, string idempotencyKey, string scope, ClaimResult claim)
     {
         IdempotencyMetrics.Add(_metrics.Executions, policy.Name);
         var originalBody = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
@@ -53,6 +53,8 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
             {
                 try
                 {
+                    context.Features.Set<IIdempotencyFeature>(new IdempotencyFeature(
+                        idempotencyKey, scope, claim.Outcome == ClaimOutcome.Takeover, owner, claim.FencingToken, renewal.LeaseLost));
                     await next(context).ConfigureAwait(false);
 
                     // Pushes whatever the endpoint left in the body writer through the capture.
@@ -62,6 +64,7 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
                 {
                     context.RequestAborted = aborted;
                     context.Features.Set(originalBody);
+                    context.Features.Set<IIdempotencyFeature>(null);
                 }
             }
             catch
@@ -83,7 +86,7 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
             {
                 // The first attempt failed: the caller gets its response now, and the settlement goes on in the
                 // background, with the renewal, for the rest of its budget.
-                _ = Task.Run(() => SettleInBackgroundAsync(unsettled, renewal));
+                _ = Task.Run(() => SettleInBackgroundAsync(unsettled, renewal, policy));
             }
 
             await capture.DisposeAsync().ConfigureAwait(false);
@@ -195,7 +198,7 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
         return () => RetryAsync(() => _store.ReleaseAsync(key, owner), policy, renewal, started);
     }
 
-    private async Task SettleInBackgroundAsync(Func<Task> settle, LeaseRenewal renewal)
+    private async Task SettleInBackgroundAsync(Func<Task> settle, LeaseRenewal renewal, IdempotencyPolicy policy)
     {
         try
         {
@@ -203,7 +206,8 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
         }
         catch (Exception ex)
         {
-            Log.SettleFailed(_logger, "(background)", ex);
+            // Nothing awaits this task: an unexpected failure (the app shutting down under it) is logged, not thrown.
+            Log.SettleFailed(_logger, policy.Name, ex);
         }
         finally
         {

@@ -53,6 +53,7 @@ internal sealed class IdempotencyStore
         {
             ClaimOutcome.InFlight => new ClaimResult(outcome, (long)reply[1], null),
             ClaimOutcome.Completed => new ClaimResult(outcome, 0, new StoredResponse((int)(long)reply[1], (string?)reply[2] ?? string.Empty, (byte[]?)reply[3] ?? [])),
+            ClaimOutcome.New or ClaimOutcome.Takeover => new ClaimResult(outcome, 0, null, (long)reply[1]),
             _ => new ClaimResult(outcome, 0, null),
         };
     }

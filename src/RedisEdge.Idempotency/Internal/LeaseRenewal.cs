@@ -49,8 +49,9 @@ internal sealed class LeaseRenewal : IAsyncDisposable
                     return;
                 }
             }
-            catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException)
+            catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException or ObjectDisposedException)
             {
+                // ObjectDisposedException: the app is stopping under a running request and its multiplexer is gone.
                 Log.RenewFailed(logger, ex);
             }
         }

@@ -121,8 +121,21 @@ internal sealed class RedisIdempotencyMiddleware
                 claim = await WaitAsync(context, redisKey, fingerprint, owner, policy, claim).ConfigureAwait(false);
             }
         }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away while the claim was in Redis: it may still land and hold the key for a lease.
+            ReleaseAbandonedClaim(redisKey, owner, policy);
+            return;
+        }
         catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException)
         {
+            if (WasSent(ex))
+            {
+                // Timed out (or failed) after it was sent: the claim may still land, and every retry would get 409 for a
+                // whole lease while nothing runs.
+                ReleaseAbandonedClaim(redisKey, owner, policy);
+            }
+
             await OnRedisFailureAsync(context, policy, ex).ConfigureAwait(false);
             return;
         }
@@ -175,7 +188,7 @@ internal sealed class RedisIdempotencyMiddleware
                 break;
         }
 
-        await _executor.ExecuteAsync(context, _next, set, policy, redisKey, owner).ConfigureAwait(false);
+        await _executor.ExecuteAsync(context, _next, set, policy, redisKey, owner, key, scope, claim).ConfigureAwait(false);
     }
 
     /// <summary>The bounded wait: polls the claim until the first execution completes (replay), frees the key
@@ -198,6 +211,42 @@ internal sealed class RedisIdempotencyMiddleware
 
         return claim;
     }
+
+    /// <summary>
+    /// Releases a claim this request sent but will not act on. The release is owner-guarded and queued behind the claim
+    /// on the same connection, so it runs after the claim's late reply: it frees the key when the claim landed (new or
+    /// takeover, held by this request's owner token), and changes nothing when it did not (in flight for another
+    /// execution, completed, or never run). Sent through <see cref="RedisScriptRunner.SettleAsync"/>, once, without
+    /// waiting: if it fails too, the key frees itself with the lease.
+    /// </summary>
+    private void ReleaseAbandonedClaim(RedisKey key, string owner, IdempotencyPolicy policy)
+    {
+        IdempotencyMetrics.Add(_metrics.Releases, policy.Name, "claim_failed");
+        _ = ReleaseAsync(_store, key, owner, _logger);
+
+        static async Task ReleaseAsync(IdempotencyStore store, RedisKey key, string owner, ILogger logger)
+        {
+            try
+            {
+                await store.ReleaseAsync(key, owner).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException or ObjectDisposedException)
+            {
+                Log.ReleaseFailed(logger, ex);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether a failed claim may have run (or may yet run) in Redis: not when the breaker or the client refused it, nor
+    /// when Redis refused its key (CROSSSLOT).
+    /// </summary>
+    private static bool WasSent(Exception exception) => exception switch
+    {
+        RedisEdgeUnavailableException { InnerException: null } => false,
+        RedisEdgeUnavailableException { InnerException: RedisCommandException or RedisServerException { Kind: RedisErrorKind.CrossSlot } } => false,
+        _ => true,
+    };
 
     private async Task OnRedisFailureAsync(HttpContext context, IdempotencyPolicy policy, Exception exception)
     {

@@ -8,6 +8,9 @@ KEYS[1]   the record of one (caller scope, key) pair: a hash
                   outcome could not be stored (outcome unknown: never runnable again until the record expires
                   with the retention, or an operator deletes it)
             exp   lease expiry, Redis server clock, milliseconds since the epoch (while 'r')
+            fen   fencing token of the execution holding (or that held) the claim: the Redis server clock in
+                  microseconds at the claim, and always above the record's previous token, so it increases with
+                  every execution of the key while the server clock does
             code, hdr, body   the stored response (once 'c')
 ARGV[1]   fingerprint of this request
 ARGV[2]   owner token of this execution
@@ -15,8 +18,8 @@ ARGV[3]   lease in milliseconds
 ARGV[4]   time-to-live of an in-flight record in milliseconds (longer than the lease, so an expired claim is
           still seen, and counted, as a takeover)
 
-Returns   {1}                       new: this request holds the claim and must execute
-          {2}                       takeover: the previous claim's lease had expired (its instance died or
+Returns   {1, fence}                new: this request holds the claim and must execute
+          {2, fence}                takeover: the previous claim's lease had expired (its instance died or
                                     stalled); this request now holds the claim and must execute
           {0, remaining_ms}         in flight: another execution holds a live lease for remaining_ms
           {3, code, headers, body}  completed: replay the stored response
@@ -30,29 +33,35 @@ if redis.replicate_commands then redis.replicate_commands() end
 local key = KEYS[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+-- Microseconds since the epoch stay below 2^53, exact in a Lua number.
+local fence = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local lease = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4])
 
 -- The first write is HSET, which Redis refuses when it is out of memory under noeviction: the claim then fails
 -- (an outage, 503) instead of a DEL making the script "dirty" and letting it write past maxmemory.
-local function claim(outcome, reset)
+local function claim(outcome, reset, previous)
   if reset then
     redis.call('DEL', key)
   end
-  redis.call('HSET', key, 'fp', ARGV[1], 'own', ARGV[2], 'st', 'r', 'exp', string.format('%d', now + lease))
+  if previous and previous >= fence then
+    fence = previous + 1
+  end
+  local token = string.format('%d', fence)
+  redis.call('HSET', key, 'fp', ARGV[1], 'own', ARGV[2], 'st', 'r', 'exp', string.format('%d', now + lease), 'fen', token)
   redis.call('PEXPIRE', key, ttl)
-  return {outcome}
+  return {outcome, token}
 end
 
 -- One read for every outcome, the replay's response included, and no TYPE probe: a key of another type (foreign or
 -- corrupted data, which holds no claim) makes HMGET fail with WRONGTYPE.
-local record = redis.pcall('HMGET', key, 'fp', 'st', 'exp', 'code', 'hdr', 'body')
+local record = redis.pcall('HMGET', key, 'fp', 'st', 'exp', 'code', 'hdr', 'body', 'fen')
 if record.err then
   return claim(1, true)
 end
 
 local fp, st, exp = record[1], record[2], tonumber(record[3])
-if not fp and not st and not record[3] and not record[4] and not record[5] and not record[6] then
+if not fp and not st and not record[3] and not record[4] and not record[5] and not record[6] and not record[7] then
   -- No record (a hash always has a field): nothing to reset.
   return claim(1, false)
 end
@@ -86,7 +95,7 @@ end
 if exp <= now then
   -- The holder's lease ran out without renewal: it is dead or stalled, and it holds nothing any more. An in-flight
   -- record has exactly the fields HSET overwrites.
-  return claim(2, false)
+  return claim(2, false, tonumber(record[7]))
 end
 
 return {0, exp - now}

@@ -180,6 +180,78 @@ public sealed class IdempotencyLeaseTests(RedisServerFixture redis)
         Assert.Equal([1, 0, 1], executions);
     }
 
+    [Fact]
+    public async Task HandlerSeesItsClaimOnTheFeature_AndLeaseLostFires_WhenAStallLetAnotherInstanceTakeItOver()
+    {
+        var features = new IIdempotencyFeature?[2];
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stall = new StallableTimeProvider();
+        await using var fleet = await IdempotencyTestApp.StartAsync(
+            redis,
+            (app, i) =>
+            {
+                app.MapPost("/orders", async (HttpContext context) =>
+                {
+                    var feature = context.Features.Get<IIdempotencyFeature>();
+                    features[i] = feature;
+                    if (i == 0)
+                    {
+                        feature!.LeaseLost.Register(() => lost.TrySetResult());
+                        entered.TrySetResult();
+                        await hold.Task;
+                    }
+
+                    return Results.Json(new { instance = i }, statusCode: 201);
+                }).WithIdempotency();
+                app.MapPost("/plain", (HttpContext context) => context.Features.Get<IIdempotencyFeature>() is null ? "absent" : "present");
+            },
+            instances: 2,
+            settings: new() { [$"{IdempotencyTestApp.Section}:Lease"] = "00:00:01" },
+            services: (builder, i) =>
+            {
+                if (i == 0)
+                {
+                    builder.Services.AddSingleton<TimeProvider>(stall);
+                }
+            });
+
+        var stalled = fleet[0].PostAsync("/orders", "k-fenced", apiKey: null);
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var first = features[0]!;
+        Assert.Equal("k-fenced", first.Key);
+        Assert.False(string.IsNullOrEmpty(first.CallerScope));
+        Assert.False(first.IsTakeover);
+        Assert.Matches("^[0-9A-F]{32}$", first.OwnerToken);
+        Assert.True(first.FencingToken > 0);
+
+        stall.Stall();
+        var record = Assert.Single(await redis.RecordKeysAsync(fleet));
+        await WaitForLeaseToExpireAsync(record);
+        Assert.Equal(first.OwnerToken, (string?)await redis.Database.HashGetAsync(record, "own"));
+
+        var takeover = await fleet[1].PostAsync("/orders", "k-fenced");
+        Assert.Equal(HttpStatusCode.Created, takeover.StatusCode);
+        var second = features[1]!;
+        Assert.True(second.IsTakeover);
+        Assert.Equal(first.Key, second.Key);
+        Assert.Equal(first.CallerScope, second.CallerScope);
+        Assert.NotEqual(first.OwnerToken, second.OwnerToken);
+        Assert.True(second.FencingToken > first.FencingToken, $"Fencing token {second.FencingToken} after {first.FencingToken}.");
+        Assert.False(first.LeaseLost.IsCancellationRequested);
+
+        // A resumes: its next renewal finds the key taken over, and tells the handler still running.
+        stall.Resume();
+        await lost.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(first.LeaseLost.IsCancellationRequested);
+        Assert.False(second.LeaseLost.IsCancellationRequested);
+        hold.SetResult();
+        Assert.Equal(HttpStatusCode.Created, (await stalled.WaitAsync(TimeSpan.FromSeconds(10))).StatusCode);
+        Assert.Equal("""{"instance":1}""", await (await fleet[0].PostAsync("/orders", "k-fenced")).Content.ReadAsStringAsync());
+        Assert.Equal("absent", await (await fleet[0].Client.PostAsync("/plain", null)).Content.ReadAsStringAsync());
+    }
+
     /// <summary>Polls (bounded) until the record's lease has run out on the Redis clock; the caller asserts outcomes, not times.</summary>
     private async Task WaitForLeaseToExpireAsync(string record)
     {

@@ -100,6 +100,9 @@ public sealed class IdempotencyScriptTests(RedisServerFixture redis) : IAsyncLif
     {
         var key = Store.Key("user\nerin", Guid.NewGuid().ToString());
         Assert.Equal(ClaimOutcome.New, (await Store.ClaimAsync(key, "fp", "stalled", ShortLease, default)).Outcome);
+
+        // The record outlives its 200 ms lease by only 1.2 s; on a loaded machine the test must not race its expiry.
+        await redis.Database.KeyPersistAsync(key);
         var outcome = ClaimOutcome.InFlight;
         for (var attempt = 0; attempt < 100 && outcome != ClaimOutcome.Takeover; attempt++)
         {
@@ -119,6 +122,34 @@ public sealed class IdempotencyScriptTests(RedisServerFixture redis) : IAsyncLif
         Assert.Equal("stalled", (string?)await redis.Database.HashGetAsync(key, "own"));
         Assert.Equal("fp", (string?)await redis.Database.HashGetAsync(key, "fp"));
         Assert.Equal(ClaimOutcome.Takeover, (await Store.ClaimAsync(key, "fp", "retry", ShortLease, default)).Outcome);
+    }
+
+    [Fact]
+    public async Task FencingToken_IncreasesWithEveryExecutionOfAKey_ThroughTakeoverAndRelease()
+    {
+        var key = Store.Key("user\ngrace", Guid.NewGuid().ToString());
+        var first = await Store.ClaimAsync(key, "fp", "a", ShortLease, default);
+        Assert.Equal(ClaimOutcome.New, first.Outcome);
+        Assert.True(first.FencingToken > 0);
+        Assert.Equal(0, (await Store.ClaimAsync(key, "fp", "x", ShortLease, default)).FencingToken);
+
+        // A record whose token is ahead of the clock (a clock that stepped back): the takeover still goes above it.
+        await redis.Database.HashSetAsync(key, "fen", first.FencingToken + 60_000_000);
+        await redis.Database.KeyPersistAsync(key);
+        var second = await Store.ClaimAsync(key, "fp", "b", ShortLease, default);
+        for (var attempt = 0; attempt < 100 && second.Outcome == ClaimOutcome.InFlight; attempt++)
+        {
+            await Task.Delay(50);
+            second = await Store.ClaimAsync(key, "fp", "b", ShortLease, default);
+        }
+
+        Assert.Equal(ClaimOutcome.Takeover, second.Outcome);
+        Assert.Equal(first.FencingToken + 60_000_001, second.FencingToken);
+
+        Assert.True(await Store.ReleaseAsync(key, "b"));
+        var third = await Store.ClaimAsync(key, "fp", "c", ShortLease, default);
+        Assert.Equal(ClaimOutcome.New, third.Outcome);
+        Assert.True(third.FencingToken > first.FencingToken);
     }
 
     private async Task<bool> LeaseExpiredAsync(RedisKey key)

@@ -134,7 +134,7 @@ public static class RedisIdempotencyDefaults
     /// stored: the request may or may not have taken effect, and the key never runs again until its retention ends or an
     /// operator deletes its record.
     /// </summary>
-    public const string OutcomeUnknownProblemType = "https://redisedge.dev/problems/idempotency-outcome-unknown";
+    public const string OutcomeUnknownProblemType = ProblemTypePrefix + "outcome-unknown";
 
     /// <summary>The reason tag of the releases and rejected counters.</summary>
     public const string ReasonTag = "redisedge.idempotency.reason";

@@ -7,7 +7,7 @@ namespace RedisEdge.Tests.Samples;
 /// <summary>The sample API as its appsettings.json configures it, pointed at the test Redis with a fresh key prefix.</summary>
 internal static class SampleApp
 {
-    public static WebApplicationFactory<Program> Create(RedisServerFixture redis) =>
+    public static WebApplicationFactory<Program> Create(RedisTestServer redis) =>
         new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             web.UseEnvironment("Testing");

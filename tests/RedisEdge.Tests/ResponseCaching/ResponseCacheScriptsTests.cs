@@ -142,6 +142,41 @@ public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task Trim_KeepsMaxEntries_DeletingTheFirstToExpire_AndTheirSetMemberships_EvenOverForeignData()
+    {
+        var settings = new Dictionary<string, string?>().Policy("items", ("MaxEntries", "3"));
+        await using var fleet = await CacheTestApp.StartAsync(redis, new Origin(), settings);
+        var (store, keys) = Resolve(fleet[0]);
+        var policy = Policy(fleet[0]);
+        var (index, meta) = keys.Bound(policy);
+        await redis.Database.StringSetAsync(index, "foreign");
+        await redis.Database.StringSetAsync(meta, "foreign");
+
+        var entries = new List<RedisKey>();
+        for (var i = 0; i < 5; i++)
+        {
+            var entry = keys.Entry(policy, "bound" + i);
+            entries.Add(entry);
+            var request = new CacheRequestKeys(entry, entry.ToString(), [entry, keys.Resource(policy, "/r" + i), keys.Tag(policy, "shared")]);
+            Assert.True((await store.LookupAsync(entry, "o" + i, 30_000, default)).Filler);
+            Assert.True(await store.FillAsync(request, "o" + i, policy, 200, [], "body"u8.ToArray(), "\"e\""));
+        }
+
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(i >= 2, await redis.Database.KeyExistsAsync(entries[i]));
+            Assert.Equal(i >= 2, await redis.Database.KeyExistsAsync(keys.Resource(policy, "/r" + i)));
+        }
+
+        Assert.Equal(3, await redis.Database.SortedSetLengthAsync(keys.Tag(policy, "shared")));
+        Assert.Equal(3, await redis.Database.SortedSetLengthAsync(index));
+        Assert.Equal(3 * 4, (long)await redis.Database.HashGetAsync(meta, "#"));
+
+        // Evicting the shared tag deletes the three kept entries; the index forgets them as they are trimmed or expire.
+        Assert.Equal(3, await store.EvictSetAsync(keys.Tag(policy, "shared"), default));
+    }
+
+    [Fact]
     public async Task EveryKeyOfAPolicy_SharesOneHashTag_SoEachScriptTouchesOneSlot()
     {
         await using var fleet = await CacheTestApp.StartAsync(redis, new Origin(), []);

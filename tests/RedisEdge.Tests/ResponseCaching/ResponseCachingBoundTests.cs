@@ -5,8 +5,7 @@ using StackExchange.Redis;
 namespace RedisEdge.Tests.ResponseCaching;
 
 /// <summary>A policy's footprint in Redis is bounded (entries and bytes), whatever query strings clients invent.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class ResponseCachingBoundTests(RedisServerFixture redis)
+public abstract class ResponseCachingBoundTests(RedisTestServer redis)
 {
     [Fact]
     public async Task CacheBustingQueries_LeaveAtMostMaxEntriesInRedis_AndKeepTheNewest()
@@ -72,3 +71,10 @@ public sealed class ResponseCachingBoundTests(RedisServerFixture redis)
         Assert.InRange(bytes, 1, 400);
     }
 }
+
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCachingBoundTestsOnSingleNode(RedisServerFixture redis) : ResponseCachingBoundTests(redis);
+
+/// <summary>The same on a six-node cluster: every key the bound touches is in the policy's slot.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class ResponseCachingBoundTestsOnCluster(RedisClusterFixture redis) : ResponseCachingBoundTests(redis);

@@ -18,6 +18,8 @@ public sealed class ResponseCachingConfigurationTests(RedisServerFixture redis)
     [InlineData("StatusCodes:0", "500", "RedisEdge:ResponseCaching:Policies:items:StatusCodes:0")]
     [InlineData("Tags:0", "product:{id", "RedisEdge:ResponseCaching:Policies:items:Tags:0 'product:{id' has a '{' without a matching '}'")]
     [InlineData("VaryByClaim:0", "tenant", "RedisEdge:ResponseCaching:Policies:items:VaryByClaim requires VaryByUser")]
+    [InlineData("MaxEntries", "0", "RedisEdge:ResponseCaching:Policies:items:MaxEntries must be >= 1")]
+    [InlineData("MaxBytes", "1000", "RedisEdge:ResponseCaching:Policies:items:MaxBytes must be at least MaxBodySize")]
     public async Task BadPolicy_FailsStartUpNamingThePath(string key, string value, string expected)
     {
         var settings = new Dictionary<string, string?>().Policy("items", (key, value));

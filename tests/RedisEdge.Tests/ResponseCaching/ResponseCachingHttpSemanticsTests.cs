@@ -55,6 +55,30 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task ResponseCompressionBeforeTheCache_StoresTheIdentityBody_AndCompressesEveryServe()
+    {
+        var origin = new Origin();
+        await using var fleet = await CacheTestApp.StartAsync(
+            redis,
+            origin,
+            [],
+            beforeCaching: (app, _) => app.UseResponseCompression(),
+            services: builder => builder.Services.AddResponseCompression());
+        var client = fleet[0].Client;
+
+        var brotli = await GetAsync(client, "/items/1", "br");
+        var plain = await GetAsync(client, "/items/1", null);
+        var gzip = await GetAsync(client, "/items/1", "gzip");
+        Assert.Contains("stored", brotli.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal(["br"], brotli.Content.Headers.ContentEncoding);
+        Assert.StartsWith("RedisEdge; hit", plain.CacheStatus(), StringComparison.Ordinal);
+        Assert.Empty(plain.Content.Headers.ContentEncoding);
+        Assert.Equal("id=1;render=1;user=anonymous", await plain.BodyAsync());
+        Assert.Equal(["gzip"], gzip.Content.Headers.ContentEncoding);
+        Assert.Equal(1, origin.Executions);
+    }
+
+    [Fact]
     public async Task VaryAcceptLanguage_NotInVaryByHeader_IsNotStored_SoEachLanguageGetsItsOwn()
     {
         var origin = new Origin();

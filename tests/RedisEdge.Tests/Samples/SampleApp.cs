@@ -7,10 +7,10 @@ namespace RedisEdge.Tests.Samples;
 /// <summary>The sample API as its appsettings.json configures it, pointed at the test Redis with a fresh key prefix.</summary>
 internal static class SampleApp
 {
-    public static WebApplicationFactory<Program> Create(RedisServerFixture redis) => Create(redis, RedisServerFixture.UniquePrefix());
+    public static WebApplicationFactory<Program> Create(RedisTestServer redis) => Create(redis, RedisServerFixture.UniquePrefix());
 
     /// <summary>One replica of a fleet: replicas created with the same <paramref name="keyPrefix"/> share their Redis state.</summary>
-    public static WebApplicationFactory<Program> Create(RedisServerFixture redis, string keyPrefix, Action<IWebHostBuilder>? configure = null) =>
+    public static WebApplicationFactory<Program> Create(RedisTestServer redis, string keyPrefix, Action<IWebHostBuilder>? configure = null) =>
         new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             web.UseEnvironment("Testing");

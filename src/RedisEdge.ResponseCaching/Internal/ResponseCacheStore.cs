@@ -173,18 +173,21 @@ internal sealed class ResponseCacheStore
     /// </summary>
     private async Task TrimAsync(CacheRequestKeys keys, ResponseCachePolicy policy, long bytes)
     {
+        // The fill keys are the entry, the policy's eviction sequence, the URL and tag sets, then one epoch per set:
+        // the trim records the sets only.
         var fillKeys = keys.FillKeys;
         var entry = (string)fillKeys[0]!;
-        var args = new RedisValue[6 + fillKeys.Length - 1];
+        var sets = (fillKeys.Length - 2) / 2;
+        var args = new RedisValue[6 + sets];
         args[0] = AfterHashTag(entry);
         args[1] = bytes;
         args[2] = policy.TimeToLiveMs + Math.Max(policy.StaleWhileRevalidateMs, policy.StaleIfErrorMs);
         args[3] = policy.MaxEntries;
         args[4] = policy.MaxBytes;
         args[5] = _keys.Channel.ToString();
-        for (var i = 1; i < fillKeys.Length; i++)
+        for (var i = 0; i < sets; i++)
         {
-            args[5 + i] = AfterHashTag((string)fillKeys[i]!);
+            args[6 + i] = AfterHashTag((string)fillKeys[2 + i]!);
         }
 
         var (index, meta) = _keys.Bound(policy);

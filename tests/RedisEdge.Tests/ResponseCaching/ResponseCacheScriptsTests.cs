@@ -157,9 +157,9 @@ public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
         {
             var entry = keys.Entry(policy, "bound" + i);
             entries.Add(entry);
-            var request = new CacheRequestKeys(entry, entry.ToString(), [entry, keys.Resource(policy, "/r" + i), keys.Tag(policy, "shared")]);
+            var request = new CacheRequestKeys(entry, entry.ToString(), keys.FillKeys(entry, policy, "/r" + i, ["shared"]));
             Assert.True((await store.LookupAsync(entry, "o" + i, 30_000, default)).Filler);
-            Assert.True(await store.FillAsync(request, "o" + i, policy, 200, [], "body"u8.ToArray(), "\"e\""));
+            Assert.Equal(FillOutcome.Stored, await store.FillAsync(request, "o" + i, policy, 200, [], "body"u8.ToArray(), "\"e\""));
         }
 
         for (var i = 0; i < 5; i++)
@@ -173,7 +173,9 @@ public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
         Assert.Equal(3 * 4, (long)await redis.Database.HashGetAsync(meta, "#"));
 
         // Evicting the shared tag deletes the three kept entries; the index forgets them as they are trimmed or expire.
-        Assert.Equal(3, await store.EvictSetAsync(keys.Tag(policy, "shared"), default));
+        var step = await store.EvictStepAsync(policy, keys.Tag(policy, "shared"), first: true, default);
+        Assert.Equal(3, step.Deleted);
+        Assert.Equal(0, step.Left);
     }
 
     [Fact]

@@ -46,7 +46,9 @@ public sealed class IdempotencyCaptureTests(RedisServerFixture redis)
         // A fresh copy per request allocates twice the body (a growing MemoryStream: 2.1 MB per request here). Pooled,
         // a stored response costs what the shared pool misses under this machine's load; one not stored costs nothing.
         var perRequest = (GC.GetTotalAllocatedBytes(precise: true) - before) / requests;
-        var bound = status == StatusCodes.Status201Created ? BodySize / 2 : BodySize / 4;
+        // The stored case measured 173-766 KB per request on a loaded machine (the shared pool misses when other threads
+        // hold its arrays): the bound is one copy of the body, which the unpooled capture exceeded twice over.
+        var bound = status == StatusCodes.Status201Created ? BodySize : BodySize / 4;
         Assert.True(perRequest < bound, $"{perRequest} bytes allocated per request for a {BodySize}-byte response with status {status}.");
         Assert.Equal(status == StatusCodes.Status201Created ? requests + 3 : 0, (await redis.RecordKeysAsync(fleet)).Count);
     }

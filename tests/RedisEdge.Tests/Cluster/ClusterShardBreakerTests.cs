@@ -8,6 +8,13 @@ namespace RedisEdge.Tests.Cluster;
 /// The breaker is per server: killing one primary fails fast only the calls for its slots. Fail-closed rate limiting
 /// with one partition per API key, the keys spread over the three primaries, three app instances under load.
 /// </summary>
+/// <remarks>
+/// The breaker opens on the first failure. With one breaker per feature and instance, the default threshold (five
+/// consecutive failures) opened it only when the killed primary's failures came in a row, as with one global
+/// partition (fail-closed rate limiting then answered 503 for every partition until 7 s after the kill); a success
+/// on another primary in between reset the count. One failure makes the difference certain: a single breaker opens
+/// for every slot at the first timeout, a per-server breaker only for the killed primary's.
+/// </remarks>
 [Collection(ClusterChaosCollection.Name)]
 public sealed class ClusterShardBreakerTests(ITestOutputHelper output)
 {
@@ -22,6 +29,7 @@ public sealed class ClusterShardBreakerTests(ITestOutputHelper output)
         {
             ["RedisEdge:RateLimiting:Policies:api:Partition"] = "Header",
             ["RedisEdge:RateLimiting:Policies:api:PartitionName"] = "X-Api-Key",
+            ["RedisEdge:RateLimiting:Failure:BreakAfterFailures"] = "1",
         });
         await using var admin = await ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
 

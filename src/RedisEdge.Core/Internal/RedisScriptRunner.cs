@@ -261,7 +261,9 @@ internal sealed class RedisScriptRunner
     /// <summary>
     /// The server that serves <paramref name="slot"/>, as the client sees the cluster: the node it routes the key to,
     /// unless that node is only a stand-in because the slot's primary is disconnected (the cluster configuration still
-    /// names the primary, whose breaker must count the failures). Called once per slot and topology change.
+    /// names the primary, whose breaker must count the failures). A replica of that primary is no stand-in: the client
+    /// routes to it once it was promoted, while its configuration may still say otherwise. Called once per slot and
+    /// topology change.
     /// </summary>
     private EndPoint? OwnerOf(int slot, RedisKey key)
     {
@@ -270,8 +272,10 @@ internal sealed class RedisScriptRunner
         try
         {
             var server = multiplexer.GetServer(key);
-            if (server.ClusterConfiguration?.GetBySlot(slot)?.EndPoint is { } configured &&
+            var configuration = server.ClusterConfiguration;
+            if (configuration?.GetBySlot(slot) is { EndPoint: { } configured } owner &&
                 !configured.Equals(server.EndPoint) &&
+                configuration[server.EndPoint]?.ParentNodeId != owner.NodeId &&
                 !multiplexer.GetServer(configured).IsConnected)
             {
                 return configured;
@@ -298,6 +302,21 @@ internal sealed class RedisScriptRunner
         multiplexer.HashSlotMoved += (_, moved) => _breakers.Moved(moved.HashSlot, moved.NewEndPoint);
         multiplexer.ConfigurationChanged += (_, _) => _breakers.TopologyChanged();
         multiplexer.ConfigurationChangedBroadcast += (_, _) => _breakers.TopologyChanged();
+    }
+
+    /// <summary>
+    /// A breaker's probe succeeded. The server may be back, or its slots may have moved to a promoted replica, and the
+    /// client may have learned that without an event (a reconfiguration, the probe's own <c>MOVED</c>): every slot
+    /// resolves its server again, so the killed primary's slots use the new primary's breaker from now on.
+    /// </summary>
+    private void CircuitClosed(RedisCircuitBreaker breaker, RedisScript script)
+    {
+        if (breaker.EndPoint is not null)
+        {
+            _breakers.TopologyChanged();
+        }
+
+        Log.CircuitClosed(_logger, _telemetry.Name, EndPointName(breaker), script.Name);
     }
 
     /// <summary>The server a breaker guards, for its log lines.</summary>
@@ -361,7 +380,7 @@ internal sealed class RedisScriptRunner
             _outcome = "success";
             if (_breaker?.OnSuccess() == true)
             {
-                Log.CircuitClosed(runner._logger, runner._telemetry.Name, runner.EndPointName(breaker), script.Name);
+                runner.CircuitClosed(breaker, script);
             }
 
             return result;
@@ -389,7 +408,7 @@ internal sealed class RedisScriptRunner
                     // Redis answered: the connection is healthy even though the script failed.
                     if (_breaker?.OnSuccess() == true)
                     {
-                        Log.CircuitClosed(runner._logger, runner._telemetry.Name, runner.EndPointName(breaker), script.Name);
+                        runner.CircuitClosed(breaker, script);
                     }
 
                     return null;

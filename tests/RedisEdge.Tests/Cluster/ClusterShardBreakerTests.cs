@@ -1,5 +1,9 @@
-using StackExchange.Redis;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Internal;
+using RedisEdge.RateLimiting.Internal;
 using RedisEdge.Tests.Infrastructure;
+using StackExchange.Redis;
 using Xunit.Abstractions;
 
 namespace RedisEdge.Tests.Cluster;
@@ -21,6 +25,10 @@ public sealed class ClusterShardBreakerTests(ITestOutputHelper output)
     private const int Workers = 12;
     private static readonly TimeSpan RecoveryBound = TimeSpan.FromSeconds(30);
 
+    // Longer than the production 500 ms, so that a CPU stall of the shared test machine cannot pose as a timeout of a
+    // live primary (with the breaker opening at the first failure, one would fail its slots for a break duration).
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(2);
+
     [Fact]
     public async Task RateLimiting_PrimaryKilledUnderLoad_OtherPrimariesSeeNoFailure_KilledSlotsRecoverWithinABreakPeriod()
     {
@@ -30,11 +38,13 @@ public sealed class ClusterShardBreakerTests(ITestOutputHelper output)
             ["RedisEdge:RateLimiting:Policies:api:Partition"] = "Header",
             ["RedisEdge:RateLimiting:Policies:api:PartitionName"] = "X-Api-Key",
             ["RedisEdge:RateLimiting:Failure:BreakAfterFailures"] = "1",
+            ["RedisEdge:RateLimiting:Failure:Timeout"] = CallTimeout.ToString(),
         });
         await using var admin = await ConnectionMultiplexer.ConnectAsync(cluster.Configuration);
 
         // Worker w counts against API key "key-w": find the primary of each key's counter, one key at a time.
         var primaryOf = new int[Workers];
+        var counterOf = new RedisKey[Workers];
         var seen = new HashSet<RedisKey>();
         for (var w = 0; w < Workers; w++)
         {
@@ -46,6 +56,7 @@ public sealed class ClusterShardBreakerTests(ITestOutputHelper output)
             var keys = await ClusterChaos.KeysAsync(admin, fleet.KeyPrefix);
             var counter = Assert.Single(keys, k => !seen.Contains(k));
             seen.UnionWith(keys);
+            counterOf[w] = counter;
             primaryOf[w] = (await cluster.PrimaryForAsync(counter)).Port;
         }
 
@@ -65,7 +76,7 @@ public sealed class ClusterShardBreakerTests(ITestOutputHelper output)
 
         // Each instance's breaker for the killed primary probes once per break duration, so its slots are served again
         // at most one break duration (plus the probe's own timeout) after the promotion.
-        var recoveredBy = promotedAt + RedisEdgeDefaults.BreakDuration + RedisEdgeDefaults.Timeout;
+        var recoveredBy = promotedAt + RedisEdgeDefaults.BreakDuration + CallTimeout;
         while (recorder.Elapsed < recoveredBy + TimeSpan.FromSeconds(2))
         {
             await Task.Delay(100);
@@ -80,7 +91,13 @@ public sealed class ClusterShardBreakerTests(ITestOutputHelper output)
         ClusterChaos.Log(output,
             $"per-shard breaker, primary killed: {onVictim.Count} of {Workers} keys on it; promoted after {(promotedAt - killedAt).TotalMilliseconds:0} ms; " +
             $"other primaries: {healthy.Count} requests, {healthy.Count(o => !o.IsSuccess)} failed; " +
-            $"killed primary's keys: {killed.Count} requests, {killed.Count(o => !o.IsSuccess)} failed, the last at +{lastKilledFailure.TotalMilliseconds:0} ms");
+            $"killed primary's keys: {killed.Count} requests, {killed.Count(o => !o.IsSuccess)} failed, the last at +{lastKilledFailure.TotalMilliseconds:0} ms; " +
+            $"live primaries' failures from +{healthy.Where(o => !o.IsSuccess).Select(o => (o.At - killedAt).TotalMilliseconds).DefaultIfEmpty().Min():0} ms; breakers: " +
+            string.Join(" | ", fleet.Instances.Select(instance => string.Join(" ", Enumerable.Range(0, Workers).Select(w =>
+            {
+                var breaker = instance.Services.GetRequiredService<RedisRateLimiter>().Runner.BreakerFor([counterOf[w]]);
+                return $"{w}@{primaryOf[w]}->{(breaker.EndPoint as IPEndPoint)?.Port}{(breaker.IsOpen ? "!" : "")}";
+            })))));
 
         // Keys on the primaries that stayed up never noticed the kill.
         Assert.NotEmpty(healthy);
@@ -92,6 +109,22 @@ public sealed class ClusterShardBreakerTests(ITestOutputHelper output)
         var late = killed.Where(o => o.At > recoveredBy).ToList();
         Assert.NotEmpty(late);
         Assert.All(late, o => Assert.True(o.IsSuccess, $"worker {o.Worker} (key on the killed primary) at +{(o.At - killedAt).TotalMilliseconds:0} ms: {o.Status} {o.Detail}"));
+
+        // On every instance the killed primary's slots now use the breaker of the promoted replica, which is closed.
+        var promoted = (await cluster.PrimaryForAsync(counterOf[0])).Port;
+        Assert.NotEqual(victimPort, promoted);
+        foreach (var instance in fleet.Instances)
+        {
+            var runner = instance.Services.GetRequiredService<RedisRateLimiter>().Runner;
+            foreach (var w in onVictim)
+            {
+                var breaker = runner.BreakerFor([counterOf[w]]);
+                Assert.Equal(promoted, Assert.IsType<IPEndPoint>(breaker.EndPoint).Port);
+                Assert.False(breaker.IsOpen);
+            }
+
+            Assert.Contains(Enumerable.Range(0, Workers), w => !onVictim.Contains(w) && runner.BreakerFor([counterOf[w]]).EndPoint is IPEndPoint ip && ip.Port == primaryOf[w]);
+        }
     }
 
     private static Task<HttpResponseMessage> SendAsync(RedisFleetInstance instance, int worker, CancellationToken cancellationToken)

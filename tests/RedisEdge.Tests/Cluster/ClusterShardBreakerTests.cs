@@ -92,7 +92,7 @@ public sealed class ClusterShardBreakerTests(ITestOutputHelper output)
             $"per-shard breaker, primary killed: {onVictim.Count} of {Workers} keys on it; promoted after {(promotedAt - killedAt).TotalMilliseconds:0} ms; " +
             $"other primaries: {healthy.Count} requests, {healthy.Count(o => !o.IsSuccess)} failed; " +
             $"killed primary's keys: {killed.Count} requests, {killed.Count(o => !o.IsSuccess)} failed, the last at +{lastKilledFailure.TotalMilliseconds:0} ms; " +
-            $"live primaries' failures from +{healthy.Where(o => !o.IsSuccess).Select(o => (o.At - killedAt).TotalMilliseconds).DefaultIfEmpty().Min():0} ms; breakers: " +
+            $"breakers (worker@primary->breaker's server, ! when open): " +
             string.Join(" | ", fleet.Instances.Select(instance => string.Join(" ", Enumerable.Range(0, Workers).Select(w =>
             {
                 var breaker = instance.Services.GetRequiredService<RedisRateLimiter>().Runner.BreakerFor([counterOf[w]]);

@@ -15,14 +15,14 @@ internal static partial class Log
     [LoggerMessage(2, LogLevel.Debug, "Redis call {Script} for {Feature} failed ({Outcome}).", EventName = "ScriptCallFailed")]
     public static partial void ScriptCallFailed(ILogger logger, string script, string feature, string outcome, Exception exception);
 
-    [LoggerMessage(3, LogLevel.Error, "Redis circuit breaker for {Feature} opened after {Outcome} on {Script}; calls fail fast for {BreakDuration}.", EventName = "CircuitOpened")]
-    public static partial void CircuitOpened(ILogger logger, string feature, string outcome, string script, TimeSpan breakDuration, Exception exception);
+    [LoggerMessage(3, LogLevel.Error, "Redis circuit breaker for {Feature} on {EndPoint} opened after {Outcome} on {Script}; its calls fail fast for {BreakDuration}.", EventName = "CircuitOpened")]
+    public static partial void CircuitOpened(ILogger logger, string feature, string endPoint, string outcome, string script, TimeSpan breakDuration, Exception exception);
 
-    [LoggerMessage(4, LogLevel.Warning, "Redis circuit breaker for {Feature}: the probe call {Script} failed ({Outcome}); it stays open for another {BreakDuration}.", EventName = "CircuitProbeFailed")]
-    public static partial void CircuitProbeFailed(ILogger logger, string feature, string script, string outcome, TimeSpan breakDuration, Exception exception);
+    [LoggerMessage(4, LogLevel.Warning, "Redis circuit breaker for {Feature} on {EndPoint}: the probe call {Script} failed ({Outcome}); it stays open for another {BreakDuration}.", EventName = "CircuitProbeFailed")]
+    public static partial void CircuitProbeFailed(ILogger logger, string feature, string endPoint, string script, string outcome, TimeSpan breakDuration, Exception exception);
 
-    [LoggerMessage(5, LogLevel.Information, "Redis circuit breaker for {Feature} closed: Redis answered {Script} again.", EventName = "CircuitClosed")]
-    public static partial void CircuitClosed(ILogger logger, string feature, string script);
+    [LoggerMessage(5, LogLevel.Information, "Redis circuit breaker for {Feature} on {EndPoint} closed: Redis answered {Script} again.", EventName = "CircuitClosed")]
+    public static partial void CircuitClosed(ILogger logger, string feature, string endPoint, string script);
 
     [LoggerMessage(6, LogLevel.Error, "RedisEdge configuration error: {Script} for {Feature} was refused for its shape, by StackExchange.Redis before sending it or by Redis (CROSSSLOT: keys in different cluster slots). This is not a Redis outage and will repeat on every such request until the configuration is fixed. Further occurrences of this error are logged at Debug level.", EventName = "ClientCommandError")]
     public static partial void ClientCommandError(ILogger logger, string script, string feature, Exception exception);

@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace RedisEdge.Internal;
 
 /// <summary>
@@ -10,13 +12,19 @@ namespace RedisEdge.Internal;
 /// breaker would stay open until the process restarts. The methods report the state change they caused, so the
 /// caller can log once per transition instead of once per call.
 /// </remarks>
-internal sealed class RedisCircuitBreaker(RedisFailurePolicyOptions policy, TimeProvider timeProvider)
+internal sealed class RedisCircuitBreaker(RedisFailurePolicyOptions policy, TimeProvider timeProvider, EndPoint? endPoint = null)
 {
     private readonly Lock _gate = new();
     private int _consecutiveFailures;
     private long _openUntil;
     private bool _open;
     private bool _probeInFlight;
+
+    /// <summary>
+    /// The cluster node whose calls this breaker guards; <see langword="null"/> for the breaker of a single server (and
+    /// of calls whose node is not known).
+    /// </summary>
+    public EndPoint? EndPoint => endPoint;
 
     public bool IsOpen
     {

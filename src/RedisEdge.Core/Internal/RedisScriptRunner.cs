@@ -7,8 +7,8 @@ using StackExchange.Redis;
 namespace RedisEdge.Internal;
 
 /// <summary>
-/// Runs a feature's Lua scripts: one round trip, a timeout budget per call, a circuit breaker, and a span and
-/// duration measurement per call.
+/// Runs a feature's Lua scripts: one round trip, a timeout budget per call, a circuit breaker per Redis server (on a
+/// cluster, the primary that serves the keys' slot), and a span and duration measurement per call.
 /// </summary>
 /// <remarks>
 /// Scripts go through <c>ScriptEvaluate(string, ...)</c>, so StackExchange.Redis sends <c>EVALSHA</c> once it has
@@ -24,11 +24,12 @@ internal sealed class RedisScriptRunner
 
     private readonly RedisEdgeConnection _connection;
     private readonly RedisFeatureTelemetry _telemetry;
-    private readonly RedisCircuitBreaker _breaker;
+    private readonly RedisCircuitBreakers _breakers;
     private readonly ConcurrentDictionary<RedisScript, bool[]> _loaded = new();
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private int _clientErrorLogged;
+    private int _followsTopology;
 
     public RedisScriptRunner(RedisEdgeConnection connection, RedisFeatureTelemetry telemetry, RedisFailurePolicyOptions policy, ILogger logger, TimeProvider? timeProvider = null)
     {
@@ -37,15 +38,26 @@ internal sealed class RedisScriptRunner
         _logger = logger;
         _timeProvider = timeProvider ?? TimeProvider.System;
         Policy = policy;
-        _breaker = new RedisCircuitBreaker(policy, _timeProvider);
+        _breakers = new RedisCircuitBreakers(policy, _timeProvider, OwnerOf);
     }
 
     public RedisFailurePolicyOptions Policy { get; }
 
-    public bool IsCircuitOpen => _breaker.IsOpen;
+    /// <summary>
+    /// Whether a breaker of this runner is open: on a single server, Redis is failing fast; on a cluster, the calls for
+    /// at least one primary's slots are (the others may still be answered).
+    /// </summary>
+    public bool IsCircuitOpen => _breakers.AnyOpen;
 
-    /// <summary>The breaker of this runner; exposed for tests and for features that report its retry hint.</summary>
-    internal RedisCircuitBreaker Breaker => _breaker;
+    /// <summary>
+    /// The breaker of a single server (every call's there), and on a cluster of calls whose server is not known yet;
+    /// exposed for tests. A cluster call uses <see cref="BreakerFor"/>.
+    /// </summary>
+    internal RedisCircuitBreaker Breaker => _breakers.Default;
+
+    /// <summary>The breaker that guards a call with <paramref name="keys"/>: that of the server serving their slot.</summary>
+    internal RedisCircuitBreaker BreakerFor(RedisKey[] keys) =>
+        keys.Length == 0 ? _breakers.Default : _breakers.For(_connection.Multiplexer.HashSlot(keys[0]), keys[0]);
 
     /// <summary>
     /// Evaluates <paramref name="script"/>. Throws <see cref="RedisEdgeUnavailableException"/> when Redis cannot
@@ -54,7 +66,7 @@ internal sealed class RedisScriptRunner
     /// (<see cref="RedisServerException"/>, such as <c>WRONGTYPE</c>) is rethrown as it is.
     /// </summary>
     public Task<RedisResult> EvaluateAsync(RedisScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken) =>
-        RunAsync(Begin(script), script, keys, args, cancellationToken);
+        RunAsync(Begin(script, keys), script, keys, args, cancellationToken);
 
     /// <summary>
     /// Evaluates a settlement script (a complete, release, refund or abandon: a call that records or undoes work that
@@ -65,7 +77,7 @@ internal sealed class RedisScriptRunner
     /// it within a budget of its own.
     /// </summary>
     public Task<RedisResult> SettleAsync(RedisScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken = default) =>
-        RunAsync(new ScriptCall(this, script, StartActivity(script), _timeProvider.GetTimestamp(), guarded: false), script, keys, args, cancellationToken);
+        RunAsync(new ScriptCall(this, script, StartActivity(script), _timeProvider.GetTimestamp(), BreakerFor(keys), guarded: false), script, keys, args, cancellationToken);
 
     private async Task<RedisResult> RunAsync(ScriptCall call, RedisScript script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
     {
@@ -121,7 +133,7 @@ internal sealed class RedisScriptRunner
     /// </summary>
     public RedisResult Evaluate(RedisScript script, RedisKey[] keys, RedisValue[] args)
     {
-        var call = Begin(script);
+        var call = Begin(script, keys);
         try
         {
             return call.Succeeded(WaitBounded(SendAsync(script, keys, args, call, CancellationToken.None), Policy.Timeout));
@@ -226,26 +238,101 @@ internal sealed class RedisScriptRunner
         return evaluation.GetAwaiter().GetResult();
     }
 
-    /// <summary>Enters the breaker and starts the span and clock of one call; throws when the breaker is open.</summary>
-    private ScriptCall Begin(RedisScript script)
+    /// <summary>
+    /// Enters the breaker of the keys' server and starts the span and clock of one call; throws when that breaker is open.
+    /// </summary>
+    private ScriptCall Begin(RedisScript script, RedisKey[] keys)
     {
-        if (!_breaker.TryEnter())
+        var breaker = BreakerFor(keys);
+        if (!breaker.TryEnter())
         {
             RecordFailure(script, "circuit_open");
-            throw new RedisEdgeUnavailableException($"Redis circuit breaker for {_telemetry.Name} is open; the call was not sent.", null, _breaker.RetryAfter);
+            throw new RedisEdgeUnavailableException(
+                breaker.EndPoint is { } endPoint
+                    ? $"Redis circuit breaker for {_telemetry.Name} on {EndPointCollection.ToString(endPoint)} is open; the call was not sent."
+                    : $"Redis circuit breaker for {_telemetry.Name} is open; the call was not sent.",
+                null,
+                breaker.RetryAfter);
         }
 
-        return new ScriptCall(this, script, StartActivity(script), _timeProvider.GetTimestamp(), guarded: true);
+        return new ScriptCall(this, script, StartActivity(script), _timeProvider.GetTimestamp(), breaker, guarded: true);
     }
+
+    /// <summary>
+    /// The server that serves <paramref name="slot"/>, as the client sees the cluster: the node it routes the key to,
+    /// unless that node is only a stand-in because the slot's primary is disconnected (the cluster configuration still
+    /// names the primary, whose breaker must count the failures). A replica of that primary is no stand-in: the client
+    /// routes to it once it was promoted, while its configuration may still say otherwise. Called once per slot and
+    /// topology change.
+    /// </summary>
+    private EndPoint? OwnerOf(int slot, RedisKey key)
+    {
+        var multiplexer = _connection.Multiplexer;
+        FollowTopology(multiplexer);
+        try
+        {
+            var server = multiplexer.GetServer(key);
+            var configuration = server.ClusterConfiguration;
+            if (configuration?.GetBySlot(slot) is { EndPoint: { } configured } owner &&
+                !configured.Equals(server.EndPoint) &&
+                configuration[server.EndPoint]?.ParentNodeId != owner.NodeId &&
+                !multiplexer.GetServer(configured).IsConnected)
+            {
+                return configured;
+            }
+
+            return server.EndPoint;
+        }
+        catch (Exception ex) when (ex is RedisConnectionException or InvalidOperationException or ArgumentException)
+        {
+            // No server is reachable, or the configured one is not one the client knows: the default breaker guards
+            // the call until the client knows the slot's server.
+            return null;
+        }
+    }
+
+    /// <summary>Points slots at their new server when the cluster moves them, once per runner.</summary>
+    private void FollowTopology(IConnectionMultiplexer multiplexer)
+    {
+        if (Volatile.Read(ref _followsTopology) != 0 || Interlocked.Exchange(ref _followsTopology, 1) != 0)
+        {
+            return;
+        }
+
+        multiplexer.HashSlotMoved += (_, moved) => _breakers.Moved(moved.HashSlot, moved.NewEndPoint);
+        multiplexer.ConfigurationChanged += (_, _) => _breakers.TopologyChanged();
+        multiplexer.ConfigurationChangedBroadcast += (_, _) => _breakers.TopologyChanged();
+    }
+
+    /// <summary>
+    /// A breaker's probe succeeded. The server may be back, or its slots may have moved to a promoted replica, and the
+    /// client may have learned that without an event (a reconfiguration, the probe's own <c>MOVED</c>): every slot
+    /// resolves its server again, so the killed primary's slots use the new primary's breaker from now on.
+    /// </summary>
+    private void CircuitClosed(RedisCircuitBreaker breaker, RedisScript script)
+    {
+        if (breaker.EndPoint is not null)
+        {
+            _breakers.TopologyChanged();
+        }
+
+        Log.CircuitClosed(_logger, _telemetry.Name, EndPointName(breaker), script.Name);
+    }
+
+    /// <summary>The server a breaker guards, for its log lines.</summary>
+    private string EndPointName(RedisCircuitBreaker breaker) =>
+        breaker.EndPoint is { } endPoint
+            ? EndPointCollection.ToString(endPoint)
+            : string.Join(",", _connection.Multiplexer.GetEndPoints().Select(EndPointCollection.ToString));
 
     /// <summary>
     /// The bookkeeping of one script call, shared by the synchronous and asynchronous paths. Every call settles the
     /// breaker exactly once (success, failure or abandoned), whatever was thrown, so a half-open probe is always released.
     /// An unguarded (settlement) call never entered the breaker and never touches it.
     /// </summary>
-    private sealed class ScriptCall(RedisScriptRunner runner, RedisScript script, Activity? activity, long started, bool guarded) : IDisposable
+    private sealed class ScriptCall(RedisScriptRunner runner, RedisScript script, Activity? activity, long started, RedisCircuitBreaker breaker, bool guarded) : IDisposable
     {
-        private readonly RedisCircuitBreaker? _breaker = guarded ? runner._breaker : null;
+        private readonly RedisCircuitBreaker? _breaker = guarded ? breaker : null;
         private string _outcome = "error";
         private bool _settled;
 
@@ -293,7 +380,7 @@ internal sealed class RedisScriptRunner
             _outcome = "success";
             if (_breaker?.OnSuccess() == true)
             {
-                Log.CircuitClosed(runner._logger, runner._telemetry.Name, script.Name);
+                runner.CircuitClosed(breaker, script);
             }
 
             return result;
@@ -321,7 +408,7 @@ internal sealed class RedisScriptRunner
                     // Redis answered: the connection is healthy even though the script failed.
                     if (_breaker?.OnSuccess() == true)
                     {
-                        Log.CircuitClosed(runner._logger, runner._telemetry.Name, script.Name);
+                        runner.CircuitClosed(breaker, script);
                     }
 
                     return null;
@@ -331,10 +418,10 @@ internal sealed class RedisScriptRunner
                     switch (_breaker?.OnFailure() ?? RedisCircuitTransition.None)
                     {
                         case RedisCircuitTransition.Opened:
-                            Log.CircuitOpened(runner._logger, runner._telemetry.Name, _outcome, script.Name, runner.Policy.BreakDuration, exception);
+                            Log.CircuitOpened(runner._logger, runner._telemetry.Name, runner.EndPointName(breaker), _outcome, script.Name, runner.Policy.BreakDuration, exception);
                             break;
                         case RedisCircuitTransition.ProbeFailed:
-                            Log.CircuitProbeFailed(runner._logger, runner._telemetry.Name, script.Name, _outcome, runner.Policy.BreakDuration, exception);
+                            Log.CircuitProbeFailed(runner._logger, runner._telemetry.Name, runner.EndPointName(breaker), script.Name, _outcome, runner.Policy.BreakDuration, exception);
                             break;
                         default:
                             Log.ScriptCallFailed(runner._logger, script.Name, runner._telemetry.Name, _outcome, exception);
@@ -343,7 +430,7 @@ internal sealed class RedisScriptRunner
 
                     runner.RecordFailure(script, _outcome);
                     return new RedisEdgeUnavailableException(
-                        $"Redis did not answer {script.Name} for {runner._telemetry.Name} ({_outcome}).", exception, runner._breaker.RetryAfter);
+                        $"Redis did not answer {script.Name} for {runner._telemetry.Name} ({_outcome}).", exception, breaker.RetryAfter);
 
                 case RedisFailureKind.ClientError:
                     // Refused for its shape, by the client before sending (RedisCommandException) or by the server

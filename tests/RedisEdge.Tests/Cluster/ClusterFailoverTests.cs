@@ -22,7 +22,7 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
 
     /// <summary>
     /// How long without a failure counts as recovered: longer than a breaker's BreakDuration (5 s) plus a call's
-    /// timeout. The breaker is per feature and instance (a documented limit), so one instance whose calls to the
+    /// timeout. The breaker is per instance (a documented limit), so one instance whose calls to the
     /// killed primary time out late opens its breaker after the others have recovered, and fails its requests until
     /// its probe succeeds; a shorter quiet window (2 s) once let such a late burst land after the "steady" mark.
     /// </summary>

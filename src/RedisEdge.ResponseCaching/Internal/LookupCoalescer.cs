@@ -18,16 +18,19 @@ namespace RedisEdge.ResponseCaching.Internal;
 /// </remarks>
 internal sealed class LookupCoalescer(ResponseCacheStore store, NearCache near)
 {
-    private readonly ConcurrentDictionary<(string Entry, bool CanFill), Flight> _flights = new();
+    private readonly ConcurrentDictionary<(string Entry, bool CanFill, bool Forwards), Flight> _flights = new();
     private long _joined;
 
     /// <summary>Lookups answered by another request's call; for tests.</summary>
     internal long Joined => Interlocked.Read(ref _joined);
 
-    /// <summary>The lookup of <paramref name="entry"/> for a request whose lease token is <paramref name="owner"/> (empty: may not fill).</summary>
-    public Task<LookupResult> LookupAsync(RedisKey entry, string entryName, string owner, long leaseMs, CancellationToken aborted)
+    /// <summary>
+    /// The lookup of <paramref name="entry"/> for a request whose lease token is <paramref name="owner"/> (empty: may not
+    /// fill); <paramref name="forwards"/>: the request runs the origin if it gets no lease, so it needs a stale-if-error copy.
+    /// </summary>
+    public Task<LookupResult> LookupAsync(RedisKey entry, string entryName, string owner, long leaseMs, bool forwards, CancellationToken aborted)
     {
-        var key = (entryName, owner.Length != 0);
+        var key = (entryName, owner.Length != 0, forwards);
         var epoch = near.Invalidations;
         while (true)
         {
@@ -43,7 +46,7 @@ internal sealed class LookupCoalescer(ResponseCacheStore store, NearCache near)
                 var replacement = new Flight(epoch);
                 if (_flights.TryUpdate(key, replacement, flight))
                 {
-                    return LeadAsync(key, replacement, entry, owner, leaseMs);
+                    return LeadAsync(key, replacement, entry, owner, leaseMs, forwards);
                 }
 
                 continue;
@@ -52,23 +55,23 @@ internal sealed class LookupCoalescer(ResponseCacheStore store, NearCache near)
             var own = new Flight(epoch);
             if (_flights.TryAdd(key, own))
             {
-                return LeadAsync(key, own, entry, owner, leaseMs);
+                return LeadAsync(key, own, entry, owner, leaseMs, forwards);
             }
         }
     }
 
-    private async Task<LookupResult> LeadAsync((string, bool) key, Flight flight, RedisKey entry, string owner, long leaseMs)
+    private async Task<LookupResult> LeadAsync((string, bool, bool) key, Flight flight, RedisKey entry, string owner, long leaseMs, bool forwards)
     {
         try
         {
-            var result = await store.LookupAsync(entry, owner, leaseMs, CancellationToken.None).ConfigureAwait(false);
-            _flights.TryRemove(new KeyValuePair<(string, bool), Flight>(key, flight));
+            var result = await store.LookupAsync(entry, owner, leaseMs, forwards, CancellationToken.None).ConfigureAwait(false);
+            _flights.TryRemove(new KeyValuePair<(string, bool, bool), Flight>(key, flight));
             flight.TrySetResult(result.Filler ? result with { Filler = false } : result);
             return result;
         }
         catch (Exception ex)
         {
-            _flights.TryRemove(new KeyValuePair<(string, bool), Flight>(key, flight));
+            _flights.TryRemove(new KeyValuePair<(string, bool, bool), Flight>(key, flight));
             flight.TrySetException(ex);
 
             // Observed here: when nobody joined, the failure is this request's alone (it rethrows it).

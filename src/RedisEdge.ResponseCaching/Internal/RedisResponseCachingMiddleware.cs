@@ -124,13 +124,17 @@ internal sealed partial class RedisResponseCachingMiddleware
             while (true)
             {
                 var version = _near.Snapshot(keys.EntryName);
+
+                // A request that forwards when it gets no lease (HEAD, or its wait is over) needs the stale-if-error copy
+                // to fall back on; one that would only wait is not sent it.
+                var forwards = head || (deadline != 0 && _timeProvider.GetTimestamp() >= deadline);
                 LookupResult lookup;
                 try
                 {
                     // Shared with this instance's concurrent lookups of the key. The call is not cancelled with the
                     // request: it may hand its sender the fill lease, and a lease nobody knows it holds would make the
                     // fleet wait for it to lapse. A request that only joined it stops waiting when its client leaves.
-                    lookup = await _lookups.LookupAsync(keys.Entry, keys.EntryName, owner, set.FillLeaseMs, context.RequestAborted).ConfigureAwait(false);
+                    lookup = await _lookups.LookupAsync(keys.Entry, keys.EntryName, owner, set.FillLeaseMs, forwards, context.RequestAborted).ConfigureAwait(false);
                 }
                 catch (RedisEdgeUnavailableException ex)
                 {
@@ -224,6 +228,12 @@ internal sealed partial class RedisResponseCachingMiddleware
 
                 if (head || now >= deadline)
                 {
+                    if (!forwards && lookup.State == LookupState.StaleIfErrorOnly)
+                    {
+                        // The wait ran out during a lookup that left out the stale copy: ask again for it.
+                        continue;
+                    }
+
                     if (collapsed)
                     {
                         _metrics.Coalesced(policy.Name, "timeout");

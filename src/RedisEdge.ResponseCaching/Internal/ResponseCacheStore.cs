@@ -48,12 +48,15 @@ internal sealed class ResponseCacheStore
     /// <summary>
     /// One round trip: the entry (if usable) and whether this request now holds the fill lease. A stored entry that
     /// cannot be read (malformed, or written by something else) is logged once per state change and looked up again as
-    /// a miss, so this request may take the lease and its fill replaces it.
+    /// a miss, so this request may take the lease and its fill replaces it. Unless <paramref name="forwards"/> (the
+    /// request runs the origin when it gets no lease), an entry only good for stale-if-error is returned only with the
+    /// lease: a request that will wait for another's fill is not sent a body it cannot use.
     /// </summary>
-    public async Task<LookupResult> LookupAsync(RedisKey entry, string owner, long leaseMs, CancellationToken cancellationToken)
+    public async Task<LookupResult> LookupAsync(RedisKey entry, string owner, long leaseMs, bool forwards, CancellationToken cancellationToken)
     {
         var keys = new[] { entry, ResponseCacheKeys.SequenceOf(entry) };
-        var result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 0], cancellationToken).ConfigureAwait(false);
+        var mode = forwards ? 1 : 0;
+        var result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 0, mode], cancellationToken).ConfigureAwait(false);
         if (Volatile.Read(ref _lookupErrors) != 0 && Interlocked.Exchange(ref _lookupErrors, 0) != 0)
         {
             Log.LookupRecovered(_logger);
@@ -74,9 +77,13 @@ internal sealed class ResponseCacheStore
             Log.BadEntry(_logger, entry.ToString(), error);
         }
 
-        result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 1], cancellationToken).ConfigureAwait(false);
+        result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 1, mode], cancellationToken).ConfigureAwait(false);
         return TryRead((RedisResult[])result!, out lookup, out _) ? lookup : new LookupResult(LookupState.Pass, false, lookup.Now, null);
     }
+
+    /// <summary>The lookup of a request that waits for another's fill when it gets no lease.</summary>
+    public Task<LookupResult> LookupAsync(RedisKey entry, string owner, long leaseMs, CancellationToken cancellationToken) =>
+        LookupAsync(entry, owner, leaseMs, forwards: false, cancellationToken);
 
     /// <summary>
     /// A lookup failed with an error that is not an outage (a script error, an unexpected reply): the request is

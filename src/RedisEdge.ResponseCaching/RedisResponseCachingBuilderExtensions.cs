@@ -57,6 +57,7 @@ public static class RedisResponseCachingBuilderExtensions
         services.AddSingleton<ResponseCachePolicyProvider>();
         services.AddSingleton<ResponseCacheKeys>();
         services.AddSingleton<ResponseCacheStore>();
+        services.AddSingleton<LookupCoalescer>();
         services.AddSingleton<NearCache>();
         services.AddSingleton<ResponseCacheEvents>();
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ResponseCacheEvents>());

@@ -41,16 +41,63 @@ internal static class HeaderCodec
         return stream.ToArray();
     }
 
-    public static List<KeyValuePair<string, string>> Deserialize(byte[] data)
+    /// <summary>
+    /// Decodes <see cref="Serialize"/>'s format (each string a 7-bit encoded byte length, then UTF-8) straight from the
+    /// reply's bytes: no stream, reader or list.
+    /// </summary>
+    public static KeyValuePair<string, string>[] Deserialize(ReadOnlySpan<byte> data)
     {
-        var headers = new List<KeyValuePair<string, string>>();
-        using var reader = new BinaryReader(new MemoryStream(data), Encoding.UTF8);
-        while (reader.BaseStream.Position < data.Length)
+        var count = 0;
+        for (var rest = data; !rest.IsEmpty; count++)
         {
-            var name = reader.ReadString();
-            headers.Add(new KeyValuePair<string, string>(name, reader.ReadString()));
+            Skip(ref rest);
+            Skip(ref rest);
+        }
+
+        var headers = new KeyValuePair<string, string>[count];
+        for (var i = 0; i < headers.Length; i++)
+        {
+            var name = Read(ref data);
+            headers[i] = new KeyValuePair<string, string>(name, Read(ref data));
         }
 
         return headers;
+    }
+
+    private static void Skip(ref ReadOnlySpan<byte> data) => data = data[Length(ref data)..];
+
+    private static string Read(ref ReadOnlySpan<byte> data)
+    {
+        var length = Length(ref data);
+        var value = Encoding.UTF8.GetString(data[..length]);
+        data = data[length..];
+        return value;
+    }
+
+    private static int Length(ref ReadOnlySpan<byte> data)
+    {
+        var length = 0;
+        for (var shift = 0; ; shift += 7)
+        {
+            if (data.IsEmpty || shift > 28)
+            {
+                throw new FormatException("The stored headers are truncated or malformed.");
+            }
+
+            var b = data[0];
+            data = data[1..];
+            length |= (b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                break;
+            }
+        }
+
+        if (length < 0 || length > data.Length)
+        {
+            throw new FormatException("The stored headers are truncated or malformed.");
+        }
+
+        return length;
     }
 }

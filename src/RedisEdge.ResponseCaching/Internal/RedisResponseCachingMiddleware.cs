@@ -20,6 +20,7 @@ internal sealed partial class RedisResponseCachingMiddleware
     private readonly ResponseCachePolicyProvider _policies;
     private readonly ResponseCacheKeys _keys;
     private readonly ResponseCacheStore _store;
+    private readonly LookupCoalescer _lookups;
     private readonly ResponseCacheEvents _events;
     private readonly NearCache _near;
     private readonly ResponseCachingMetrics _metrics;
@@ -33,6 +34,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         ResponseCachePolicyProvider policies,
         ResponseCacheKeys keys,
         ResponseCacheStore store,
+        LookupCoalescer lookups,
         ResponseCacheEvents events,
         NearCache near,
         ResponseCachingMetrics metrics,
@@ -45,6 +47,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         _policies = policies;
         _keys = keys;
         _store = store;
+        _lookups = lookups;
         _events = events;
         _near = near;
         _metrics = metrics;
@@ -121,12 +124,17 @@ internal sealed partial class RedisResponseCachingMiddleware
             while (true)
             {
                 var version = _near.Snapshot(keys.EntryName);
+
+                // A request that forwards when it gets no lease (HEAD, or its wait is over) needs the stale-if-error copy
+                // to fall back on; one that would only wait is not sent it.
+                var forwards = head || (deadline != 0 && _timeProvider.GetTimestamp() >= deadline);
                 LookupResult lookup;
                 try
                 {
-                    // Not cancelled with the request: a lookup may hand this request the fill lease, and a lease nobody
-                    // knows it holds would make the fleet wait FillWaitTimeout and then skip storing until it expires.
-                    lookup = await _store.LookupAsync(keys.Entry, owner, set.FillLeaseMs, CancellationToken.None).ConfigureAwait(false);
+                    // Shared with this instance's concurrent lookups of the key. The call is not cancelled with the
+                    // request: it may hand its sender the fill lease, and a lease nobody knows it holds would make the
+                    // fleet wait for it to lapse. A request that only joined it stops waiting when its client leaves.
+                    lookup = await _lookups.LookupAsync(keys.Entry, keys.EntryName, owner, set.FillLeaseMs, forwards, context.RequestAborted).ConfigureAwait(false);
                 }
                 catch (RedisEdgeUnavailableException ex)
                 {
@@ -220,6 +228,12 @@ internal sealed partial class RedisResponseCachingMiddleware
 
                 if (head || now >= deadline)
                 {
+                    if (!forwards && lookup.State == LookupState.StaleIfErrorOnly)
+                    {
+                        // The wait ran out during a lookup that left out the stale copy: ask again for it.
+                        continue;
+                    }
+
                     if (collapsed)
                     {
                         _metrics.Coalesced(policy.Name, "timeout");

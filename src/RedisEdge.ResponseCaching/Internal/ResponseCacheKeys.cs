@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using System.Text;
 using Microsoft.AspNetCore.Http;
@@ -21,6 +23,7 @@ namespace RedisEdge.ResponseCaching.Internal;
 internal sealed class ResponseCacheKeys
 {
     private readonly RedisKeyBuilder _keys;
+    private readonly ConditionalWeakTable<ResponseCachePolicy, string> _entryPrefixes = new();
 
     public ResponseCacheKeys(RedisKeyBuilder keys)
     {
@@ -52,7 +55,7 @@ internal sealed class ResponseCacheKeys
     public static RedisKey SequenceOf(RedisKey entry)
     {
         var name = entry.ToString();
-        return name[..(name.IndexOf('}', StringComparison.Ordinal) + 1)] + ":g";
+        return string.Concat(name.AsSpan(0, name.IndexOf('}', StringComparison.Ordinal) + 1), ":g");
     }
 
     /// <summary>The eviction epoch of a tag or resource set: the set's key followed by <c>:g</c>.</summary>
@@ -61,59 +64,89 @@ internal sealed class ResponseCacheKeys
     /// <summary>The keys of one eviction step of <paramref name="set"/>: the set, its epoch, the policy's sequence.</summary>
     public RedisKey[] EvictKeys(ResponseCachePolicy policy, RedisKey set) => [set, Epoch(set), Sequence(policy)];
 
-    /// <summary>The keys of one request under <paramref name="policy"/>.</summary>
+    /// <summary>
+    /// The keys of one request under <paramref name="policy"/>. The variant string is composed in a pooled buffer and
+    /// hashed from it, and the entry key is the policy's cached prefix and the hash: a hit allocates the hash and the key,
+    /// no builder. The resource string and the tags' keys are made only if a fill needs them.
+    /// </summary>
     public CacheRequestKeys ForRequest(HttpContext context, ResponseCachePolicy policy)
     {
         var request = context.Request;
-
-        // The resource is the path as the app routes it, so EvictAsync finds it from that path under any PathBase; the
-        // PathBase still selects the variant.
-        var resource = ResourceString(policy, request.Path, request.Query);
-        var variant = new StringBuilder(resource.Length + 128);
-        Append(variant, "v1");
-
-        // http and https responses are not interchangeable (absolute URLs, HSTS, secure cookies' absence).
-        Append(variant, request.IsHttps ? "https" : request.Scheme.ToLowerInvariant());
-        Append(variant, request.Host.Value?.ToLowerInvariant() ?? string.Empty);
-        Append(variant, request.PathBase.Value?.ToLowerInvariant() ?? string.Empty);
-        Append(variant, resource);
-        foreach (var header in policy.Headers)
+        var writer = new VariantWriter(256);
+        try
         {
-            Append(variant, header.ToLowerInvariant());
-            Append(variant, request.Headers[header]);
-        }
+            writer.Append("v1");
 
-        foreach (var name in policy.RouteValues)
-        {
-            Append(variant, name.ToLowerInvariant());
-            Append(variant, Convert.ToString(request.RouteValues.GetValueOrDefault(name), CultureInfo.InvariantCulture) ?? string.Empty);
-        }
+            // http and https responses are not interchangeable (absolute URLs, HSTS, secure cookies' absence).
+            writer.AppendLower(request.IsHttps ? "https" : request.Scheme);
+            writer.AppendLower(request.Host.Value ?? string.Empty);
+            writer.AppendLower(request.PathBase.Value ?? string.Empty);
 
-        if (policy.VaryByUser)
-        {
-            Append(variant, UserId(context.User) ?? string.Empty);
-            foreach (var type in policy.Claims)
+            // The resource is the path as the app routes it, so EvictAsync finds it from that path under any PathBase;
+            // the PathBase still selects the variant.
+            var path = request.Path;
+            var query = request.Query;
+            string? resource = null;
+            if (policy.VaryByAllQuery && query.Count == 0)
             {
-                Append(variant, type);
-                var values = context.User.FindAll(type).Select(c => c.Value).ToArray();
-                Append(variant, new StringValues(values));
+                // The resource string of a path alone is "{length}:{lower-cased path};".
+                var lower = path.HasValue ? path.Value! : "/";
+                writer.AppendResourceOfPath(lower);
             }
-        }
-
-        var entry = Entry(policy, RedisKeyBuilder.Hash(variant.ToString()));
-        List<string>? tags = null;
-        foreach (var template in policy.Tags)
-        {
-            // Resolved now, while the request's route values are there; hashed only if a fill needs the keys.
-            var tag = template.Resolve(request.RouteValues);
-            if (!(tags ??= new List<string>(policy.Tags.Length)).Contains(tag, StringComparer.Ordinal))
+            else
             {
-                tags.Add(tag);
+                resource = ResourceString(policy, path, query);
+                writer.Append(resource);
             }
-        }
 
-        return new CacheRequestKeys(entry, this, policy, resource, tags);
+            foreach (var header in policy.Headers)
+            {
+                writer.AppendLower(header);
+                writer.Append(request.Headers[header]);
+            }
+
+            foreach (var name in policy.RouteValues)
+            {
+                writer.AppendLower(name);
+                writer.Append(Convert.ToString(request.RouteValues.GetValueOrDefault(name), CultureInfo.InvariantCulture) ?? string.Empty);
+            }
+
+            if (policy.VaryByUser)
+            {
+                writer.Append(UserId(context.User) ?? string.Empty);
+                foreach (var type in policy.Claims)
+                {
+                    writer.Append(type);
+                    var values = context.User.FindAll(type).Select(c => c.Value).ToArray();
+                    writer.Append(new StringValues(values));
+                }
+            }
+
+            var entry = (RedisKey)string.Concat(EntryPrefix(policy), RedisKeyBuilder.Hash(writer.Written));
+            List<string>? tags = null;
+            foreach (var template in policy.Tags)
+            {
+                // Resolved now, while the request's route values are there; hashed only if a fill needs the keys.
+                var tag = template.Resolve(request.RouteValues);
+                if (!(tags ??= new List<string>(policy.Tags.Length)).Contains(tag, StringComparer.Ordinal))
+                {
+                    tags.Add(tag);
+                }
+            }
+
+            return new CacheRequestKeys(entry, this, policy, resource, path, query, tags);
+        }
+        finally
+        {
+            writer.Dispose();
+        }
     }
+
+    /// <summary><c>{prefix}:rc:{{policy}}:e:</c>, made once per policy (a reload makes new policies, and new prefixes).</summary>
+    private string EntryPrefix(ResponseCachePolicy policy) =>
+        _entryPrefixes.TryGetValue(policy, out var prefix)
+            ? prefix
+            : _entryPrefixes.GetValue(policy, p => Entry(p, string.Empty).ToString());
 
     /// <summary>
     /// The keys a fill uses: the entry, the policy's eviction sequence, the resource set and the tag sets it is added
@@ -206,8 +239,10 @@ internal sealed class CacheRequestKeys
 {
     private readonly ResponseCacheKeys? _keys;
     private readonly ResponseCachePolicy? _policy;
-    private readonly string? _resource;
     private readonly List<string>? _tags;
+    private readonly PathString _path;
+    private readonly IQueryCollection? _query;
+    private string? _resource;
     private RedisKey[]? _fillKeys;
 
     public CacheRequestKeys(RedisKey entry, string entryName, RedisKey[] fillKeys)
@@ -217,13 +252,15 @@ internal sealed class CacheRequestKeys
         _fillKeys = fillKeys;
     }
 
-    public CacheRequestKeys(RedisKey entry, ResponseCacheKeys keys, ResponseCachePolicy policy, string resource, List<string>? tags)
+    public CacheRequestKeys(RedisKey entry, ResponseCacheKeys keys, ResponseCachePolicy policy, string? resource, PathString path, IQueryCollection query, List<string>? tags)
     {
         Entry = entry;
         EntryName = entry.ToString();
         _keys = keys;
         _policy = policy;
         _resource = resource;
+        _path = path;
+        _query = query;
         _tags = tags;
     }
 
@@ -231,5 +268,87 @@ internal sealed class CacheRequestKeys
 
     public string EntryName { get; }
 
-    public RedisKey[] FillKeys => _fillKeys ??= _keys!.FillKeys(Entry, _policy!, _resource!, _tags);
+    public RedisKey[] FillKeys => _fillKeys ??= _keys!.FillKeys(Entry, _policy!, _resource ??= ResponseCacheKeys.ResourceString(_policy!, _path, _query!), _tags);
+}
+
+/// <summary>
+/// Composes a variant string in a pooled buffer, in <see cref="ResponseCacheKeys"/>' length-prefixed format
+/// (<c>{length}:{value};</c>, lists as <c>{count}#</c> then each value), so the same request gives the same key as before.
+/// </summary>
+internal struct VariantWriter(int capacity) : IDisposable
+{
+    private char[] _buffer = ArrayPool<char>.Shared.Rent(capacity);
+    private int _length;
+
+    public readonly ReadOnlySpan<char> Written => _buffer.AsSpan(0, _length);
+
+    public void Append(ReadOnlySpan<char> value)
+    {
+        WriteLength(value.Length, ':');
+        Reserve(value.Length + 1);
+        value.CopyTo(_buffer.AsSpan(_length));
+        _length += value.Length;
+        _buffer[_length++] = ';';
+    }
+
+    public void AppendLower(ReadOnlySpan<char> value)
+    {
+        WriteLength(value.Length, ':');
+        Reserve(value.Length + 1);
+        value.ToLowerInvariant(_buffer.AsSpan(_length));
+        _length += value.Length;
+        _buffer[_length++] = ';';
+    }
+
+    /// <summary>The resource string of a path without a query (<c>{length}:{lower-cased path};</c>), appended as one value.</summary>
+    public void AppendResourceOfPath(ReadOnlySpan<char> path)
+    {
+        Span<char> digits = stackalloc char[11];
+        path.Length.TryFormat(digits, out var count, provider: CultureInfo.InvariantCulture);
+        WriteLength(count + 1 + path.Length + 1, ':');
+        Reserve(count + path.Length + 2);
+        digits[..count].CopyTo(_buffer.AsSpan(_length));
+        _length += count;
+        _buffer[_length++] = ':';
+        path.ToLowerInvariant(_buffer.AsSpan(_length));
+        _length += path.Length;
+        _buffer[_length++] = ';';
+        _buffer[_length++] = ';';
+    }
+
+    public void Append(StringValues values)
+    {
+        WriteLength(values.Count, '#');
+        foreach (var value in values)
+        {
+            Append(value ?? string.Empty);
+        }
+    }
+
+    public void Dispose()
+    {
+        ArrayPool<char>.Shared.Return(_buffer);
+        _buffer = [];
+    }
+
+    private void WriteLength(int length, char separator)
+    {
+        Reserve(12);
+        length.TryFormat(_buffer.AsSpan(_length), out var written, provider: CultureInfo.InvariantCulture);
+        _length += written;
+        _buffer[_length++] = separator;
+    }
+
+    private void Reserve(int more)
+    {
+        if (_length + more <= _buffer.Length)
+        {
+            return;
+        }
+
+        var larger = ArrayPool<char>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + more));
+        _buffer.AsSpan(0, _length).CopyTo(larger);
+        ArrayPool<char>.Shared.Return(_buffer);
+        _buffer = larger;
+    }
 }

@@ -1,4 +1,4 @@
-using System.Globalization;
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RedisEdge.Internal;
@@ -27,6 +27,9 @@ internal sealed class ResponseCacheStore
     private readonly RedisScriptRunner _runner;
     private readonly ResponseCacheKeys _keys;
     private readonly ILogger _logger;
+    private const int DecodedHeadersLimit = 1024;
+
+    private readonly ConcurrentDictionary<byte[], KeyValuePair<string, string>[]> _headers = new(BytesComparer.Instance);
     private int _badEntries;
     private int _lookupErrors;
 
@@ -48,12 +51,15 @@ internal sealed class ResponseCacheStore
     /// <summary>
     /// One round trip: the entry (if usable) and whether this request now holds the fill lease. A stored entry that
     /// cannot be read (malformed, or written by something else) is logged once per state change and looked up again as
-    /// a miss, so this request may take the lease and its fill replaces it.
+    /// a miss, so this request may take the lease and its fill replaces it. Unless <paramref name="forwards"/> (the
+    /// request runs the origin when it gets no lease), an entry only good for stale-if-error is returned only with the
+    /// lease: a request that will wait for another's fill is not sent a body it cannot use.
     /// </summary>
-    public async Task<LookupResult> LookupAsync(RedisKey entry, string owner, long leaseMs, CancellationToken cancellationToken)
+    public async Task<LookupResult> LookupAsync(RedisKey entry, string owner, long leaseMs, bool forwards, CancellationToken cancellationToken)
     {
         var keys = new[] { entry, ResponseCacheKeys.SequenceOf(entry) };
-        var result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 0], cancellationToken).ConfigureAwait(false);
+        var mode = forwards ? 1 : 0;
+        var result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 0, mode], cancellationToken).ConfigureAwait(false);
         if (Volatile.Read(ref _lookupErrors) != 0 && Interlocked.Exchange(ref _lookupErrors, 0) != 0)
         {
             Log.LookupRecovered(_logger);
@@ -74,9 +80,13 @@ internal sealed class ResponseCacheStore
             Log.BadEntry(_logger, entry.ToString(), error);
         }
 
-        result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 1], cancellationToken).ConfigureAwait(false);
+        result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 1, mode], cancellationToken).ConfigureAwait(false);
         return TryRead((RedisResult[])result!, out lookup, out _) ? lookup : new LookupResult(LookupState.Pass, false, lookup.Now, null);
     }
+
+    /// <summary>The lookup of a request that waits for another's fill when it gets no lease.</summary>
+    public Task<LookupResult> LookupAsync(RedisKey entry, string owner, long leaseMs, CancellationToken cancellationToken) =>
+        LookupAsync(entry, owner, leaseMs, forwards: false, cancellationToken);
 
     /// <summary>
     /// A lookup failed with an error that is not an outage (a script error, an unexpected reply): the request is
@@ -90,7 +100,7 @@ internal sealed class ResponseCacheStore
         }
     }
 
-    private static bool TryRead(RedisResult[] reply, out LookupResult lookup, out Exception? error)
+    private bool TryRead(RedisResult[] reply, out LookupResult lookup, out Exception? error)
     {
         var state = (LookupState)(long)reply[0];
         var filler = (long)reply[1] == 1;
@@ -103,8 +113,8 @@ internal sealed class ResponseCacheStore
             {
                 cached = new CachedEntry
                 {
-                    Status = Status((string)reply[3]!),
-                    Headers = HeaderCodec.Deserialize((byte[])reply[4]! ?? []),
+                    Status = Status((RedisValue)reply[3]),
+                    Headers = Headers((RedisValue)reply[4]),
                     Body = reply[5].IsNull ? throw new FormatException("The stored entry has no body field.") : (byte[])reply[5]!,
                     ETag = (string)reply[6]! ?? string.Empty,
                     Created = (long)reply[7],
@@ -125,10 +135,33 @@ internal sealed class ResponseCacheStore
         return true;
     }
 
-    private static int Status(string? stored) =>
-        int.TryParse(stored, NumberStyles.None, CultureInfo.InvariantCulture, out var status) && status is >= 100 and <= 999
+    private static int Status(RedisValue stored) =>
+        stored.TryParse(out int status) && status is >= 100 and <= 999
             ? status
             : throw new FormatException($"The stored status '{stored}' is not an HTTP status.");
+
+    /// <summary>
+    /// The stored headers, decoded once per distinct serialized form: the entries of a hot key (and most entries of one
+    /// endpoint) carry the same bytes, so a hit looks them up without decoding strings or allocating a list.
+    /// </summary>
+    private KeyValuePair<string, string>[] Headers(RedisValue stored)
+    {
+        var bytes = ((ReadOnlyMemory<byte>)stored).Span;
+        var lookup = _headers.GetAlternateLookup<ReadOnlySpan<byte>>();
+        if (lookup.TryGetValue(bytes, out var headers))
+        {
+            return headers;
+        }
+
+        headers = HeaderCodec.Deserialize(bytes);
+        if (_headers.Count >= DecodedHeadersLimit)
+        {
+            _headers.Clear();
+        }
+
+        lookup.TryAdd(bytes, headers);
+        return headers;
+    }
 
     /// <summary>Extends <paramref name="owner"/>'s lease by <paramref name="leaseMs"/> from now; returns whether it still held it.</summary>
     public async Task<bool> RenewAsync(RedisKey entry, string owner, long leaseMs)
@@ -255,3 +288,24 @@ internal sealed record LookupResult(LookupState State, bool Filler, long Now, Ca
 
 /// <summary>One eviction step: entries deleted, members left in the set, and the deleted entry keys.</summary>
 internal sealed record EvictionStep(long Deleted, long Left, string[] Keys);
+
+/// <summary>Byte-content equality for the decoded-header cache, with span lookups so a hit copies nothing.</summary>
+internal sealed class BytesComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
+{
+    public static readonly BytesComparer Instance = new();
+
+    public bool Equals(byte[]? x, byte[]? y) => x is null ? y is null : y is not null && x.AsSpan().SequenceEqual(y);
+
+    public int GetHashCode(byte[] obj) => GetHashCode((ReadOnlySpan<byte>)obj);
+
+    public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
+
+    public int GetHashCode(ReadOnlySpan<byte> alternate)
+    {
+        var hash = default(HashCode);
+        hash.AddBytes(alternate);
+        return hash.ToHashCode();
+    }
+
+    public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
+}

@@ -19,6 +19,9 @@ ARGV[1]   owner token of this request; empty = this request may not fill (HEAD).
 ARGV[2]   lease time-to-live in ms.
 ARGV[3]   format version this instance reads and writes.
 ARGV[4]   '1' = ignore the stored response (the caller found it malformed): a miss, so the next fill replaces it.
+ARGV[5]   '1' = this request forwards to the origin if it does not take the lease (HEAD, or its fill wait is over), so
+          it needs a stale-if-error copy to fall back on; otherwise a request that would only wait (state 3 without
+          the lease) is answered without the entry fields, and the stale body is not sent for nothing.
 
 Returns   { state, filler, now [, s, h, b, et, c, f, w, x] } - the entry fields are present
           when the hash holds a response that is still usable in some window:
@@ -29,6 +32,7 @@ Returns   { state, filler, now [, s, h, b, et, c, f, w, x] } - the entry fields 
                   serve the entry only if the origin fails
                 4 pass: forward without a lease (fields present when stale-if-error still applies)
                 5 fail-safe: stale-if-error copy while the origin is failing: serve it now, no lease
+          In state 3 the fields are present only to the filler, or when ARGV[5] is '1'.
           filler 1 when this request took the fill lease (states 0, 2, 3), else 0. The lease is
           taken only when nobody holds an unexpired one and no pass marker applies.
 A key of another type (foreign data) is deleted and treated as a miss. Server clock only.
@@ -80,7 +84,9 @@ if e[1] then
   if now < w then return reply(2, take()) end
   if now < x then
     if passing then return reply(5, 0) end
-    return reply(3, take())
+    local filler = take()
+    if filler == 0 and ARGV[5] ~= '1' then return { 3, 0, now } end
+    return reply(3, filler)
   end
 end
 

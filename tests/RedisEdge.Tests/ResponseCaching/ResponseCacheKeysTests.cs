@@ -39,6 +39,30 @@ public sealed partial class ResponseCacheKeysTests
         Assert.Equal(expected, again.FillKeys);
     }
 
+    [Theory]
+    [InlineData("/Products/7", "")]
+    [InlineData("/", "")]
+    [InlineData("/Products/7", "?b=2&A=1&b=3")]
+    public void EntryKey_IsTheHashOfTheLengthPrefixedVariant_SoEntriesStoredBeforeTheBufferedWriterStillHit(string path, string query)
+    {
+        var keys = new ResponseCacheKeys(new RedisKeyBuilder("app"));
+        var policy = new ResponseCachePolicy("products", new RedisResponseCachePolicyOptions { VaryByHeader = ["Accept-Language"] });
+        var context = new DefaultHttpContext();
+        context.Request.Scheme = "HTTP";
+        context.Request.Host = new HostString("Example.COM");
+        context.Request.PathBase = "/Shop";
+        context.Request.Path = path;
+        context.Request.QueryString = new QueryString(query);
+        context.Request.Headers.AcceptLanguage = new Microsoft.Extensions.Primitives.StringValues(["fr", "en"]);
+
+        // The variant as it was composed with StringBuilders: each part "{length}:{value};", a list "{count}#" then each.
+        static string Part(string value) => $"{value.Length}:{value};";
+        var resource = ResponseCacheKeys.ResourceString(policy, context.Request.Path, context.Request.Query);
+        var variant = Part("v1") + Part("http") + Part("example.com") + Part("/shop") + Part(resource) + Part("accept-language") + "2#" + Part("fr") + Part("en");
+
+        Assert.Equal(keys.Entry(policy, RedisKeyBuilder.Hash(variant)), keys.ForRequest(context, policy).Entry);
+    }
+
     [Fact]
     public void ResourceString_WithoutAQuery_IsThePathAlone_AndWithOneTheSortedGroupedQuery()
     {

@@ -192,6 +192,36 @@ public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
         Assert.Single(keys.Select(k => server.Multiplexer.HashSlot(k)).Distinct());
     }
 
+    [Fact]
+    public async Task Lookup_OfARequestThatWouldOnlyWait_DoesNotCarryTheStaleBody()
+    {
+        var settings = new Dictionary<string, string?>().Policy("items", ("TimeToLive", "00:00:10"), ("StaleIfError", "00:01:00"));
+        await using var fleet = await CacheTestApp.StartAsync(redis, new Origin(), settings);
+        var (store, keys) = Resolve(fleet[0]);
+        var policy = Policy(fleet[0]);
+        var entry = keys.Entry(policy, "stale-if-error-only");
+        var request = new CacheRequestKeys(entry, entry.ToString(), keys.FillKeys(entry, policy, "/sie", null));
+        Assert.True((await store.LookupAsync(entry, "first", 30_000, default)).Filler);
+        var body = new byte[4096];
+        Assert.Equal(FillOutcome.Stored, await store.FillAsync(request, "first", policy, 200, [], body, "\"e\""));
+        await redis.AgeAsync(entry.ToString(), TimeSpan.FromSeconds(11));
+
+        // The filler gets the stale copy (it serves it if the origin fails) ...
+        var filler = await store.LookupAsync(entry, "a", 30_000, default);
+        Assert.Equal((LookupState.StaleIfErrorOnly, true), (filler.State, filler.Filler));
+        Assert.Equal(body, filler.Entry!.Body);
+
+        // ... a request that would only wait for that fill does not: no body crosses the wire for it ...
+        var waiter = await store.LookupAsync(entry, "b", 30_000, default);
+        Assert.Equal((LookupState.StaleIfErrorOnly, false), (waiter.State, waiter.Filler));
+        Assert.Null(waiter.Entry);
+
+        // ... and one that forwards without the lease (HEAD, or its wait is over) does, to fall back on.
+        var forwarder = await store.LookupAsync(entry, "c", 30_000, forwards: true, default);
+        Assert.Equal((LookupState.StaleIfErrorOnly, false), (forwarder.State, forwarder.Filler));
+        Assert.Equal(body, forwarder.Entry!.Body);
+    }
+
     private static (ResponseCacheStore Store, ResponseCacheKeys Keys) Resolve(RedisFleetInstance instance) =>
         (instance.Services.GetRequiredService<ResponseCacheStore>(), instance.Services.GetRequiredService<ResponseCacheKeys>());
 

@@ -1,0 +1,114 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.ResponseCaching;
+using RedisEdge.Tests.Infrastructure;
+using StackExchange.Redis;
+using Xunit.Abstractions;
+
+namespace RedisEdge.Tests.ResponseCaching;
+
+/// <summary>
+/// Bytes allocated by a Redis hit beyond its body, counted (not timed) as the difference to a plain endpoint that writes
+/// the same body, in the style of <c>RateLimitingAllocationTests</c>: the pipeline is driven in-process with a fresh
+/// <see cref="DefaultHttpContext"/> per request, one at a time, against the real redis-server, and measured with
+/// <see cref="GC.GetTotalAllocatedBytes(bool)"/> (the script call completes on StackExchange.Redis' threads); each
+/// figure is the lowest of several rounds. The test writes its figures to its output.
+/// </summary>
+[Collection(Name)]
+public sealed class ResponseCachingAllocationTests(RedisServerFixture redis, ITestOutputHelper output)
+{
+    public const string Name = "ResponseCachingAllocations";
+
+    private const int Requests = 2000;
+    private const int Rounds = 5;
+    private static readonly string Body = new('x', 512);
+
+    [Fact]
+    public async Task ARedisHit_StaysWithinItsAllocationBudget()
+    {
+        await using var multiplexer = await redis.ConnectAsync();
+        var builder = TestHost.CreateBuilder();
+        builder.Services.AddSingleton<IConnectionMultiplexer>(multiplexer);
+        builder.Services.AddRedisEdge(o => o.Redis.KeyPrefix = RedisServerFixture.UniquePrefix()).AddResponseCaching(o =>
+        {
+            o.Failure.Timeout = TimeSpan.FromSeconds(5);
+            o.AddPolicy("hot", p => p.TimeToLive = TimeSpan.FromHours(1));
+        });
+        await using var app = builder.Build();
+
+        var pipeline = new ApplicationBuilder(app.Services);
+        pipeline.UseRouting();
+        pipeline.UseRedisResponseCaching();
+        pipeline.UseEndpoints(e =>
+        {
+            e.MapGet("/plain/{id}", (string id) => Results.Text(Body));
+            e.MapGet("/cached/{id}", (string id) => Results.Text(Body)).CacheResponse("hot");
+        });
+        var requestDelegate = pipeline.Build();
+
+        var (_, fill) = await SendAsync(requestDelegate, app.Services, "/cached/1");
+        Assert.Contains("stored", fill, StringComparison.Ordinal);
+        Assert.StartsWith("RedisEdge; hit", (await SendAsync(requestDelegate, app.Services, "/cached/1")).CacheStatus, StringComparison.Ordinal);
+
+        var plain = await MeasureAsync(requestDelegate, app.Services, multiplexer, "/plain/1");
+        var hit = await MeasureAsync(requestDelegate, app.Services, multiplexer, "/cached/1");
+
+        // One lookup per hit (a heartbeat may add one or two).
+        Assert.InRange(hit.RoundTrips, Requests, Requests + 2);
+        var hitBytes = hit.BytesPerRequest - plain.BytesPerRequest;
+        output.WriteLine($"Bytes per Redis hit over a plain request with the same body: {hitBytes:F0}.");
+        Assert.True(hitBytes <= Budget, $"A Redis hit allocated {hitBytes:F0} B more than a plain request (budget {Budget:N0} B).");
+    }
+
+    /// <summary>
+    /// Measured 5,698 B before the hit path stopped decoding headers per hit and building the variant key with
+    /// StringBuilders, 4,481 B after; the budget fails the former. Issue 20's target (about 1 KB) is not met yet: most of
+    /// what is left is the script call's reply (11 results) and the per-request async machinery.
+    /// </summary>
+    private const int Budget = 5_000;
+
+    private static async Task<(double BytesPerRequest, long RoundTrips)> MeasureAsync(
+        RequestDelegate pipeline, IServiceProvider services, ConnectionMultiplexer multiplexer, string path)
+    {
+        for (var i = 0; i < Requests; i++)
+        {
+            Assert.Equal(200, (await SendAsync(pipeline, services, path)).Status);
+        }
+
+        var best = double.MaxValue;
+        long roundTrips = 0;
+        for (var round = 0; round < Rounds; round++)
+        {
+            var operations = multiplexer.GetCounters().Interactive.OperationCount;
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            for (var i = 0; i < Requests; i++)
+            {
+                await SendAsync(pipeline, services, path);
+            }
+
+            best = Math.Min(best, (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)Requests);
+            roundTrips = multiplexer.GetCounters().Interactive.OperationCount - operations;
+        }
+
+        return (best, roundTrips);
+    }
+
+    private static async Task<(int Status, string CacheStatus)> SendAsync(RequestDelegate pipeline, IServiceProvider services, string path)
+    {
+        var context = new DefaultHttpContext { RequestServices = services };
+        context.Request.Method = HttpMethods.Get;
+        context.Request.Scheme = "http";
+        context.Request.Host = new HostString("localhost");
+        context.Request.Path = path;
+        context.Connection.RemoteIpAddress = IPAddress.Loopback;
+        context.Response.Body = Stream.Null;
+        await pipeline(context);
+        return (context.Response.StatusCode, context.Response.Headers[RedisResponseCachingDefaults.CacheStatusHeader].ToString());
+    }
+}
+
+/// <summary>Allocation counts need a process in which no other test runs at the same time.</summary>
+[CollectionDefinition(ResponseCachingAllocationTests.Name, DisableParallelization = true)]
+public sealed class ResponseCachingAllocationCollection : ICollectionFixture<RedisServerFixture>;

@@ -74,49 +74,19 @@ public sealed class ResponseCacheDetachedFillTests(RedisServerFixture redis)
     [Fact]
     public async Task TheRefresh_DoesNotDelayTheNextRequestOnTheSameConnection()
     {
-        var prefix = RedisServerFixture.UniquePrefix();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["RedisEdge:Redis:Configuration"] = redis.Configuration,
-            ["RedisEdge:Redis:KeyPrefix"] = prefix,
-        });
-        builder.Services.AddRedisEdge().AddResponseCaching(o => o.AddPolicy("items", p =>
-        {
-            p.TimeToLive = TimeSpan.FromSeconds(10);
-            p.StaleWhileRevalidate = TimeSpan.FromSeconds(30);
-        }));
-        await using var app = builder.Build();
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var renders = 0;
-        var refreshing = false;
-        app.UseRedisResponseCaching();
-        app.MapGet("/items/{id}", async (string id) =>
-        {
-            var render = Interlocked.Increment(ref renders);
-            if (id == "1" && Volatile.Read(ref refreshing))
-            {
-                await gate.Task;
-            }
-
-            return $"{id}:{render}";
-        }).CacheResponse("items");
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        await using var app = await KestrelSwrApp.StartAsync(redis, heldId: "1");
 
         // One connection: the second request can only be read once the first has left the pipeline.
-        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 }) { BaseAddress = new Uri(address) };
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 }) { BaseAddress = app.Address };
         Assert.Equal("1:1", await client.GetStringAsync("/items/1"));
-        var key = (await redis.KeysAsync(prefix + ":rc:")).Single(k => k.Contains("}:e:", StringComparison.Ordinal));
+        var key = (await redis.KeysAsync(app.KeyPrefix + ":rc:")).Single(k => k.Contains("}:e:", StringComparison.Ordinal));
         await redis.AgeAsync(key, TimeSpan.FromSeconds(11));
-        Volatile.Write(ref refreshing, true);
+        app.Hold();
 
         try
         {
             Assert.Equal("1:1", await client.GetStringAsync("/items/1").WaitAsync(TimeSpan.FromSeconds(30)));
-            await CacheTestApp.EventuallyAsync(() => Volatile.Read(ref renders) == 2, "the refresh is running");
+            await CacheTestApp.EventuallyAsync(() => app.Renders == 2, "the refresh is running");
 
             // The refresh is still held: the next request on the connection must not wait for it.
             var next = await client.GetStringAsync("/items/2").WaitAsync(TimeSpan.FromSeconds(15));
@@ -124,9 +94,7 @@ public sealed class ResponseCacheDetachedFillTests(RedisServerFixture redis)
         }
         finally
         {
-            gate.TrySetResult();
+            app.Gate.TrySetResult();
         }
-
-        await app.StopAsync();
     }
 }

@@ -1,11 +1,4 @@
 using System.Net;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using RedisEdge.Tests.Infrastructure;
 
 namespace RedisEdge.Tests.ResponseCaching;
@@ -17,43 +10,13 @@ public sealed class ResponseCachingKestrelTests(RedisServerFixture redis)
     [Fact]
     public async Task StaleWhileRevalidate_TheClientHasTheWholeResponseWhileTheRefreshIsStillRunning()
     {
-        var prefix = RedisServerFixture.UniquePrefix();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["RedisEdge:Redis:Configuration"] = redis.Configuration,
-            ["RedisEdge:Redis:KeyPrefix"] = prefix,
-        });
-        builder.Services.AddRedisEdge().AddResponseCaching(o => o.AddPolicy("items", p =>
-        {
-            p.TimeToLive = TimeSpan.FromSeconds(10);
-            p.StaleWhileRevalidate = TimeSpan.FromSeconds(30);
-        }));
-        await using var app = builder.Build();
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var renders = 0;
-        var refreshing = false;
-        app.UseRedisResponseCaching();
-        app.MapGet("/items/{id}", async (string id) =>
-        {
-            var render = Interlocked.Increment(ref renders);
-            if (Volatile.Read(ref refreshing))
-            {
-                await gate.Task;
-            }
-
-            return $"{id}:{render}";
-        }).CacheResponse("items");
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        using var client = new HttpClient { BaseAddress = new Uri(address) };
+        await using var app = await KestrelSwrApp.StartAsync(redis);
+        using var client = new HttpClient { BaseAddress = app.Address };
 
         Assert.Equal("1:1", await client.GetStringAsync("/items/1"));
-        var key = (await redis.KeysAsync(prefix + ":rc:")).Single(k => k.Contains("}:e:", StringComparison.Ordinal));
+        var key = (await redis.KeysAsync(app.KeyPrefix + ":rc:")).Single(k => k.Contains("}:e:", StringComparison.Ordinal));
         await redis.AgeAsync(key, TimeSpan.FromSeconds(11));
-        Volatile.Write(ref refreshing, true);
+        app.Hold();
 
         // The default completion option reads the whole body: this returns only if Kestrel ended the response at
         // CompleteAsync, before the held refresh.
@@ -63,8 +26,8 @@ public sealed class ResponseCachingKestrelTests(RedisServerFixture redis)
         Assert.Contains("stale-while-revalidate", string.Join(",", stale.Headers.GetValues("Cache-Status")), StringComparison.Ordinal);
 
         // The refresh starts after the response is complete, so the client may be ahead of it: wait until it is held.
-        await CacheTestApp.EventuallyAsync(() => Volatile.Read(ref renders) == 2, "the refresh is running");
-        gate.SetResult();
+        await CacheTestApp.EventuallyAsync(() => app.Renders == 2, "the refresh is running");
+        app.Gate.SetResult();
         string body = string.Empty;
         for (var i = 0; i < 200 && body != "1:2"; i++)
         {
@@ -73,7 +36,6 @@ public sealed class ResponseCachingKestrelTests(RedisServerFixture redis)
         }
 
         Assert.Equal("1:2", body);
-        Assert.Equal(2, Volatile.Read(ref renders));
-        await app.StopAsync();
+        Assert.Equal(2, app.Renders);
     }
 }

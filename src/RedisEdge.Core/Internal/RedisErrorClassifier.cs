@@ -55,7 +55,8 @@ internal static class RedisErrorClassifier
 
     private static bool IsOutage(RedisErrorKind kind) => kind is
         RedisErrorKind.OutOfMemory or RedisErrorKind.ReadOnly or RedisErrorKind.Loading or RedisErrorKind.Busy or
-        RedisErrorKind.MasterDown or RedisErrorKind.ClusterDown or RedisErrorKind.TryAgain or RedisErrorKind.NoReplicas or
+        RedisErrorKind.MasterDown or RedisErrorKind.ClusterDown or RedisErrorKind.TryAgain or RedisErrorKind.Moved or
+        RedisErrorKind.Ask or RedisErrorKind.NoReplicas or
         RedisErrorKind.Misconfigured or RedisErrorKind.MaxClients or RedisErrorKind.ConnectionFault or RedisErrorKind.Timeout or
         RedisErrorKind.NoAuth or RedisErrorKind.WrongPass or RedisErrorKind.NoPermission or RedisErrorKind.UnknownRedirectTarget;
 }

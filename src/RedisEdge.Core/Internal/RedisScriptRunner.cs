@@ -212,9 +212,15 @@ internal sealed class RedisScriptRunner
         return slot is < 0 or > ClusterSlots ? 0 : slot;
     }
 
-    /// <summary>A <c>TRYAGAIN</c> answer, with time left in the budget for a wait of <paramref name="delay"/> and another send.</summary>
+    /// <summary>
+    /// A <c>TRYAGAIN</c> answer, or a <c>MOVED</c>/<c>ASK</c> that StackExchange.Redis did not follow (it follows one
+    /// redirect per message; a second one, while a migration is being finalised node by node, surfaces as an error),
+    /// with time left in the budget for a wait of <paramref name="delay"/> and another send. The script did not run; a
+    /// new send is routed by the slot map the redirect updated.
+    /// </summary>
     private bool MayTryAgain(RedisServerException exception, ScriptCall call, TimeSpan delay) =>
-        exception.Kind == RedisErrorKind.TryAgain && _timeProvider.GetElapsedTime(call.Started) + delay < Policy.Timeout;
+        exception.Kind is RedisErrorKind.TryAgain or RedisErrorKind.Moved or RedisErrorKind.Ask &&
+        _timeProvider.GetElapsedTime(call.Started) + delay < Policy.Timeout;
 
     private static TimeSpan NextTryAgainDelay(TimeSpan delay) => TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TryAgainMaxDelay.Ticks));
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Idempotency;
 using RedisEdge.Internal;
 using RedisEdge.Idempotency.Internal;
 
@@ -15,16 +16,6 @@ public static class RedisIdempotencyApplicationBuilderExtensions
     /// Place response compression before it too, unless stored responses should keep their encoding.
     /// </summary>
     /// <exception cref="InvalidOperationException"><c>AddIdempotency</c> was not called.</exception>
-    public static IApplicationBuilder UseRedisIdempotency(this IApplicationBuilder app)
-    {
-        ArgumentNullException.ThrowIfNull(app);
-        if (app.ApplicationServices.GetService<RedisIdempotencyBuilderExtensions.IdempotencyMarker>() is null)
-        {
-            throw new InvalidOperationException(
-                "UseRedisIdempotency requires the idempotency services: call services.AddRedisEdge(...).AddIdempotency(...) first.");
-        }
-
-        RedisEdgeMiddlewareGuard.UsePass(app, RedisIdempotencyBuilderExtensions.Guard);
-        return app.UseMiddleware<RedisIdempotencyMiddleware>();
-    }
+    public static IApplicationBuilder UseRedisIdempotency(this IApplicationBuilder app) =>
+        RedisEdgeFeatureRegistration.Use<RedisIdempotencyOptions, RedisIdempotencyMiddleware>(app, RedisIdempotencyBuilderExtensions.Guard);
 }

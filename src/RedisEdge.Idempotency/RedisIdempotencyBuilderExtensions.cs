@@ -1,7 +1,5 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 using RedisEdge;
 using RedisEdge.Idempotency;
 using RedisEdge.Idempotency.Internal;
@@ -33,30 +31,13 @@ public static class RedisIdempotencyBuilderExtensions
 
     private static IRedisEdgeBuilder AddIdempotencyCore(IRedisEdgeBuilder builder, IConfigurationSection? section, Action<RedisIdempotencyOptions>? configure)
     {
-        ArgumentNullException.ThrowIfNull(builder);
+        RedisEdgeFeatureRegistration.Add<RedisIdempotencyOptions, RedisIdempotencyOptionsValidator>(
+            builder, Guard, RedisIdempotencyDefaults.SectionName, section, configure, static o => o.Failure);
         var services = builder.Services;
-        if (services.Any(d => d.ServiceType == typeof(IdempotencyMarker)))
-        {
-            throw new InvalidOperationException("AddIdempotency was called twice. Call it once; add policies in configuration or in its configure delegate.");
-        }
-
-        services.AddSingleton<IdempotencyMarker>();
-        RedisEdgeMiddlewareGuard.Register(services, Guard);
-        var options = RedisEdgeConfiguration.BindSection<RedisIdempotencyOptions>(builder, RedisIdempotencyDefaults.SectionName, section);
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        options.ValidateOnStart();
-        services.AddSingleton<IValidateOptions<RedisIdempotencyOptions>, RedisIdempotencyOptionsValidator>();
-        services.AddSingleton(sp => new IdempotencySection(section ?? RedisEdgeConfiguration.GetSection(builder, sp, RedisIdempotencyDefaults.SectionName)));
-        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IdempotencyMetrics>();
-        services.AddSingleton<IdempotencyPolicyProvider>();
+        RedisEdgeFeatureRegistration.AddPolicies<RedisIdempotencyOptions, IdempotencyPolicyProvider, IdempotencyEndpointValidator>(services);
         services.AddSingleton<IdempotencyStore>();
         services.AddSingleton<IdempotencyExecutor>();
-        services.AddSingleton<IStartupFilter, IdempotencyEndpointValidator>();
         services.AddSingleton<IStartupFilter, IdempotencyRequestBuffering>();
         return builder;
     }
@@ -64,8 +45,7 @@ public static class RedisIdempotencyBuilderExtensions
     /// <summary>Endpoints that ask for the feature refuse to run where its middleware did not.</summary>
     internal static readonly RedisEdgeGuardedFeature Guard = new(
         "idempotency", "app.UseRedisIdempotency()", "[Idempotent] or .WithIdempotency()",
-        static m => m.GetMetadata<IdempotentAttribute>() is not null && m.GetMetadata<DisableIdempotencyAttribute>() is null);
-
-    /// <summary>Marks that <c>AddIdempotency</c> ran, so <c>UseRedisIdempotency</c> can say when it did not.</summary>
-    internal sealed class IdempotencyMarker;
+        static m => m.GetMetadata<IdempotentAttribute>() is not null && m.GetMetadata<DisableIdempotencyAttribute>() is null,
+        "AddIdempotency",
+        RedisIdempotencyDefaults.MeterName);
 }

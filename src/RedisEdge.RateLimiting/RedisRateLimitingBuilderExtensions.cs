@@ -1,7 +1,4 @@
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Options;
 using RedisEdge;
 using RedisEdge.Internal;
 using RedisEdge.RateLimiting;
@@ -33,32 +30,14 @@ public static class RedisRateLimitingBuilderExtensions
 
     private static IRedisEdgeBuilder AddRateLimitingCore(IRedisEdgeBuilder builder, IConfigurationSection? section, Action<RedisRateLimitingOptions>? configure)
     {
-        ArgumentNullException.ThrowIfNull(builder);
+        RedisEdgeFeatureRegistration.Add<RedisRateLimitingOptions, RedisRateLimitingOptionsValidator>(
+            builder, Guard, RedisRateLimitingDefaults.SectionName, section, configure, static o => o.Failure);
         var services = builder.Services;
-        if (services.Any(d => d.ServiceType == typeof(RateLimitingMarker)))
-        {
-            throw new InvalidOperationException("AddRateLimiting was called twice. Call it once; add policies in configuration or in its configure delegate.");
-        }
-
-        services.AddSingleton<RateLimitingMarker>();
-        RedisEdgeMiddlewareGuard.Register(services, Guard);
-        var options = RedisEdgeConfiguration.BindSection<RedisRateLimitingOptions>(builder, RedisRateLimitingDefaults.SectionName, section);
-
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        options.ValidateOnStart();
-        services.AddSingleton<IValidateOptions<RedisRateLimitingOptions>, RedisRateLimitingOptionsValidator>();
-        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<RateLimitingMetrics>();
         services.AddSingleton<LocalDenyCache>();
         services.AddSingleton<LocalFallbackLimiter>();
-        services.AddSingleton<RateLimitPolicyProvider>();
+        RedisEdgeFeatureRegistration.AddPolicies<RedisRateLimitingOptions, RateLimitPolicyProvider>(services);
         services.AddSingleton<RedisRateLimiter>();
-        services.AddSingleton<IStartupFilter, RateLimitEndpointValidator>();
-        services.AddSingleton(sp => new RateLimitingSection(section ?? RedisEdgeConfiguration.GetSection(builder, sp, RedisRateLimitingDefaults.SectionName)));
         return builder;
     }
 
@@ -66,8 +45,7 @@ public static class RedisRateLimitingBuilderExtensions
     internal static readonly RedisEdgeGuardedFeature Guard = new(
         "rate limiting", "app.UseRedisRateLimiting()", "[RateLimit] or .RequireRateLimit()",
         static m => m.GetMetadata<RateLimitAttribute>() is not null && m.GetMetadata<DisableRateLimitAttribute>() is null &&
-            m.GetMetadata<Microsoft.AspNetCore.RateLimiting.DisableRateLimitingAttribute>() is null);
-
-    /// <summary>Marks that <c>AddRateLimiting</c> ran, so <c>UseRedisRateLimiting</c> can say when it did not.</summary>
-    internal sealed class RateLimitingMarker;
+            m.GetMetadata<Microsoft.AspNetCore.RateLimiting.DisableRateLimitingAttribute>() is null,
+        "AddRateLimiting",
+        RedisRateLimitingDefaults.MeterName);
 }

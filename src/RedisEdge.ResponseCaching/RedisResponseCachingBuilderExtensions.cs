@@ -1,8 +1,5 @@
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Options;
 using RedisEdge;
 using RedisEdge.Internal;
 using RedisEdge.ResponseCaching;
@@ -34,27 +31,11 @@ public static class RedisResponseCachingBuilderExtensions
 
     private static IRedisEdgeBuilder AddResponseCachingCore(IRedisEdgeBuilder builder, IConfigurationSection? section, Action<RedisResponseCachingOptions>? configure)
     {
-        ArgumentNullException.ThrowIfNull(builder);
+        RedisEdgeFeatureRegistration.Add<RedisResponseCachingOptions, RedisResponseCachingOptionsValidator>(
+            builder, Guard, RedisResponseCachingDefaults.SectionName, section, configure, static o => o.Failure);
         var services = builder.Services;
-        if (services.Any(d => d.ServiceType == typeof(ResponseCachingMarker)))
-        {
-            throw new InvalidOperationException("AddResponseCaching was called twice. Call it once; add policies in configuration or in its configure delegate.");
-        }
-
-        services.AddSingleton<ResponseCachingMarker>();
-        RedisEdgeMiddlewareGuard.Register(services, Guard);
-        var options = RedisEdgeConfiguration.BindSection<RedisResponseCachingOptions>(builder, RedisResponseCachingDefaults.SectionName, section);
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        options.ValidateOnStart();
-        services.AddSingleton<IValidateOptions<RedisResponseCachingOptions>, RedisResponseCachingOptionsValidator>();
-        services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => new ResponseCachingSection(section ?? RedisEdgeConfiguration.GetSection(builder, sp, RedisResponseCachingDefaults.SectionName)));
         services.AddSingleton<ResponseCachingMetrics>();
-        services.AddSingleton<ResponseCachePolicyProvider>();
+        RedisEdgeFeatureRegistration.AddPolicies<RedisResponseCachingOptions, ResponseCachePolicyProvider>(services);
         services.AddSingleton<ResponseCacheKeys>();
         services.AddSingleton<ResponseCacheStore>();
         services.AddSingleton<LookupCoalescer>();
@@ -62,15 +43,13 @@ public static class RedisResponseCachingBuilderExtensions
         services.AddSingleton<ResponseCacheEvents>();
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ResponseCacheEvents>());
         services.AddSingleton<IRedisResponseCache, RedisResponseCache>();
-        services.AddSingleton<IStartupFilter, ResponseCacheEndpointValidator>();
         return builder;
     }
 
     /// <summary>Endpoints that ask for the feature refuse to run where its middleware did not.</summary>
     internal static readonly RedisEdgeGuardedFeature Guard = new(
         "response caching", "app.UseRedisResponseCaching()", "[CacheResponse] or .CacheResponse()",
-        static m => m.GetMetadata<CacheResponseAttribute>() is not null && m.GetMetadata<DisableCacheResponseAttribute>() is null);
-
-    /// <summary>Marks that <c>AddResponseCaching</c> ran, so <c>UseRedisResponseCaching</c> can say when it did not.</summary>
-    internal sealed class ResponseCachingMarker;
+        static m => m.GetMetadata<CacheResponseAttribute>() is not null && m.GetMetadata<DisableCacheResponseAttribute>() is null,
+        "AddResponseCaching",
+        RedisResponseCachingDefaults.MeterName);
 }

@@ -1,5 +1,6 @@
 using RedisEdge.Internal;
 using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Sessions;
 using RedisEdge.Sessions.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -12,16 +13,6 @@ public static class RedisSessionsApplicationBuilderExtensions
     /// (when called explicitly) so endpoint attributes are seen, and before the endpoints that use the session.
     /// </summary>
     /// <exception cref="InvalidOperationException"><c>AddRedisEdge().AddSessions()</c> was not called.</exception>
-    public static IApplicationBuilder UseRedisSessions(this IApplicationBuilder app)
-    {
-        ArgumentNullException.ThrowIfNull(app);
-        if (app.ApplicationServices.GetService<RedisSessionsMarker>() is null)
-        {
-            throw new InvalidOperationException(
-                "UseRedisSessions requires the session services: call services.AddRedisEdge(...).AddSessions(...) in ConfigureServices.");
-        }
-
-        RedisEdgeMiddlewareGuard.UsePass(app, RedisSessionsBuilderExtensions.Guard);
-        return app.UseMiddleware<RedisSessionMiddleware>();
-    }
+    public static IApplicationBuilder UseRedisSessions(this IApplicationBuilder app) =>
+        RedisEdgeFeatureRegistration.Use<RedisSessionOptions, RedisSessionMiddleware>(app, RedisSessionsBuilderExtensions.Guard);
 }

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 using RedisEdge;
 using RedisEdge.Internal;
 using RedisEdge.Sessions;
@@ -13,43 +12,27 @@ public static class RedisSessionsBuilderExtensions
 {
     /// <summary>Adds sessions configured from <c>RedisEdge:Sessions</c>.</summary>
     public static IRedisEdgeBuilder AddSessions(this IRedisEdgeBuilder builder)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var options = RedisEdgeConfiguration.BindSection<RedisSessionOptions>(builder, RedisSessionDefaults.ConfigurationSectionName);
-        return AddSessionsCore(builder, options);
-    }
+        => AddSessionsCore(builder, section: null, configure: null);
 
     /// <summary>Adds sessions configured from <c>RedisEdge:Sessions</c>, then <paramref name="configure"/>.</summary>
     public static IRedisEdgeBuilder AddSessions(this IRedisEdgeBuilder builder, Action<RedisSessionOptions> configure)
     {
-        ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
-        var options = RedisEdgeConfiguration.BindSection<RedisSessionOptions>(builder, RedisSessionDefaults.ConfigurationSectionName);
-        options.Configure(configure);
-        return AddSessionsCore(builder, options);
+        return AddSessionsCore(builder, section: null, configure);
     }
 
     /// <summary>Adds sessions configured from <paramref name="configuration"/> instead of <c>RedisEdge:Sessions</c>.</summary>
     public static IRedisEdgeBuilder AddSessions(this IRedisEdgeBuilder builder, IConfigurationSection configuration)
     {
-        ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configuration);
-        var options = RedisEdgeConfiguration.BindSection<RedisSessionOptions>(builder, RedisSessionDefaults.ConfigurationSectionName, configuration);
-        return AddSessionsCore(builder, options);
+        return AddSessionsCore(builder, configuration, configure: null);
     }
 
-    private static IRedisEdgeBuilder AddSessionsCore(IRedisEdgeBuilder builder, OptionsBuilder<RedisSessionOptions> options)
+    private static IRedisEdgeBuilder AddSessionsCore(IRedisEdgeBuilder builder, IConfigurationSection? section, Action<RedisSessionOptions>? configure)
     {
+        RedisEdgeFeatureRegistration.Add<RedisSessionOptions, RedisSessionOptionsValidator>(
+            builder, Guard, RedisSessionDefaults.ConfigurationSectionName, section, configure, static o => o.Failure);
         var services = builder.Services;
-        if (services.Any(d => d.ServiceType == typeof(RedisSessionsMarker)))
-        {
-            throw new InvalidOperationException("AddSessions was called twice; call it once on the RedisEdge builder.");
-        }
-
-        services.AddSingleton<RedisSessionsMarker>();
-        RedisEdgeMiddlewareGuard.Register(services, Guard);
-        options.ValidateOnStart();
-        services.AddSingleton<IValidateOptions<RedisSessionOptions>, RedisSessionOptionsValidator>();
         services.TryAddSingleton<RedisSessionTelemetry>();
         services.TryAddSingleton<RedisSessionStore>();
         services.TryAddSingleton<RedisSessionPersistence>();
@@ -63,5 +46,7 @@ public static class RedisSessionsBuilderExtensions
     internal static readonly RedisEdgeGuardedFeature Guard = new(
         "sessions", "app.UseRedisSessions()", "[RequireSession] or [ReadOnlySession]",
         static m => (m.GetMetadata<RequireSessionAttribute>() is not null || m.GetMetadata<ReadOnlySessionAttribute>() is not null) &&
-            m.GetMetadata<SessionlessAttribute>() is null);
+            m.GetMetadata<SessionlessAttribute>() is null,
+        "AddSessions",
+        RedisSessionDefaults.MeterName);
 }

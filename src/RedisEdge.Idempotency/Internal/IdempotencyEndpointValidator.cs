@@ -5,12 +5,13 @@ using RedisEdge.Internal;
 namespace RedisEdge.Idempotency.Internal;
 
 /// <summary>
-/// Fails start-up when an endpoint names an idempotency policy that is not defined, or its attribute makes the
-/// effective settings invalid, instead of finding out on the endpoint's first request.
+/// Core's start-up check of endpoints (an undefined policy fails start-up), plus: an attribute that makes the
+/// effective settings invalid fails it too, instead of the endpoint's first request.
 /// </summary>
 internal sealed class IdempotencyEndpointValidator(
     IOptionsMonitor<RedisIdempotencyOptions> options,
-    RedisEdgeSectionPath<RedisIdempotencyOptions> section) : RedisEdgeEndpointValidator<RedisIdempotencyOptions>(section)
+    RedisEdgeSectionPath<RedisIdempotencyOptions> section,
+    IdempotencyPolicyProvider policies) : RedisEdgeEndpointValidator<RedisIdempotencyOptions>(section, policies)
 {
     protected override void Validate(Endpoint endpoint, List<string> errors)
     {
@@ -24,7 +25,7 @@ internal sealed class IdempotencyEndpointValidator(
         RedisIdempotencyPolicyOptions? policy = null;
         if (attribute.Policy is { } policyName && !current.Policies.TryGetValue(policyName, out policy))
         {
-            errors.Add($"{name} uses idempotency policy '{policyName}', which is not defined under {SectionPath}:Policies.");
+            base.Validate(endpoint, errors);
             return;
         }
 

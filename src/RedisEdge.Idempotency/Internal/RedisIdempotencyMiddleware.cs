@@ -22,6 +22,7 @@ internal sealed class RedisIdempotencyMiddleware
     private readonly IdempotencyMetrics _metrics;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly RedisEdgeFailureResponder<RedisIdempotencyOptions> _failure;
 
     public RedisIdempotencyMiddleware(
         RequestDelegate next,
@@ -30,8 +31,10 @@ internal sealed class RedisIdempotencyMiddleware
         IdempotencyExecutor executor,
         IdempotencyMetrics metrics,
         TimeProvider timeProvider,
-        ILogger<RedisIdempotencyMiddleware> logger)
+        ILogger<RedisIdempotencyMiddleware> logger,
+        RedisEdgeFailureResponder<RedisIdempotencyOptions> failure)
     {
+        _failure = failure;
         _next = next;
         _policies = policies;
         _store = store;
@@ -58,14 +61,7 @@ internal sealed class RedisIdempotencyMiddleware
         }
 
         var set = _policies.Current;
-        var policy = set.Resolve(attribute);
-        if (policy is null)
-        {
-            Log.UnknownPolicy(_logger, endpoint.DisplayName, attribute.Policy!);
-            policy = set.Default.With(attribute);
-        }
-
-        return InvokeIdempotentAsync(context, set, policy);
+        return InvokeIdempotentAsync(context, set, _policies.Resolve(endpoint, set) ?? set.Default.With(attribute));
     }
 
     private async Task InvokeIdempotentAsync(HttpContext context, IdempotencyPolicySet set, IdempotencyPolicy policy)
@@ -248,25 +244,18 @@ internal sealed class RedisIdempotencyMiddleware
         _ => true,
     };
 
-    private async Task OnRedisFailureAsync(HttpContext context, IdempotencyPolicy policy, Exception exception)
+    private Task OnRedisFailureAsync(HttpContext context, IdempotencyPolicy policy, Exception exception)
     {
-        var mode = _store.Runner.Policy.Mode;
+        var mode = _failure.Mode;
         IdempotencyMetrics.Add(_metrics.RedisErrors, policy.Name, mode == RedisFailureMode.FailOpen ? "fail_open" : "fail_closed");
-        Log.RedisFailed(_logger, policy.Name, mode == RedisFailureMode.FailOpen ? "executed unguarded" : "refused", mode, exception);
-        if (mode == RedisFailureMode.FailOpen)
-        {
-            await _next(context).ConfigureAwait(false);
-            return;
-        }
-
-        var unavailable = exception as RedisEdgeUnavailableException
-            ?? new RedisEdgeUnavailableException("Redis could not run the idempotency claim.", exception);
-        await RedisEdgeProblems.WriteUnavailableAsync(
+        return _failure.RespondAsync(
             context,
-            unavailable,
+            policy.Name,
+            exception,
+            () => _next(context),
             "Idempotency store unavailable",
             "The request was not executed: its idempotency key cannot be checked while Redis is unavailable, and running it unguarded could execute it twice. Retry later with the same key.",
-            problem => problem.Type = RedisIdempotencyDefaults.StoreUnavailableProblemType).ConfigureAwait(false);
+            problem => problem.Type = RedisIdempotencyDefaults.StoreUnavailableProblemType);
     }
 
     private Task RejectAsync(HttpContext context, IdempotencyPolicy policy, string reason, int status, string type, string title, string detail)

@@ -4,7 +4,7 @@ using RedisEdge.Internal;
 namespace RedisEdge.Idempotency.Internal;
 
 /// <summary>Validates <see cref="RedisIdempotencyOptions"/> at start-up; every message names its configuration path.</summary>
-internal sealed class RedisIdempotencyOptionsValidator(RedisEdgeSectionPath<RedisIdempotencyOptions> section, IdempotencySection configuration) : IValidateOptions<RedisIdempotencyOptions>
+internal sealed class RedisIdempotencyOptionsValidator(RedisEdgeSectionPath<RedisIdempotencyOptions> section, RedisEdgeSection<RedisIdempotencyOptions> configuration) : IValidateOptions<RedisIdempotencyOptions>
 {
     public static readonly TimeSpan MinLease = TimeSpan.FromMilliseconds(100);
 

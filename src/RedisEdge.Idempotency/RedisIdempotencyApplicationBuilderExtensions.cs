@@ -1,6 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using RedisEdge.Idempotency;
-using RedisEdge.Internal;
 using RedisEdge.Idempotency.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -17,5 +15,5 @@ public static class RedisIdempotencyApplicationBuilderExtensions
     /// </summary>
     /// <exception cref="InvalidOperationException"><c>AddIdempotency</c> was not called.</exception>
     public static IApplicationBuilder UseRedisIdempotency(this IApplicationBuilder app) =>
-        RedisEdgeFeatureRegistration.Use<RedisIdempotencyOptions, RedisIdempotencyMiddleware>(app, RedisIdempotencyBuilderExtensions.Guard);
+        RedisIdempotencyBuilderExtensions.Feature.Use<RedisIdempotencyMiddleware>(app);
 }

@@ -11,41 +11,28 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class RedisIdempotencyBuilderExtensions
 {
     /// <summary>Adds idempotency configured from <c>RedisEdge:Idempotency</c>.</summary>
-    public static IRedisEdgeBuilder AddIdempotency(this IRedisEdgeBuilder builder)
-        => AddIdempotencyCore(builder, section: null, configure: null);
+    public static IRedisEdgeBuilder AddIdempotency(this IRedisEdgeBuilder builder) => Feature.Add(builder);
 
     /// <summary>Adds idempotency configured from <c>RedisEdge:Idempotency</c>, then <paramref name="configure"/>
     /// (which may add policies and scope resolvers in code).</summary>
-    public static IRedisEdgeBuilder AddIdempotency(this IRedisEdgeBuilder builder, Action<RedisIdempotencyOptions> configure)
-    {
-        ArgumentNullException.ThrowIfNull(configure);
-        return AddIdempotencyCore(builder, section: null, configure);
-    }
+    public static IRedisEdgeBuilder AddIdempotency(this IRedisEdgeBuilder builder, Action<RedisIdempotencyOptions> configure) => Feature.Add(builder, configure);
 
     /// <summary>Adds idempotency configured from <paramref name="configuration"/>.</summary>
-    public static IRedisEdgeBuilder AddIdempotency(this IRedisEdgeBuilder builder, IConfigurationSection configuration)
-    {
-        ArgumentNullException.ThrowIfNull(configuration);
-        return AddIdempotencyCore(builder, configuration, configure: null);
-    }
+    public static IRedisEdgeBuilder AddIdempotency(this IRedisEdgeBuilder builder, IConfigurationSection configuration) => Feature.Add(builder, configuration);
 
-    private static IRedisEdgeBuilder AddIdempotencyCore(IRedisEdgeBuilder builder, IConfigurationSection? section, Action<RedisIdempotencyOptions>? configure)
-    {
-        RedisEdgeFeatureRegistration.Add<RedisIdempotencyOptions, RedisIdempotencyOptionsValidator>(
-            builder, Guard, RedisIdempotencyDefaults.SectionName, section, configure, static o => o.Failure);
-        var services = builder.Services;
-        services.AddSingleton<IdempotencyMetrics>();
-        RedisEdgeFeatureRegistration.AddPolicies<RedisIdempotencyOptions, IdempotencyPolicyProvider, IdempotencyEndpointValidator>(services);
-        services.AddSingleton<IdempotencyStore>();
-        services.AddSingleton<IdempotencyExecutor>();
-        services.AddSingleton<IStartupFilter, IdempotencyRequestBuffering>();
-        return builder;
-    }
-
-    /// <summary>Endpoints that ask for the feature refuse to run where its middleware did not.</summary>
-    internal static readonly RedisEdgeGuardedFeature Guard = new(
-        "idempotency", "app.UseRedisIdempotency()", "[Idempotent] or .WithIdempotency()",
-        static m => m.GetMetadata<IdempotentAttribute>() is not null && m.GetMetadata<DisableIdempotencyAttribute>() is null,
-        "AddIdempotency",
-        RedisIdempotencyDefaults.MeterName);
+    /// <summary>The feature as Core registers it; endpoints that ask for it refuse to run where its middleware did not.</summary>
+    internal static readonly RedisEdgeFeature<RedisIdempotencyOptions> Feature = new(
+        new RedisEdgeGuardedFeature("idempotency", "app.UseRedisIdempotency()", "[Idempotent] or .WithIdempotency()",
+            static m => m.GetMetadata<IdempotentAttribute>() is not null && m.GetMetadata<DisableIdempotencyAttribute>() is null,
+            "AddIdempotency",
+            RedisIdempotencyDefaults.MeterName),
+        RedisIdempotencyDefaults.SectionName,
+        static o => o.Failure,
+        static services => services
+            .AddValidator<RedisIdempotencyOptions, RedisIdempotencyOptionsValidator>()
+            .AddSingleton<IdempotencyMetrics>()
+            .AddPolicies<RedisIdempotencyOptions, IdempotencyPolicyProvider, IdempotencyEndpointValidator>()
+            .AddSingleton<IdempotencyStore>()
+            .AddSingleton<IdempotencyExecutor>()
+            .AddSingleton<IStartupFilter, IdempotencyRequestBuffering>());
 }

@@ -1,6 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using RedisEdge.RateLimiting;
-using RedisEdge.Internal;
 using RedisEdge.RateLimiting.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -14,5 +12,5 @@ public static class RedisRateLimitingApplicationBuilderExtensions
     /// </summary>
     /// <exception cref="InvalidOperationException"><c>AddRateLimiting</c> was not called.</exception>
     public static IApplicationBuilder UseRedisRateLimiting(this IApplicationBuilder app) =>
-        RedisEdgeFeatureRegistration.Use<RedisRateLimitingOptions, RedisRateLimitingMiddleware>(app, RedisRateLimitingBuilderExtensions.Guard);
+        RedisRateLimitingBuilderExtensions.Feature.Use<RedisRateLimitingMiddleware>(app);
 }

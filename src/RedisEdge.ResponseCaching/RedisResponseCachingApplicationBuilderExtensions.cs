@@ -1,6 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using RedisEdge.ResponseCaching;
-using RedisEdge.Internal;
 using RedisEdge.ResponseCaching.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -15,5 +13,5 @@ public static class RedisResponseCachingApplicationBuilderExtensions
     /// </summary>
     /// <exception cref="InvalidOperationException"><c>AddResponseCaching</c> was not called.</exception>
     public static IApplicationBuilder UseRedisResponseCaching(this IApplicationBuilder app) =>
-        RedisEdgeFeatureRegistration.Use<RedisResponseCachingOptions, RedisResponseCachingMiddleware>(app, RedisResponseCachingBuilderExtensions.Guard);
+        RedisResponseCachingBuilderExtensions.Feature.Use<RedisResponseCachingMiddleware>(app);
 }

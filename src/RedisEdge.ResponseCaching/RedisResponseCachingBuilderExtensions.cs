@@ -11,45 +11,32 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class RedisResponseCachingBuilderExtensions
 {
     /// <summary>Adds response caching configured from <c>RedisEdge:ResponseCaching</c>.</summary>
-    public static IRedisEdgeBuilder AddResponseCaching(this IRedisEdgeBuilder builder)
-        => AddResponseCachingCore(builder, section: null, configure: null);
+    public static IRedisEdgeBuilder AddResponseCaching(this IRedisEdgeBuilder builder) => Feature.Add(builder);
 
     /// <summary>Adds response caching configured from <c>RedisEdge:ResponseCaching</c>, then <paramref name="configure"/>
     /// (which may add policies in code).</summary>
-    public static IRedisEdgeBuilder AddResponseCaching(this IRedisEdgeBuilder builder, Action<RedisResponseCachingOptions> configure)
-    {
-        ArgumentNullException.ThrowIfNull(configure);
-        return AddResponseCachingCore(builder, section: null, configure);
-    }
+    public static IRedisEdgeBuilder AddResponseCaching(this IRedisEdgeBuilder builder, Action<RedisResponseCachingOptions> configure) => Feature.Add(builder, configure);
 
     /// <summary>Adds response caching configured from <paramref name="configuration"/>, reloaded when it changes.</summary>
-    public static IRedisEdgeBuilder AddResponseCaching(this IRedisEdgeBuilder builder, IConfigurationSection configuration)
-    {
-        ArgumentNullException.ThrowIfNull(configuration);
-        return AddResponseCachingCore(builder, configuration, configure: null);
-    }
+    public static IRedisEdgeBuilder AddResponseCaching(this IRedisEdgeBuilder builder, IConfigurationSection configuration) => Feature.Add(builder, configuration);
 
-    private static IRedisEdgeBuilder AddResponseCachingCore(IRedisEdgeBuilder builder, IConfigurationSection? section, Action<RedisResponseCachingOptions>? configure)
-    {
-        RedisEdgeFeatureRegistration.Add<RedisResponseCachingOptions, RedisResponseCachingOptionsValidator>(
-            builder, Guard, RedisResponseCachingDefaults.SectionName, section, configure, static o => o.Failure);
-        var services = builder.Services;
-        services.AddSingleton<ResponseCachingMetrics>();
-        RedisEdgeFeatureRegistration.AddPolicies<RedisResponseCachingOptions, ResponseCachePolicyProvider>(services);
-        services.AddSingleton<ResponseCacheKeys>();
-        services.AddSingleton<ResponseCacheStore>();
-        services.AddSingleton<LookupCoalescer>();
-        services.AddSingleton<NearCache>();
-        services.AddSingleton<ResponseCacheEvents>();
-        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ResponseCacheEvents>());
-        services.AddSingleton<IRedisResponseCache, RedisResponseCache>();
-        return builder;
-    }
-
-    /// <summary>Endpoints that ask for the feature refuse to run where its middleware did not.</summary>
-    internal static readonly RedisEdgeGuardedFeature Guard = new(
-        "response caching", "app.UseRedisResponseCaching()", "[CacheResponse] or .CacheResponse()",
-        static m => m.GetMetadata<CacheResponseAttribute>() is not null && m.GetMetadata<DisableCacheResponseAttribute>() is null,
-        "AddResponseCaching",
-        RedisResponseCachingDefaults.MeterName);
+    /// <summary>The feature as Core registers it; endpoints that ask for it refuse to run where its middleware did not.</summary>
+    internal static readonly RedisEdgeFeature<RedisResponseCachingOptions> Feature = new(
+        new RedisEdgeGuardedFeature("response caching", "app.UseRedisResponseCaching()", "[CacheResponse] or .CacheResponse()",
+            static m => m.GetMetadata<CacheResponseAttribute>() is not null && m.GetMetadata<DisableCacheResponseAttribute>() is null,
+            "AddResponseCaching",
+            RedisResponseCachingDefaults.MeterName),
+        RedisResponseCachingDefaults.SectionName,
+        static o => o.Failure,
+        static services => services
+            .AddValidator<RedisResponseCachingOptions, RedisResponseCachingOptionsValidator>()
+            .AddSingleton<ResponseCachingMetrics>()
+            .AddPolicies<RedisResponseCachingOptions, ResponseCachePolicyProvider>()
+            .AddSingleton<ResponseCacheKeys>()
+            .AddSingleton<ResponseCacheStore>()
+            .AddSingleton<LookupCoalescer>()
+            .AddSingleton<NearCache>()
+            .AddSingleton<ResponseCacheEvents>()
+            .AddSingleton<IHostedService>(sp => sp.GetRequiredService<ResponseCacheEvents>())
+            .AddSingleton<IRedisResponseCache, RedisResponseCache>());
 }

@@ -1,6 +1,4 @@
-using RedisEdge.Internal;
 using Microsoft.Extensions.DependencyInjection;
-using RedisEdge.Sessions;
 using RedisEdge.Sessions.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -14,5 +12,5 @@ public static class RedisSessionsApplicationBuilderExtensions
     /// </summary>
     /// <exception cref="InvalidOperationException"><c>AddRedisEdge().AddSessions()</c> was not called.</exception>
     public static IApplicationBuilder UseRedisSessions(this IApplicationBuilder app) =>
-        RedisEdgeFeatureRegistration.Use<RedisSessionOptions, RedisSessionMiddleware>(app, RedisSessionsBuilderExtensions.Guard);
+        RedisSessionsBuilderExtensions.Feature.Use<RedisSessionMiddleware>(app);
 }

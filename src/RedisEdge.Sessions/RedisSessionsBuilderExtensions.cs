@@ -11,42 +11,31 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class RedisSessionsBuilderExtensions
 {
     /// <summary>Adds sessions configured from <c>RedisEdge:Sessions</c>.</summary>
-    public static IRedisEdgeBuilder AddSessions(this IRedisEdgeBuilder builder)
-        => AddSessionsCore(builder, section: null, configure: null);
+    public static IRedisEdgeBuilder AddSessions(this IRedisEdgeBuilder builder) => Feature.Add(builder);
 
     /// <summary>Adds sessions configured from <c>RedisEdge:Sessions</c>, then <paramref name="configure"/>.</summary>
-    public static IRedisEdgeBuilder AddSessions(this IRedisEdgeBuilder builder, Action<RedisSessionOptions> configure)
-    {
-        ArgumentNullException.ThrowIfNull(configure);
-        return AddSessionsCore(builder, section: null, configure);
-    }
+    public static IRedisEdgeBuilder AddSessions(this IRedisEdgeBuilder builder, Action<RedisSessionOptions> configure) => Feature.Add(builder, configure);
 
     /// <summary>Adds sessions configured from <paramref name="configuration"/> instead of <c>RedisEdge:Sessions</c>.</summary>
-    public static IRedisEdgeBuilder AddSessions(this IRedisEdgeBuilder builder, IConfigurationSection configuration)
-    {
-        ArgumentNullException.ThrowIfNull(configuration);
-        return AddSessionsCore(builder, configuration, configure: null);
-    }
+    public static IRedisEdgeBuilder AddSessions(this IRedisEdgeBuilder builder, IConfigurationSection configuration) => Feature.Add(builder, configuration);
 
-    private static IRedisEdgeBuilder AddSessionsCore(IRedisEdgeBuilder builder, IConfigurationSection? section, Action<RedisSessionOptions>? configure)
-    {
-        RedisEdgeFeatureRegistration.Add<RedisSessionOptions, RedisSessionOptionsValidator>(
-            builder, Guard, RedisSessionDefaults.ConfigurationSectionName, section, configure, static o => o.Failure);
-        var services = builder.Services;
-        services.TryAddSingleton<RedisSessionTelemetry>();
-        services.TryAddSingleton<RedisSessionStore>();
-        services.TryAddSingleton<RedisSessionPersistence>();
-        services.TryAddSingleton<RedisSessionUsers>();
-        services.TryAddSingleton<RedisSessionLifecycle>();
-        services.TryAddSingleton<IRedisSessionManager, RedisSessionManager>();
-        return builder;
-    }
-
-    /// <summary>Endpoints that ask for a session refuse to run where the session middleware did not.</summary>
-    internal static readonly RedisEdgeGuardedFeature Guard = new(
-        "sessions", "app.UseRedisSessions()", "[RequireSession] or [ReadOnlySession]",
-        static m => (m.GetMetadata<RequireSessionAttribute>() is not null || m.GetMetadata<ReadOnlySessionAttribute>() is not null) &&
-            m.GetMetadata<SessionlessAttribute>() is null,
-        "AddSessions",
-        RedisSessionDefaults.MeterName);
+    /// <summary>The feature as Core registers it; endpoints that ask for it refuse to run where its middleware did not.</summary>
+    internal static readonly RedisEdgeFeature<RedisSessionOptions> Feature = new(
+        new RedisEdgeGuardedFeature("sessions", "app.UseRedisSessions()", "[RequireSession] or [ReadOnlySession]",
+            static m => (m.GetMetadata<RequireSessionAttribute>() is not null || m.GetMetadata<ReadOnlySessionAttribute>() is not null) &&
+                m.GetMetadata<SessionlessAttribute>() is null,
+            "AddSessions",
+            RedisSessionDefaults.MeterName),
+        RedisSessionDefaults.ConfigurationSectionName,
+        static o => o.Failure,
+        static services =>
+        {
+            services.AddValidator<RedisSessionOptions, RedisSessionOptionsValidator>();
+            services.TryAddSingleton<RedisSessionTelemetry>();
+            services.TryAddSingleton<RedisSessionStore>();
+            services.TryAddSingleton<RedisSessionPersistence>();
+            services.TryAddSingleton<RedisSessionUsers>();
+            services.TryAddSingleton<RedisSessionLifecycle>();
+            services.TryAddSingleton<IRedisSessionManager, RedisSessionManager>();
+        });
 }

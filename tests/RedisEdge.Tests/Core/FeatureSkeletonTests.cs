@@ -76,6 +76,8 @@ public sealed class FeatureSkeletonTests(RedisServerFixture redis)
             redis,
             (app, _) => app.MapPost("/payments", () => Interlocked.Increment(ref executions)).WithIdempotency(),
             settings: Outage(IdempotencyTestApp.Section, "FailClosed"));
+        using var decided = new MeasurementRecorder<long>(
+            fleet[0].Services.GetRequiredService<IdempotencyMetrics>().Telemetry.Meter, RedisFeatureTelemetry.FailureModeRequestsName);
 
         var closed = await fleet[0].PostAsync("/payments", "k-reload");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, closed.StatusCode);
@@ -90,6 +92,10 @@ public sealed class FeatureSkeletonTests(RedisServerFixture redis)
         Reload(fleet[0], $"{IdempotencyTestApp.Section}:Failure:Mode", "FailClosed");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await fleet[0].PostAsync("/payments", "k-reload")).StatusCode);
         Assert.Equal(1, executions);
+
+        // Counted once per request by Core's responder, with the mode it applied.
+        Assert.Equal(["fail_closed", "fail_open", "fail_closed"], decided.Measurements.Select(m => (string)m.Tags[RedisFeatureTelemetry.FailureModeTag]!));
+        Assert.All(decided.Measurements, m => Assert.Equal(IdempotencyPolicy.DefaultName, m.Tags[RedisFeatureTelemetry.PolicyTag]));
     }
 
     [Fact]
@@ -216,6 +222,34 @@ public sealed class FeatureSkeletonTests(RedisServerFixture redis)
         var refused = Assert.Single(log.Named("ReloadRefused"));
         Assert.Equal(LogLevel.Error, refused.Level);
         Assert.Contains("'strict' (endpoint 'HTTP: POST /payments')", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ResponseCaching_ReloadDroppingAPolicyAnEndpointUses_IsRefused_ThePolicyStaysInForce_LoggedOnce()
+    {
+        var log = new ListLogger();
+        var removed = false;
+        await using var fleet = await CacheTestApp.StartAsync(
+            redis,
+            new Origin(),
+            [],
+            services: builder => builder.Services.Configure<RedisResponseCachingOptions>(o =>
+            {
+                if (!Volatile.Read(ref removed))
+                {
+                    o.AddPolicy("extra", p => p.TimeToLive = TimeSpan.FromMinutes(1));
+                }
+            }),
+            afterCaching: app => app.MapGet("/extra", () => "ok").CacheResponse("extra"),
+            logger: log);
+
+        Volatile.Write(ref removed, true);
+        ((IConfigurationRoot)fleet[0].Services.GetRequiredService<IConfiguration>()).Reload();
+
+        Assert.True(fleet[0].Services.GetRequiredService<ResponseCachePolicyProvider>().Current.Defines("extra"));
+        var refused = Assert.Single(log.Named("ReloadRefused"));
+        Assert.Contains("'extra' (endpoint 'HTTP: GET /extra')", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("stored", (await fleet[0].Client.GetAsync("/extra")).CacheStatus(), StringComparison.Ordinal);
     }
 
     /// <summary>Opens the breaker (single server: the one every call uses) as consecutive failures would.</summary>

@@ -4,7 +4,7 @@ using RedisEdge.Internal;
 namespace RedisEdge.RateLimiting.Internal;
 
 /// <summary>Validates <see cref="RedisRateLimitingOptions"/> at start-up and on reload; every message names its configuration path.</summary>
-internal sealed class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<RedisRateLimitingOptions> section, RateLimitingSection configuration) : IValidateOptions<RedisRateLimitingOptions>
+internal sealed class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<RedisRateLimitingOptions> section, RedisEdgeSection<RedisRateLimitingOptions> configuration) : IValidateOptions<RedisRateLimitingOptions>
 {
     public ValidateOptionsResult Validate(string? name, RedisRateLimitingOptions options)
     {

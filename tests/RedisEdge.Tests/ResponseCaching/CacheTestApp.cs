@@ -91,6 +91,35 @@ internal static class CacheTestApp
             settings);
     }
 
+    /// <summary>
+    /// Adds policies tagged like <c>items</c> (<c>items</c>, <c>item:{id}</c>) whose keys live on every primary of
+    /// <paramref name="redis"/>, one policy per primary: <c>items</c> first, then the first of <c>items-1</c>,
+    /// <c>items-2</c>, ... that lands on a primary not yet covered (a policy's keys share its slot). On one node that is
+    /// <c>items</c> alone; on the cluster, a tag or URL eviction over them spans every shard. Map their endpoints with
+    /// <see cref="Origin.MapPolicies"/>.
+    /// </summary>
+    public static List<string> PoliciesOnEveryPrimary(this Dictionary<string, string?> settings, RedisTestServer redis)
+    {
+        var names = new List<string>();
+        var primaries = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; primaries.Count < redis.Primaries.Count; i++)
+        {
+            var name = i == 0 ? "items" : "items-" + i.ToString(CultureInfo.InvariantCulture);
+            var slotKey = (RedisKey)("{" + RedisEdge.Internal.RedisKeyBuilder.Hash("policy\n" + name) + "}");
+            if (primaries.Add(redis.PrimaryOf(slotKey)))
+            {
+                names.Add(name);
+                settings.Policy(name, ("Tags:0", "items"), ("Tags:1", "item:{id}"));
+            }
+        }
+
+        return names;
+    }
+
+    /// <summary>The primary that serves <paramref name="key"/>'s slot (the only one on a single node).</summary>
+    public static string PrimaryOf(this RedisTestServer redis, RedisKey key) =>
+        redis.Admin.GetServer(key).EndPoint.ToString()!;
+
     public static NearCache Near(this RedisFleetInstance instance) => instance.Services.GetRequiredService<NearCache>();
 
     public static IRedisResponseCache Cache(this RedisFleetInstance instance) => instance.Services.GetRequiredService<IRedisResponseCache>();
@@ -235,6 +264,15 @@ internal sealed class Origin
             return Results.Text($"{context.Request.Scheme}://{context.Request.Host}/scheme/{id}");
         }).CacheResponse("items");
         app.MapGet("/disabled/{id}", (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse("items").DisableCacheResponse();
+    }
+
+    /// <summary>Maps <c>/{policy}/{id}</c> under each of <paramref name="policies"/> (<c>items</c> is mapped already).</summary>
+    public void MapPolicies(WebApplication app, IEnumerable<string> policies)
+    {
+        foreach (var policy in policies.Where(p => p != "items"))
+        {
+            app.MapGet("/" + policy + "/{id}", (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse(policy);
+        }
     }
 
     private async Task<IResult> HandleAsync(HttpContext context, string id)

@@ -5,9 +5,8 @@ using StackExchange.Redis;
 
 namespace RedisEdge.Tests.ResponseCaching;
 
-/// <summary>Evicting a tag that holds 100k entries: bounded script calls and bounded messages.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class ResponseCacheBoundedEvictionTests(RedisServerFixture redis)
+/// <summary>Evicting a tag that holds 100k entries: bounded script calls and bounded messages, over every shard.</summary>
+public abstract class ResponseCacheBoundedEvictionTests(RedisTestServer redis)
 {
     private const int Entries = 100_000;
 
@@ -32,13 +31,18 @@ public sealed class ResponseCacheBoundedEvictionTests(RedisServerFixture redis)
     public async Task ATagOf100kEntries_IsEvictedEntirely_NoScriptCallIsSlow_AndNearCachesStaySubscribed()
     {
         var origin = new Origin();
-        await using var fleet = await CacheTestApp.StartAsync(redis, origin, [], instances: 2, nearCache: true);
+        var settings = new Dictionary<string, string?>();
+        var policies = settings.PoliciesOnEveryPrimary(redis);
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings, instances: 2, nearCache: true);
         await CacheTestApp.EventuallyAsync(() => fleet.Instances.All(i => i.Near().IsLive), "the near caches are live");
         var keys = fleet[0].Services.GetRequiredService<ResponseCacheKeys>();
-        var policy = fleet[0].Services.GetRequiredService<ResponseCachePolicyProvider>().Current.Policies["items"];
-        var tag = keys.Tag(policy, "items");
+        var current = fleet[0].Services.GetRequiredService<ResponseCachePolicyProvider>().Current;
+        var tags = policies.Select(p => keys.Tag(current.Policies[p], "items")).ToList();
 
-        // 100k stored entries in the tag set, written as fill.lua writes them, 10k per call.
+        // The tag is held by one policy per primary: on the cluster its eviction spans every shard.
+        Assert.Equal(redis.Primaries.Count, tags.Select(t => redis.PrimaryOf(t)).Distinct().Count());
+
+        // 100k stored entries in the tag's sets, written as fill.lua writes them, 10k per call.
         const string populate = """
             local t = redis.call('TIME')
             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -54,23 +58,42 @@ public sealed class ResponseCacheBoundedEvictionTests(RedisServerFixture redis)
             """;
         for (var from = 1; from <= Entries; from += 10_000)
         {
-            await redis.Database.ScriptEvaluateAsync(populate, [tag], [from, from + 9_999]);
+            await redis.Database.ScriptEvaluateAsync(populate, [tags[from / 10_000 % tags.Count]], [from, from + 9_999]);
         }
 
-        Assert.Equal(Entries, await redis.Database.SortedSetLengthAsync(tag));
+        long held = 0;
+        foreach (var tag in tags)
+        {
+            held += await redis.Database.SortedSetLengthAsync(tag);
+        }
+
+        Assert.Equal(Entries, held);
         var seen = fleet[1].Near().Invalidations;
-        var server = redis.Server;
-        var threshold = (string)(await server.ConfigGetAsync("slowlog-log-slower-than")).Single().Value;
-        await server.ConfigSetAsync("slowlog-log-slower-than", 10_000);
+        var servers = redis.Primaries;
+        var thresholds = new List<string>();
+        foreach (var server in servers)
+        {
+            thresholds.Add((string)(await server.ConfigGetAsync("slowlog-log-slower-than")).Single().Value);
+            await server.ConfigSetAsync("slowlog-log-slower-than", 10_000);
+        }
+
         try
         {
-            await server.SlowlogResetAsync();
-            var calls = await ScriptCallsAsync(server);
+            long calls = 0;
+            foreach (var server in servers)
+            {
+                await server.SlowlogResetAsync();
+                calls -= await ScriptCallsAsync(server);
+            }
+
             Assert.Equal(Entries, await fleet[0].Cache().EvictTagAsync("items"));
-            calls = await ScriptCallsAsync(server) - calls;
-            var slow = (await server.SlowlogGetAsync(1024))
-                .Where(t => t.Arguments.Length > 0 && ((string)t.Arguments[0]!).StartsWith("EVAL", StringComparison.OrdinalIgnoreCase))
-                .ToList();
+            var slow = new List<CommandTrace>();
+            foreach (var server in servers)
+            {
+                calls += await ScriptCallsAsync(server);
+                slow.AddRange((await server.SlowlogGetAsync(1024))
+                    .Where(t => t.Arguments.Length > 0 && ((string)t.Arguments[0]!).StartsWith("EVAL", StringComparison.OrdinalIgnoreCase)));
+            }
 
             // One step deletes at most 128 entries: well under a millisecond of work (the whole set in one call, as before,
             // took seconds). On a shared 2-core host the redis-server process is sometimes preempted in the middle of a
@@ -81,7 +104,10 @@ public sealed class ResponseCacheBoundedEvictionTests(RedisServerFixture redis)
         }
         finally
         {
-            await server.ConfigSetAsync("slowlog-log-slower-than", threshold);
+            for (var i = 0; i < servers.Count; i++)
+            {
+                await servers[i].ConfigSetAsync("slowlog-log-slower-than", thresholds[i]);
+            }
         }
 
         Assert.Empty(await redis.EntryKeysAsync(fleet));
@@ -94,3 +120,11 @@ public sealed class ResponseCacheBoundedEvictionTests(RedisServerFixture redis)
         await CacheTestApp.EventuallyAsync(() => fleet[1].Near().Invalidations > after, "instance 1 saw a later fill");
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCacheBoundedEvictionTestsOnSingleNode(RedisServerFixture redis) : ResponseCacheBoundedEvictionTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class ResponseCacheBoundedEvictionTestsOnCluster(RedisClusterFixture redis) : ResponseCacheBoundedEvictionTests(redis);

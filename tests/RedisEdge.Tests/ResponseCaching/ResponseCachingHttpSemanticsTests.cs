@@ -8,8 +8,7 @@ namespace RedisEdge.Tests.ResponseCaching;
 
 /// <summary>RFC 9111 semantics a shared cache must keep: Vary, the origin's validators, conditional and range
 /// requests on a fill, and a hit that equals the miss.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
+public abstract class ResponseCachingHttpSemanticsTests(RedisTestServer redis)
 {
     [Fact]
     public async Task ResponseCompressionAfterTheCache_ClientsThatDoNotAcceptAnEncoding_NeverGetItsBytes()
@@ -261,3 +260,11 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
         return response;
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCachingHttpSemanticsTestsOnSingleNode(RedisServerFixture redis) : ResponseCachingHttpSemanticsTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class ResponseCachingHttpSemanticsTestsOnCluster(RedisClusterFixture redis) : ResponseCachingHttpSemanticsTests(redis);

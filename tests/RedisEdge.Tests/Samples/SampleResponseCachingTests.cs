@@ -9,8 +9,7 @@ using StackExchange.Redis;
 namespace RedisEdge.Tests.Samples;
 
 /// <summary>The sample's product endpoints as the issue specifies them, with appsettings.json's "products" policy.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class SampleResponseCachingTests(RedisServerFixture redis)
+public abstract class SampleResponseCachingTests(RedisTestServer redis)
 {
     [Fact]
     public async Task Products_CachedUntilAPriceUpdateEvictsThem_ThenStaleIfErrorDuringAnOutage()
@@ -94,3 +93,11 @@ public sealed class SampleResponseCachingTests(RedisServerFixture redis)
         return (json.GetProperty("renderId").GetString()!, json.GetProperty("price").GetDecimal());
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class SampleResponseCachingTestsOnSingleNode(RedisServerFixture redis) : SampleResponseCachingTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class SampleResponseCachingTestsOnCluster(RedisClusterFixture redis) : SampleResponseCachingTests(redis);

@@ -130,6 +130,14 @@ internal sealed class ResponseCacheStore
                 return false;
             }
         }
+        else if (state is LookupState.Fresh or LookupState.StaleWhileRevalidate or LookupState.FailSafe)
+        {
+            // These states are served from the entry, so their reply carries its fields. Lua ends a reply array at its
+            // first nil, so a stored time that is not a number cuts the reply short: a malformed entry, not a hit.
+            error = new FormatException("The stored entry has a time field that is not a number.");
+            lookup = new LookupResult(state, filler, now, null);
+            return false;
+        }
 
         lookup = new LookupResult(state, filler, now, cached);
         return true;

@@ -12,6 +12,7 @@ public abstract class ResponseCacheBadEntryTests(RedisTestServer redis)
     [InlineData("s", "not-a-status")]
     [InlineData("h", "\u0005ab")]
     [InlineData("b", null)]
+    [InlineData("c", "not-a-number")]
     public async Task AMalformedEntry_IsAMissThatTheNextFillReplaces_LoggedOnce(string field, string? value)
     {
         var origin = new Origin();

@@ -4,6 +4,7 @@ using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -119,6 +120,14 @@ internal static class CacheTestApp
     /// <summary>The primary that serves <paramref name="key"/>'s slot (the only one on a single node).</summary>
     public static string PrimaryOf(this RedisTestServer redis, RedisKey key) =>
         redis.Admin.GetServer(key).EndPoint.ToString()!;
+
+    /// <summary>A client that sends each request to the next instance of <paramref name="fleet"/> in turn, as a round-robin
+    /// balancer would.</summary>
+    public static HttpClient Balancer(this RedisFleet fleet) =>
+        new(new RoundRobin([.. fleet.Instances.Select(i => new HttpMessageInvoker(i.App.GetTestServer().CreateHandler()))]))
+        {
+            BaseAddress = new Uri("http://localhost/"),
+        };
 
     public static NearCache Near(this RedisFleetInstance instance) => instance.Services.GetRequiredService<NearCache>();
 
@@ -307,6 +316,27 @@ internal sealed class Origin
 
         var user = context.User.Identity?.Name ?? "anonymous";
         return Results.Text(string.Create(CultureInfo.InvariantCulture, $"id={id};render={render};user={user}"));
+    }
+}
+
+internal sealed class RoundRobin(HttpMessageInvoker[] instances) : HttpMessageHandler
+{
+    private int _next = -1;
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        instances[(int)((uint)Interlocked.Increment(ref _next) % (uint)instances.Length)].SendAsync(request, cancellationToken);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            foreach (var instance in instances)
+            {
+                instance.Dispose();
+            }
+        }
+
+        base.Dispose(disposing);
     }
 }
 

@@ -28,13 +28,7 @@ public abstract class ResponseCacheRedisErrorTests(RedisTestServer redis)
 
         // A miss takes the fill lease with HSET, which the user may no longer run; a hit does not write.
         await user.SetAsync("-hset");
-        for (var i = 0; i < 6; i++)
-        {
-            var response = await fleet[i % 2].Client.GetAsync("/items/1");
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.Equal($"id=1;render={i + 2};user=anonymous", await response.BodyAsync());
-            Assert.Equal("RedisEdge; fwd=bypass; detail=redis-error", response.CacheStatus());
-        }
+        await EachRunsTheOriginAsync(fleet, requests: 6, firstRender: 2, "RedisEdge; fwd=bypass; detail=redis-error");
 
         Assert.Equal(2, logger.Named("LookupFailed").Count);
         foreach (var instance in fleet.Instances)
@@ -64,13 +58,7 @@ public abstract class ResponseCacheRedisErrorTests(RedisTestServer redis)
 
         // The lookup takes the lease; fill.lua then fails on ZADD (joining the tag and URL sets).
         await user.SetAsync("-zadd");
-        for (var i = 0; i < 4; i++)
-        {
-            var response = await fleet[i % 2].Client.GetAsync("/items/1");
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.Equal($"id=1;render={i + 2};user=anonymous", await response.BodyAsync());
-            Assert.Equal("RedisEdge; fwd=uri-miss; fwd-status=200", response.CacheStatus());
-        }
+        await EachRunsTheOriginAsync(fleet, requests: 4, firstRender: 2, "RedisEdge; fwd=uri-miss; fwd-status=200");
 
         // Nothing of /items/1 was stored (a half-written fill would be a hit that its tags' eviction cannot find), and the
         // lease was given back each time: every request filled at once.
@@ -125,6 +113,21 @@ public abstract class ResponseCacheRedisErrorTests(RedisTestServer redis)
         Assert.Equal("id=1;render=2;user=anonymous", await next.BodyAsync());
         Assert.Contains("stored", next.CacheStatus(), StringComparison.Ordinal);
         Assert.Equal(2, origin.Executions);
+    }
+
+    /// <summary>
+    /// Sends GETs of <c>/items/1</c> to the instances in turn: each is answered 200 by its own origin execution (renders
+    /// from <paramref name="firstRender"/> on) with <paramref name="cacheStatus"/>.
+    /// </summary>
+    private static async Task EachRunsTheOriginAsync(RedisFleet fleet, int requests, int firstRender, string cacheStatus)
+    {
+        for (var i = 0; i < requests; i++)
+        {
+            var response = await fleet[i % fleet.Count].Client.GetAsync("/items/1");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal($"id=1;render={firstRender + i};user=anonymous", await response.BodyAsync());
+            Assert.Equal(cacheStatus, response.CacheStatus());
+        }
     }
 
     private async Task<int> StoredEntriesAsync(RedisFleet fleet)

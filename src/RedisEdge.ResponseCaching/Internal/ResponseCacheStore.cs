@@ -32,6 +32,7 @@ internal sealed class ResponseCacheStore
     private readonly ConcurrentDictionary<byte[], KeyValuePair<string, string>[]> _headers = new(BytesComparer.Instance);
     private int _badEntries;
     private int _lookupErrors;
+    private int _fillErrors;
 
     public ResponseCacheStore(
         RedisEdgeConnection connection,
@@ -198,7 +199,28 @@ internal sealed class ResponseCacheStore
 
         // A settlement: the origin already ran, so storing it is worth finishing whatever the breaker says, and it is
         // not cancelled with the request.
-        var result = await _runner.SettleAsync(FillScript, keys.FillKeys, args).ConfigureAwait(false);
+        RedisResult result;
+        try
+        {
+            result = await _runner.SettleAsync(FillScript, keys.FillKeys, args).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex)
+        {
+            // Redis ran the script and it failed (an outage is thrown as RedisEdgeUnavailableException): a fault that
+            // repeats on every fill until someone fixes it, so it is a warning, logged once until a fill succeeds.
+            if (Interlocked.Exchange(ref _fillErrors, 1) == 0)
+            {
+                Log.FillScriptFailed(_logger, policy.Name, ex);
+            }
+
+            throw;
+        }
+
+        if (Volatile.Read(ref _fillErrors) != 0 && Interlocked.Exchange(ref _fillErrors, 0) != 0)
+        {
+            Log.FillRecovered(_logger);
+        }
+
         var outcome = (FillOutcome)(long)((RedisResult[])result!)[0];
         if (outcome == FillOutcome.Stored)
         {

@@ -48,12 +48,13 @@ public abstract class ResponseCacheRedisErrorTests(RedisTestServer redis)
     }
 
     [Fact]
-    public async Task AFillFailingWithAScriptError_IsServedButNotStored_AndLeavesNoEntryTagEvictionCannotFind()
+    public async Task AFillFailingWithAScriptError_IsServedButNotStored_LoggedOncePerInstance_AndLeavesNoEntryTagEvictionCannotFind()
     {
         var origin = new Origin();
+        var logger = new ListLogger();
         await using var user = await AclUser.CreateAsync(redis);
         var settings = new Dictionary<string, string?> { [$"{CacheTestApp.Section}:Failure:BreakAfterFailures"] = "1" };
-        await using var fleet = await CacheTestApp.StartAsync(user.Configuration, origin, settings, instances: 2);
+        await using var fleet = await CacheTestApp.StartAsync(user.Configuration, origin, settings, instances: 2, logger: logger);
         Assert.Contains("stored", (await fleet[0].Client.GetAsync("/items/2")).CacheStatus(), StringComparison.Ordinal);
 
         // The lookup takes the lease; fill.lua then fails on ZADD (joining the tag and URL sets).
@@ -63,6 +64,7 @@ public abstract class ResponseCacheRedisErrorTests(RedisTestServer redis)
         // Nothing of /items/1 was stored (a half-written fill would be a hit that its tags' eviction cannot find), and the
         // lease was given back each time: every request filled at once.
         Assert.Equal(1, await StoredEntriesAsync(fleet));
+        Assert.Equal(2, logger.Named("FillScriptFailed").Count);
         foreach (var instance in fleet.Instances)
         {
             Assert.StartsWith("RedisEdge; hit", (await instance.Client.GetAsync("/items/2")).CacheStatus(), StringComparison.Ordinal);

@@ -20,11 +20,7 @@ public abstract class ResponseCacheRedisErrorTests(RedisTestServer redis)
         var origin = new Origin();
         var logger = new ListLogger();
         await using var user = await AclUser.CreateAsync(redis);
-
-        // One counted failure would open the breaker, and hits would then bypass the cache.
-        var settings = new Dictionary<string, string?> { [$"{CacheTestApp.Section}:Failure:BreakAfterFailures"] = "1" };
-        await using var fleet = await CacheTestApp.StartAsync(user.Configuration, origin, settings, instances: 2, logger: logger);
-        Assert.Contains("stored", (await fleet[0].Client.GetAsync("/items/2")).CacheStatus(), StringComparison.Ordinal);
+        var fleet = await user.StartFleetAsync(origin, logger);
 
         // A miss takes the fill lease with HSET, which the user may no longer run; a hit does not write.
         await user.SetAsync("-hset");
@@ -53,9 +49,7 @@ public abstract class ResponseCacheRedisErrorTests(RedisTestServer redis)
         var origin = new Origin();
         var logger = new ListLogger();
         await using var user = await AclUser.CreateAsync(redis);
-        var settings = new Dictionary<string, string?> { [$"{CacheTestApp.Section}:Failure:BreakAfterFailures"] = "1" };
-        await using var fleet = await CacheTestApp.StartAsync(user.Configuration, origin, settings, instances: 2, logger: logger);
-        Assert.Contains("stored", (await fleet[0].Client.GetAsync("/items/2")).CacheStatus(), StringComparison.Ordinal);
+        var fleet = await user.StartFleetAsync(origin, logger);
 
         // The lookup takes the lease; fill.lua then fails on ZADD (joining the tag and URL sets).
         await user.SetAsync("-zadd");
@@ -143,7 +137,7 @@ public abstract class ResponseCacheRedisErrorTests(RedisTestServer redis)
         return stored;
     }
 
-    /// <summary>An ACL user of the fleet's own, on every node (ACLs are per node), deleted afterwards.</summary>
+    /// <summary>An ACL user of the fleet's own, on every node (ACLs are per node), deleted (after its fleet) afterwards.</summary>
     private sealed class AclUser : IAsyncDisposable
     {
         private readonly RedisTestServer _redis;
@@ -157,6 +151,20 @@ public abstract class ResponseCacheRedisErrorTests(RedisTestServer redis)
         public string Name { get; }
 
         public string Configuration => $"{_redis.Configuration},user={Name},password={Password}";
+
+        public RedisFleet? Fleet { get; private set; }
+
+        /// <summary>
+        /// Two instances connected as this user, with <c>/items/2</c> stored. One counted failure opens their breaker,
+        /// so a failure wrongly counted as an outage would show as hits bypassing the cache.
+        /// </summary>
+        public async Task<RedisFleet> StartFleetAsync(Origin origin, ListLogger logger)
+        {
+            var settings = new Dictionary<string, string?> { [$"{CacheTestApp.Section}:Failure:BreakAfterFailures"] = "1" };
+            Fleet = await CacheTestApp.StartAsync(Configuration, origin, settings, instances: 2, logger: logger);
+            Assert.Contains("stored", (await Fleet[0].Client.GetAsync("/items/2")).CacheStatus(), StringComparison.Ordinal);
+            return Fleet;
+        }
 
         public static async Task<AclUser> CreateAsync(RedisTestServer redis)
         {
@@ -175,6 +183,11 @@ public abstract class ResponseCacheRedisErrorTests(RedisTestServer redis)
 
         public async ValueTask DisposeAsync()
         {
+            if (Fleet is not null)
+            {
+                await Fleet.DisposeAsync();
+            }
+
             foreach (var server in _redis.Admin.GetServers())
             {
                 await server.ExecuteAsync("ACL", "DELUSER", Name);

@@ -48,6 +48,12 @@ internal static partial class Log
     [LoggerMessage(5013, LogLevel.Debug, "Renewing a fill lease for policy '{Policy}' failed; it is tried again, and the lease lapses if it keeps failing.", EventName = "RenewFailed")]
     public static partial void RenewFailed(ILogger logger, string policy, Exception exception);
 
+    [LoggerMessage(5015, LogLevel.Warning, "A response-cache fill for policy '{Policy}' failed with an error that is not an outage; responses are served but not stored. Further failures are not logged until a fill succeeds.", EventName = "FillScriptFailed")]
+    public static partial void FillScriptFailed(ILogger logger, string policy, Exception exception);
+
+    [LoggerMessage(5016, LogLevel.Information, "Response-cache fills succeed again.", EventName = "FillRecovered")]
+    public static partial void FillRecovered(ILogger logger);
+
     [LoggerMessage(5014, LogLevel.Debug, "A fill for policy '{Policy}' was not stored: an eviction of one of its tags or of its URL came after it began.", EventName = "FillFenced")]
     public static partial void FillFenced(ILogger logger, string policy);
 }

@@ -32,6 +32,7 @@ internal sealed class ResponseCacheStore
     private readonly ConcurrentDictionary<byte[], KeyValuePair<string, string>[]> _headers = new(BytesComparer.Instance);
     private int _badEntries;
     private int _lookupErrors;
+    private int _fillErrors;
 
     public ResponseCacheStore(
         RedisEdgeConnection connection,
@@ -130,6 +131,14 @@ internal sealed class ResponseCacheStore
                 return false;
             }
         }
+        else if (state is LookupState.Fresh or LookupState.StaleWhileRevalidate or LookupState.FailSafe)
+        {
+            // These states are served from the entry, so their reply carries its fields. Lua ends a reply array at its
+            // first nil, so a stored time that is not a number cuts the reply short: a malformed entry, not a hit.
+            error = new FormatException("The stored entry has a time field that is not a number.");
+            lookup = new LookupResult(state, filler, now, null);
+            return false;
+        }
 
         lookup = new LookupResult(state, filler, now, cached);
         return true;
@@ -190,7 +199,28 @@ internal sealed class ResponseCacheStore
 
         // A settlement: the origin already ran, so storing it is worth finishing whatever the breaker says, and it is
         // not cancelled with the request.
-        var result = await _runner.SettleAsync(FillScript, keys.FillKeys, args).ConfigureAwait(false);
+        RedisResult result;
+        try
+        {
+            result = await _runner.SettleAsync(FillScript, keys.FillKeys, args).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex)
+        {
+            // Redis ran the script and it failed (an outage is thrown as RedisEdgeUnavailableException): a fault that
+            // repeats on every fill until someone fixes it, so it is a warning, logged once until a fill succeeds.
+            if (Interlocked.Exchange(ref _fillErrors, 1) == 0)
+            {
+                Log.FillScriptFailed(_logger, policy.Name, ex);
+            }
+
+            throw;
+        }
+
+        if (Volatile.Read(ref _fillErrors) != 0 && Interlocked.Exchange(ref _fillErrors, 0) != 0)
+        {
+            Log.FillRecovered(_logger);
+        }
+
         var outcome = (FillOutcome)(long)((RedisResult[])result!)[0];
         if (outcome == FillOutcome.Stored)
         {

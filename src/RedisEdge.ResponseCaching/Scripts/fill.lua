@@ -59,10 +59,6 @@ end
 
 local ttl, swr, sie = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local life = ttl + math.max(swr, sie)
-redis.call('DEL', key)
-redis.call('HSET', key, 'v', ARGV[10], 's', ARGV[2], 'h', ARGV[3], 'b', ARGV[4], 'et', ARGV[5],
-  'c', now, 'f', now + ttl, 'w', now + ttl + swr, 'x', now + ttl + sie)
-redis.call('PEXPIRE', key, life)
 
 -- Set members are the entry key after its hash tag (":e:<variant>", under 64 bytes), not the whole key name: a
 -- sorted set keeps members of up to 64 bytes in a compact listpack (about 100 bytes for one entry) and converts to
@@ -70,11 +66,22 @@ redis.call('PEXPIRE', key, life)
 local member = string.sub(key, string.find(key, '}', 1, true) + 1)
 for i = 3, 2 + n do
   local set = KEYS[i]
-  if redis.call('TYPE', set).ok ~= 'zset' then redis.call('DEL', set) end
-  redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
+  local type = redis.call('TYPE', set).ok
+  if type ~= 'zset' and type ~= 'none' then redis.call('DEL', set) end
   redis.call('ZADD', set, now + life, member)
+  redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
   if redis.call('PTTL', set) < life then redis.call('PEXPIRE', set, life) end
 end
+
+-- The entry is written after it joined its sets: Redis does not roll a script back, so a command that fails above (a
+-- script error) leaves no stored entry that tag or URL eviction could not find, only the lease, which is given back.
+-- ZADD is the script's first write (unless a set of another type is deleted): under maxmemory with noeviction Redis
+-- refuses a script's first write that can grow memory (OOM) but lets a script that has written anything finish, so an
+-- out-of-memory Redis stores nothing here.
+redis.call('DEL', key)
+redis.call('HSET', key, 'v', ARGV[10], 's', ARGV[2], 'h', ARGV[3], 'b', ARGV[4], 'et', ARGV[5],
+  'c', now, 'f', now + ttl, 'w', now + ttl + swr, 'x', now + ttl + sie)
+redis.call('PEXPIRE', key, life)
 
 redis.call('PUBLISH', ARGV[9], key)
 return { 1, now }

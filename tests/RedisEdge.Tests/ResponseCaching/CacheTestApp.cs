@@ -4,6 +4,7 @@ using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -90,6 +91,43 @@ internal static class CacheTestApp
             },
             settings);
     }
+
+    /// <summary>
+    /// Adds policies tagged like <c>items</c> (<c>items</c>, <c>item:{id}</c>) whose keys live on every primary of
+    /// <paramref name="redis"/>, one policy per primary: <c>items</c> first, then the first of <c>items-1</c>,
+    /// <c>items-2</c>, ... that lands on a primary not yet covered (a policy's keys share its slot). On one node that is
+    /// <c>items</c> alone; on the cluster, a tag or URL eviction over them spans every shard. Map their endpoints with
+    /// <see cref="Origin.MapPolicies"/>.
+    /// </summary>
+    public static List<string> PoliciesOnEveryPrimary(this Dictionary<string, string?> settings, RedisTestServer redis)
+    {
+        var names = new List<string>();
+        var primaries = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; primaries.Count < redis.Primaries.Count; i++)
+        {
+            var name = i == 0 ? "items" : "items-" + i.ToString(CultureInfo.InvariantCulture);
+            var slotKey = (RedisKey)("{" + RedisEdge.Internal.RedisKeyBuilder.Hash("policy\n" + name) + "}");
+            if (primaries.Add(redis.PrimaryOf(slotKey)))
+            {
+                names.Add(name);
+                settings.Policy(name, ("Tags:0", "items"), ("Tags:1", "item:{id}"));
+            }
+        }
+
+        return names;
+    }
+
+    /// <summary>The primary that serves <paramref name="key"/>'s slot (the only one on a single node).</summary>
+    public static string PrimaryOf(this RedisTestServer redis, RedisKey key) =>
+        redis.Admin.GetServer(key).EndPoint.ToString()!;
+
+    /// <summary>A client that sends each request to the next instance of <paramref name="fleet"/> in turn, as a round-robin
+    /// balancer would.</summary>
+    public static HttpClient Balancer(this RedisFleet fleet) =>
+        new(new RoundRobin([.. fleet.Instances.Select(i => new HttpMessageInvoker(i.App.GetTestServer().CreateHandler()))]))
+        {
+            BaseAddress = new Uri("http://localhost/"),
+        };
 
     public static NearCache Near(this RedisFleetInstance instance) => instance.Services.GetRequiredService<NearCache>();
 
@@ -237,6 +275,15 @@ internal sealed class Origin
         app.MapGet("/disabled/{id}", (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse("items").DisableCacheResponse();
     }
 
+    /// <summary>Maps <c>/{policy}/{id}</c> under each of <paramref name="policies"/> (<c>items</c> is mapped already).</summary>
+    public void MapPolicies(WebApplication app, IEnumerable<string> policies)
+    {
+        foreach (var policy in policies.Where(p => p != "items"))
+        {
+            app.MapGet("/" + policy + "/{id}", (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse(policy);
+        }
+    }
+
     private async Task<IResult> HandleAsync(HttpContext context, string id)
     {
         Interlocked.Increment(ref _started);
@@ -269,6 +316,27 @@ internal sealed class Origin
 
         var user = context.User.Identity?.Name ?? "anonymous";
         return Results.Text(string.Create(CultureInfo.InvariantCulture, $"id={id};render={render};user={user}"));
+    }
+}
+
+internal sealed class RoundRobin(HttpMessageInvoker[] instances) : HttpMessageHandler
+{
+    private int _next = -1;
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        instances[(int)((uint)Interlocked.Increment(ref _next) % (uint)instances.Length)].SendAsync(request, cancellationToken);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            foreach (var instance in instances)
+            {
+                instance.Dispose();
+            }
+        }
+
+        base.Dispose(disposing);
     }
 }
 

@@ -7,8 +7,7 @@ namespace RedisEdge.Tests.ResponseCaching;
 /// A refresh, and a fill whose client has gone, run detached from the client: they finish and store, they always give
 /// their lease back, and a refresh never holds up the next request on the same connection.
 /// </summary>
-[Collection(RedisCollection.Name)]
-public sealed class ResponseCacheDetachedFillTests(RedisServerFixture redis)
+public abstract class ResponseCacheDetachedFillTests(RedisTestServer redis)
 {
     [Fact]
     public async Task AColdFillWhoseClientHasGone_FinishesAndIsStored()
@@ -91,3 +90,11 @@ public sealed class ResponseCacheDetachedFillTests(RedisServerFixture redis)
         }
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCacheDetachedFillTestsOnSingleNode(RedisServerFixture redis) : ResponseCacheDetachedFillTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class ResponseCacheDetachedFillTestsOnCluster(RedisClusterFixture redis) : ResponseCacheDetachedFillTests(redis);

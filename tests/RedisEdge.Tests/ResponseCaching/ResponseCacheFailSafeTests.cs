@@ -10,8 +10,7 @@ namespace RedisEdge.Tests.ResponseCaching;
 /// A failing origin with a stale copy: everyone gets the stale copy, the origin is retried at most once per interval,
 /// and a definitive answer replaces the stale copy instead of leaving it for the whole window.
 /// </summary>
-[Collection(RedisCollection.Name)]
-public sealed class ResponseCacheFailSafeTests(RedisServerFixture redis)
+public abstract class ResponseCacheFailSafeTests(RedisTestServer redis)
 {
     [Theory]
     [InlineData(500)]
@@ -83,3 +82,11 @@ public sealed class ResponseCacheFailSafeTests(RedisServerFixture redis)
         }
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCacheFailSafeTestsOnSingleNode(RedisServerFixture redis) : ResponseCacheFailSafeTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class ResponseCacheFailSafeTestsOnCluster(RedisClusterFixture redis) : ResponseCacheFailSafeTests(redis);

@@ -26,4 +26,13 @@ internal static partial class Log
 
     [LoggerMessage(6, LogLevel.Error, "RedisEdge configuration error: {Script} for {Feature} was refused for its shape, by StackExchange.Redis before sending it or by Redis (CROSSSLOT: keys in different cluster slots). This is not a Redis outage and will repeat on every such request until the configuration is fixed. Further occurrences of this error are logged at Debug level.", EventName = "ClientCommandError")]
     public static partial void ClientCommandError(ILogger logger, string script, string feature, Exception exception);
+
+    [LoggerMessage(7, LogLevel.Debug, "Redis could not answer for {Feature} (policy {Policy}); the request was decided under {Mode}.", EventName = "DecidedWithoutRedis")]
+    public static partial void DecidedWithoutRedis(ILogger logger, string feature, string policy, RedisFailureMode mode, Exception exception);
+
+    [LoggerMessage(8, LogLevel.Warning, "Endpoint '{Endpoint}' names {PolicyKind} '{Policy}', which is not defined; the endpoint runs as if it named no policy. Reported once per endpoint and policy.", EventName = "UnknownPolicy")]
+    public static partial void UnknownPolicy(ILogger logger, string? endpoint, string policyKind, string policy);
+
+    [LoggerMessage(9, LogLevel.Error, "A configuration reload was refused: it no longer defines each {PolicyKind} that endpoints use: {Policies}. The previous policies stay in force until a configuration defines them again (or the endpoints stop naming them).", EventName = "ReloadRefused")]
+    public static partial void ReloadRefused(ILogger logger, string policyKind, string policies);
 }

@@ -9,14 +9,15 @@ namespace RedisEdge.Internal;
 
 /// <summary>
 /// Fails start-up when an endpoint's RedisEdge metadata is invalid (it names a policy that is not defined, say),
-/// instead of finding out on the endpoint's first request. Each feature says what is wrong with one endpoint; the
-/// errors of every endpoint are reported together, under the feature's configuration path.
+/// instead of finding out on the endpoint's first request. Every feature with named policies registers one: it refuses
+/// an endpoint that names a policy the options do not define, and a feature may say what else is wrong with an
+/// endpoint. The errors of every endpoint are reported together, under the feature's configuration path.
 /// </summary>
 /// <remarks>
 /// A startup filter rather than a hosted service: hosted services start before the request pipeline (and so the
 /// endpoint data sources) is built; a startup filter runs right after it, still inside the host's start.
 /// </remarks>
-internal abstract class RedisEdgeEndpointValidator<TOptions>(RedisEdgeSectionPath<TOptions> section) : IStartupFilter
+internal class RedisEdgeEndpointValidator<TOptions>(RedisEdgeSectionPath<TOptions> section, RedisEdgePolicyProvider<TOptions> policies) : IStartupFilter
     where TOptions : class
 {
     /// <summary>The feature's configuration section, such as <c>RedisEdge:RateLimiting</c>.</summary>
@@ -46,5 +47,14 @@ internal abstract class RedisEdgeEndpointValidator<TOptions>(RedisEdgeSectionPat
     }
 
     /// <summary>Adds what is wrong with <paramref name="endpoint"/>'s metadata to <paramref name="errors"/>.</summary>
-    protected abstract void Validate(Endpoint endpoint, List<string> errors);
+    protected virtual void Validate(Endpoint endpoint, List<string> errors)
+    {
+        foreach (var name in policies.PolicyNames(endpoint))
+        {
+            if (!policies.IsDefined(name))
+            {
+                errors.Add($"Endpoint '{endpoint.DisplayName}' uses {policies.PolicyKind} '{name}', which is not defined under {SectionPath}:Policies.");
+            }
+        }
+    }
 }

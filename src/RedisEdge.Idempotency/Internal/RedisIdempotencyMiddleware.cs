@@ -22,6 +22,7 @@ internal sealed class RedisIdempotencyMiddleware
     private readonly IdempotencyMetrics _metrics;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly RedisEdgeFailureResponder<RedisIdempotencyOptions> _failure;
 
     public RedisIdempotencyMiddleware(
         RequestDelegate next,
@@ -30,8 +31,10 @@ internal sealed class RedisIdempotencyMiddleware
         IdempotencyExecutor executor,
         IdempotencyMetrics metrics,
         TimeProvider timeProvider,
-        ILogger<RedisIdempotencyMiddleware> logger)
+        ILogger<RedisIdempotencyMiddleware> logger,
+        RedisEdgeFailureResponder<RedisIdempotencyOptions> failure)
     {
+        _failure = failure;
         _next = next;
         _policies = policies;
         _store = store;
@@ -58,17 +61,31 @@ internal sealed class RedisIdempotencyMiddleware
         }
 
         var set = _policies.Current;
-        var policy = set.Resolve(attribute);
-        if (policy is null)
-        {
-            Log.UnknownPolicy(_logger, endpoint.DisplayName, attribute.Policy!);
-            policy = set.Default.With(attribute);
-        }
-
-        return InvokeIdempotentAsync(context, set, policy);
+        return InvokeIdempotentAsync(context, set, _policies.Resolve(endpoint, set) ?? set.Default.With(attribute));
     }
 
+    /// <summary>
+    /// One idempotent request: read and check its key, caller and body, claim the key, then answer from the claim
+    /// (replay, mismatch, in flight, outcome unknown) or execute.
+    /// </summary>
     private async Task InvokeIdempotentAsync(HttpContext context, IdempotencyPolicySet set, IdempotencyPolicy policy)
+    {
+        if (await ReadRequestAsync(context, set, policy).ConfigureAwait(false) is not { } request ||
+            await ClaimAsync(context, policy, request).ConfigureAwait(false) is not { } claim ||
+            await AnswerFromClaimAsync(context, set, policy, claim).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        await _executor.ExecuteAsync(context, _next, set, policy, request.RedisKey, request.Owner, request.Key, request.Scope, claim).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The request's key, caller scope and fingerprint; <see langword="null"/> when the request was answered here (a 4xx
+    /// for a missing or invalid key, an unidentified caller or a body over the limit) or passed on (no key where none is
+    /// required).
+    /// </summary>
+    private async Task<IdempotentRequest?> ReadRequestAsync(HttpContext context, IdempotencyPolicySet set, IdempotencyPolicy policy)
     {
         var fields = context.Request.Headers[policy.HeaderName];
         if (fields.Count == 0)
@@ -76,12 +93,12 @@ internal sealed class RedisIdempotencyMiddleware
             if (!policy.KeyRequired)
             {
                 await _next(context).ConfigureAwait(false);
-                return;
+                return null;
             }
 
             await RejectAsync(context, policy, "missing_key", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.KeyMissingProblemType, "Idempotency key missing",
                 $"This endpoint requires an '{policy.HeaderName}' request header.").ConfigureAwait(false);
-            return;
+            return null;
         }
 
         string? error = null;
@@ -90,7 +107,7 @@ internal sealed class RedisIdempotencyMiddleware
         {
             await RejectAsync(context, policy, "invalid_key", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.KeyInvalidProblemType, "Invalid idempotency key",
                 error ?? $"The request carries more than one '{policy.HeaderName}' header.").ConfigureAwait(false);
-            return;
+            return null;
         }
 
         if (CallerScope.Resolve(context, policy) is not { } scope)
@@ -99,7 +116,7 @@ internal sealed class RedisIdempotencyMiddleware
                 policy.Scope == RedisIdempotencyScope.Header
                     ? $"Idempotency keys on this endpoint are scoped by the '{policy.ScopeHeaderName}' header, which the request lacks."
                     : "Idempotency keys on this endpoint are scoped by caller, and the request does not identify one.").ConfigureAwait(false);
-            return;
+            return null;
         }
 
         var fingerprint = await RequestFingerprint.ComputeAsync(context, set.FingerprintHeaders, policy.MaxRequestBodySize, context.RequestAborted).ConfigureAwait(false);
@@ -107,11 +124,20 @@ internal sealed class RedisIdempotencyMiddleware
         {
             await RejectAsync(context, policy, "request_too_large", StatusCodes.Status413PayloadTooLarge, RedisIdempotencyDefaults.RequestTooLargeProblemType, "Request body too large",
                 $"Requests with an idempotency key may carry at most {policy.MaxRequestBodySize} bytes of body on this endpoint.").ConfigureAwait(false);
-            return;
+            return null;
         }
 
         var redisKey = _store.Key(scope, key);
-        var owner = IdempotencyStore.NewOwner();
+        return new IdempotentRequest(key, scope, fingerprint, redisKey, IdempotencyStore.NewOwner());
+    }
+
+    /// <summary>
+    /// Claims the key (waiting for an execution in flight when the policy says so); <see langword="null"/> when Redis
+    /// could not answer (the failure responder answered) or the client went away.
+    /// </summary>
+    private async Task<ClaimResult?> ClaimAsync(HttpContext context, IdempotencyPolicy policy, IdempotentRequest request)
+    {
+        var (redisKey, owner, fingerprint) = (request.RedisKey, request.Owner, request.Fingerprint);
         ClaimResult claim;
         try
         {
@@ -125,7 +151,7 @@ internal sealed class RedisIdempotencyMiddleware
         {
             // The client went away while the claim was in Redis: it may still land and hold the key for a lease.
             ReleaseAbandonedClaim(redisKey, owner, policy);
-            return;
+            return null;
         }
         catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException)
         {
@@ -137,15 +163,21 @@ internal sealed class RedisIdempotencyMiddleware
             }
 
             await OnRedisFailureAsync(context, policy, ex).ConfigureAwait(false);
-            return;
+            return null;
         }
 
+        return claim;
+    }
+
+    /// <summary>Answers what the claim decided without an execution; <see langword="false"/> when this request executes.</summary>
+    private async Task<bool> AnswerFromClaimAsync(HttpContext context, IdempotencyPolicySet set, IdempotencyPolicy policy, ClaimResult claim)
+    {
         switch (claim.Outcome)
         {
             case ClaimOutcome.Completed:
                 IdempotencyMetrics.Add(_metrics.Replays, policy.Name);
                 await claim.Response!.WriteAsync(context.Response, set.ReplayHeaders, context.RequestAborted).ConfigureAwait(false);
-                return;
+                return true;
 
             case ClaimOutcome.Mismatch:
                 IdempotencyMetrics.Add(_metrics.Mismatches, policy.Name);
@@ -156,7 +188,7 @@ internal sealed class RedisIdempotencyMiddleware
                     Title = "Idempotency key reused",
                     Detail = "This idempotency key was already used for a different request (method, path, query, headers or body differ). Use a new key for a new request.",
                 }).ConfigureAwait(false);
-                return;
+                return true;
 
             case ClaimOutcome.InFlight:
                 IdempotencyMetrics.Add(_metrics.Conflicts, policy.Name);
@@ -169,7 +201,7 @@ internal sealed class RedisIdempotencyMiddleware
                     Title = "Request in progress",
                     Detail = "A request with this idempotency key is still being processed. Retry after the indicated delay to receive its response.",
                 }).ConfigureAwait(false);
-                return;
+                return true;
 
             case ClaimOutcome.OutcomeUnknown:
                 IdempotencyMetrics.Add(_metrics.OutcomeUnknown, policy.Name, "answered");
@@ -180,7 +212,7 @@ internal sealed class RedisIdempotencyMiddleware
                     Title = "Idempotency outcome unknown",
                     Detail = "A request with this idempotency key was executed, but its outcome could not be recorded. It is not executed again under this key; check whether it took effect before sending it with a new key.",
                 }).ConfigureAwait(false);
-                return;
+                return true;
 
             case ClaimOutcome.Takeover:
                 IdempotencyMetrics.Add(_metrics.LeaseTakeovers, policy.Name);
@@ -188,7 +220,7 @@ internal sealed class RedisIdempotencyMiddleware
                 break;
         }
 
-        await _executor.ExecuteAsync(context, _next, set, policy, redisKey, owner, key, scope, claim).ConfigureAwait(false);
+        return false;
     }
 
     /// <summary>The bounded wait: polls the claim until the first execution completes (replay), frees the key
@@ -248,25 +280,18 @@ internal sealed class RedisIdempotencyMiddleware
         _ => true,
     };
 
-    private async Task OnRedisFailureAsync(HttpContext context, IdempotencyPolicy policy, Exception exception)
+    private Task OnRedisFailureAsync(HttpContext context, IdempotencyPolicy policy, Exception exception)
     {
-        var mode = _store.Runner.Policy.Mode;
+        var mode = _failure.Mode;
         IdempotencyMetrics.Add(_metrics.RedisErrors, policy.Name, mode == RedisFailureMode.FailOpen ? "fail_open" : "fail_closed");
-        Log.RedisFailed(_logger, policy.Name, mode == RedisFailureMode.FailOpen ? "executed unguarded" : "refused", mode, exception);
-        if (mode == RedisFailureMode.FailOpen)
-        {
-            await _next(context).ConfigureAwait(false);
-            return;
-        }
-
-        var unavailable = exception as RedisEdgeUnavailableException
-            ?? new RedisEdgeUnavailableException("Redis could not run the idempotency claim.", exception);
-        await RedisEdgeProblems.WriteUnavailableAsync(
+        return _failure.RespondAsync(
             context,
-            unavailable,
+            policy.Name,
+            exception,
+            () => _next(context),
             "Idempotency store unavailable",
             "The request was not executed: its idempotency key cannot be checked while Redis is unavailable, and running it unguarded could execute it twice. Retry later with the same key.",
-            problem => problem.Type = RedisIdempotencyDefaults.StoreUnavailableProblemType).ConfigureAwait(false);
+            problem => problem.Type = RedisIdempotencyDefaults.StoreUnavailableProblemType);
     }
 
     private Task RejectAsync(HttpContext context, IdempotencyPolicy policy, string reason, int status, string type, string title, string detail)

@@ -9,7 +9,7 @@ namespace RedisEdge.RateLimiting.Internal;
 /// policy counts (algorithm, limits, durations, modes) and <c>.Partition.cs</c> whom it counts (partition, IP lists,
 /// overrides).
 /// </remarks>
-internal sealed partial class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<RedisRateLimitingOptions> section, RateLimitingSection configuration) : IValidateOptions<RedisRateLimitingOptions>
+internal sealed partial class RedisRateLimitingOptionsValidator(RedisEdgeSectionPath<RedisRateLimitingOptions> section, RedisEdgeSection<RedisRateLimitingOptions> configuration) : IValidateOptions<RedisRateLimitingOptions>
 {
     public ValidateOptionsResult Validate(string? name, RedisRateLimitingOptions options)
     {

@@ -9,12 +9,6 @@ namespace RedisEdge.ResponseCaching.Internal;
 /// </remarks>
 internal static partial class Log
 {
-    [LoggerMessage(5000, LogLevel.Debug, "Response cache for policy '{Policy}' could not reach Redis; the request was {Outcome}.", EventName = "RedisFailed")]
-    public static partial void RedisFailed(ILogger logger, string policy, string outcome, Exception exception);
-
-    [LoggerMessage(5001, LogLevel.Warning, "Endpoint '{Endpoint}' names response-cache policy '{Policy}', which is no longer defined; it is not cached.", EventName = "UnknownPolicy")]
-    public static partial void UnknownPolicy(ILogger logger, string? endpoint, string policy);
-
     [LoggerMessage(5002, LogLevel.Debug, "Storing a response for policy '{Policy}' failed; it was served but not cached.", EventName = "FillFailed")]
     public static partial void FillFailed(ILogger logger, string policy, Exception exception);
 

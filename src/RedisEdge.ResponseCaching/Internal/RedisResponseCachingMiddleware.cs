@@ -28,6 +28,7 @@ internal sealed partial class RedisResponseCachingMiddleware
     private readonly IServiceScopeFactory _scopes;
     private readonly CancellationToken _stopping;
     private readonly ILogger _logger;
+    private readonly RedisEdgeFailureResponder<RedisResponseCachingOptions> _failure;
 
     public RedisResponseCachingMiddleware(
         RequestDelegate next,
@@ -41,8 +42,10 @@ internal sealed partial class RedisResponseCachingMiddleware
         TimeProvider timeProvider,
         IServiceScopeFactory scopes,
         IHostApplicationLifetime lifetime,
-        ILogger<RedisResponseCachingMiddleware> logger)
+        ILogger<RedisResponseCachingMiddleware> logger,
+        RedisEdgeFailureResponder<RedisResponseCachingOptions> failure)
     {
+        _failure = failure;
         _next = next;
         _policies = policies;
         _keys = keys;
@@ -60,7 +63,7 @@ internal sealed partial class RedisResponseCachingMiddleware
     public Task InvokeAsync(HttpContext context)
     {
         var endpoint = context.GetEndpoint();
-        if (endpoint?.Metadata.GetMetadata<CacheResponseAttribute>() is not { } attribute ||
+        if (endpoint?.Metadata.GetMetadata<CacheResponseAttribute>() is null ||
             endpoint.Metadata.GetMetadata<DisableCacheResponseAttribute>() is not null)
         {
             return _next(context);
@@ -73,9 +76,8 @@ internal sealed partial class RedisResponseCachingMiddleware
         }
 
         var set = _policies.Current;
-        if (!set.Policies.TryGetValue(attribute.PolicyName, out var policy))
+        if (_policies.Resolve(endpoint, set) is not { } policy)
         {
-            Log.UnknownPolicy(_logger, endpoint.DisplayName, attribute.PolicyName);
             return _next(context);
         }
 
@@ -138,7 +140,7 @@ internal sealed partial class RedisResponseCachingMiddleware
                 }
                 catch (RedisEdgeUnavailableException ex)
                 {
-                    await OnUnavailableAsync(context, set, policy, ex).ConfigureAwait(false);
+                    await OnUnavailableAsync(context, policy, ex).ConfigureAwait(false);
                     return;
                 }
                 catch (StackExchange.Redis.RedisException ex)
@@ -340,19 +342,20 @@ internal sealed partial class RedisResponseCachingMiddleware
         response.Headers.Remove(HeaderNames.ContentType);
     }
 
-    private async Task OnUnavailableAsync(HttpContext context, ResponseCachePolicySet set, ResponseCachePolicy policy, RedisEdgeUnavailableException exception)
+    private Task OnUnavailableAsync(HttpContext context, ResponseCachePolicy policy, RedisEdgeUnavailableException exception)
     {
         _metrics.Bypass(policy.Name, "redis-unavailable");
-        if (set.FailureMode == RedisFailureMode.FailClosed)
-        {
-            Log.RedisFailed(_logger, policy.Name, "refused", exception);
-            await RedisEdgeProblems.WriteUnavailableAsync(context, exception, "Service Unavailable", "The response cache cannot reach its store.").ConfigureAwait(false);
-            return;
-        }
-
-        Log.RedisFailed(_logger, policy.Name, "forwarded to the origin uncached", exception);
-        context.Response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = HttpCaching.Forward("bypass", detail: "redis-unavailable");
-        await _next(context).ConfigureAwait(false);
+        return _failure.RespondAsync(
+            context,
+            policy.Name,
+            exception,
+            () =>
+            {
+                context.Response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = HttpCaching.Forward("bypass", detail: "redis-unavailable");
+                return _next(context);
+            },
+            "Service Unavailable",
+            "The response cache cannot reach its store.");
     }
 
     private async Task AbandonAsync(ResponseCachePolicy policy, CacheRequestKeys keys, string owner, long passMs, bool drop = false)

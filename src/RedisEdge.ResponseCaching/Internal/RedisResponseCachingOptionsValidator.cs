@@ -6,7 +6,7 @@ namespace RedisEdge.ResponseCaching.Internal;
 /// <summary>Validates <see cref="RedisResponseCachingOptions"/> at start-up and on reload; every message names its configuration path.</summary>
 internal sealed class RedisResponseCachingOptionsValidator(
     RedisEdgeSectionPath<RedisResponseCachingOptions> section,
-    ResponseCachingSection configuration) : IValidateOptions<RedisResponseCachingOptions>
+    RedisEdgeSection<RedisResponseCachingOptions> configuration) : IValidateOptions<RedisResponseCachingOptions>
 {
     /// <summary>Redis keeps at most 512 MB in one value; a cache entry is far below that in practice.</summary>
     private const long MaxBodySizeLimit = 64L * 1024 * 1024;

@@ -17,10 +17,12 @@ internal sealed class RedisSessionMiddleware
     private readonly RedisSessionPersistence _persistence;
     private readonly RedisSessionOptions _options;
     private readonly ILogger _logger;
+    private readonly RedisEdgeFailureResponder<RedisSessionOptions> _failure;
 
-    public RedisSessionMiddleware(RequestDelegate next, RedisSessionPersistence persistence, ILogger<RedisSessionMiddleware> logger)
+    public RedisSessionMiddleware(RequestDelegate next, RedisSessionPersistence persistence, RedisEdgeFailureResponder<RedisSessionOptions> failure, ILogger<RedisSessionMiddleware> logger)
     {
         _next = next;
+        _failure = failure;
         _persistence = persistence;
         _options = persistence.Store.Options;
         _logger = logger;
@@ -87,8 +89,8 @@ internal sealed class RedisSessionMiddleware
 
             if (!context.Response.HasStarted)
             {
-                Log.SessionUnavailable(_logger, ex);
-                await RedisEdgeProblems.WriteUnavailableAsync(
+                _failure.Record(policy: null, RedisFailureMode.FailClosed, ex);
+                await _failure.WriteUnavailableAsync(
                     context,
                     ex,
                     "Session store unavailable",

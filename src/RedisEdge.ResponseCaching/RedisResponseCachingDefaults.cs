@@ -7,7 +7,7 @@ public static class RedisResponseCachingDefaults
     public const string SectionName = "ResponseCaching";
 
     /// <summary>The key feature token: keys look like <c>{prefix}:rc:{{policy hash}}:e:{variant hash}</c>.</summary>
-    public const string KeyFeature = "rc";
+    internal const string KeyFeature = "rc";
 
     /// <summary>The <see cref="System.Diagnostics.Metrics.Meter"/> and <see cref="System.Diagnostics.ActivitySource"/> name.</summary>
     public const string MeterName = RedisEdgeTelemetryNames.ResponseCaching;

@@ -57,8 +57,6 @@ internal static class CacheTestApp
         Action<WebApplication>? afterCaching = null,
         ListLogger? logger = null)
     {
-        // A 2-core machine shared with parallel builds can be slower than production budgets; outage tests set their own.
-        settings.TryAdd($"{Section}:Failure:Timeout", "00:00:05");
         settings.TryAdd($"{Section}:FillWaitTimeout", "00:00:30");
         settings[$"{Section}:NearCache:Enabled"] = nearCache ? "true" : "false";
         if (!settings.Keys.Any(k => k.StartsWith($"{Section}:Policies:items:", StringComparison.Ordinal)))
@@ -67,12 +65,14 @@ internal static class CacheTestApp
         }
 
         settings.Policy("per-user", ("VaryByUser", "true"));
-        return await RedisFleet.StartAsync(
+        var feature = new FeatureTestApp(Section, edge => edge.AddResponseCaching(), app => app.UseRedisResponseCaching());
+        return await feature.StartAsync(
             redisConfiguration,
+            settings,
+            (app, _) => origin.Map(app),
             instances,
             (builder, _) =>
             {
-                builder.Services.AddRedisEdge().AddResponseCaching();
                 if (logger is not null)
                 {
                     builder.Logging.AddProvider(logger);
@@ -81,15 +81,12 @@ internal static class CacheTestApp
                 builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, TestAuthHandler>("Test", null);
                 services?.Invoke(builder);
             },
-            (app, i) =>
+            beforeFeature: (app, i) =>
             {
                 app.UseAuthentication();
                 beforeCaching?.Invoke(app, i);
-                app.UseRedisResponseCaching();
-                afterCaching?.Invoke(app);
-                origin.Map(app);
             },
-            settings);
+            afterFeature: afterCaching is null ? null : (app, _) => afterCaching(app));
     }
 
     /// <summary>

@@ -57,6 +57,7 @@ public static class RedisRateLimitingBuilderExtensions
         services.AddSingleton<LocalFallbackLimiter>();
         services.AddSingleton<RateLimitPolicyProvider>();
         services.AddSingleton<RedisRateLimiter>();
+        services.AddSingleton<FirstPartyRateLimiting>();
         services.AddSingleton<IStartupFilter, RateLimitEndpointValidator>();
         services.AddSingleton(sp => new RateLimitingSection(section ?? RedisEdgeConfiguration.GetSection(builder, sp, RedisRateLimitingDefaults.SectionName)));
         return builder;
@@ -64,9 +65,9 @@ public static class RedisRateLimitingBuilderExtensions
 
     /// <summary>Endpoints that ask for the feature refuse to run where its middleware did not.</summary>
     internal static readonly RedisEdgeGuardedFeature Guard = new(
-        "rate limiting", "app.UseRedisRateLimiting()", "[RateLimit] or .RequireRateLimit()",
-        static m => m.GetMetadata<RateLimitAttribute>() is not null && m.GetMetadata<DisableRateLimitAttribute>() is null &&
-            m.GetMetadata<Microsoft.AspNetCore.RateLimiting.DisableRateLimitingAttribute>() is null);
+        "rate limiting", "app.UseRedisRateLimiting()", "[RateLimit], .RequireRateLimit() or [EnableRateLimiting]",
+        static m => (m.GetMetadata<RateLimitAttribute>() is not null || m.GetMetadata<Microsoft.AspNetCore.RateLimiting.EnableRateLimitingAttribute>() is not null) &&
+            !RateLimitDeclarations.IsDisabled(m));
 
     /// <summary>Marks that <c>AddRateLimiting</c> ran, so <c>UseRedisRateLimiting</c> can say when it did not.</summary>
     internal sealed class RateLimitingMarker;

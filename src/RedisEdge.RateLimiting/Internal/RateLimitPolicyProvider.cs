@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -67,20 +66,20 @@ internal sealed class RateLimitPolicyProvider : IDisposable
             return missing;
         }
 
+        var firstParty = _services.GetRequiredService<FirstPartyRateLimiting>();
         foreach (var endpoint in source.Endpoints)
         {
-            if (endpoint.Metadata.GetMetadata<DisableRateLimitAttribute>() is not null ||
-                endpoint.Metadata.GetMetadata<DisableRateLimitingAttribute>() is not null)
+            if (RateLimitDeclarations.IsDisabled(endpoint.Metadata))
             {
                 continue;
             }
 
-            foreach (var attribute in endpoint.Metadata.GetOrderedMetadata<RateLimitAttribute>())
+            foreach (var (policy, _) in RateLimitDeclarations.Of(endpoint.Metadata, firstParty, _current.Policies.ContainsKey))
             {
-                if (!options.Policies.Keys.Contains(attribute.PolicyName, StringComparer.OrdinalIgnoreCase) &&
-                    _current.Policies.ContainsKey(attribute.PolicyName))
+                if (!options.Policies.Keys.Contains(policy, StringComparer.OrdinalIgnoreCase) &&
+                    _current.Policies.ContainsKey(policy))
                 {
-                    missing.Add((endpoint.DisplayName, attribute.PolicyName));
+                    missing.Add((endpoint.DisplayName, policy));
                 }
             }
         }

@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
@@ -21,6 +20,7 @@ internal sealed partial class RedisRateLimitingMiddleware
     private readonly ILogger _logger;
     private readonly IServiceProvider _services;
     private readonly LocalFallbackLimiter _fallback;
+    private readonly FirstPartyRateLimiting _firstParty;
 
     public RedisRateLimitingMiddleware(
         RequestDelegate next,
@@ -31,7 +31,8 @@ internal sealed partial class RedisRateLimitingMiddleware
         TimeProvider timeProvider,
         ILogger<RedisRateLimitingMiddleware> logger,
         IServiceProvider services,
-        LocalFallbackLimiter fallback)
+        LocalFallbackLimiter fallback,
+        FirstPartyRateLimiting firstParty)
     {
         _next = next;
         _policies = policies;
@@ -42,6 +43,7 @@ internal sealed partial class RedisRateLimitingMiddleware
         _logger = logger;
         _services = services;
         _fallback = fallback;
+        _firstParty = firstParty;
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -69,34 +71,33 @@ internal sealed partial class RedisRateLimitingMiddleware
     }
 
     /// <summary>
-    /// The policies that apply and the cost of each. Metadata is ordered from least to most specific (global, group,
-    /// controller, action, endpoint), so the last declaration of a policy sets its cost, as <c>GetMetadata&lt;T&gt;</c>
-    /// would; a policy keeps the position of its first declaration, which orders the headers.
+    /// The policies that apply and the cost of each, read by <see cref="RateLimitDeclarations"/> from RedisEdge's and the
+    /// first-party attributes (least to most specific), so the last declaration of a policy sets its cost, as
+    /// <c>GetMetadata&lt;T&gt;</c> would; a policy keeps the position of its first declaration, which orders the headers.
     /// </summary>
     private (RateLimitPolicy Policy, int Cost)[] Resolve(Endpoint endpoint, RateLimitPolicySet set)
     {
         // Either marker wins: ours, or the first-party limiter's, which apps migrating from it already carry.
-        if (endpoint.Metadata.GetMetadata<DisableRateLimitAttribute>() is not null ||
-            endpoint.Metadata.GetMetadata<DisableRateLimitingAttribute>() is not null)
+        if (RateLimitDeclarations.IsDisabled(endpoint.Metadata))
         {
             return [];
         }
 
-        var attributes = endpoint.Metadata.GetOrderedMetadata<RateLimitAttribute>();
-        if (attributes.Count == 0)
+        var declared = RateLimitDeclarations.Of(endpoint.Metadata, _firstParty, set.Policies.ContainsKey);
+        if (declared.Count == 0)
         {
             return set.WithoutEndpoint;
         }
 
-        var requested = new List<(RateLimitPolicy Policy, int Cost)>(attributes.Count + 1);
+        var requested = new List<(RateLimitPolicy Policy, int Cost)>(declared.Count + 1);
         requested.AddRange(set.WithoutEndpoint);
-        foreach (var attribute in attributes)
+        foreach (var (name, cost) in declared)
         {
-            if (!set.Policies.TryGetValue(attribute.PolicyName, out var policy))
+            if (!set.Policies.TryGetValue(name, out var policy))
             {
-                if (set.FirstReportOfUnknown(endpoint.DisplayName, attribute.PolicyName))
+                if (set.FirstReportOfUnknown(endpoint.DisplayName, name))
                 {
-                    Log.UnknownPolicy(_logger, endpoint.DisplayName, attribute.PolicyName);
+                    Log.UnknownPolicy(_logger, endpoint.DisplayName, name);
                 }
 
                 continue;
@@ -105,11 +106,11 @@ internal sealed partial class RedisRateLimitingMiddleware
             var index = requested.FindIndex(r => ReferenceEquals(r.Policy, policy));
             if (index >= 0)
             {
-                requested[index] = (policy, attribute.Cost);
+                requested[index] = (policy, cost);
             }
             else
             {
-                requested.Add((policy, attribute.Cost));
+                requested.Add((policy, cost));
             }
         }
 

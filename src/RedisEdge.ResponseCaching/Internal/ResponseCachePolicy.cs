@@ -8,18 +8,18 @@ internal sealed class ResponseCachePolicy
     public ResponseCachePolicy(string name, RedisResponseCachePolicyOptions options)
     {
         Name = name;
-        TimeToLiveMs = (long)options.TimeToLive.TotalMilliseconds;
+        TimeToLiveMs = (long)options.Expire.TotalMilliseconds;
         StaleWhileRevalidateMs = (long)options.StaleWhileRevalidate.TotalMilliseconds;
         StaleIfErrorMs = (long)options.StaleIfError.TotalMilliseconds;
         PassMs = (long)Math.Min(TimeToLiveMs, RedisResponseCachingDefaults.MaxPassDuration.TotalMilliseconds);
-        VaryByAllQuery = options.VaryByQuery.Count == 0 || options.VaryByQuery.Contains("*");
-        QueryKeys = [.. options.VaryByQuery.Where(k => !string.IsNullOrWhiteSpace(k) && k != "*").Select(k => k.ToLowerInvariant()).Distinct().Order(StringComparer.Ordinal)];
-        Headers = [.. options.VaryByHeader.Where(h => !string.IsNullOrWhiteSpace(h)).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
-        RouteValues = [.. options.VaryByRouteValue.Where(r => !string.IsNullOrWhiteSpace(r)).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
+        VaryByAllQuery = options.VaryByQueryKeys.Count == 0 || options.VaryByQueryKeys.Contains("*");
+        QueryKeys = [.. options.VaryByQueryKeys.Where(k => !string.IsNullOrWhiteSpace(k) && k != "*").Select(k => k.ToLowerInvariant()).Distinct().Order(StringComparer.Ordinal)];
+        Headers = [.. options.VaryByHeaderNames.Where(h => !string.IsNullOrWhiteSpace(h)).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
+        RouteValues = [.. options.VaryByRouteValueNames.Where(r => !string.IsNullOrWhiteSpace(r)).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
         VaryByUser = options.VaryByUser;
         Claims = [.. options.VaryByClaim.Where(c => !string.IsNullOrWhiteSpace(c)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         Tags = [.. options.Tags.Select(t => TagTemplate.TryParse(t, out _)!)];
-        MaxBodySize = options.MaxBodySize;
+        MaximumBodySize = options.MaximumBodySize;
         MaxEntries = options.MaxEntries;
         MaxBytes = options.MaxBytes;
         NearCache = options.NearCache;
@@ -53,7 +53,7 @@ internal sealed class ResponseCachePolicy
 
     public TagTemplate[] Tags { get; }
 
-    public long MaxBodySize { get; }
+    public long MaximumBodySize { get; }
 
     public int MaxEntries { get; }
 

@@ -29,7 +29,7 @@ internal static class CacheTestApp
             settings[$"{Section}:Policies:{name}:{key}"] = value;
         }
 
-        settings.TryAdd($"{Section}:Policies:{name}:TimeToLive", "00:05:00");
+        settings.TryAdd($"{Section}:Policies:{name}:Expire", "00:05:00");
         return settings;
     }
 

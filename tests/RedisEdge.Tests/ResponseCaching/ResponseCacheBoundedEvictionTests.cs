@@ -66,7 +66,7 @@ public sealed class ResponseCacheBoundedEvictionTests(RedisServerFixture redis)
         {
             await server.SlowlogResetAsync();
             var calls = await ScriptCallsAsync(server);
-            Assert.Equal(Entries, await fleet[0].Cache().EvictTagAsync("items"));
+            Assert.Equal(Entries, await fleet[0].Cache().EvictByTagAsync("items"));
             calls = await ScriptCallsAsync(server) - calls;
             var slow = (await server.SlowlogGetAsync(1024))
                 .Where(t => t.Arguments.Length > 0 && ((string)t.Arguments[0]!).StartsWith("EVAL", StringComparison.OrdinalIgnoreCase))

@@ -18,7 +18,7 @@ public sealed class ResponseCacheOwnEvictionTests(RedisServerFixture redis)
     {
         var origin = new Origin();
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, [], nearCache: true, beforeCaching: (app, _) =>
-            app.MapPut("/items/{id}", async (string id, IRedisResponseCache cache) => Results.Ok(await cache.EvictTagAsync("item:" + id))));
+            app.MapPut("/items/{id}", async (string id, IRedisResponseCache cache) => Results.Ok(await cache.EvictByTagAsync("item:" + id))));
         var instance = fleet[0];
         await CacheTestApp.EventuallyAsync(() => instance.Near().IsLive, "the near cache is live");
 

@@ -11,15 +11,15 @@ namespace RedisEdge.Tests.ResponseCaching;
 public sealed class ResponseCachingConfigurationTests(RedisServerFixture redis)
 {
     [Theory]
-    [InlineData("TimeToLive", "00:00:00", "RedisEdge:ResponseCaching:Policies:items:TimeToLive must be between")]
-    [InlineData("TimeToLive", "ten", "RedisEdge:ResponseCaching:Policies:items:TimeToLive")]
+    [InlineData("Expire", "00:00:00", "RedisEdge:ResponseCaching:Policies:items:Expire must be between")]
+    [InlineData("Expire", "ten", "RedisEdge:ResponseCaching:Policies:items:Expire")]
     [InlineData("StaleIfError", "-00:00:01", "RedisEdge:ResponseCaching:Policies:items:StaleIfError must be between")]
-    [InlineData("MaxBodySize", "0", "RedisEdge:ResponseCaching:Policies:items:MaxBodySize must be between")]
+    [InlineData("MaximumBodySize", "0", "RedisEdge:ResponseCaching:Policies:items:MaximumBodySize must be between")]
     [InlineData("StatusCodes:0", "500", "RedisEdge:ResponseCaching:Policies:items:StatusCodes:0")]
     [InlineData("Tags:0", "product:{id", "RedisEdge:ResponseCaching:Policies:items:Tags:0 'product:{id' has a '{' without a matching '}'")]
     [InlineData("VaryByClaim:0", "tenant", "RedisEdge:ResponseCaching:Policies:items:VaryByClaim requires VaryByUser")]
     [InlineData("MaxEntries", "0", "RedisEdge:ResponseCaching:Policies:items:MaxEntries must be >= 1")]
-    [InlineData("MaxBytes", "1000", "RedisEdge:ResponseCaching:Policies:items:MaxBytes must be at least MaxBodySize")]
+    [InlineData("MaxBytes", "1000", "RedisEdge:ResponseCaching:Policies:items:MaxBytes must be at least MaximumBodySize")]
     public async Task BadPolicy_FailsStartUpNamingThePath(string key, string value, string expected)
     {
         var settings = new Dictionary<string, string?>().Policy("items", (key, value));

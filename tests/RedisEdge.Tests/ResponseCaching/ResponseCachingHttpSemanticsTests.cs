@@ -37,7 +37,7 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
     public async Task ResponseCompressionAfterTheCache_WithAcceptEncodingInVaryByHeader_StoresOneVariantPerEncoding()
     {
         var origin = new Origin();
-        await using var fleet = await StartWithCompressionAsync(origin, new Dictionary<string, string?>().Policy("items", ("VaryByHeader:0", "Accept-Encoding")));
+        await using var fleet = await StartWithCompressionAsync(origin, new Dictionary<string, string?>().Policy("items", ("VaryByHeaderNames:0", "Accept-Encoding")));
         var client = fleet[0].Client;
 
         Assert.Contains("stored", (await GetAsync(client, "/items/1", "br")).CacheStatus(), StringComparison.Ordinal);
@@ -96,7 +96,7 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
     public async Task VaryAcceptLanguage_InVaryByHeader_IsStoredPerLanguage()
     {
         var origin = new Origin();
-        await using var fleet = await CacheTestApp.StartAsync(redis, origin, new Dictionary<string, string?>().Policy("items", ("VaryByHeader:0", "accept-language")));
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, new Dictionary<string, string?>().Policy("items", ("VaryByHeaderNames:0", "accept-language")));
         var client = fleet[0].Client;
 
         await GetAsync(client, "/lang/1", null, "fr-FR");

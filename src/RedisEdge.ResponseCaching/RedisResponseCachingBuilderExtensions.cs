@@ -69,7 +69,7 @@ public static class RedisResponseCachingBuilderExtensions
     /// <summary>Endpoints that ask for the feature refuse to run where its middleware did not.</summary>
     internal static readonly RedisEdgeGuardedFeature Guard = new(
         "response caching", "app.UseRedisResponseCaching()", "[CacheResponse] or .CacheResponse()",
-        static m => m.GetMetadata<CacheResponseAttribute>() is not null && m.GetMetadata<DisableCacheResponseAttribute>() is null);
+        static m => m.GetMetadata<CacheResponseAttribute>() is not null && m.GetMetadata<DisableResponseCachingAttribute>() is null);
 
     /// <summary>Marks that <c>AddResponseCaching</c> ran, so <c>UseRedisResponseCaching</c> can say when it did not.</summary>
     internal sealed class ResponseCachingMarker;

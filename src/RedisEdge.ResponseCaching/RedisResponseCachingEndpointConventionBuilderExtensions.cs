@@ -16,11 +16,11 @@ public static class RedisResponseCachingEndpointConventionBuilderExtensions
     }
 
     /// <summary>Turns RedisEdge response caching off for the endpoint, whatever other metadata says.</summary>
-    public static TBuilder DisableCacheResponse<TBuilder>(this TBuilder builder)
+    public static TBuilder DisableResponseCaching<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var attribute = new DisableCacheResponseAttribute();
+        var attribute = new DisableResponseCachingAttribute();
         builder.Add(endpoint => endpoint.Metadata.Add(attribute));
         return builder;
     }

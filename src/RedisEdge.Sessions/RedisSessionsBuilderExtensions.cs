@@ -63,5 +63,5 @@ public static class RedisSessionsBuilderExtensions
     internal static readonly RedisEdgeGuardedFeature Guard = new(
         "sessions", "app.UseRedisSessions()", "[RequireSession] or [ReadOnlySession]",
         static m => (m.GetMetadata<RequireSessionAttribute>() is not null || m.GetMetadata<ReadOnlySessionAttribute>() is not null) &&
-            m.GetMetadata<SessionlessAttribute>() is null);
+            m.GetMetadata<DisableSessionAttribute>() is null);
 }

@@ -61,7 +61,7 @@ internal sealed partial class RedisResponseCachingMiddleware
     {
         var endpoint = context.GetEndpoint();
         if (endpoint?.Metadata.GetMetadata<CacheResponseAttribute>() is not { } attribute ||
-            endpoint.Metadata.GetMetadata<DisableCacheResponseAttribute>() is not null)
+            endpoint.Metadata.GetMetadata<DisableResponseCachingAttribute>() is not null)
         {
             return _next(context);
         }

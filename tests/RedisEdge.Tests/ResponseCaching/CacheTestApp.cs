@@ -234,7 +234,7 @@ internal sealed class Origin
             Interlocked.Increment(ref _executions);
             return Results.Text($"{context.Request.Scheme}://{context.Request.Host}/scheme/{id}");
         }).CacheResponse("items");
-        app.MapGet("/disabled/{id}", (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse("items").DisableCacheResponse();
+        app.MapGet("/disabled/{id}", (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse("items").DisableResponseCaching();
     }
 
     private async Task<IResult> HandleAsync(HttpContext context, string id)

@@ -20,6 +20,6 @@ public sealed class CachedTestController : ControllerBase
     public string Action(string id) => $"{id}:{Interlocked.Increment(ref _renders)}";
 
     [HttpGet("off/{id}")]
-    [DisableCacheResponse]
+    [DisableResponseCaching]
     public string Off(string id) => $"{id}:{Interlocked.Increment(ref _renders)}";
 }

@@ -169,7 +169,7 @@ public sealed class ResponseCachingMiddlewareTests(RedisServerFixture redis)
     }
 
     [Fact]
-    public async Task DisableCacheResponse_Wins()
+    public async Task DisableResponseCaching_Wins()
     {
         var origin = new Origin();
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);

@@ -4,7 +4,7 @@ using RedisEdge.Tests.Infrastructure;
 
 namespace RedisEdge.Tests.ResponseCaching;
 
-/// <summary>[CacheResponse] on controllers and actions: the action's policy wins, [DisableCacheResponse] always wins.</summary>
+/// <summary>[CacheResponse] on controllers and actions: the action's policy wins, [DisableResponseCaching] always wins.</summary>
 [Collection(RedisCollection.Name)]
 public sealed class ResponseCachingMvcTests(RedisServerFixture redis)
 {

@@ -58,7 +58,7 @@ public sealed class SessionMvcTestController : ControllerBase
     [HttpGet("me")]
     public string? Me() => HttpContext.Session.GetString("user");
 
-    [Sessionless]
+    [DisableSession]
     [HttpGet("sessionless")]
     public string Sessionless()
     {

@@ -34,7 +34,7 @@ internal sealed class IdempotencyEndpointValidator(
             attribute.HeaderName ?? policy?.HeaderName ?? current.HeaderName,
             attribute.RetentionValue ?? policy?.Retention ?? current.Retention,
             attribute.LeaseValue ?? policy?.Lease ?? current.Lease,
-            null,
+            attribute.StoredStatusCodes?.Split(','),
             attribute.MaxBodySizeValue ?? policy?.MaxBodySize ?? current.MaxBodySize,
             policy?.MaxRequestBodySize ?? current.MaxRequestBodySize,
             attribute.InFlightValue ?? policy?.InFlight ?? current.InFlight,

@@ -42,7 +42,7 @@ public sealed class IdempotencyMvcTests(RedisServerFixture redis)
 
 [ApiController]
 [Route("mvc-idem")]
-[Idempotent]
+[Idempotent(Lease = 30, Retention = 3600)]
 public sealed class IdempotencyMvcTestController : ControllerBase
 {
     private static int _executions;

@@ -79,6 +79,11 @@ internal sealed partial class RedisResponseCachingMiddleware
             return _next(context);
         }
 
+        if (attribute.Duration > 0)
+        {
+            policy = policy.WithDuration(attribute.Duration);
+        }
+
         return InvokeCachedAsync(context, set, policy);
     }
 

@@ -1,20 +1,45 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.OutputCaching;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using RedisEdge.Internal;
 
 namespace RedisEdge.ResponseCaching.Internal;
 
-/// <summary>Fails start-up when an endpoint names a cache policy that is not defined.</summary>
+/// <summary>
+/// Fails start-up when an endpoint names a cache policy that is not defined or gives an invalid duration, or carries
+/// first-party Output Caching metadata (<c>[OutputCache]</c>, <c>.CacheOutput()</c>) while Output Caching is not
+/// registered: such an endpoint would silently be uncached.
+/// </summary>
 internal sealed class ResponseCacheEndpointValidator(
     IOptionsMonitor<RedisResponseCachingOptions> options,
+    IServiceProviderIsService services,
     RedisEdgeSectionPath<RedisResponseCachingOptions> section) : RedisEdgeEndpointValidator<RedisResponseCachingOptions>(section)
 {
+    private static readonly int MaxDurationSeconds = (int)TimeSpan.FromDays(366).TotalSeconds;
+
     protected override void Validate(Endpoint endpoint, List<string> errors)
     {
-        if (endpoint.Metadata.GetMetadata<CacheResponseAttribute>() is { } attribute &&
-            !options.CurrentValue.Policies.Keys.Contains(attribute.PolicyName, StringComparer.OrdinalIgnoreCase))
+        if (endpoint.Metadata.GetMetadata<CacheResponseAttribute>() is { } attribute)
         {
-            errors.Add($"Endpoint '{endpoint.DisplayName}' uses response-cache policy '{attribute.PolicyName}', which is not defined under {SectionPath}:Policies.");
+            if (!options.CurrentValue.Policies.Keys.Contains(attribute.PolicyName, StringComparer.OrdinalIgnoreCase))
+            {
+                errors.Add($"Endpoint '{endpoint.DisplayName}' uses response-cache policy '{attribute.PolicyName}', which is not defined under {SectionPath}:Policies.");
+            }
+
+            if (attribute.Duration < 0 || attribute.Duration > MaxDurationSeconds)
+            {
+                errors.Add($"Endpoint '{endpoint.DisplayName}' [CacheResponse(\"{attribute.PolicyName}\")] has Duration {attribute.Duration}; it must be " +
+                    $"between 1 and {MaxDurationSeconds} seconds (366 days), or 0 for the policy's Expire.");
+            }
+        }
+
+        if ((endpoint.Metadata.GetMetadata<OutputCacheAttribute>() is not null || endpoint.Metadata.GetMetadata<IOutputCachePolicy>() is not null) &&
+            !services.IsService(typeof(IOutputCacheStore)))
+        {
+            errors.Add($"Endpoint '{endpoint.DisplayName}' carries Output Caching metadata ([OutputCache] or .CacheOutput()), but only RedisEdge response " +
+                "caching is registered (AddOutputCache() is not), so it would never be cached. Use [CacheResponse(\"policy\")] or " +
+                $".CacheResponse(\"policy\") with a policy under {SectionPath}:Policies, or register AddOutputCache() and UseOutputCache().");
         }
     }
 }

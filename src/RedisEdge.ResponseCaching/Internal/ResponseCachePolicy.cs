@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using RedisEdge.Internal;
 
 namespace RedisEdge.ResponseCaching.Internal;
@@ -29,15 +30,34 @@ internal sealed class ResponseCachePolicy
         HashTag = RedisKeyBuilder.Hash("policy\n" + name.ToLowerInvariant());
     }
 
+    private ConcurrentDictionary<int, ResponseCachePolicy>? _durations;
+
     public string Name { get; }
 
-    public long TimeToLiveMs { get; }
+    public long TimeToLiveMs { get; private set; }
 
     public long StaleWhileRevalidateMs { get; }
 
     public long StaleIfErrorMs { get; }
 
-    public long PassMs { get; }
+    public long PassMs { get; private set; }
+
+    /// <summary>
+    /// This policy with an endpoint's <see cref="CacheResponseAttribute.Duration"/> as its freshness; made once per
+    /// duration and kept with the policy, so it is rebuilt with it when configuration reloads.
+    /// </summary>
+    public ResponseCachePolicy WithDuration(int seconds)
+    {
+        var durations = LazyInitializer.EnsureInitialized(ref _durations);
+        return durations.GetOrAdd(seconds, static (s, self) =>
+        {
+            var copy = (ResponseCachePolicy)self.MemberwiseClone();
+            copy._durations = null;
+            copy.TimeToLiveMs = s * 1000L;
+            copy.PassMs = Math.Min(copy.TimeToLiveMs, (long)RedisResponseCachingDefaults.MaxPassDuration.TotalMilliseconds);
+            return copy;
+        }, this);
+    }
 
     public bool VaryByAllQuery { get; }
 

@@ -74,6 +74,24 @@ public sealed class ResponseCachingConfigurationTests(RedisServerFixture redis)
     {
         Assert.NotEqual("ResponseCacheAttribute", nameof(CacheResponseAttribute));
         Assert.NotEqual("OutputCacheAttribute", nameof(CacheResponseAttribute));
-        Assert.Throws<ArgumentException>(() => new CacheResponseAttribute(" "));
+        Assert.NotEqual("DisableOutputCacheAttribute", nameof(DisableResponseCachingAttribute));
+
+        // Nothing throws at creation (MVC would report it naming no endpoint): start-up names the endpoint instead.
+        Assert.Equal(" ", new CacheResponseAttribute(" ").PolicyName);
+    }
+
+    [Fact]
+    public async Task BlankPolicyName_FailsStartUp_NamingTheEndpoint()
+    {
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => RedisFleet.StartAsync(
+            redis,
+            1,
+            (builder, _) => builder.Services.AddRedisEdge().AddResponseCaching(o => o.AddPolicy("items", _ => { })),
+            (app, _) =>
+            {
+                app.UseRedisResponseCaching();
+                app.MapGet("/x", () => "x").WithDisplayName("blank").CacheResponse(" ");
+            }));
+        Assert.Contains("Endpoint 'blank' uses response-cache policy ' '", ex.Message, StringComparison.Ordinal);
     }
 }

@@ -2,7 +2,10 @@ using System.Net;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RedisEdge.RateLimiting;
 using RedisEdge.RateLimiting.Internal;
@@ -170,6 +173,59 @@ public sealed class RateLimitingFirstPartyMetadataTests(RedisServerFixture redis
             builder => builder.Services.AddRateLimiter(o => o.AddConcurrencyLimiter("fp", l => l.PermitLimit = 1)));
         Assert.Contains("[EnableRateLimiting(\"nobody\")]", error.Message, StringComparison.Ordinal);
         Assert.Contains("nor by AddRateLimiter()", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReloadDroppingAPolicyRequireRateLimitingNames_IsRefused_TheLimitStays()
+    {
+        var log = new ListLogger();
+        var removed = false;
+        await using var fleet = await RateLimitTestApp.StartAsync(
+            redis,
+            new Dictionary<string, string?>(),
+            (app, _) => app.MapGet("/x", () => "ok").RequireRateLimiting("gone"),
+            configure: o =>
+            {
+                if (!Volatile.Read(ref removed))
+                {
+                    o.AddPolicy("gone", p => { p.PermitLimit = 3; p.Window = Hour; p.Partition = RedisRateLimitPartitionKind.Global; });
+                }
+            },
+            services: (builder, _) => builder.Logging.AddProvider(log));
+        Assert.Equal(HttpStatusCode.OK, (await fleet[0].Client.GetAsync("/x")).StatusCode);
+
+        Volatile.Write(ref removed, true);
+        ((IConfigurationRoot)fleet[0].Services.GetRequiredService<IConfiguration>()).Reload();
+        var statuses = new List<int>();
+        for (var i = 0; i < 5; i++)
+        {
+            statuses.Add((int)(await fleet[0].Client.GetAsync("/x")).StatusCode);
+        }
+
+        Assert.Equal([200, 200, 429, 429, 429], statuses);
+        Assert.Contains("'gone' (endpoint 'HTTP: GET /x')", Assert.Single(log.Named("ReloadRefused")).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RequireRateLimiting_WithoutUseRedisRateLimiting_FailsTheRequest_AndTheHandlerNeverRuns()
+    {
+        var builder = TestHost.CreateBuilder(new Dictionary<string, string?>
+        {
+            ["RedisEdge:Redis:Configuration"] = redis.Configuration,
+            ["RedisEdge:Redis:KeyPrefix"] = RedisServerFixture.UniquePrefix(),
+        }.Policy("api", RedisRateLimitAlgorithm.FixedWindow, 100, Hour));
+        builder.Services.AddRedisEdge().AddRateLimiting();
+        await using var app = builder.Build();
+        var runs = 0;
+        app.MapGet("/guarded", () => Interlocked.Increment(ref runs)).RequireRateLimiting("api");
+        app.MapGet("/off", () => "ok").RequireRateLimiting("api").DisableRateLimiting();
+        await app.StartAsync();
+        using var client = app.GetTestClient();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => client.GetAsync("/guarded"));
+        Assert.Contains("app.UseRedisRateLimiting()", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, runs);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/off")).StatusCode);
     }
 
     [Fact]

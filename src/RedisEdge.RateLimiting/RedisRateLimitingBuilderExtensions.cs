@@ -21,9 +21,9 @@ public static class RedisRateLimitingBuilderExtensions
 
     /// <summary>The feature as Core registers it; endpoints that ask for it refuse to run where its middleware did not.</summary>
     internal static readonly RedisEdgeFeature<RedisRateLimitingOptions> Feature = new(
-        new RedisEdgeGuardedFeature("rate limiting", "app.UseRedisRateLimiting()", "[RateLimit] or .RequireRateLimit()",
-            static m => m.GetMetadata<RateLimitAttribute>() is not null && m.GetMetadata<DisableRateLimitAttribute>() is null &&
-                m.GetMetadata<Microsoft.AspNetCore.RateLimiting.DisableRateLimitingAttribute>() is null,
+        new RedisEdgeGuardedFeature("rate limiting", "app.UseRedisRateLimiting()", "[RateLimit], .RequireRateLimit() or [EnableRateLimiting]",
+            static m => (m.GetMetadata<RateLimitAttribute>() is not null || m.GetMetadata<Microsoft.AspNetCore.RateLimiting.EnableRateLimitingAttribute>() is not null) &&
+                !RateLimitDeclarations.IsDisabled(m),
             "AddRateLimiting",
             RedisRateLimitingDefaults.MeterName),
         RedisRateLimitingDefaults.SectionName,
@@ -33,6 +33,7 @@ public static class RedisRateLimitingBuilderExtensions
             .AddSingleton<RateLimitingMetrics>()
             .AddSingleton<LocalDenyCache>()
             .AddSingleton<LocalFallbackLimiter>()
-            .AddPolicies<RedisRateLimitingOptions, RateLimitPolicyProvider>()
-            .AddSingleton<RedisRateLimiter>());
+            .AddPolicies<RedisRateLimitingOptions, RateLimitPolicyProvider, RateLimitEndpointValidator>()
+            .AddSingleton<RedisRateLimiter>()
+            .AddSingleton<FirstPartyRateLimiting>());
 }

@@ -23,7 +23,7 @@ public static class RedisResponseCachingBuilderExtensions
     /// <summary>The feature as Core registers it; endpoints that ask for it refuse to run where its middleware did not.</summary>
     internal static readonly RedisEdgeFeature<RedisResponseCachingOptions> Feature = new(
         new RedisEdgeGuardedFeature("response caching", "app.UseRedisResponseCaching()", "[CacheResponse] or .CacheResponse()",
-            static m => m.GetMetadata<CacheResponseAttribute>() is not null && m.GetMetadata<DisableCacheResponseAttribute>() is null,
+            static m => m.GetMetadata<CacheResponseAttribute>() is not null && m.GetMetadata<DisableResponseCachingAttribute>() is null,
             "AddResponseCaching",
             RedisResponseCachingDefaults.MeterName),
         RedisResponseCachingDefaults.SectionName,
@@ -31,7 +31,7 @@ public static class RedisResponseCachingBuilderExtensions
         static services => services
             .AddValidator<RedisResponseCachingOptions, RedisResponseCachingOptionsValidator>()
             .AddSingleton<ResponseCachingMetrics>()
-            .AddPolicies<RedisResponseCachingOptions, ResponseCachePolicyProvider>()
+            .AddPolicies<RedisResponseCachingOptions, ResponseCachePolicyProvider, ResponseCacheEndpointValidator>()
             .AddSingleton<ResponseCacheKeys>()
             .AddSingleton<ResponseCacheStore>()
             .AddSingleton<LookupCoalescer>()

@@ -23,7 +23,7 @@ public static class RedisSessionsBuilderExtensions
     internal static readonly RedisEdgeFeature<RedisSessionOptions> Feature = new(
         new RedisEdgeGuardedFeature("sessions", "app.UseRedisSessions()", "[RequireSession] or [ReadOnlySession]",
             static m => (m.GetMetadata<RequireSessionAttribute>() is not null || m.GetMetadata<ReadOnlySessionAttribute>() is not null) &&
-                m.GetMetadata<SessionlessAttribute>() is null,
+                m.GetMetadata<DisableSessionAttribute>() is null,
             "AddSessions",
             RedisSessionDefaults.MeterName),
         RedisSessionDefaults.ConfigurationSectionName,

@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RedisEdge.Internal;
@@ -8,11 +7,14 @@ namespace RedisEdge.RateLimiting.Internal;
 
 /// <summary>
 /// Core's policy provider filled in for rate limiting: an endpoint resolves to the policies it requests, with their
-/// costs. A reload clears the local deny cache, whose rejections were computed with the old limits.
+/// costs, read by <see cref="RateLimitDeclarations"/> from RedisEdge's <c>[RateLimit]</c> and the first-party
+/// <c>[EnableRateLimiting]</c>/<c>[DisableRateLimiting]</c>. A reload clears the local deny cache, whose rejections
+/// were computed with the old limits.
 /// </summary>
 internal sealed class RateLimitPolicyProvider(
     IOptionsMonitor<RedisRateLimitingOptions> monitor,
     LocalDenyCache denyCache,
+    FirstPartyRateLimiting firstParty,
     IServiceProvider services,
     ILoggerFactory loggerFactory)
     : RedisEdgePolicyProvider<RedisRateLimitingOptions, RateLimitPolicySet, (RateLimitPolicy Policy, int Cost)[]>(
@@ -20,32 +22,36 @@ internal sealed class RateLimitPolicyProvider(
 {
     public override string PolicyKind => "rate-limit policy";
 
+    /// <summary>The RedisEdge policy names the endpoint declares; a first-party name <c>AddRateLimiter()</c> owns is not one.</summary>
     public override IEnumerable<string> PolicyNames(Endpoint endpoint) =>
-        Disabled(endpoint) ? [] : endpoint.Metadata.GetOrderedMetadata<RateLimitAttribute>().Select(a => a.PolicyName);
+        RateLimitDeclarations.IsDisabled(endpoint.Metadata)
+            ? []
+            : RateLimitDeclarations.Of(endpoint.Metadata, firstParty, Current.Policies.ContainsKey).Select(d => d.Policy);
 
     /// <summary>
-    /// The policies that apply and the cost of each. Metadata is ordered from least to most specific (global, group,
-    /// controller, action, endpoint), so the last declaration of a policy sets its cost, as <c>GetMetadata&lt;T&gt;</c>
-    /// would; a policy keeps the position of its first declaration, which orders the headers.
+    /// The policies that apply and the cost of each. Declarations are ordered from least to most specific (global,
+    /// group, controller, action, endpoint), so the last declaration of a policy sets its cost, as
+    /// <c>GetMetadata&lt;T&gt;</c> would; a policy keeps the position of its first declaration, which orders the headers.
     /// </summary>
     protected override (RateLimitPolicy Policy, int Cost)[] Resolve(RateLimitPolicySet set, Endpoint endpoint)
     {
-        if (Disabled(endpoint))
+        // Either marker wins: ours, or the first-party limiter's, which apps migrating from it already carry.
+        if (RateLimitDeclarations.IsDisabled(endpoint.Metadata))
         {
             return [];
         }
 
-        var attributes = endpoint.Metadata.GetOrderedMetadata<RateLimitAttribute>();
-        if (attributes.Count == 0)
+        var declared = RateLimitDeclarations.Of(endpoint.Metadata, firstParty, set.Policies.ContainsKey);
+        if (declared.Count == 0)
         {
             return set.WithoutEndpoint;
         }
 
-        var requested = new List<(RateLimitPolicy Policy, int Cost)>(attributes.Count + 1);
+        var requested = new List<(RateLimitPolicy Policy, int Cost)>(declared.Count + 1);
         requested.AddRange(set.WithoutEndpoint);
-        foreach (var attribute in attributes)
+        foreach (var (name, cost) in declared)
         {
-            if (!set.Policies.TryGetValue(attribute.PolicyName, out var policy))
+            if (!set.Policies.TryGetValue(name, out var policy))
             {
                 continue;
             }
@@ -53,11 +59,11 @@ internal sealed class RateLimitPolicyProvider(
             var index = requested.FindIndex(r => ReferenceEquals(r.Policy, policy));
             if (index >= 0)
             {
-                requested[index] = (policy, attribute.Cost);
+                requested[index] = (policy, cost);
             }
             else
             {
-                requested.Add((policy, attribute.Cost));
+                requested.Add((policy, cost));
             }
         }
 
@@ -67,9 +73,4 @@ internal sealed class RateLimitPolicyProvider(
     // A remembered rejection was computed with the old limits; it may no longer hold. Requests still being evaluated
     // under the old set would add such entries after the clear: the set's generation makes them inert.
     protected override void OnReplaced(RateLimitPolicySet set) => denyCache.Clear();
-
-    /// <summary>Either marker wins: ours, or the first-party limiter's, which apps migrating from it already carry.</summary>
-    private static bool Disabled(Endpoint endpoint) =>
-        endpoint.Metadata.GetMetadata<DisableRateLimitAttribute>() is not null ||
-        endpoint.Metadata.GetMetadata<DisableRateLimitingAttribute>() is not null;
 }

@@ -40,7 +40,7 @@ internal static class HttpCaching
 
     /// <summary>
     /// RFC 9111 §4.1: a response that varies by a request header may only be served to requests with the same value.
-    /// The key holds the policy's <c>VaryByHeader</c> values, so a <c>Vary</c> naming any other header (or <c>*</c>)
+    /// The key holds the policy's <c>VaryByHeaderNames</c> values, so a <c>Vary</c> naming any other header (or <c>*</c>)
     /// makes the response not storable: response compression after the cache adds <c>Vary: Accept-Encoding</c>, and
     /// its compressed bytes must never reach a client that did not ask for them.
     /// </summary>

@@ -43,7 +43,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         var response = context.Response;
         var before = Snapshot(response.Headers);
         var originalBody = context.Features.Get<IHttpResponseBodyFeature>()!;
-        var capture = new ResponseCapture(originalBody, policy.MaxBodySize, () =>
+        var capture = new ResponseCapture(originalBody, policy.MaximumBodySize, () =>
             response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = HttpCaching.Forward(fwd, response.StatusCode, detail: "too-large"));
         context.Features.Set<IHttpResponseBodyFeature>(capture);
         var perUser = new PerUserResponseFeature();
@@ -191,7 +191,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         var settled = false;
         try
         {
-            var capture = new ResponseCapture(new StreamResponseBodyFeature(Stream.Null), policy.MaxBodySize, onOverflow: null);
+            var capture = new ResponseCapture(new StreamResponseBodyFeature(Stream.Null), policy.MaximumBodySize, onOverflow: null);
             context.Features.Set<IHttpResponseBodyFeature>(capture);
             var perUser = new PerUserResponseFeature();
             context.Features.Set(perUser);

@@ -63,8 +63,8 @@ internal sealed partial class RedisResponseCachingMiddleware
     public Task InvokeAsync(HttpContext context)
     {
         var endpoint = context.GetEndpoint();
-        if (endpoint?.Metadata.GetMetadata<CacheResponseAttribute>() is null ||
-            endpoint.Metadata.GetMetadata<DisableCacheResponseAttribute>() is not null)
+        if (endpoint?.Metadata.GetMetadata<CacheResponseAttribute>() is not { } attribute ||
+            endpoint.Metadata.GetMetadata<DisableResponseCachingAttribute>() is not null)
         {
             return _next(context);
         }
@@ -79,6 +79,11 @@ internal sealed partial class RedisResponseCachingMiddleware
         if (_policies.Resolve(endpoint, set) is not { } policy)
         {
             return _next(context);
+        }
+
+        if (attribute.Duration > 0)
+        {
+            policy = policy.WithDuration(attribute.Duration);
         }
 
         return InvokeCachedAsync(context, set, policy);

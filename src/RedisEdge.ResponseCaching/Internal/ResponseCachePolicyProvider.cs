@@ -22,5 +22,5 @@ internal sealed class ResponseCachePolicyProvider(
         Attribute(endpoint) is { } attribute ? set.Policies.GetValueOrDefault(attribute.PolicyName) : null;
 
     private static CacheResponseAttribute? Attribute(Endpoint endpoint) =>
-        endpoint.Metadata.GetMetadata<DisableCacheResponseAttribute>() is null ? endpoint.Metadata.GetMetadata<CacheResponseAttribute>() : null;
+        endpoint.Metadata.GetMetadata<DisableResponseCachingAttribute>() is null ? endpoint.Metadata.GetMetadata<CacheResponseAttribute>() : null;
 }

@@ -32,8 +32,8 @@ internal sealed class RedisSessionMiddleware
     {
         var metadata = context.GetEndpoint()?.Metadata;
 
-        // A static asset (MapStaticAssets) never uses the session: like [Sessionless], no session, no Redis call.
-        if (metadata is not null && (metadata.GetMetadata<SessionlessAttribute>() is not null || metadata.GetMetadata<StaticAssetDescriptor>() is not null))
+        // A static asset (MapStaticAssets) never uses the session: like [DisableSession], no session, no Redis call.
+        if (metadata is not null && (metadata.GetMetadata<DisableSessionAttribute>() is not null || metadata.GetMetadata<StaticAssetDescriptor>() is not null))
         {
             return _next(context);
         }

@@ -237,7 +237,7 @@ public sealed class FeatureSkeletonTests(RedisServerFixture redis)
             {
                 if (!Volatile.Read(ref removed))
                 {
-                    o.AddPolicy("extra", p => p.TimeToLive = TimeSpan.FromMinutes(1));
+                    o.AddPolicy("extra", p => p.Expire = TimeSpan.FromMinutes(1));
                 }
             }),
             afterCaching: app => app.MapGet("/extra", () => "ok").CacheResponse("extra"),

@@ -30,7 +30,7 @@ internal static class CacheTestApp
             settings[$"{Section}:Policies:{name}:{key}"] = value;
         }
 
-        settings.TryAdd($"{Section}:Policies:{name}:TimeToLive", "00:05:00");
+        settings.TryAdd($"{Section}:Policies:{name}:Expire", "00:05:00");
         return settings;
     }
 
@@ -269,7 +269,7 @@ internal sealed class Origin
             Interlocked.Increment(ref _executions);
             return Results.Text($"{context.Request.Scheme}://{context.Request.Host}/scheme/{id}");
         }).CacheResponse("items");
-        app.MapGet("/disabled/{id}", (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse("items").DisableCacheResponse();
+        app.MapGet("/disabled/{id}", (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse("items").DisableResponseCaching();
     }
 
     /// <summary>Maps <c>/{policy}/{id}</c> under each of <paramref name="policies"/> (<c>items</c> is mapped already).</summary>

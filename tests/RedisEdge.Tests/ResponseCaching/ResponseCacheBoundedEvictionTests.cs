@@ -77,7 +77,7 @@ public abstract class ResponseCacheBoundedEvictionTests(RedisTestServer redis)
             calls -= await ScriptCallsAsync(server);
         }
 
-        Assert.Equal(Entries, await fleet[0].Cache().EvictTagAsync("items"));
+        Assert.Equal(Entries, await fleet[0].Cache().EvictByTagAsync("items"));
         foreach (var server in servers)
         {
             calls += await ScriptCallsAsync(server);

@@ -43,7 +43,7 @@ public abstract class ResponseCacheDetachedFillTests(RedisTestServer redis)
     {
         var origin = new Origin();
         var settings = new Dictionary<string, string?>()
-            .Policy("items", ("TimeToLive", "00:00:10"), ("StaleWhileRevalidate", "00:00:30"));
+            .Policy("items", ("Expire", "00:00:10"), ("StaleWhileRevalidate", "00:00:30"));
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings);
         await fleet[0].Client.GetAsync("/items/1");
         var key = Assert.Single(await redis.EntryKeysAsync(fleet));

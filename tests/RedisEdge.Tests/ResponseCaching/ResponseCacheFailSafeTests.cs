@@ -20,7 +20,7 @@ public abstract class ResponseCacheFailSafeTests(RedisTestServer redis)
     {
         var origin = new Origin();
         var settings = new Dictionary<string, string?>()
-            .Policy("items", ("TimeToLive", "00:00:10"), ("StaleIfError", "00:01:00"));
+            .Policy("items", ("Expire", "00:00:10"), ("StaleIfError", "00:01:00"));
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings, instances: 3);
         await fleet[0].Client.GetAsync("/items/1");
         var key = Assert.Single(await redis.EntryKeysAsync(fleet));
@@ -59,7 +59,7 @@ public abstract class ResponseCacheFailSafeTests(RedisTestServer redis)
     {
         var origin = new Origin();
         var settings = new Dictionary<string, string?>()
-            .Policy("items", ("TimeToLive", "00:00:10"), ("StaleWhileRevalidate", "00:00:30"), ("StaleIfError", "00:01:00"));
+            .Policy("items", ("Expire", "00:00:10"), ("StaleWhileRevalidate", "00:00:30"), ("StaleIfError", "00:01:00"));
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings, instances: 2);
         await fleet[0].Client.GetAsync("/items/1");
         var key = Assert.Single(await redis.EntryKeysAsync(fleet));

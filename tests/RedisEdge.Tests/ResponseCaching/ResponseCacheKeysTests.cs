@@ -46,7 +46,7 @@ public sealed partial class ResponseCacheKeysTests
     public void EntryKey_IsTheHashOfTheLengthPrefixedVariant_SoEntriesStoredBeforeTheBufferedWriterStillHit(string path, string query)
     {
         var keys = new ResponseCacheKeys(new RedisKeyBuilder("app"));
-        var policy = new ResponseCachePolicy("products", new RedisResponseCachePolicyOptions { VaryByHeader = ["Accept-Language"] });
+        var policy = new ResponseCachePolicy("products", new RedisResponseCachePolicyOptions { VaryByHeaderNames = ["Accept-Language"] });
         var context = new DefaultHttpContext();
         context.Request.Scheme = "HTTP";
         context.Request.Host = new HostString("Example.COM");

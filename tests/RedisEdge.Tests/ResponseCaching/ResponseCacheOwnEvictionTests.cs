@@ -19,7 +19,7 @@ public abstract class ResponseCacheOwnEvictionTests(RedisTestServer redis)
         var settings = new Dictionary<string, string?>();
         var policies = settings.PoliciesOnEveryPrimary(redis);
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings, nearCache: true, beforeCaching: (app, _) =>
-            app.MapPut("/items/{id}", async (string id, IRedisResponseCache cache) => Results.Ok(await cache.EvictTagAsync("item:" + id))),
+            app.MapPut("/items/{id}", async (string id, IRedisResponseCache cache) => Results.Ok(await cache.EvictByTagAsync("item:" + id))),
             afterCaching: app => origin.MapPolicies(app, policies));
         var instance = fleet[0];
         await CacheTestApp.EventuallyAsync(() => instance.Near().IsLive, "the near cache is live");

@@ -66,7 +66,7 @@ public abstract class ResponseCacheRedisErrorTests(RedisTestServer redis)
 
         await user.SetAsync("+zadd");
         Assert.Contains("stored", (await fleet[1].Client.GetAsync("/items/1")).CacheStatus(), StringComparison.Ordinal);
-        Assert.Equal(1, await fleet[0].Cache().EvictTagAsync("item:1"));
+        Assert.Equal(1, await fleet[0].Cache().EvictByTagAsync("item:1"));
         Assert.StartsWith("RedisEdge; fwd=uri-miss", (await fleet[0].Client.GetAsync("/items/1")).CacheStatus(), StringComparison.Ordinal);
         Assert.Equal(1 + 4 + 2, origin.Executions);
     }

@@ -132,7 +132,7 @@ public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
 
         await fleet[0].Client.GetAsync("/items/1");
         await fleet[0].Client.GetAsync("/items/1");
-        await fleet[0].Cache().EvictTagAsync("item:1");
+        await fleet[0].Cache().EvictByTagAsync("item:1");
 
         Assert.Single(hits.Measurements);
         Assert.Equal("items", Assert.Single(misses.Measurements).Tags[RedisResponseCachingDefaults.PolicyTag]);
@@ -195,7 +195,7 @@ public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
     [Fact]
     public async Task Lookup_OfARequestThatWouldOnlyWait_DoesNotCarryTheStaleBody()
     {
-        var settings = new Dictionary<string, string?>().Policy("items", ("TimeToLive", "00:00:10"), ("StaleIfError", "00:01:00"));
+        var settings = new Dictionary<string, string?>().Policy("items", ("Expire", "00:00:10"), ("StaleIfError", "00:01:00"));
         await using var fleet = await CacheTestApp.StartAsync(redis, new Origin(), settings);
         var (store, keys) = Resolve(fleet[0]);
         var policy = Policy(fleet[0]);

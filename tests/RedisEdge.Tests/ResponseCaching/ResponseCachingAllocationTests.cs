@@ -34,7 +34,7 @@ public sealed class ResponseCachingAllocationTests(RedisServerFixture redis, ITe
         builder.Services.AddRedisEdge(o => o.Redis.KeyPrefix = RedisServerFixture.UniquePrefix()).AddResponseCaching(o =>
         {
             o.Failure.Timeout = TimeSpan.FromSeconds(5);
-            o.AddPolicy("hot", p => p.TimeToLive = TimeSpan.FromHours(1));
+            o.AddPolicy("hot", p => p.Expire = TimeSpan.FromHours(1));
         });
         await using var app = builder.Build();
 

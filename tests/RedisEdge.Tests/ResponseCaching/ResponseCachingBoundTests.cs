@@ -49,7 +49,7 @@ public abstract class ResponseCachingBoundTests(RedisTestServer redis)
     public async Task CacheBustingQueries_LeaveAtMostMaxBytesInRedis()
     {
         var origin = new Origin();
-        var settings = new Dictionary<string, string?>().Policy("items", ("MaxBytes", "400"), ("MaxBodySize", "200"));
+        var settings = new Dictionary<string, string?>().Policy("items", ("MaxBytes", "400"), ("MaximumBodySize", "200"));
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings);
         for (var i = 0; i < 30; i++)
         {

@@ -36,7 +36,7 @@ public abstract class ResponseCachingHttpSemanticsTests(RedisTestServer redis)
     public async Task ResponseCompressionAfterTheCache_WithAcceptEncodingInVaryByHeader_StoresOneVariantPerEncoding()
     {
         var origin = new Origin();
-        await using var fleet = await StartWithCompressionAsync(origin, new Dictionary<string, string?>().Policy("items", ("VaryByHeader:0", "Accept-Encoding")));
+        await using var fleet = await StartWithCompressionAsync(origin, new Dictionary<string, string?>().Policy("items", ("VaryByHeaderNames:0", "Accept-Encoding")));
         using var client = fleet.Balancer();
 
         Assert.Contains("stored", (await GetAsync(client, "/items/1", "br")).CacheStatus(), StringComparison.Ordinal);
@@ -96,7 +96,7 @@ public abstract class ResponseCachingHttpSemanticsTests(RedisTestServer redis)
     public async Task VaryAcceptLanguage_InVaryByHeader_IsStoredPerLanguage()
     {
         var origin = new Origin();
-        await using var fleet = await CacheTestApp.StartAsync(redis, origin, new Dictionary<string, string?>().Policy("items", ("VaryByHeader:0", "accept-language")), instances: 2);
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, new Dictionary<string, string?>().Policy("items", ("VaryByHeaderNames:0", "accept-language")), instances: 2);
         using var client = fleet.Balancer();
 
         await GetAsync(client, "/lang/1", null, "fr-FR");

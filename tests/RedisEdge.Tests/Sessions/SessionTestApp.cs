@@ -87,7 +87,7 @@ internal static class SessionTestApp
             {
                 return "none";
             }
-        }).WithoutSession();
+        }).DisableSession();
         app.MapGet("/me", [RequireSession] (HttpContext c) => c.Session.GetString("user") ?? "(anonymous)");
         app.MapGet("/me-builder", (HttpContext c) => c.Session.GetString("user") ?? "(anonymous)").RequireSession();
         app.MapGet("/id", (HttpContext c) => c.Session.Id);

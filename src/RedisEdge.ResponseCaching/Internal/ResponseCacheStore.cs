@@ -58,14 +58,30 @@ internal sealed class ResponseCacheStore
     public async Task<LookupResult> LookupAsync(RedisKey entry, string owner, long leaseMs, bool forwards, CancellationToken cancellationToken)
     {
         var keys = new[] { entry, ResponseCacheKeys.SequenceOf(entry) };
-        var mode = forwards ? 1 : 0;
-        var result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 0, mode], cancellationToken).ConfigureAwait(false);
+        var reply = await SendLookupAsync(keys, owner, leaseMs, forwards, cancellationToken).ConfigureAwait(false);
+        return ReadLookup(reply, keys[0]) ?? await LookupAsMissAsync(keys, owner, leaseMs, forwards, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The first half of <see cref="LookupAsync(RedisKey, string, long, bool, CancellationToken)"/> for a caller that
+    /// awaits the call itself (<see cref="LookupCoalescer"/>), so a hit costs one state machine less:
+    /// <paramref name="keys"/> are the entry and the policy's eviction sequence (<see cref="CacheRequestKeys.LookupKeys"/>).
+    /// </summary>
+    public Task<RedisResult> SendLookupAsync(RedisKey[] keys, string owner, long leaseMs, bool forwards, CancellationToken cancellationToken) =>
+        _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 0, forwards ? 1 : 0], cancellationToken);
+
+    /// <summary>
+    /// The answer to <see cref="SendLookupAsync"/>, or <see langword="null"/> when the stored entry cannot be read
+    /// (logged once per state change): the caller then looks up again with <see cref="LookupAsMissAsync"/>.
+    /// </summary>
+    public LookupResult? ReadLookup(RedisResult reply, RedisKey entry)
+    {
         if (Volatile.Read(ref _lookupErrors) != 0 && Interlocked.Exchange(ref _lookupErrors, 0) != 0)
         {
             Log.LookupRecovered(_logger);
         }
 
-        if (TryRead((RedisResult[])result!, out var lookup, out var error))
+        if (TryRead((RedisResult[])reply!, out var lookup, out var error))
         {
             if (lookup.Entry is not null && Volatile.Read(ref _badEntries) != 0 && Interlocked.Exchange(ref _badEntries, 0) != 0)
             {
@@ -80,8 +96,14 @@ internal sealed class ResponseCacheStore
             Log.BadEntry(_logger, entry.ToString(), error);
         }
 
-        result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 1, mode], cancellationToken).ConfigureAwait(false);
-        return TryRead((RedisResult[])result!, out lookup, out _) ? lookup : new LookupResult(LookupState.Pass, false, lookup.Now, null);
+        return null;
+    }
+
+    /// <summary>The lookup again, with the stored entry ignored (it could not be read): a miss whose fill replaces it.</summary>
+    public async Task<LookupResult> LookupAsMissAsync(RedisKey[] keys, string owner, long leaseMs, bool forwards, CancellationToken cancellationToken)
+    {
+        var result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 1, forwards ? 1 : 0], cancellationToken).ConfigureAwait(false);
+        return TryRead((RedisResult[])result!, out var lookup, out _) ? lookup : new LookupResult(LookupState.Pass, false, lookup.Now, null);
     }
 
     /// <summary>The lookup of a request that waits for another's fill when it gets no lease.</summary>

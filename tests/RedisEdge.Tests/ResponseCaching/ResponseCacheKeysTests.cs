@@ -32,6 +32,8 @@ public sealed partial class ResponseCacheKeysTests
         Assert.Equal(expected, request.FillKeys);
         Assert.Same(request.FillKeys, request.FillKeys);
         Assert.Equal(request.Entry.ToString(), request.EntryName);
+        Assert.Equal([request.Entry, keys.Sequence(policy)], request.LookupKeys);
+        Assert.Equal(ResponseCacheKeys.SequenceOf(request.Entry), request.LookupKeys[1]);
 
         // The same request on another instance composes the same keys: the fleet shares entries and sets.
         var again = new ResponseCacheKeys(new RedisKeyBuilder("app")).ForRequest(context, policy);

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using RedisEdge.ResponseCaching;
+using RedisEdge.ResponseCaching.Internal;
 using RedisEdge.Tests.Infrastructure;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -29,24 +30,8 @@ public sealed class ResponseCachingAllocationTests(RedisServerFixture redis, ITe
     public async Task ARedisHit_StaysWithinItsAllocationBudget()
     {
         await using var multiplexer = await redis.ConnectAsync();
-        var builder = TestHost.CreateBuilder();
-        builder.Services.AddSingleton<IConnectionMultiplexer>(multiplexer);
-        builder.Services.AddRedisEdge(o => o.Redis.KeyPrefix = RedisServerFixture.UniquePrefix()).AddResponseCaching(o =>
-        {
-            o.Failure.Timeout = TimeSpan.FromSeconds(5);
-            o.AddPolicy("hot", p => p.TimeToLive = TimeSpan.FromHours(1));
-        });
-        await using var app = builder.Build();
-
-        var pipeline = new ApplicationBuilder(app.Services);
-        pipeline.UseRouting();
-        pipeline.UseRedisResponseCaching();
-        pipeline.UseEndpoints(e =>
-        {
-            e.MapGet("/plain/{id}", (string id) => Results.Text(Body));
-            e.MapGet("/cached/{id}", (string id) => Results.Text(Body)).CacheResponse("hot");
-        });
-        var requestDelegate = pipeline.Build();
+        await using var app = BuildApp(multiplexer, nearCache: false);
+        var requestDelegate = Pipeline(app);
 
         var (_, fill) = await SendAsync(requestDelegate, app.Services, "/cached/1");
         Assert.Contains("stored", fill, StringComparison.Ordinal);
@@ -59,15 +44,78 @@ public sealed class ResponseCachingAllocationTests(RedisServerFixture redis, ITe
         Assert.InRange(hit.RoundTrips, Requests, Requests + 2);
         var hitBytes = hit.BytesPerRequest - plain.BytesPerRequest;
         output.WriteLine($"Bytes per Redis hit over a plain request with the same body: {hitBytes:F0}.");
-        Assert.True(hitBytes <= Budget, $"A Redis hit allocated {hitBytes:F0} B more than a plain request (budget {Budget:N0} B).");
+        Assert.True(hitBytes <= RedisHitBudget, $"A Redis hit allocated {hitBytes:F0} B more than a plain request (budget {RedisHitBudget:N0} B).");
+    }
+
+    [Fact]
+    public async Task ANearCacheHit_StaysWithinItsAllocationBudget()
+    {
+        await using var multiplexer = await redis.ConnectAsync();
+        await using var app = BuildApp(multiplexer, nearCache: true);
+
+        // The near cache serves only while its invalidation subscription is verified live, which the started host does.
+        await app.StartAsync();
+        var near = app.Services.GetRequiredService<NearCache>();
+        await CacheTestApp.EventuallyAsync(() => near.IsLive, "the near cache is live");
+        var requestDelegate = Pipeline(app);
+
+        Assert.Contains("stored", (await SendAsync(requestDelegate, app.Services, "/cached/1")).CacheStatus, StringComparison.Ordinal);
+        await SendAsync(requestDelegate, app.Services, "/cached/1");
+        Assert.EndsWith("; detail=near", (await SendAsync(requestDelegate, app.Services, "/cached/1")).CacheStatus, StringComparison.Ordinal);
+
+        var plain = await MeasureAsync(requestDelegate, app.Services, multiplexer, "/plain/1");
+        var hit = await MeasureAsync(requestDelegate, app.Services, multiplexer, "/cached/1");
+
+        // Served in process: no lookup at all (a heartbeat may add one or two commands).
+        Assert.InRange(hit.RoundTrips, 0, 2);
+        var hitBytes = hit.BytesPerRequest - plain.BytesPerRequest;
+        output.WriteLine($"Bytes per near-cache hit over a plain request with the same body: {hitBytes:F0}.");
+        Assert.True(hitBytes <= NearHitBudget, $"A near-cache hit allocated {hitBytes:F0} B more than a plain request (budget {NearHitBudget:N0} B).");
+        await app.StopAsync();
     }
 
     /// <summary>
     /// Measured 5,698 B before the hit path stopped decoding headers per hit and building the variant key with
-    /// StringBuilders, 4,481 B after; the budget fails the former. Issue 20's target (about 1 KB) is not met yet: most of
-    /// what is left is the script call's reply (11 results) and the per-request async machinery.
+    /// StringBuilders, 4,488 B before this budget (an empty principal made per request to ask whether the user is
+    /// signed in, a second state machine and a closure for the lookup loop, another in the store's lookup, the
+    /// sequence key and the hash made as strings per lookup, Cache-Status and Age formatted per hit), about 3,400 B
+    /// after; the budget fails the former. What is left is mostly StackExchange.Redis' message, task and reply objects
+    /// (11 results), the script runner's timeout and state machine, and the coalescer's flight: issue 20's target (about
+    /// 1 KB beyond the body) is not met yet.
     /// </summary>
-    private const int Budget = 5_000;
+    private const int RedisHitBudget = 3_900;
+
+    /// <summary>
+    /// A near-cache hit serves the held entry (no Redis, no copy of the body): issue 20's budget of about 1 KB. Measured
+    /// 472 B once the hit path stopped making an empty principal, the hash string and the status strings per request.
+    /// </summary>
+    private const int NearHitBudget = 1_024;
+
+    private static WebApplication BuildApp(IConnectionMultiplexer multiplexer, bool nearCache)
+    {
+        var builder = TestHost.CreateBuilder();
+        builder.Services.AddSingleton(multiplexer);
+        builder.Services.AddRedisEdge(o => o.Redis.KeyPrefix = RedisServerFixture.UniquePrefix()).AddResponseCaching(o =>
+        {
+            o.Failure.Timeout = TimeSpan.FromSeconds(5);
+            o.NearCache.Enabled = nearCache;
+            o.AddPolicy("hot", p => p.TimeToLive = TimeSpan.FromHours(1));
+        });
+        return builder.Build();
+    }
+
+    private static RequestDelegate Pipeline(WebApplication app)
+    {
+        var pipeline = new ApplicationBuilder(app.Services);
+        pipeline.UseRouting();
+        pipeline.UseRedisResponseCaching();
+        pipeline.UseEndpoints(e =>
+        {
+            e.MapGet("/plain/{id}", (string id) => Results.Text(Body));
+            e.MapGet("/cached/{id}", (string id) => Results.Text(Body)).CacheResponse("hot");
+        });
+        return pipeline.Build();
+    }
 
     private static async Task<(double BytesPerRequest, long RoundTrips)> MeasureAsync(
         RequestDelegate pipeline, IServiceProvider services, ConnectionMultiplexer multiplexer, string path)

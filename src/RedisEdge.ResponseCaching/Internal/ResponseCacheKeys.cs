@@ -199,12 +199,12 @@ internal sealed class ResponseCacheKeys
 
     /// <summary>
     /// The keys a fill uses: the entry, the policy's eviction sequence, the resource set and the tag sets it is added
-    /// to, then the eviction epochs of those sets (fill.lua).
+    /// to, the eviction epochs of those sets, then the policy's bound index and its metadata (fill.lua).
     /// </summary>
     public RedisKey[] FillKeys(RedisKey entry, ResponseCachePolicy policy, string resource, List<string>? tags)
     {
         var sets = 1 + (tags?.Count ?? 0);
-        var keys = new RedisKey[2 + (2 * sets)];
+        var keys = new RedisKey[2 + (2 * sets) + 2];
         keys[0] = entry;
         keys[1] = Sequence(policy);
         keys[2] = Resource(policy, resource);
@@ -218,6 +218,7 @@ internal sealed class ResponseCacheKeys
             keys[2 + sets + i] = Epoch(keys[2 + i]);
         }
 
+        (keys[^2], keys[^1]) = Bound(policy);
         return keys;
     }
 

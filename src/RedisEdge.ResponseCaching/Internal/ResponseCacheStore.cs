@@ -20,7 +20,6 @@ internal sealed class ResponseCacheStore
     private static readonly RedisScript FillScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "fill.lua");
     private static readonly RedisScript AbandonScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "abandon.lua");
     private static readonly RedisScript EvictScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "evict_tag.lua");
-    private static readonly RedisScript TrimScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "trim.lua");
 
     private static readonly long EvictionFenceMs = (long)RedisResponseCachingDefaults.EvictionFence.TotalMilliseconds;
 
@@ -192,7 +191,10 @@ internal sealed class ResponseCacheStore
         return (long)result == 1;
     }
 
-    /// <summary>Stores a response if <paramref name="owner"/> still holds the lease and no eviction fenced it.</summary>
+    /// <summary>
+    /// Stores a response if <paramref name="owner"/> still holds the lease and no eviction fenced it, and keeps the
+    /// policy within <c>MaxEntries</c> and <c>MaxBytes</c> in the same call (the bound's index shares the policy's slot).
+    /// </summary>
     public async Task<FillOutcome> FillAsync(CacheRequestKeys keys, string owner, ResponseCachePolicy policy, int status, byte[] headers, ReadOnlyMemory<byte> body, string etag)
     {
         var args = new RedisValue[]
@@ -208,55 +210,15 @@ internal sealed class ResponseCacheStore
             _keys.Channel.ToString(),
             FormatVersion,
             EvictionFenceMs,
+            policy.MaxEntries,
+            policy.MaxBytes,
         };
 
         // A settlement: the origin already ran, so storing it is worth finishing whatever the breaker says, and it is
         // not cancelled with the request.
         var result = await _runner.SettleAsync(FillScript, keys.FillKeys, args).ConfigureAwait(false);
-        var outcome = (FillOutcome)(long)((RedisResult[])result!)[0];
-        if (outcome == FillOutcome.Stored)
-        {
-            await TrimAsync(keys, policy, headers.Length + body.Length).ConfigureAwait(false);
-        }
-
-        return outcome;
+        return (FillOutcome)(long)((RedisResult[])result!)[0];
     }
-
-    /// <summary>
-    /// Keeps the policy within <c>MaxEntries</c> and <c>MaxBytes</c> after a fill (a second script, so fill.lua stays
-    /// as it is). A failure is logged and dropped: the entry was stored, and every entry expires on its own.
-    /// </summary>
-    private async Task TrimAsync(CacheRequestKeys keys, ResponseCachePolicy policy, long bytes)
-    {
-        // The fill keys are the entry, the policy's eviction sequence, the URL and tag sets, then one epoch per set:
-        // the trim records the sets only.
-        var fillKeys = keys.FillKeys;
-        var entry = (string)fillKeys[0]!;
-        var sets = (fillKeys.Length - 2) / 2;
-        var args = new RedisValue[6 + sets];
-        args[0] = AfterHashTag(entry);
-        args[1] = bytes;
-        args[2] = policy.TimeToLiveMs + Math.Max(policy.StaleWhileRevalidateMs, policy.StaleIfErrorMs);
-        args[3] = policy.MaxEntries;
-        args[4] = policy.MaxBytes;
-        args[5] = _keys.Channel.ToString();
-        for (var i = 0; i < sets; i++)
-        {
-            args[6 + i] = AfterHashTag((string)fillKeys[2 + i]!);
-        }
-
-        var (index, meta) = _keys.Bound(policy);
-        try
-        {
-            await _runner.EvaluateAsync(TrimScript, [index, meta], args, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException)
-        {
-            Log.TrimFailed(_logger, policy.Name, ex);
-        }
-    }
-
-    private static string AfterHashTag(string key) => key[(key.IndexOf('}', StringComparison.Ordinal) + 1)..];
 
     /// <summary>
     /// Releases the lease without storing; <paramref name="passMs"/> &gt; 0 lets requests bypass leasing that long;

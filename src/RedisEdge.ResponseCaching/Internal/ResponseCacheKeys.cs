@@ -95,7 +95,6 @@ internal sealed class ResponseCacheKeys
             // the PathBase still selects the variant.
             var path = request.Path;
             var query = request.Query;
-            string? resource = null;
             if (policy.VaryByAllQuery && query.Count == 0)
             {
                 // The resource string of a path alone is "{length}:{lower-cased path};".
@@ -104,8 +103,9 @@ internal sealed class ResponseCacheKeys
             }
             else
             {
-                resource = ResourceString(policy, path, query);
-                writer.Append(resource);
+                // Composed in a second pooled buffer, in ResourceString's format; the string itself is made only if a
+                // fill needs the resource set's key.
+                AppendResource(ref writer, policy, path, query);
             }
 
             foreach (var header in policy.Headers)
@@ -143,7 +143,7 @@ internal sealed class ResponseCacheKeys
                 }
             }
 
-            return new CacheRequestKeys(entry, CachedSequence(policy), this, policy, resource, path, query, tags);
+            return new CacheRequestKeys(entry, CachedSequence(policy), this, policy, resource: null, path, query, tags);
         }
         finally
         {
@@ -188,6 +188,57 @@ internal sealed class ResponseCacheKeys
             {
                 ArrayPool<char>.Shared.Return(rentedChars);
             }
+        }
+    }
+
+    /// <summary>
+    /// Appends <see cref="ResourceString"/> of the URL to <paramref name="writer"/> as one value, without making the string
+    /// or sorting with LINQ: the query's keys are sorted in a pooled array. Query keys differ by more than case
+    /// (<see cref="QueryCollection"/> is case-insensitive), so each lower-cased key is its own group.
+    /// </summary>
+    private static void AppendResource(ref VariantWriter writer, ResponseCachePolicy policy, PathString path, IQueryCollection query)
+    {
+        var resource = new VariantWriter(256);
+        string[]? names = null;
+        try
+        {
+            resource.AppendLower(path.HasValue ? path.Value! : "/");
+            if (policy.VaryByAllQuery)
+            {
+                names = ArrayPool<string>.Shared.Rent(query.Count);
+                var count = 0;
+                foreach (var key in query.Keys)
+                {
+                    names[count++] = key.ToLowerInvariant();
+                }
+
+                var sorted = names.AsSpan(0, count);
+                sorted.Sort(StringComparer.Ordinal);
+                foreach (var key in sorted)
+                {
+                    resource.Append(key);
+                    resource.Append(query[key]);
+                }
+            }
+            else
+            {
+                foreach (var key in policy.QueryKeys)
+                {
+                    resource.Append(key);
+                    resource.Append(query[key]);
+                }
+            }
+
+            writer.Append(resource.Written);
+        }
+        finally
+        {
+            if (names is not null)
+            {
+                ArrayPool<string>.Shared.Return(names, clearArray: true);
+            }
+
+            resource.Dispose();
         }
     }
 

@@ -41,7 +41,7 @@ public sealed class ResponseCachingAllocationTests(RedisServerFixture redis, ITe
         }
 
         var plain = await MeasureAsync(requestDelegate, app.Services, multiplexer, "/plain/1");
-        foreach (var path in new[] { "/cached/1", "/cached/1?b=2&A=1&b=3" })
+        foreach (var (path, budget) in new[] { ("/cached/1", RedisHitBudget), ("/cached/1?b=2&A=1&b=3", RedisHitWithQueryBudget) })
         {
             var hit = await MeasureAsync(requestDelegate, app.Services, multiplexer, path);
 
@@ -49,7 +49,7 @@ public sealed class ResponseCachingAllocationTests(RedisServerFixture redis, ITe
             Assert.InRange(hit.RoundTrips, Requests, Requests + 2);
             var hitBytes = hit.BytesPerRequest - plain.BytesPerRequest;
             output.WriteLine($"Bytes per Redis hit of {path} over a plain request with the same body: {hitBytes:F0}.");
-            Assert.True(hitBytes <= RedisHitBudget, $"A Redis hit of {path} allocated {hitBytes:F0} B more than a plain request (budget {RedisHitBudget:N0} B).");
+            Assert.True(hitBytes <= budget, $"A Redis hit of {path} allocated {hitBytes:F0} B more than a plain request (budget {budget:N0} B).");
         }
     }
 
@@ -98,6 +98,13 @@ public sealed class ResponseCachingAllocationTests(RedisServerFixture redis, ITe
     /// 1 KB beyond the body) is not met yet.
     /// </summary>
     private const int RedisHitBudget = 3_900;
+
+    /// <summary>
+    /// The same hit with a query of three values: its parsing (which the plain endpoint never asks for) is counted too.
+    /// Measured 5,816 B while the variant's resource part was built with a StringBuilder and LINQ grouping and
+    /// sorting per hit, 4,408 B once composed in pooled buffers; the budget fails the former.
+    /// </summary>
+    private const int RedisHitWithQueryBudget = 4_800;
 
     /// <summary>
     /// A near-cache hit serves the held entry (no Redis, no copy of the body): issue 20's budget of about 1 KB. Measured
@@ -163,7 +170,9 @@ public sealed class ResponseCachingAllocationTests(RedisServerFixture redis, ITe
         context.Request.Method = HttpMethods.Get;
         context.Request.Scheme = "http";
         context.Request.Host = new HostString("localhost");
-        context.Request.Path = path;
+        var query = path.IndexOf('?', StringComparison.Ordinal);
+        context.Request.Path = query < 0 ? path : path[..query];
+        context.Request.QueryString = query < 0 ? QueryString.Empty : new QueryString(path[query..]);
         context.Connection.RemoteIpAddress = IPAddress.Loopback;
         context.Response.Body = Stream.Null;
         await pipeline(context);

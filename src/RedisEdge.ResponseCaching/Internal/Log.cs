@@ -27,9 +27,6 @@ internal static partial class Log
     [LoggerMessage(5007, LogLevel.Debug, "Giving up a fill lease for policy '{Policy}' failed; it expires on its own.", EventName = "AbandonFailed")]
     public static partial void AbandonFailed(ILogger logger, string policy, Exception exception);
 
-    [LoggerMessage(5050, LogLevel.Debug, "Keeping policy '{Policy}' within its MaxEntries and MaxBytes failed after a fill; its entries still expire on their own.", EventName = "TrimFailed")]
-    public static partial void TrimFailed(ILogger logger, string policy, Exception exception);
-
     [LoggerMessage(5008, LogLevel.Warning, "The origin failed for policy '{Policy}'; a stale entry was served instead (stale-if-error).", EventName = "ServedStaleOnError")]
     public static partial void ServedStaleOnError(ILogger logger, string policy, Exception? exception);
 

@@ -64,7 +64,7 @@ public abstract class ResponseCacheLookupCoalescingTests(RedisTestServer redis)
         Assert.Equal("id=7;render=1;user=anonymous", Assert.Single(bodies));
 
         // Without sharing, every request sends at least two lookups (the miss, then the one after the fill's message).
-        // The filler also sends its fill, trim and lease renewals; the bound leaves room for polls under load.
+        // The filler also sends its fill and lease renewals; the bound leaves room for polls under load.
         Assert.All(evals, n => Assert.InRange(n, 1, Requests / 5));
     }
 

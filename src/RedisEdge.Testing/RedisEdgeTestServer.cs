@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 using Garnet;
 
 namespace RedisEdge.Testing;
@@ -50,7 +51,22 @@ public sealed class RedisEdgeTestServer : IAsyncDisposable, IDisposable
     /// Starts a server; <paramref name="luaTransactionMode"/> off exists only so a test can show what the mode
     /// prevents (scripts interleaving), never for use.
     /// </summary>
-    internal static Task<RedisEdgeTestServer> StartAsync(bool luaTransactionMode, CancellationToken cancellationToken)
+    internal static async Task<RedisEdgeTestServer> StartAsync(bool luaTransactionMode, CancellationToken cancellationToken)
+    {
+        var server = Start(luaTransactionMode, cancellationToken);
+        try
+        {
+            await server.WarmUpAsync(cancellationToken).ConfigureAwait(false);
+            return server;
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
+    }
+
+    private static RedisEdgeTestServer Start(bool luaTransactionMode, CancellationToken cancellationToken)
     {
         // Garnet binds synchronously in Start(); the port is free when chosen but another process may take it before
         // Garnet binds, so a failed bind retries on a new port.
@@ -63,7 +79,7 @@ public sealed class RedisEdgeTestServer : IAsyncDisposable, IDisposable
             {
                 server = new GarnetServer(Arguments(port, luaTransactionMode));
                 server.Start();
-                return Task.FromResult(new RedisEdgeTestServer(server, port));
+                return new RedisEdgeTestServer(server, port);
             }
             catch (SocketException) when (attempt < StartAttempts)
             {
@@ -91,6 +107,34 @@ public sealed class RedisEdgeTestServer : IAsyncDisposable, IDisposable
         }
 
         return [.. arguments];
+    }
+
+    /// <summary>
+    /// Runs one script that reads the clock and writes and deletes a key. The first script a Garnet process runs
+    /// compiles its Lua path (hundreds of milliseconds on a busy machine), which would otherwise land on the app's
+    /// first request and can exceed a RedisEdge call's <c>Failure:Timeout</c>. It also proves the server answers.
+    /// </summary>
+    private async Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        const string Script = "redis.call('SET', KEYS[1], redis.call('TIME')[1]) return redis.call('DEL', KEYS[1])";
+        string[] command = ["EVAL", Script, "1", "{redisedge-testing}:warm-up"];
+        var request = new StringBuilder().Append(CultureInfo.InvariantCulture, $"*{command.Length}\r\n");
+        foreach (var part in command)
+        {
+            request.Append(CultureInfo.InvariantCulture, $"${Encoding.UTF8.GetByteCount(part)}\r\n{part}\r\n");
+        }
+
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, Port, cancellationToken).ConfigureAwait(false);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(request.ToString()), cancellationToken).ConfigureAwait(false);
+        var reply = new byte[256];
+        var read = await stream.ReadAsync(reply, cancellationToken).ConfigureAwait(false);
+        var answer = Encoding.UTF8.GetString(reply, 0, read);
+        if (!answer.StartsWith(":1", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"The embedded server on {Configuration} did not run a Lua script: {answer.Trim()}");
+        }
     }
 
     /// <summary>Stops the server; its data is gone.</summary>

@@ -100,6 +100,8 @@ public sealed class RedisEdgeTestServer : IAsyncDisposable, IDisposable
             "--port", port.ToString(CultureInfo.InvariantCulture),
             "--bind", IPAddress.Loopback.ToString(),
             "--lua",
+            // INFO commandstats, off by default in Garnet: tests count EVAL/EVALSHA calls with it, as on Redis.
+            "--commandstats-monitor",
         };
         if (luaTransactionMode)
         {

@@ -42,6 +42,26 @@ public sealed class RedisEdgeTestServerTests
         Assert.True((long)result[0] > 1_700_000_000, $"TIME returned {result[0]}");
     }
 
+    /// <summary>Garnet reports no command stats unless started with them; RedisEdge's round-trip tests count with them.</summary>
+    [Fact]
+    public async Task InfoCommandStats_CountsEvalsha_AsRedisDoes()
+    {
+        await using var server = await RedisEdgeTestServer.StartAsync();
+        var options = ConfigurationOptions.Parse(server.Configuration);
+        options.AllowAdmin = true;
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(options);
+        var db = redis.GetDatabase();
+        var script = LuaScript.Prepare("return redis.call('INCR', @key)");
+        await db.ScriptEvaluateAsync(script, new { key = (RedisKey)"{s}:n" }); // loads the script
+
+        var before = await EvalshaCallsAsync(redis);
+        await db.ScriptEvaluateAsync(script, new { key = (RedisKey)"{s}:n" });
+        await db.ScriptEvaluateAsync(script, new { key = (RedisKey)"{s}:n" });
+
+        Assert.Equal(2, await EvalshaCallsAsync(redis) - before);
+        Assert.Equal(3, (long)await db.StringGetAsync("{s}:n"));
+    }
+
     [Fact]
     public async Task ConcurrentReadModifyWriteScriptsOnOneKey_NeverInterleave_NoIncrementIsLost()
     {
@@ -88,6 +108,13 @@ public sealed class RedisEdgeTestServerTests
 
         using var listener = new TcpListener(IPAddress.Loopback, first.Port);
         listener.Start();
+    }
+
+    private static async Task<long> EvalshaCallsAsync(ConnectionMultiplexer redis)
+    {
+        var stats = (await redis.GetServer(redis.GetEndPoints()[0]).InfoAsync("commandstats")).SelectMany(g => g).ToList();
+        var evalsha = stats.SingleOrDefault(kv => kv.Key == "cmdstat_evalsha").Value; // calls=2,usec=...; absent before the first
+        return evalsha is null ? 0 : long.Parse(evalsha.Split(',')[0]["calls=".Length..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static async Task<long> RunConcurrentIncrementsAsync(string configuration)

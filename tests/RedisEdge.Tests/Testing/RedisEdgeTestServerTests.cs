@@ -42,6 +42,21 @@ public sealed class RedisEdgeTestServerTests
         Assert.True((long)result[0] > 1_700_000_000, $"TIME returned {result[0]}");
     }
 
+    /// <summary>The first script a Garnet process runs is slow; StartAsync runs one so an app's first request is not it.</summary>
+    [Fact]
+    public async Task StartAsync_ReturnsAfterTheServerHasRunAScript()
+    {
+        await using var server = await RedisEdgeTestServer.StartAsync();
+        var options = ConfigurationOptions.Parse(server.Configuration);
+        options.AllowAdmin = true;
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(options);
+
+        var stats = (await redis.GetServer(redis.GetEndPoints()[0]).InfoAsync("commandstats")).SelectMany(g => g).ToList();
+
+        Assert.StartsWith("calls=1,", Assert.Single(stats, kv => kv.Key == "cmdstat_eval").Value, StringComparison.Ordinal);
+        Assert.False(await redis.GetDatabase().KeyExistsAsync("{redisedge-testing}:warm-up"));
+    }
+
     /// <summary>Garnet reports no command stats unless started with them; RedisEdge's round-trip tests count with them.</summary>
     [Fact]
     public async Task InfoCommandStats_CountsEvalsha_AsRedisDoes()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs the six RedisEdge packages (and their .snupkg symbol packages) into a folder.
+# Packs the RedisEdge packages (the six feature packages and RedisEdge.Testing, with their .snupkg symbol packages) into a folder.
 # Usage: scripts/pack.sh [output folder, default artifacts/packages] [version suffix, default none]
 # The version comes from Directory.Build.props (VersionPrefix); a suffix (e.g. local.20261206120000) makes a local
 # pack that never collides with a copy of the same version already in the NuGet cache.

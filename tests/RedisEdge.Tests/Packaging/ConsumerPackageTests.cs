@@ -29,7 +29,7 @@ public sealed class ConsumerPackageTests : IAsyncLifetime
 #endif
 
     private static readonly string[] Packages =
-        ["RedisEdge.Core", "RedisEdge.Sessions", "RedisEdge.RateLimiting", "RedisEdge.Idempotency", "RedisEdge.ResponseCaching", "RedisEdge.OpenTelemetry"];
+        ["RedisEdge.Core", "RedisEdge.Sessions", "RedisEdge.RateLimiting", "RedisEdge.Idempotency", "RedisEdge.ResponseCaching", "RedisEdge.OpenTelemetry", "RedisEdge.Testing"];
 
     private readonly string _work = Directory.CreateTempSubdirectory("redisedge-consumer-").FullName;
     private RedisServerProcess? _redis;
@@ -53,6 +53,7 @@ public sealed class ConsumerPackageTests : IAsyncLifetime
         }
 
         AssertPackage(feed, "RedisEdge.Idempotency", version, expectedDependencies: ["RedisEdge.Core"]);
+        AssertPackage(feed, "RedisEdge.Testing", version, expectedDependencies: ["Microsoft.Garnet"]);
         AssertPackage(feed, "RedisEdge.Core", version, expectedDependencies: ["StackExchange.Redis", "Microsoft.Extensions.Caching.StackExchangeRedis"]);
 
         var app = Path.Combine(_work, "app");

@@ -232,6 +232,7 @@ public abstract class ResponseCachingFleetTests(RedisTestServer redis)
 
 /// <summary>The same tests on one <c>redis-server</c>.</summary>
 [Collection(RedisCollection.Name)]
+[Trait(ParityTrait.Name, ParityTrait.Value)]
 public sealed class ResponseCachingFleetTestsOnSingleNode(RedisServerFixture redis) : ResponseCachingFleetTests(redis);
 
 /// <summary>The same tests on a six-node Redis Cluster (every key of a policy in one slot, pub/sub across nodes).</summary>

@@ -14,13 +14,6 @@ internal static class SampleOrders
 
     public static IRedisEdgeBuilder AddSampleIdempotency(this IRedisEdgeBuilder builder) => builder.AddIdempotency();
 
-    /// <summary>The idempotency middleware, placed before rate limiting (Program.cs): replays are never rate limited.</summary>
-    public static WebApplication UseSampleIdempotency(this WebApplication app)
-    {
-        app.UseRedisIdempotency();
-        return app;
-    }
-
     public static WebApplication MapSampleOrders(this WebApplication app)
     {
         var instance = app.Configuration["Sample:InstanceName"] is { Length: > 0 } name ? name : $"{Environment.MachineName}-{Environment.ProcessId}";

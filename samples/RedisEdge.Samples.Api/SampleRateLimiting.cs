@@ -37,10 +37,9 @@ internal static class SampleRateLimiting
         return builder.AddRateLimiting();
     }
 
-    /// <summary>Rate limiting and its endpoints; <c>UseForwardedHeaders</c> must already have run (Program.cs).</summary>
+    /// <summary>One endpoint per algorithm (the middleware is placed in Program.cs, after UseForwardedHeaders).</summary>
     public static WebApplication MapSampleRateLimiting(this WebApplication app)
     {
-        app.UseRedisRateLimiting();
         var group = app.MapGroup("/rate-limit");
         group.MapGet("/fixed-window", () => "fixed window: accepted").RequireRateLimit("fixed-window");
         group.MapGet("/sliding-log", () => "sliding log: accepted").RequireRateLimit("sliding-log");

@@ -48,7 +48,6 @@ public static class RedisIdempotencyBuilderExtensions
             options.Configure(configure);
         }
 
-        options.ValidateOnStart();
         services.AddSingleton<IValidateOptions<RedisIdempotencyOptions>, RedisIdempotencyOptionsValidator>();
         services.AddSingleton(sp => new IdempotencySection(section ?? RedisEdgeConfiguration.GetSection(builder, sp, RedisIdempotencyDefaults.SectionName)));
         services.TryAddSingleton(TimeProvider.System);
@@ -56,7 +55,7 @@ public static class RedisIdempotencyBuilderExtensions
         services.AddSingleton<IdempotencyPolicyProvider>();
         services.AddSingleton<IdempotencyStore>();
         services.AddSingleton<IdempotencyExecutor>();
-        services.AddSingleton<IStartupFilter, IdempotencyEndpointValidator>();
+        services.AddSingleton<IRedisEdgeEndpointCheck, IdempotencyEndpointValidator>();
         services.AddSingleton<IStartupFilter, IdempotencyRequestBuffering>();
         return builder;
     }

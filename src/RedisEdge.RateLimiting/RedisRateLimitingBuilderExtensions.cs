@@ -49,7 +49,6 @@ public static class RedisRateLimitingBuilderExtensions
             options.Configure(configure);
         }
 
-        options.ValidateOnStart();
         services.AddSingleton<IValidateOptions<RedisRateLimitingOptions>, RedisRateLimitingOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<RateLimitingMetrics>();
@@ -57,7 +56,7 @@ public static class RedisRateLimitingBuilderExtensions
         services.AddSingleton<LocalFallbackLimiter>();
         services.AddSingleton<RateLimitPolicyProvider>();
         services.AddSingleton<RedisRateLimiter>();
-        services.AddSingleton<IStartupFilter, RateLimitEndpointValidator>();
+        services.AddSingleton<IRedisEdgeEndpointCheck, RateLimitEndpointValidator>();
         services.AddSingleton(sp => new RateLimitingSection(section ?? RedisEdgeConfiguration.GetSection(builder, sp, RedisRateLimitingDefaults.SectionName)));
         return builder;
     }

@@ -49,7 +49,6 @@ public static class RedisResponseCachingBuilderExtensions
             options.Configure(configure);
         }
 
-        options.ValidateOnStart();
         services.AddSingleton<IValidateOptions<RedisResponseCachingOptions>, RedisResponseCachingOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new ResponseCachingSection(section ?? RedisEdgeConfiguration.GetSection(builder, sp, RedisResponseCachingDefaults.SectionName)));
@@ -59,10 +58,9 @@ public static class RedisResponseCachingBuilderExtensions
         services.AddSingleton<ResponseCacheStore>();
         services.AddSingleton<LookupCoalescer>();
         services.AddSingleton<NearCache>();
-        services.AddSingleton<ResponseCacheEvents>();
-        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ResponseCacheEvents>());
+        RedisEdgeHostedService<ResponseCacheEvents>.Register(services);
         services.AddSingleton<IRedisResponseCache, RedisResponseCache>();
-        services.AddSingleton<IStartupFilter, ResponseCacheEndpointValidator>();
+        services.AddSingleton<IRedisEdgeEndpointCheck, ResponseCacheEndpointValidator>();
         return builder;
     }
 

@@ -48,7 +48,6 @@ public static class RedisSessionsBuilderExtensions
 
         services.AddSingleton<RedisSessionsMarker>();
         RedisEdgeMiddlewareGuard.Register(services, Guard);
-        options.ValidateOnStart();
         services.AddSingleton<IValidateOptions<RedisSessionOptions>, RedisSessionOptionsValidator>();
         services.TryAddSingleton<RedisSessionTelemetry>();
         services.TryAddSingleton<RedisSessionStore>();

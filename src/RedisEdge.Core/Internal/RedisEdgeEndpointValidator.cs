@@ -1,7 +1,4 @@
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -9,42 +6,65 @@ namespace RedisEdge.Internal;
 
 /// <summary>
 /// Fails start-up when an endpoint's RedisEdge metadata is invalid (it names a policy that is not defined, say),
-/// instead of finding out on the endpoint's first request. Each feature says what is wrong with one endpoint; the
-/// errors of every endpoint are reported together, under the feature's configuration path.
+/// instead of finding out on the endpoint's first request. Each feature says what is wrong with one endpoint;
+/// <see cref="RedisEdgeStartupReport"/> reports the errors of every endpoint with every configuration error.
 /// </summary>
 /// <remarks>
-/// A startup filter rather than a hosted service: hosted services start before the request pipeline (and so the
-/// endpoint data sources) is built; a startup filter runs right after it, still inside the host's start.
+/// Endpoints are checked even when the feature's configuration is invalid, against the options as bound (without
+/// their validation), so a misspelt setting and an endpoint naming an undefined policy are reported in one start.
 /// </remarks>
-internal abstract class RedisEdgeEndpointValidator<TOptions>(RedisEdgeSectionPath<TOptions> section) : IStartupFilter
+internal abstract class RedisEdgeEndpointValidator<TOptions>(IServiceProvider services, RedisEdgeSectionPath<TOptions> section) : IRedisEdgeEndpointCheck
     where TOptions : class
 {
     /// <summary>The feature's configuration section, such as <c>RedisEdge:RateLimiting</c>.</summary>
     protected string SectionPath => section.Path;
 
-    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+    public void Check(IReadOnlyList<Endpoint> endpoints, List<string> errors)
     {
-        next(app);
-        if (app.ApplicationServices.GetService<EndpointDataSource>() is { } source)
+        if (Options(out var valid) is not { } options)
         {
-            Validate(source.Endpoints);
+            return;
         }
-    };
 
-    internal void Validate(IReadOnlyList<Endpoint> endpoints)
-    {
-        var errors = new List<string>();
         foreach (var endpoint in endpoints)
         {
-            Validate(endpoint, errors);
-        }
-
-        if (errors.Count > 0)
-        {
-            throw new OptionsValidationException(section.Path, typeof(TOptions), errors.Distinct());
+            Validate(endpoint, options, valid, errors);
         }
     }
 
-    /// <summary>Adds what is wrong with <paramref name="endpoint"/>'s metadata to <paramref name="errors"/>.</summary>
-    protected abstract void Validate(Endpoint endpoint, List<string> errors);
+    /// <summary>
+    /// Adds what is wrong with <paramref name="endpoint"/>'s metadata to <paramref name="errors"/>. When
+    /// <paramref name="optionsValid"/> is false the options failed validation (their errors are reported already).
+    /// </summary>
+    protected abstract void Validate(Endpoint endpoint, TOptions options, bool optionsValid, List<string> errors);
+
+    /// <summary>The current options; when they fail validation, the options as bound; null when they cannot be bound.</summary>
+    private TOptions? Options(out bool valid)
+    {
+        valid = true;
+        try
+        {
+            return services.GetRequiredService<IOptionsMonitor<TOptions>>().Get(Microsoft.Extensions.Options.Options.DefaultName);
+        }
+        catch (OptionsValidationException)
+        {
+            valid = false;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+
+        try
+        {
+            var unvalidated = new OptionsFactory<TOptions>(
+                services.GetServices<IConfigureOptions<TOptions>>(),
+                services.GetServices<IPostConfigureOptions<TOptions>>());
+            return unvalidated.Create(Microsoft.Extensions.Options.Options.DefaultName);
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
 }

@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Options;
 using RedisEdge.Internal;
 
 namespace RedisEdge.Idempotency.Internal;
@@ -9,12 +8,11 @@ namespace RedisEdge.Idempotency.Internal;
 /// effective settings invalid, instead of finding out on the endpoint's first request.
 /// </summary>
 internal sealed class IdempotencyEndpointValidator(
-    IOptionsMonitor<RedisIdempotencyOptions> options,
-    RedisEdgeSectionPath<RedisIdempotencyOptions> section) : RedisEdgeEndpointValidator<RedisIdempotencyOptions>(section)
+    IServiceProvider services,
+    RedisEdgeSectionPath<RedisIdempotencyOptions> section) : RedisEdgeEndpointValidator<RedisIdempotencyOptions>(services, section)
 {
-    protected override void Validate(Endpoint endpoint, List<string> errors)
+    protected override void Validate(Endpoint endpoint, RedisIdempotencyOptions current, bool optionsValid, List<string> errors)
     {
-        var current = options.CurrentValue;
         if (endpoint.Metadata.GetMetadata<IdempotentAttribute>() is not { } attribute)
         {
             return;
@@ -25,6 +23,12 @@ internal sealed class IdempotencyEndpointValidator(
         if (attribute.Policy is { } policyName && !current.Policies.TryGetValue(policyName, out policy))
         {
             errors.Add($"{name} uses idempotency policy '{policyName}', which is not defined under {SectionPath}:Policies.");
+            return;
+        }
+
+        if (!optionsValid)
+        {
+            // The effective settings would repeat the configuration's own errors under every endpoint's name.
             return;
         }
 

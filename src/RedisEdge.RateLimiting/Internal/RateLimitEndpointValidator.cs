@@ -1,17 +1,16 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Options;
 using RedisEdge.Internal;
 
 namespace RedisEdge.RateLimiting.Internal;
 
 /// <summary>Fails start-up when an endpoint names a rate-limit policy that is not defined.</summary>
 internal sealed class RateLimitEndpointValidator(
-    IOptionsMonitor<RedisRateLimitingOptions> options,
-    RedisEdgeSectionPath<RedisRateLimitingOptions> section) : RedisEdgeEndpointValidator<RedisRateLimitingOptions>(section)
+    IServiceProvider services,
+    RedisEdgeSectionPath<RedisRateLimitingOptions> section) : RedisEdgeEndpointValidator<RedisRateLimitingOptions>(services, section)
 {
-    protected override void Validate(Endpoint endpoint, List<string> errors)
+    protected override void Validate(Endpoint endpoint, RedisRateLimitingOptions options, bool optionsValid, List<string> errors)
     {
-        var policies = options.CurrentValue.Policies;
+        var policies = options.Policies;
         foreach (var attribute in endpoint.Metadata.GetOrderedMetadata<RateLimitAttribute>())
         {
             if (!policies.Keys.Contains(attribute.PolicyName, StringComparer.OrdinalIgnoreCase))

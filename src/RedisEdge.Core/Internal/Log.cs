@@ -26,4 +26,10 @@ internal static partial class Log
 
     [LoggerMessage(6, LogLevel.Error, "RedisEdge configuration error: {Script} for {Feature} was refused for its shape, by StackExchange.Redis before sending it or by Redis (CROSSSLOT: keys in different cluster slots). This is not a Redis outage and will repeat on every such request until the configuration is fixed. Further occurrences of this error are logged at Debug level.", EventName = "ClientCommandError")]
     public static partial void ClientCommandError(ILogger logger, string script, string feature, Exception exception);
+
+    [LoggerMessage(7, LogLevel.Warning, "Health check {Name}: Redis did not answer PING ({Reason}). Logged again only once a probe has been answered.", EventName = "HealthProbeFailed")]
+    public static partial void HealthProbeFailed(ILogger logger, string name, string reason, Exception? exception);
+
+    [LoggerMessage(8, LogLevel.Information, "Health check {Name}: Redis answers PING again.", EventName = "HealthProbeRecovered")]
+    public static partial void HealthProbeRecovered(ILogger logger, string name);
 }

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace RedisEdge.Internal;
 
-/// <summary>Core log messages; event ids 1-99.</summary>
+/// <summary>Core log messages; event ids 1-999 (the scheme is in docs/telemetry.md).</summary>
 /// <remarks>
 /// A Redis outage fails every request, so per-call failures are not logged: the breaker logs its transitions
 /// (opened, probe failed, closed) and the rest is counted in <c>redisedge.script.failures</c>.

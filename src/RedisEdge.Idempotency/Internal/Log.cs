@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace RedisEdge.Idempotency.Internal;
 
-/// <summary>Idempotency logs, event ids 4000-4099.</summary>
+/// <summary>Idempotency logs, event ids 4000-4999 (the scheme is in docs/telemetry.md).</summary>
 internal static partial class Log
 {
     [LoggerMessage(4000, LogLevel.Debug, "Idempotency could not reach Redis for policy '{Policy}'; the request was {Outcome} ({Mode}).", EventName = "RedisFailed")]

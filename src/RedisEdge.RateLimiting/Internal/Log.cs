@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace RedisEdge.RateLimiting.Internal;
 
-/// <summary>Rate limiting logs, event ids 3000-3099.</summary>
+/// <summary>Rate limiting logs, event ids 3000-3999 (the scheme is in docs/telemetry.md).</summary>
 /// <remarks>
 /// Nothing here is logged above Debug once per request: during an outage Core's script runner logs each breaker
 /// transition once and the decisions counter counts <c>redis-error</c>; an undefined policy is reported once per

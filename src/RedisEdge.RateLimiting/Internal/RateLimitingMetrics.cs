@@ -6,13 +6,21 @@ namespace RedisEdge.RateLimiting.Internal;
 /// <summary>The feature's meter, activity source and instruments (one per application, a DI singleton).</summary>
 internal sealed class RateLimitingMetrics : IDisposable
 {
-    public RateLimitingMetrics(IMeterFactory meterFactory)
+    private readonly TimeProvider _timeProvider;
+
+    public RateLimitingMetrics(IMeterFactory meterFactory, TimeProvider timeProvider)
     {
+        _timeProvider = timeProvider;
         Telemetry = new RedisFeatureTelemetry(meterFactory, RedisRateLimitingDefaults.MeterName);
-        Decisions = Telemetry.Meter.CreateCounter<long>(
-            RedisRateLimitingDefaults.DecisionsInstrument,
+        Requests = Telemetry.Meter.CreateCounter<long>(
+            RedisRateLimitingDefaults.RequestsInstrument,
             unit: "{request}",
-            description: "Rate-limit decisions per policy and result.");
+            description: "Rate-limited requests, per deciding policy and result.");
+        RequestDuration = Telemetry.Meter.CreateHistogram<double>(
+            RedisRateLimitingDefaults.RequestDurationInstrument,
+            unit: "s",
+            description: "Time from a policy's decision starting to its result, per policy and result.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
         QueueDelay = Telemetry.Meter.CreateHistogram<double>(
             RedisRateLimitingDefaults.QueueDelayInstrument,
             unit: "s",
@@ -31,20 +39,28 @@ internal sealed class RateLimitingMetrics : IDisposable
 
     public Histogram<int> CoalescedRequests { get; }
 
-    public Counter<long> Decisions { get; }
+    public Counter<long> Requests { get; }
+
+    public Histogram<double> RequestDuration { get; }
 
     public Histogram<double> QueueDelay { get; }
 
     public Counter<long> Refunds { get; }
 
-    public void Record(string policy, RedisRateLimitResult result)
+    /// <summary>Counts <paramref name="decision"/>'s policy for its request with <paramref name="result"/>, and how long it took.</summary>
+    public void Record(PolicyDecision decision, RedisRateLimitResult result)
     {
-        if (Decisions.Enabled)
+        if (!Requests.Enabled && !RequestDuration.Enabled)
         {
-            Decisions.Add(
-                1,
-                new KeyValuePair<string, object?>(RedisRateLimitingDefaults.PolicyTag, policy),
-                new KeyValuePair<string, object?>(RedisRateLimitingDefaults.ResultTag, ResultName(result)));
+            return;
+        }
+
+        var policy = new KeyValuePair<string, object?>(RedisRateLimitingDefaults.PolicyTag, decision.Policy.Name);
+        var tag = new KeyValuePair<string, object?>(RedisRateLimitingDefaults.ResultTag, ResultName(result));
+        Requests.Add(1, policy, tag);
+        if (RequestDuration.Enabled)
+        {
+            RequestDuration.Record(_timeProvider.GetElapsedTime(decision.Started).TotalSeconds, policy, tag);
         }
     }
 
@@ -79,12 +95,12 @@ internal sealed class RateLimitingMetrics : IDisposable
     {
         RedisRateLimitResult.Allowed => "allowed",
         RedisRateLimitResult.Rejected => "rejected",
-        RedisRateLimitResult.ShadowRejected => "shadow-rejected",
-        RedisRateLimitResult.LocalDeny => "local-deny",
+        RedisRateLimitResult.ShadowRejected => "shadow_rejected",
+        RedisRateLimitResult.LocalDeny => "local_deny",
         RedisRateLimitResult.Denied => "denied",
-        RedisRateLimitResult.FallbackAllowed => "fallback-allowed",
-        RedisRateLimitResult.FallbackRejected => "fallback-rejected",
-        _ => "redis-error",
+        RedisRateLimitResult.FallbackAllowed => "fallback_allowed",
+        RedisRateLimitResult.FallbackRejected => "fallback_rejected",
+        _ => "redis_error",
     };
 
     public void Dispose() => Telemetry.Dispose();

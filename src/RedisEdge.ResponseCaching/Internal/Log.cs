@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace RedisEdge.ResponseCaching.Internal;
 
-/// <summary>Response caching logs, event ids 5000-5099.</summary>
+/// <summary>Response caching logs, event ids 5000-5999 (the scheme is in docs/telemetry.md).</summary>
 /// <remarks>
 /// During a Redis outage every cached request fails its lookup; those failures are Debug and counted in
 /// <c>redisedge.response_caching.bypasses</c>, and the breaker logs its transitions once.

@@ -342,7 +342,7 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
         var settings = new Dictionary<string, string?>().Policy("shadow", RedisRateLimitAlgorithm.FixedWindow, 1, Hour, ("Mode", "Shadow"));
         await using var fleet = await RateLimitTestApp.StartAsync(redis, settings, (app, _) => app.MapGet("/s", () => "ok").RequireRateLimit("shadow"));
         var metrics = fleet[0].Services.GetRequiredService<RateLimitingMetrics>();
-        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.DecisionsInstrument);
+        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.RequestsInstrument);
 
         for (var i = 0; i < 4; i++)
         {
@@ -350,7 +350,7 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
         }
 
         var results = decisions.Measurements.Select(m => (string)m.Tags[RedisRateLimitingDefaults.ResultTag]!).ToList();
-        Assert.Equal(["allowed", "shadow-rejected", "shadow-rejected", "shadow-rejected"], results);
+        Assert.Equal(["allowed", "shadow_rejected", "shadow_rejected", "shadow_rejected"], results);
         Assert.All(decisions.Measurements, m => Assert.Equal("shadow", m.Tags[RedisRateLimitingDefaults.PolicyTag]));
     }
 
@@ -366,8 +366,9 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
             app.MapGet("/q", () => "ok").RequireRateLimit("queue");
         });
         var metrics = fleet[0].Services.GetRequiredService<RateLimitingMetrics>();
-        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.DecisionsInstrument);
+        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.RequestsInstrument);
         using var delays = new MeasurementRecorder<double>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.QueueDelayInstrument);
+        using var durations = new MeasurementRecorder<double>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.RequestDurationInstrument);
 
         for (var i = 0; i < 3; i++)
         {
@@ -380,7 +381,14 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
 
         var fw = decisions.Measurements.Where(m => (string)m.Tags[RedisRateLimitingDefaults.PolicyTag]! == "fw")
             .Select(m => (string)m.Tags[RedisRateLimitingDefaults.ResultTag]!).ToList();
-        Assert.Equal(["allowed", "rejected", "local-deny"], fw);
+        Assert.Equal(["allowed", "rejected", "local_deny"], fw);
+
+        // The duration histogram has one measurement per counted request, with the same policy and result.
+        static string Key(Dictionary<string, object?> tags) => $"{tags[RedisRateLimitingDefaults.PolicyTag]}/{tags[RedisRateLimitingDefaults.ResultTag]}";
+        Assert.Equal(
+            decisions.Measurements.Select(m => Key(m.Tags)).Order(StringComparer.Ordinal),
+            durations.Measurements.Select(m => Key(m.Tags)).Order(StringComparer.Ordinal));
+        Assert.All(durations.Measurements, m => Assert.True(m.Value >= 0));
         Assert.Equal(2, delays.Measurements.Count);
         Assert.Contains(delays.Measurements, m => m.Value > 0);
         Assert.All(delays.Measurements, m => Assert.InRange(m.Value, 0, 1));
@@ -568,7 +576,7 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
             app.MapGet("/closed", () => "ok").RequireRateLimit("closed");
         });
         var metrics = fleet[0].Services.GetRequiredService<RateLimitingMetrics>();
-        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.DecisionsInstrument);
+        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.RequestsInstrument);
 
         for (var i = 0; i < 3; i++)
         {
@@ -580,7 +588,7 @@ public sealed class RateLimitingMiddlewareTests(RedisServerFixture redis)
         Assert.True(closed.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), "A FailClosed 503 carries Retry-After.");
         Assert.Equal("application/problem+json", closed.Content.Headers.ContentType?.MediaType);
         Assert.Equal("closed", JsonDocument.Parse(await closed.Content.ReadAsStringAsync()).RootElement.GetProperty("policies")[0].GetString());
-        Assert.All(decisions.Measurements, m => Assert.Equal("redis-error", m.Tags[RedisRateLimitingDefaults.ResultTag]));
+        Assert.All(decisions.Measurements, m => Assert.Equal("redis_error", m.Tags[RedisRateLimitingDefaults.ResultTag]));
         Assert.Equal(4, decisions.Measurements.Count);
     }
 

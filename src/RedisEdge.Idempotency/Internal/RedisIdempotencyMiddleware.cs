@@ -70,16 +70,18 @@ internal sealed class RedisIdempotencyMiddleware
 
     private async Task InvokeIdempotentAsync(HttpContext context, IdempotencyPolicySet set, IdempotencyPolicy policy)
     {
+        var started = _metrics.Requests.Start();
         var fields = context.Request.Headers[policy.HeaderName];
         if (fields.Count == 0)
         {
             if (!policy.KeyRequired)
             {
+                _metrics.Requests.Record(policy.Name, "no_key", started);
                 await _next(context).ConfigureAwait(false);
                 return;
             }
 
-            await RejectAsync(context, policy, "missing_key", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.KeyMissingProblemType, "Idempotency key missing",
+            await RejectAsync(context, policy, started, "missing_key", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.KeyMissingProblemType, "Idempotency key missing",
                 $"This endpoint requires an '{policy.HeaderName}' request header.").ConfigureAwait(false);
             return;
         }
@@ -88,14 +90,14 @@ internal sealed class RedisIdempotencyMiddleware
         var key = string.Empty;
         if (fields.Count > 1 || !IdempotencyKeyParser.TryParse(fields[0], out key, out error))
         {
-            await RejectAsync(context, policy, "invalid_key", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.KeyInvalidProblemType, "Invalid idempotency key",
+            await RejectAsync(context, policy, started, "invalid_key", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.KeyInvalidProblemType, "Invalid idempotency key",
                 error ?? $"The request carries more than one '{policy.HeaderName}' header.").ConfigureAwait(false);
             return;
         }
 
         if (CallerScope.Resolve(context, policy) is not { } scope)
         {
-            await RejectAsync(context, policy, "unidentified_caller", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.CallerUnidentifiedProblemType, "Caller not identified",
+            await RejectAsync(context, policy, started, "unidentified_caller", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.CallerUnidentifiedProblemType, "Caller not identified",
                 policy.Scope == RedisIdempotencyScope.Header
                     ? $"Idempotency keys on this endpoint are scoped by the '{policy.ScopeHeaderName}' header, which the request lacks."
                     : "Idempotency keys on this endpoint are scoped by caller, and the request does not identify one.").ConfigureAwait(false);
@@ -105,7 +107,7 @@ internal sealed class RedisIdempotencyMiddleware
         var fingerprint = await RequestFingerprint.ComputeAsync(context, set.FingerprintHeaders, policy.MaxRequestBodySize, context.RequestAborted).ConfigureAwait(false);
         if (fingerprint is null)
         {
-            await RejectAsync(context, policy, "request_too_large", StatusCodes.Status413PayloadTooLarge, RedisIdempotencyDefaults.RequestTooLargeProblemType, "Request body too large",
+            await RejectAsync(context, policy, started, "request_too_large", StatusCodes.Status413PayloadTooLarge, RedisIdempotencyDefaults.RequestTooLargeProblemType, "Request body too large",
                 $"Requests with an idempotency key may carry at most {policy.MaxRequestBodySize} bytes of body on this endpoint.").ConfigureAwait(false);
             return;
         }
@@ -125,6 +127,7 @@ internal sealed class RedisIdempotencyMiddleware
         {
             // The client went away while the claim was in Redis: it may still land and hold the key for a lease.
             ReleaseAbandonedClaim(redisKey, owner, policy);
+            _metrics.Requests.Record(policy.Name, "aborted", started);
             return;
         }
         catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException)
@@ -136,6 +139,7 @@ internal sealed class RedisIdempotencyMiddleware
                 ReleaseAbandonedClaim(redisKey, owner, policy);
             }
 
+            _metrics.Requests.Record(policy.Name, _store.Runner.Policy.Mode == RedisFailureMode.FailOpen ? "fail_open" : "store_unavailable", started);
             await OnRedisFailureAsync(context, policy, ex).ConfigureAwait(false);
             return;
         }
@@ -144,11 +148,13 @@ internal sealed class RedisIdempotencyMiddleware
         {
             case ClaimOutcome.Completed:
                 IdempotencyMetrics.Add(_metrics.Replays, policy.Name);
+                _metrics.Requests.Record(policy.Name, "replayed", started);
                 await claim.Response!.WriteAsync(context.Response, set.ReplayHeaders, context.RequestAborted).ConfigureAwait(false);
                 return;
 
             case ClaimOutcome.Mismatch:
                 IdempotencyMetrics.Add(_metrics.Mismatches, policy.Name);
+                _metrics.Requests.Record(policy.Name, "mismatch", started);
                 await RedisEdgeProblems.WriteAsync(context, new ProblemDetails
                 {
                     Type = RedisIdempotencyDefaults.KeyReusedProblemType,
@@ -160,6 +166,7 @@ internal sealed class RedisIdempotencyMiddleware
 
             case ClaimOutcome.InFlight:
                 IdempotencyMetrics.Add(_metrics.Conflicts, policy.Name);
+                _metrics.Requests.Record(policy.Name, "conflict", started);
                 var seconds = RedisEdgeProblems.RetryAfterSeconds(TimeSpan.FromMilliseconds(claim.RemainingMs));
                 context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
                 await RedisEdgeProblems.WriteAsync(context, new ProblemDetails
@@ -173,6 +180,7 @@ internal sealed class RedisIdempotencyMiddleware
 
             case ClaimOutcome.OutcomeUnknown:
                 IdempotencyMetrics.Add(_metrics.OutcomeUnknown, policy.Name, "answered");
+                _metrics.Requests.Record(policy.Name, "outcome_unknown", started);
                 await RedisEdgeProblems.WriteAsync(context, new ProblemDetails
                 {
                     Type = RedisIdempotencyDefaults.OutcomeUnknownProblemType,
@@ -188,6 +196,7 @@ internal sealed class RedisIdempotencyMiddleware
                 break;
         }
 
+        _metrics.Requests.Record(policy.Name, "executed", started);
         await _executor.ExecuteAsync(context, _next, set, policy, redisKey, owner, key, scope, claim).ConfigureAwait(false);
     }
 
@@ -269,9 +278,10 @@ internal sealed class RedisIdempotencyMiddleware
             problem => problem.Type = RedisIdempotencyDefaults.StoreUnavailableProblemType).ConfigureAwait(false);
     }
 
-    private Task RejectAsync(HttpContext context, IdempotencyPolicy policy, string reason, int status, string type, string title, string detail)
+    private Task RejectAsync(HttpContext context, IdempotencyPolicy policy, long started, string reason, int status, string type, string title, string detail)
     {
         IdempotencyMetrics.Add(_metrics.Rejected, policy.Name, reason);
+        _metrics.Requests.Record(policy.Name, "rejected", started);
         return RedisEdgeProblems.WriteAsync(context, new ProblemDetails { Type = type, Status = status, Title = title, Detail = detail });
     }
 }

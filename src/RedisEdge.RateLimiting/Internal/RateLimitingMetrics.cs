@@ -6,21 +6,16 @@ namespace RedisEdge.RateLimiting.Internal;
 /// <summary>The feature's meter, activity source and instruments (one per application, a DI singleton).</summary>
 internal sealed class RateLimitingMetrics : IDisposable
 {
-    private readonly TimeProvider _timeProvider;
-
     public RateLimitingMetrics(IMeterFactory meterFactory, TimeProvider timeProvider)
     {
-        _timeProvider = timeProvider;
         Telemetry = new RedisFeatureTelemetry(meterFactory, RedisRateLimitingDefaults.MeterName);
-        Requests = Telemetry.Meter.CreateCounter<long>(
+        Requests = new RedisFeatureRequests(
+            Telemetry.Meter,
+            timeProvider,
             RedisRateLimitingDefaults.RequestsInstrument,
-            unit: "{request}",
-            description: "Rate-limited requests, per deciding policy and result.");
-        RequestDuration = Telemetry.Meter.CreateHistogram<double>(
             RedisRateLimitingDefaults.RequestDurationInstrument,
-            unit: "s",
-            description: "Time from a policy's decision starting to its result, per policy and result.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
+            RedisRateLimitingDefaults.PolicyTag,
+            RedisRateLimitingDefaults.ResultTag);
         QueueDelay = Telemetry.Meter.CreateHistogram<double>(
             RedisRateLimitingDefaults.QueueDelayInstrument,
             unit: "s",
@@ -39,30 +34,15 @@ internal sealed class RateLimitingMetrics : IDisposable
 
     public Histogram<int> CoalescedRequests { get; }
 
-    public Counter<long> Requests { get; }
-
-    public Histogram<double> RequestDuration { get; }
+    public RedisFeatureRequests Requests { get; }
 
     public Histogram<double> QueueDelay { get; }
 
     public Counter<long> Refunds { get; }
 
     /// <summary>Counts <paramref name="decision"/>'s policy for its request with <paramref name="result"/>, and how long it took.</summary>
-    public void Record(PolicyDecision decision, RedisRateLimitResult result)
-    {
-        if (!Requests.Enabled && !RequestDuration.Enabled)
-        {
-            return;
-        }
-
-        var policy = new KeyValuePair<string, object?>(RedisRateLimitingDefaults.PolicyTag, decision.Policy.Name);
-        var tag = new KeyValuePair<string, object?>(RedisRateLimitingDefaults.ResultTag, ResultName(result));
-        Requests.Add(1, policy, tag);
-        if (RequestDuration.Enabled)
-        {
-            RequestDuration.Record(_timeProvider.GetElapsedTime(decision.Started).TotalSeconds, policy, tag);
-        }
-    }
+    public void Record(PolicyDecision decision, RedisRateLimitResult result) =>
+        Requests.Record(decision.Policy.Name, ResultName(result), decision.Started);
 
     public void RecordQueueDelay(string policy, TimeSpan delay)
     {

@@ -124,7 +124,7 @@ internal sealed partial class RedisRateLimitingMiddleware
     {
         var decisions = new List<PolicyDecision>(requested.Length);
         List<PolicyDecision>? denied = null;
-        var started = _timeProvider.GetTimestamp();
+        var started = _metrics.Requests.Start();
         foreach (var (policy, cost) in requested)
         {
             Add(context, set, policy, cost, started, decisions, ref denied);

@@ -84,10 +84,12 @@ internal sealed partial class RedisResponseCachingMiddleware
 
     private async Task InvokeCachedAsync(HttpContext context, ResponseCachePolicySet set, ResponseCachePolicy policy)
     {
+        var started = _metrics.Requests.Start();
         var head = HttpMethods.IsHead(context.Request.Method);
         if (BypassReason(context, policy) is { } reason)
         {
             _metrics.Bypass(policy.Name, reason);
+            _metrics.Requests.Record(policy.Name, "bypass", started);
             context.Response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = HttpCaching.Forward("bypass", detail: reason);
             await _next(context).ConfigureAwait(false);
             return;
@@ -97,6 +99,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         if (policy.NearCache && _near.TryGet(keys.EntryName, out var near, out var nearNow))
         {
             _metrics.NearHit(policy.Name);
+            _metrics.Requests.Record(policy.Name, "near_hit", started);
             await ServeAsync(context, near, nearNow, HttpCaching.Hit(near.FreshUntil - nearNow, "near"), head).ConfigureAwait(false);
             return;
         }
@@ -138,6 +141,7 @@ internal sealed partial class RedisResponseCachingMiddleware
                 }
                 catch (RedisEdgeUnavailableException ex)
                 {
+                    _metrics.Requests.Record(policy.Name, "redis_unavailable", started);
                     await OnUnavailableAsync(context, set, policy, ex).ConfigureAwait(false);
                     return;
                 }
@@ -147,6 +151,7 @@ internal sealed partial class RedisResponseCachingMiddleware
                     // outage, and not the client's fault either, so the request is served uncached, never a 500.
                     _store.LookupFailed(policy.Name, ex);
                     _metrics.Bypass(policy.Name, "redis-error");
+                    _metrics.Requests.Record(policy.Name, "redis_error", started);
                     context.Response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = HttpCaching.Forward("bypass", detail: "redis-error");
                     await _next(context).ConfigureAwait(false);
                     return;
@@ -165,6 +170,7 @@ internal sealed partial class RedisResponseCachingMiddleware
                         }
 
                         _metrics.Hit(policy.Name);
+                        _metrics.Requests.Record(policy.Name, "hit", started);
                         if (collapsed)
                         {
                             _metrics.Coalesced(policy.Name, "served");
@@ -176,6 +182,7 @@ internal sealed partial class RedisResponseCachingMiddleware
 
                     case LookupState.StaleWhileRevalidate:
                         _metrics.Stale(policy.Name, "stale-while-revalidate");
+                        _metrics.Requests.Record(policy.Name, "stale_while_revalidate", started);
                         if (collapsed)
                         {
                             _metrics.Coalesced(policy.Name, "served");
@@ -202,11 +209,13 @@ internal sealed partial class RedisResponseCachingMiddleware
                         // The origin failed moments ago and one request retries it once the marker ends: serve the
                         // stale-if-error copy now instead of sending everyone to a failing origin.
                         _metrics.Stale(policy.Name, "stale-if-error");
+                        _metrics.Requests.Record(policy.Name, "stale_if_error", started);
                         await ServeAsync(context, entry!, lookup.Now, HttpCaching.Hit(entry!.FreshUntil - lookup.Now, "stale-if-error"), head).ConfigureAwait(false);
                         return;
 
                     case LookupState.Pass:
                         _metrics.Miss(policy.Name);
+                        _metrics.Requests.Record(policy.Name, "miss", started);
                         await ForwardAsync(context, policy, keys, owner: null, stale, "miss", "pass", collapsed: false).ConfigureAwait(false);
                         return;
                 }
@@ -216,6 +225,7 @@ internal sealed partial class RedisResponseCachingMiddleware
                 if (lookup.Filler)
                 {
                     _metrics.Miss(policy.Name);
+                    _metrics.Requests.Record(policy.Name, "miss", started);
                     await FillAsync(context, set, policy, keys, owner, stale, fwd).ConfigureAwait(false);
                     return;
                 }
@@ -240,6 +250,7 @@ internal sealed partial class RedisResponseCachingMiddleware
                     }
 
                     _metrics.Miss(policy.Name);
+                    _metrics.Requests.Record(policy.Name, "miss", started);
                     await ForwardAsync(context, policy, keys, owner: null, stale, fwd, head ? "head" : "fill-wait-timeout", collapsed: false).ConfigureAwait(false);
                     return;
                 }

@@ -6,10 +6,17 @@ namespace RedisEdge.ResponseCaching.Internal;
 /// <summary>The feature's meter, activity source and instruments (one per application, a DI singleton).</summary>
 internal sealed class ResponseCachingMetrics : IDisposable
 {
-    public ResponseCachingMetrics(IMeterFactory meterFactory)
+    public ResponseCachingMetrics(IMeterFactory meterFactory, TimeProvider timeProvider)
     {
         Telemetry = new RedisFeatureTelemetry(meterFactory, RedisResponseCachingDefaults.MeterName);
         var meter = Telemetry.Meter;
+        Requests = new RedisFeatureRequests(
+            meter,
+            timeProvider,
+            RedisResponseCachingDefaults.RequestsInstrument,
+            RedisResponseCachingDefaults.RequestDurationInstrument,
+            RedisResponseCachingDefaults.PolicyTag,
+            RedisResponseCachingDefaults.ResultTag);
         Hits = meter.CreateCounter<long>(RedisResponseCachingDefaults.HitsInstrument, "{response}", "Fresh responses served from Redis.");
         NearCacheHits = meter.CreateCounter<long>(RedisResponseCachingDefaults.NearCacheHitsInstrument, "{response}", "Fresh responses served from the in-process near cache, without a round trip.");
         Misses = meter.CreateCounter<long>(RedisResponseCachingDefaults.MissesInstrument, "{request}", "Requests forwarded to the origin because no fresh or serveable stale entry existed.");
@@ -22,6 +29,8 @@ internal sealed class ResponseCachingMetrics : IDisposable
     }
 
     public RedisFeatureTelemetry Telemetry { get; }
+
+    public RedisFeatureRequests Requests { get; }
 
     public Counter<long> Hits { get; }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
 namespace RedisEdge.Internal;
@@ -12,10 +13,12 @@ namespace RedisEdge.Internal;
 internal sealed class RedisFeatureRequests
 {
     private readonly TimeProvider _timeProvider;
-    private readonly string _policyTag;
+    private readonly string? _policyTag;
     private readonly string _resultTag;
 
-    public RedisFeatureRequests(Meter meter, TimeProvider timeProvider, string requestsName, string durationName, string policyTag, string resultTag)
+    /// <summary>Creates the two instruments on <paramref name="meter"/>; a null <paramref name="policyTag"/> (sessions: no
+    /// policies) leaves the policy tag out.</summary>
+    public RedisFeatureRequests(Meter meter, TimeProvider timeProvider, string requestsName, string durationName, string? policyTag, string resultTag)
     {
         _timeProvider = timeProvider;
         _policyTag = policyTag;
@@ -35,19 +38,23 @@ internal sealed class RedisFeatureRequests
     /// <summary>A timestamp to pass to <see cref="Record"/> when the request is decided.</summary>
     public long Start() => _timeProvider.GetTimestamp();
 
-    public void Record(string policy, string result, long started)
+    public void Record(string? policy, string result, long started)
     {
         if (!Requests.Enabled && !Duration.Enabled)
         {
             return;
         }
 
-        var policyTag = new KeyValuePair<string, object?>(_policyTag, policy);
-        var resultTag = new KeyValuePair<string, object?>(_resultTag, result);
-        Requests.Add(1, policyTag, resultTag);
+        var tags = new TagList { { _resultTag, result } };
+        if (_policyTag is not null)
+        {
+            tags.Add(_policyTag, policy);
+        }
+
+        Requests.Add(1, tags);
         if (Duration.Enabled)
         {
-            Duration.Record(_timeProvider.GetElapsedTime(started).TotalSeconds, policyTag, resultTag);
+            Duration.Record(_timeProvider.GetElapsedTime(started).TotalSeconds, tags);
         }
     }
 }

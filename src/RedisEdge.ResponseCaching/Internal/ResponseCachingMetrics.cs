@@ -56,13 +56,27 @@ internal sealed class ResponseCachingMetrics : IDisposable
 
     public void Miss(string policy) => Add(Misses, policy);
 
-    public void Stale(string policy, string reason) => Add(StaleServed, policy, RedisResponseCachingDefaults.ReasonTag, reason);
+    public void Stale(string policy, string reason) => Add(StaleServed, policy, RedisResponseCachingDefaults.ReasonTag, SnakeCase(reason));
 
     public void Fill(string policy, string outcome) => Add(Fills, policy, RedisResponseCachingDefaults.OutcomeTag, outcome);
 
     public void Coalesced(string policy, string outcome) => Add(CoalescedWaits, policy, RedisResponseCachingDefaults.OutcomeTag, outcome);
 
-    public void Bypass(string policy, string reason) => Add(Bypasses, policy, RedisResponseCachingDefaults.ReasonTag, reason);
+    public void Bypass(string policy, string reason) => Add(Bypasses, policy, RedisResponseCachingDefaults.ReasonTag, SnakeCase(reason));
+
+    /// <summary>
+    /// Metric tag values are snake_case in every feature; these reasons are also <c>Cache-Status</c> details, which keep
+    /// the header's kebab-case. Constant strings in, constant strings out: nothing allocated per request.
+    /// </summary>
+    private static string SnakeCase(string reason) => reason switch
+    {
+        "stale-while-revalidate" => "stale_while_revalidate",
+        "stale-if-error" => "stale_if_error",
+        "no-user-id" => "no_user_id",
+        "redis-unavailable" => "redis_unavailable",
+        "redis-error" => "redis_error",
+        _ => reason,
+    };
 
     public void Evicted(string kind, long entries)
     {

@@ -3,6 +3,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using RedisEdge.ResponseCaching;
+using RedisEdge.ResponseCaching.Internal;
 using RedisEdge.Tests.Infrastructure;
 using StackExchange.Redis;
 
@@ -30,6 +32,9 @@ public sealed class ResponseCachingOutageTests : IAsyncLifetime
         var client = fleet[0].Client;
         await client.GetAsync("/items/1");
         await CacheTestApp.EventuallyAsync(() => fleet[0].Near().IsLive, "the near cache is live");
+        var meter = fleet[0].Services.GetRequiredService<ResponseCachingMetrics>().Telemetry.Meter;
+        using var bypasses = new MeasurementRecorder<long>(meter, RedisResponseCachingDefaults.BypassesInstrument);
+        using var requests = new MeasurementRecorder<long>(meter, RedisResponseCachingDefaults.RequestsInstrument);
 
         await _server.KillAsync();
         await CacheTestApp.EventuallyAsync(() => !fleet[0].Near().IsLive, "the near cache suspended itself");
@@ -39,6 +44,12 @@ public sealed class ResponseCachingOutageTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal("RedisEdge; fwd=bypass; detail=redis-unavailable", response.CacheStatus());
         }
+
+        // The header keeps its kebab-case detail; metric values are snake_case.
+        Assert.Equal(8, bypasses.Measurements.Count);
+        Assert.All(bypasses.Measurements, m => Assert.Equal("redis_unavailable", m.Tags[RedisResponseCachingDefaults.ReasonTag]));
+        Assert.Equal(8, requests.Measurements.Count);
+        Assert.All(requests.Measurements, m => Assert.Equal("redis_unavailable", m.Tags[RedisResponseCachingDefaults.ResultTag]));
 
         Assert.Equal(9, origin.Executions);
 

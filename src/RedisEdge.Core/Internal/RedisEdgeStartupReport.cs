@@ -68,7 +68,12 @@ internal sealed class RedisEdgeStartupReport(
             return true;
         }
 
-        return services.GetService<IServiceProviderIsService>()?.IsService(typeof(IServer)) == true ? false : throw Failure(errors);
+        if (services.GetService<IServiceProviderIsService>()?.IsService(typeof(IServer)) == true)
+        {
+            return false;
+        }
+
+        throw Failure(errors);
     }
 
     /// <summary>Throws one exception listing every configuration error and every error of <paramref name="endpointList"/>.</summary>

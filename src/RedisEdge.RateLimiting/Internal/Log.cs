@@ -5,7 +5,7 @@ namespace RedisEdge.RateLimiting.Internal;
 /// <summary>Rate limiting logs, event ids 3000-3999 (the scheme is in docs/telemetry.md).</summary>
 /// <remarks>
 /// Nothing here is logged above Debug once per request: during an outage Core's script runner logs each breaker
-/// transition once and the decisions counter counts <c>redis-error</c>; an undefined policy is reported once per
+/// transition once and the requests counter counts <c>redis_error</c>; an undefined policy is reported once per
 /// endpoint and configuration.
 /// </remarks>
 internal static partial class Log

@@ -33,5 +33,5 @@ Press Ctrl+C to stop.
 
 EOM
 
-dotnet run --project samples/RedisEdge.Samples.Api -c Release --urls "$api_url" -- \
+dotnet run --project samples/RedisEdge.Samples.Api -c Release --no-launch-profile --urls "$api_url" -- \
   --RedisEdge:Redis:Configuration="127.0.0.1:$redis_port"

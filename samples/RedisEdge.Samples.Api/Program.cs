@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using RedisEdge.Samples.Api;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.UseEmbeddedRedisInDevelopment();   // Development without a Redis: an in-process server (DevelopmentRedis.cs)
 
 builder.Services.AddProblemDetails();
 builder.Services.AddRedisEdge(builder.Configuration.GetSection("RedisEdge"))

@@ -53,7 +53,7 @@ internal static class SampleResponseCaching
             }
 
             await store.SetStringAsync(PriceKey(id), value.ToString(CultureInfo.InvariantCulture), cancellationToken);
-            var evicted = await cache.EvictTagAsync($"product:{id}", cancellationToken);
+            var evicted = await cache.EvictByTagAsync($"product:{id}", cancellationToken);
             return Results.Ok(new { id, price = value, evicted });
         });
 

@@ -78,7 +78,7 @@ internal static class SessionEndpoints
         });
 
         // Never loads a session, whatever the cookie says: zero Redis calls.
-        session.MapGet("/ping", () => Results.Text("pong")).WithoutSession();
+        session.MapGet("/ping", () => Results.Text("pong")).DisableSession();
     }
 
     /// <summary>Refuses (400 problem) a user name that is empty, longer than 256 characters or has control characters.</summary>

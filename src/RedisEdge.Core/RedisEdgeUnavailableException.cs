@@ -26,7 +26,7 @@ public sealed class RedisEdgeUnavailableException : Exception
     }
 
     /// <summary>Creates the exception with a message, the failure that caused it and a retry hint.</summary>
-    public RedisEdgeUnavailableException(string message, Exception? innerException, TimeSpan retryAfter)
+    internal RedisEdgeUnavailableException(string message, Exception? innerException, TimeSpan retryAfter)
         : base(message, innerException)
     {
         RetryAfter = retryAfter;

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace RedisEdge.Idempotency;
 
 /// <summary>
@@ -7,47 +5,24 @@ namespace RedisEdge.Idempotency;
 /// idempotency key across the fleet; retries get the stored response. The most specific declaration wins (action over
 /// controller); properties left unset take the named <see cref="Policy"/>'s values, then the feature-wide options.
 /// </summary>
-/// <remarks>Time spans are given as strings in the <c>c</c> format (<c>"00:00:30"</c>), since attributes cannot hold
-/// a <see cref="TimeSpan"/>; a malformed value throws when the attribute is created.</remarks>
+/// <remarks>
+/// Durations are whole seconds, as Output Caching's <c>[OutputCache(Duration = 60)]</c>, since attributes cannot hold a
+/// <see cref="TimeSpan"/>. Nothing is checked when the attribute is created (MVC would report a throw without naming
+/// the endpoint): an invalid value (zero or negative duration, an undefined policy, a malformed status list) fails
+/// the host's start, naming the endpoint.
+/// </remarks>
 [AttributeUsage(AttributeTargets.Class | AttributeTargets.Method, AllowMultiple = false, Inherited = true)]
 public sealed class IdempotentAttribute : Attribute
 {
-    private string? _policy;
-    private string? _headerName;
-    private string? _retention;
-    private string? _lease;
-    private string? _waitTimeout;
-    private string? _storedStatusCodes;
+    private int? _retention;
+    private int? _lease;
+    private int? _waitTimeout;
 
     /// <summary>A named policy (<c>RedisEdge:Idempotency:Policies:&lt;name&gt;</c>); <see langword="null"/> = the feature-wide options.</summary>
-    public string? Policy
-    {
-        get => _policy;
-        set
-        {
-            if (value is not null)
-            {
-                ArgumentException.ThrowIfNullOrWhiteSpace(value);
-            }
-
-            _policy = value;
-        }
-    }
+    public string? Policy { get; set; }
 
     /// <summary>The request header carrying the key.</summary>
-    public string? HeaderName
-    {
-        get => _headerName;
-        set
-        {
-            if (value is not null)
-            {
-                ArgumentException.ThrowIfNullOrWhiteSpace(value);
-            }
-
-            _headerName = value;
-        }
-    }
+    public string? HeaderName { get; set; }
 
     /// <summary>Whether a request without the key is refused with <c>400</c>.</summary>
     public bool KeyRequired
@@ -56,88 +31,55 @@ public sealed class IdempotentAttribute : Attribute
         set => KeyRequiredValue = value;
     }
 
-    /// <summary>How long the stored response is replayed, e.g. <c>"1.00:00:00"</c>.</summary>
-    public string? Retention
+    /// <summary>How long the stored response is replayed, in seconds (<c>86400</c> = one day); 0 when unset.</summary>
+    public int Retention
     {
-        get => _retention;
-        set => _retention = Checked(value, out RetentionValue);
+        get => _retention ?? 0;
+        set => _retention = value;
     }
 
-    /// <summary>The in-flight lease, e.g. <c>"00:00:30"</c>.</summary>
-    public string? Lease
+    /// <summary>The in-flight lease, in seconds; 0 when unset.</summary>
+    public int Lease
     {
-        get => _lease;
-        set => _lease = Checked(value, out LeaseValue);
+        get => _lease ?? 0;
+        set => _lease = value;
     }
 
-    /// <summary>The bounded wait under <see cref="RedisIdempotencyInFlightBehavior.Wait"/>, e.g. <c>"00:00:05"</c>.</summary>
-    public string? WaitTimeout
+    /// <summary>The bounded wait under <see cref="RedisIdempotencyInFlightBehavior.Wait"/>, in seconds; 0 when unset.</summary>
+    public int WaitTimeout
     {
-        get => _waitTimeout;
-        set => _waitTimeout = Checked(value, out WaitTimeoutValue);
+        get => _waitTimeout ?? 0;
+        set => _waitTimeout = value;
     }
 
     /// <summary>What a request does while the same key is in flight.</summary>
     public RedisIdempotencyInFlightBehavior InFlight
     {
         get => InFlightValue ?? RedisIdempotencyInFlightBehavior.Conflict;
-        set
-        {
-            if (!Enum.IsDefined(value))
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, "InFlight must be Conflict or Wait.");
-            }
-
-            InFlightValue = value;
-        }
+        set => InFlightValue = value;
     }
 
     /// <summary>Stored status codes, comma-separated: <c>"2xx,404"</c>, <c>"200-299"</c>.</summary>
-    public string? StoredStatusCodes
-    {
-        get => _storedStatusCodes;
-        set => _storedStatusCodes = value is null ? null : Internal.StatusCodeSet.TryParse(value.Split(','), out _, out var error)
-            ? value
-            : throw new ArgumentException(error, nameof(value));
-    }
+    public string? StoredStatusCodes { get; set; }
 
     /// <summary>The largest response body stored, in bytes.</summary>
     public long MaxBodySize
     {
         get => MaxBodySizeValue ?? RedisIdempotencyDefaults.MaxBodySize;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(value);
-            MaxBodySizeValue = value;
-        }
+        set => MaxBodySizeValue = value;
     }
 
     internal bool? KeyRequiredValue { get; private set; }
 
-    internal TimeSpan? RetentionValue;
+    internal TimeSpan? RetentionValue => Seconds(_retention);
 
-    internal TimeSpan? LeaseValue;
+    internal TimeSpan? LeaseValue => Seconds(_lease);
 
-    internal TimeSpan? WaitTimeoutValue;
+    internal TimeSpan? WaitTimeoutValue => Seconds(_waitTimeout);
 
     internal RedisIdempotencyInFlightBehavior? InFlightValue { get; private set; }
 
     internal long? MaxBodySizeValue { get; private set; }
 
-    private static string? Checked(string? value, out TimeSpan? parsed)
-    {
-        parsed = null;
-        if (value is null)
-        {
-            return null;
-        }
-
-        if (!TimeSpan.TryParse(value, CultureInfo.InvariantCulture, out var span) || span <= TimeSpan.Zero)
-        {
-            throw new ArgumentException($"'{value}' is not a positive time span such as \"00:00:30\".", nameof(value));
-        }
-
-        parsed = span;
-        return value;
-    }
+    private static TimeSpan? Seconds(int? value) => value is { } seconds ? TimeSpan.FromSeconds(seconds) : null;
 }

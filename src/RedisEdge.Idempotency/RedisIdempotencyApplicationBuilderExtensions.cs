@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using RedisEdge.Internal;
 using RedisEdge.Idempotency.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -15,16 +14,6 @@ public static class RedisIdempotencyApplicationBuilderExtensions
     /// Place response compression before it too, unless stored responses should keep their encoding.
     /// </summary>
     /// <exception cref="InvalidOperationException"><c>AddIdempotency</c> was not called.</exception>
-    public static IApplicationBuilder UseRedisIdempotency(this IApplicationBuilder app)
-    {
-        ArgumentNullException.ThrowIfNull(app);
-        if (app.ApplicationServices.GetService<RedisIdempotencyBuilderExtensions.IdempotencyMarker>() is null)
-        {
-            throw new InvalidOperationException(
-                "UseRedisIdempotency requires the idempotency services: call services.AddRedisEdge(...).AddIdempotency(...) first.");
-        }
-
-        RedisEdgeMiddlewareGuard.UsePass(app, RedisIdempotencyBuilderExtensions.Guard);
-        return app.UseMiddleware<RedisIdempotencyMiddleware>();
-    }
+    public static IApplicationBuilder UseRedisIdempotency(this IApplicationBuilder app) =>
+        RedisIdempotencyBuilderExtensions.Feature.Use<RedisIdempotencyMiddleware>(app);
 }

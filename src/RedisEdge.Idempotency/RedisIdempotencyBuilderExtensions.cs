@@ -1,7 +1,5 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 using RedisEdge;
 using RedisEdge.Idempotency;
 using RedisEdge.Idempotency.Internal;
@@ -13,58 +11,28 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class RedisIdempotencyBuilderExtensions
 {
     /// <summary>Adds idempotency configured from <c>RedisEdge:Idempotency</c>.</summary>
-    public static IRedisEdgeBuilder AddIdempotency(this IRedisEdgeBuilder builder)
-        => AddIdempotencyCore(builder, section: null, configure: null);
+    public static IRedisEdgeBuilder AddIdempotency(this IRedisEdgeBuilder builder) => Feature.Add(builder);
 
     /// <summary>Adds idempotency configured from <c>RedisEdge:Idempotency</c>, then <paramref name="configure"/>
     /// (which may add policies and scope resolvers in code).</summary>
-    public static IRedisEdgeBuilder AddIdempotency(this IRedisEdgeBuilder builder, Action<RedisIdempotencyOptions> configure)
-    {
-        ArgumentNullException.ThrowIfNull(configure);
-        return AddIdempotencyCore(builder, section: null, configure);
-    }
+    public static IRedisEdgeBuilder AddIdempotency(this IRedisEdgeBuilder builder, Action<RedisIdempotencyOptions> configure) => Feature.Add(builder, configure);
 
     /// <summary>Adds idempotency configured from <paramref name="configuration"/>.</summary>
-    public static IRedisEdgeBuilder AddIdempotency(this IRedisEdgeBuilder builder, IConfigurationSection configuration)
-    {
-        ArgumentNullException.ThrowIfNull(configuration);
-        return AddIdempotencyCore(builder, configuration, configure: null);
-    }
+    public static IRedisEdgeBuilder AddIdempotency(this IRedisEdgeBuilder builder, IConfigurationSection configuration) => Feature.Add(builder, configuration);
 
-    private static IRedisEdgeBuilder AddIdempotencyCore(IRedisEdgeBuilder builder, IConfigurationSection? section, Action<RedisIdempotencyOptions>? configure)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var services = builder.Services;
-        if (services.Any(d => d.ServiceType == typeof(IdempotencyMarker)))
-        {
-            throw new InvalidOperationException("AddIdempotency was called twice. Call it once; add policies in configuration or in its configure delegate.");
-        }
-
-        services.AddSingleton<IdempotencyMarker>();
-        RedisEdgeMiddlewareGuard.Register(services, Guard);
-        var options = RedisEdgeConfiguration.BindSection<RedisIdempotencyOptions>(builder, RedisIdempotencyDefaults.SectionName, section);
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        services.AddSingleton<IValidateOptions<RedisIdempotencyOptions>, RedisIdempotencyOptionsValidator>();
-        services.AddSingleton(sp => new IdempotencySection(section ?? RedisEdgeConfiguration.GetSection(builder, sp, RedisIdempotencyDefaults.SectionName)));
-        services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<IdempotencyMetrics>();
-        services.AddSingleton<IdempotencyPolicyProvider>();
-        services.AddSingleton<IdempotencyStore>();
-        services.AddSingleton<IdempotencyExecutor>();
-        services.AddSingleton<IRedisEdgeEndpointCheck, IdempotencyEndpointValidator>();
-        services.AddSingleton<IStartupFilter, IdempotencyRequestBuffering>();
-        return builder;
-    }
-
-    /// <summary>Endpoints that ask for the feature refuse to run where its middleware did not.</summary>
-    internal static readonly RedisEdgeGuardedFeature Guard = new(
-        "idempotency", "app.UseRedisIdempotency()", "[Idempotent] or .WithIdempotency()",
-        static m => m.GetMetadata<IdempotentAttribute>() is not null && m.GetMetadata<DisableIdempotencyAttribute>() is null);
-
-    /// <summary>Marks that <c>AddIdempotency</c> ran, so <c>UseRedisIdempotency</c> can say when it did not.</summary>
-    internal sealed class IdempotencyMarker;
+    /// <summary>The feature as Core registers it; endpoints that ask for it refuse to run where its middleware did not.</summary>
+    internal static readonly RedisEdgeFeature<RedisIdempotencyOptions> Feature = new(
+        new RedisEdgeGuardedFeature("idempotency", "app.UseRedisIdempotency()", "[Idempotent] or .WithIdempotency()",
+            static m => m.GetMetadata<IdempotentAttribute>() is not null && m.GetMetadata<DisableIdempotencyAttribute>() is null,
+            "AddIdempotency",
+            RedisIdempotencyDefaults.MeterName),
+        RedisIdempotencyDefaults.SectionName,
+        static o => o.Failure,
+        static services => services
+            .AddValidator<RedisIdempotencyOptions, RedisIdempotencyOptionsValidator>()
+            .AddSingleton<IdempotencyMetrics>()
+            .AddPolicies<RedisIdempotencyOptions, IdempotencyPolicyProvider, IdempotencyEndpointValidator>()
+            .AddSingleton<IdempotencyStore>()
+            .AddSingleton<IdempotencyExecutor>()
+            .AddSingleton<IStartupFilter, IdempotencyRequestBuffering>());
 }

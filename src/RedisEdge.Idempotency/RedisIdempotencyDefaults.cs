@@ -7,7 +7,7 @@ public static class RedisIdempotencyDefaults
     public const string SectionName = "Idempotency";
 
     /// <summary>The key feature token: records live at <c>{prefix}:idem:{{SHA-256(scope, key)}}</c>.</summary>
-    public const string KeyFeature = "idem";
+    internal const string KeyFeature = "idem";
 
     /// <summary>The request header carrying the key (draft-ietf-httpapi-idempotency-key-header).</summary>
     public const string HeaderName = "Idempotency-Key";

@@ -7,26 +7,17 @@ namespace RedisEdge.RateLimiting;
 [AttributeUsage(AttributeTargets.Class | AttributeTargets.Method, AllowMultiple = true, Inherited = true)]
 public sealed class RateLimitAttribute : Attribute
 {
-    private int _cost = 1;
-
     /// <summary>Applies the policy named <paramref name="policyName"/>.</summary>
+    /// <remarks>Arguments are checked at start-up, where the error can name the endpoint: an undefined policy or a cost
+    /// below 1 fails the host's start naming both.</remarks>
     public RateLimitAttribute(string policyName)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(policyName);
-        PolicyName = policyName;
+        PolicyName = policyName ?? string.Empty;
     }
 
     /// <summary>The policy name, as defined under <c>RedisEdge:RateLimiting:Policies</c> or in code.</summary>
     public string PolicyName { get; }
 
     /// <summary>The permits one request takes (its weight). Default 1; must be &gt;= 1.</summary>
-    public int Cost
-    {
-        get => _cost;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
-            _cost = value;
-        }
-    }
+    public int Cost { get; set; } = 1;
 }

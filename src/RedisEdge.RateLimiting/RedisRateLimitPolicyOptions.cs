@@ -29,7 +29,7 @@ public sealed class RedisRateLimitPolicyOptions
     public TimeSpan MaxQueueDelay { get; set; }
 
     /// <summary>Concurrency: how long a lease lives when the instance holding it dies before releasing it. Default 60 s.</summary>
-    public TimeSpan LeaseTimeToLive { get; set; } = TimeSpan.FromSeconds(60);
+    public TimeSpan LeaseTimeToLive { get; set; } = RedisRateLimitingDefaults.LeaseTimeToLive;
 
     /// <summary><see cref="RedisRateLimitMode.Enforce"/> (default) or <see cref="RedisRateLimitMode.Shadow"/>.</summary>
     public RedisRateLimitMode Mode { get; set; } = RedisRateLimitMode.Enforce;

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using RedisEdge.Internal;
 using RedisEdge.RateLimiting.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -12,16 +11,6 @@ public static class RedisRateLimitingApplicationBuilderExtensions
     /// <c>UseForwardedHeaders</c> and authentication when policies partition by client IP or user).
     /// </summary>
     /// <exception cref="InvalidOperationException"><c>AddRateLimiting</c> was not called.</exception>
-    public static IApplicationBuilder UseRedisRateLimiting(this IApplicationBuilder app)
-    {
-        ArgumentNullException.ThrowIfNull(app);
-        if (app.ApplicationServices.GetService<RedisRateLimitingBuilderExtensions.RateLimitingMarker>() is null)
-        {
-            throw new InvalidOperationException(
-                "UseRedisRateLimiting requires the rate-limiting services: call services.AddRedisEdge(...).AddRateLimiting(...) first.");
-        }
-
-        RedisEdgeMiddlewareGuard.UsePass(app, RedisRateLimitingBuilderExtensions.Guard);
-        return app.UseMiddleware<RedisRateLimitingMiddleware>();
-    }
+    public static IApplicationBuilder UseRedisRateLimiting(this IApplicationBuilder app) =>
+        RedisRateLimitingBuilderExtensions.Feature.Use<RedisRateLimitingMiddleware>(app);
 }

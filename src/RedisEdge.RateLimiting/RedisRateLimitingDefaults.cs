@@ -7,7 +7,7 @@ public static class RedisRateLimitingDefaults
     public const string SectionName = "RateLimiting";
 
     /// <summary>The key feature token: keys look like <c>{prefix}:rl:{{tag}}:{policy}:{algorithm}</c>.</summary>
-    public const string KeyFeature = "rl";
+    internal const string KeyFeature = "rl";
 
     /// <summary>The <see cref="System.Diagnostics.Metrics.Meter"/> and <see cref="System.Diagnostics.ActivitySource"/> name.</summary>
     public const string MeterName = RedisEdgeTelemetryNames.RateLimiting;

@@ -12,12 +12,18 @@ namespace RedisEdge.ResponseCaching;
 public sealed class CacheResponseAttribute : Attribute
 {
     /// <summary>Caches with the policy named <paramref name="policyName"/>.</summary>
+    /// <remarks>Arguments are checked at start-up, where the error can name the endpoint.</remarks>
     public CacheResponseAttribute(string policyName)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(policyName);
-        PolicyName = policyName;
+        PolicyName = policyName ?? string.Empty;
     }
 
     /// <summary>The policy name, as defined under <c>RedisEdge:ResponseCaching:Policies</c> or in code.</summary>
     public string PolicyName { get; }
+
+    /// <summary>
+    /// How long an entry is fresh for this endpoint, in seconds, as Output Caching's <c>[OutputCache(Duration = 60)]</c>;
+    /// 0 (the default) = the policy's <c>Expire</c>. A negative value fails start-up naming the endpoint.
+    /// </summary>
+    public int Duration { get; set; }
 }

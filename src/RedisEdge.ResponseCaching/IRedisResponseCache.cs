@@ -13,7 +13,7 @@ public interface IRedisResponseCache
     /// </summary>
     /// <returns>The number of entries deleted.</returns>
     /// <exception cref="RedisEdgeUnavailableException">Redis could not be reached.</exception>
-    Task<long> EvictTagAsync(string tag, CancellationToken cancellationToken = default);
+    Task<long> EvictByTagAsync(string tag, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Deletes the entries of one resource under one policy: every variant (header, user, host) cached for

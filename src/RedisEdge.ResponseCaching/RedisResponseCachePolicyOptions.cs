@@ -6,16 +6,16 @@ namespace RedisEdge.ResponseCaching;
 public sealed class RedisResponseCachePolicyOptions
 {
     /// <summary>How long an entry is fresh. Default 60 s.</summary>
-    public TimeSpan TimeToLive { get; set; } = RedisResponseCachingDefaults.TimeToLive;
+    public TimeSpan Expire { get; set; } = RedisResponseCachingDefaults.Expire;
 
     /// <summary>
-    /// How long after <see cref="TimeToLive"/> a stale entry is still served at once while one request in the fleet
+    /// How long after <see cref="Expire"/> a stale entry is still served at once while one request in the fleet
     /// refreshes it in the background. Default zero (off).
     /// </summary>
     public TimeSpan StaleWhileRevalidate { get; set; }
 
     /// <summary>
-    /// How long after <see cref="TimeToLive"/> a stale entry is served instead of an origin failure (the handler
+    /// How long after <see cref="Expire"/> a stale entry is served instead of an origin failure (the handler
     /// throws or answers 5xx). Default zero (off).
     /// </summary>
     public TimeSpan StaleIfError { get; set; }
@@ -24,16 +24,16 @@ public sealed class RedisResponseCachePolicyOptions
     /// Query keys that select a variant (case-insensitive). Empty (the default) = every query key: the whole query
     /// string, order-insensitive, is part of the cache key, so no two URLs that differ share an entry.
     /// </summary>
-    public List<string> VaryByQuery { get; set; } = [];
+    public List<string> VaryByQueryKeys { get; set; } = [];
 
     /// <summary>Request headers that select a variant (e.g. <c>Accept-Language</c>).</summary>
-    public List<string> VaryByHeader { get; set; } = [];
+    public List<string> VaryByHeaderNames { get; set; } = [];
 
     /// <summary>
     /// Route values that select a variant. The path is always part of the key, so this matters only for route values
     /// that do not come from the path.
     /// </summary>
-    public List<string> VaryByRouteValue { get; set; } = [];
+    public List<string> VaryByRouteValueNames { get; set; } = [];
 
     /// <summary>
     /// Caches per user: the user's id (<c>NameIdentifier</c> or <c>sub</c> claim) selects the variant. Only a policy
@@ -47,13 +47,13 @@ public sealed class RedisResponseCachePolicyOptions
     public List<string> VaryByClaim { get; set; } = [];
 
     /// <summary>
-    /// Tags stored with every entry, for <see cref="IRedisResponseCache.EvictTagAsync"/>: constants (<c>products</c>)
+    /// Tags stored with every entry, for <see cref="IRedisResponseCache.EvictByTagAsync"/>: constants (<c>products</c>)
     /// or templates over route values (<c>product:{id}</c>).
     /// </summary>
     public List<string> Tags { get; set; } = [];
 
     /// <summary>The largest body stored; larger responses are streamed to the client and not cached. Default 1 MiB.</summary>
-    public long MaxBodySize { get; set; } = RedisResponseCachingDefaults.MaxBodySize;
+    public long MaximumBodySize { get; set; } = RedisResponseCachingDefaults.MaximumBodySize;
 
     /// <summary>
     /// Whether this policy's entries may be held in the near cache when <c>NearCache:Enabled</c> is on. Default

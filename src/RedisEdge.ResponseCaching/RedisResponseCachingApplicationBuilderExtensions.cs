@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using RedisEdge.Internal;
 using RedisEdge.ResponseCaching.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -13,16 +12,6 @@ public static class RedisResponseCachingApplicationBuilderExtensions
     /// authenticated user) and after rate limiting (a rejected request should not consume a cache hit).
     /// </summary>
     /// <exception cref="InvalidOperationException"><c>AddResponseCaching</c> was not called.</exception>
-    public static IApplicationBuilder UseRedisResponseCaching(this IApplicationBuilder app)
-    {
-        ArgumentNullException.ThrowIfNull(app);
-        if (app.ApplicationServices.GetService<RedisResponseCachingBuilderExtensions.ResponseCachingMarker>() is null)
-        {
-            throw new InvalidOperationException(
-                "UseRedisResponseCaching requires the response-caching services: call services.AddRedisEdge(...).AddResponseCaching(...) first.");
-        }
-
-        RedisEdgeMiddlewareGuard.UsePass(app, RedisResponseCachingBuilderExtensions.Guard);
-        return app.UseMiddleware<RedisResponseCachingMiddleware>();
-    }
+    public static IApplicationBuilder UseRedisResponseCaching(this IApplicationBuilder app) =>
+        RedisResponseCachingBuilderExtensions.Feature.Use<RedisResponseCachingMiddleware>(app);
 }

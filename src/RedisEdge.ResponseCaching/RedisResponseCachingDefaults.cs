@@ -7,7 +7,7 @@ public static class RedisResponseCachingDefaults
     public const string SectionName = "ResponseCaching";
 
     /// <summary>The key feature token: keys look like <c>{prefix}:rc:{{policy hash}}:e:{variant hash}</c>.</summary>
-    public const string KeyFeature = "rc";
+    internal const string KeyFeature = "rc";
 
     /// <summary>The <see cref="System.Diagnostics.Metrics.Meter"/> and <see cref="System.Diagnostics.ActivitySource"/> name.</summary>
     public const string MeterName = RedisEdgeTelemetryNames.ResponseCaching;
@@ -67,10 +67,10 @@ public static class RedisResponseCachingDefaults
     public const string EvictionKindTag = "redisedge.response_caching.eviction_kind";
 
     /// <summary>The default time to live: 60 s.</summary>
-    public static readonly TimeSpan TimeToLive = TimeSpan.FromSeconds(60);
+    public static readonly TimeSpan Expire = TimeSpan.FromSeconds(60);
 
     /// <summary>The default longest body stored: 1 MiB.</summary>
-    public const long MaxBodySize = 1024 * 1024;
+    public const long MaximumBodySize = 1024 * 1024;
 
     /// <summary>
     /// The default lifetime of a fill lease without renewal: 3 s. The filler renews it every third of that while the

@@ -4,7 +4,8 @@ namespace RedisEdge.Sessions;
 
 /// <summary>
 /// The session cookie (<c>RedisEdge:Sessions:Cookie</c>): a <see cref="CookieBuilder"/> with the same names and the same
-/// defaults as <c>SessionOptions.Cookie</c> of <c>Microsoft.AspNetCore.Session</c>, so existing settings carry over.
+/// defaults as <c>SessionOptions.Cookie</c> of <c>Microsoft.AspNetCore.Session</c>, so existing settings carry over,
+/// except the name and <see cref="CookieBuilder.SecurePolicy"/> (<c>SameAsRequest</c> here, <c>None</c> there).
 /// </summary>
 /// <remarks>
 /// Recommended in production: <c>Name = "__Host-session"</c> with <c>SecurePolicy = Always</c>, <c>Path = "/"</c> and no

@@ -10,7 +10,7 @@ public static class RedisSessionDefaults
     public const string CookieName = ".RedisEdge.Session";
 
     /// <summary>The key segment every session key starts with: <c>{prefix}:sessions:</c>.</summary>
-    public const string KeyFeature = "sessions";
+    internal const string KeyFeature = "sessions";
 
     /// <summary>The <see cref="System.Diagnostics.Metrics.Meter"/> and activity source name.</summary>
     public const string MeterName = RedisEdgeTelemetryNames.Sessions;

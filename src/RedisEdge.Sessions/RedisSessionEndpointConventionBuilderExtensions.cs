@@ -7,7 +7,7 @@ public static class RedisSessionEndpointConventionBuilderExtensions
 {
     private static readonly RequireSessionAttribute RequireSessionMetadata = new();
     private static readonly ReadOnlySessionAttribute ReadOnlyMetadata = new();
-    private static readonly SessionlessAttribute SessionlessMetadata = new();
+    private static readonly DisableSessionAttribute DisableSessionMetadata = new();
 
     /// <summary>Adds <see cref="RequireSessionAttribute"/>: the endpoint needs a live session.</summary>
     public static TBuilder RequireSession<TBuilder>(this TBuilder builder)
@@ -19,10 +19,10 @@ public static class RedisSessionEndpointConventionBuilderExtensions
         where TBuilder : IEndpointConventionBuilder
         => Add(builder, ReadOnlyMetadata);
 
-    /// <summary>Adds <see cref="SessionlessAttribute"/>: no session for this endpoint.</summary>
-    public static TBuilder WithoutSession<TBuilder>(this TBuilder builder)
+    /// <summary>Adds <see cref="DisableSessionAttribute"/>: no session for this endpoint.</summary>
+    public static TBuilder DisableSession<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder
-        => Add(builder, SessionlessMetadata);
+        => Add(builder, DisableSessionMetadata);
 
     private static TBuilder Add<TBuilder>(TBuilder builder, object metadata)
         where TBuilder : IEndpointConventionBuilder

@@ -4,7 +4,7 @@ namespace RedisEdge.Sessions;
 public enum RedisSessionLoadMode
 {
     /// <summary>
-    /// Default. When a request carries a well-formed session id and its endpoint is not <see cref="SessionlessAttribute"/>,
+    /// Default. When a request carries a well-formed session id and its endpoint is not <see cref="DisableSessionAttribute"/>,
     /// the middleware loads (and slides) the session asynchronously before the endpoint runs: one Redis call, the same
     /// one a read costs. The synchronous <c>ISession</c> members (<c>GetString</c>, <c>SetInt32</c>, ...) then never wait
     /// on the network, so no request blocks a thread on Redis. A request that carries a cookie but never touches the

@@ -1,4 +1,3 @@
-using RedisEdge.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using RedisEdge.Sessions.Internal;
 
@@ -12,16 +11,6 @@ public static class RedisSessionsApplicationBuilderExtensions
     /// (when called explicitly) so endpoint attributes are seen, and before the endpoints that use the session.
     /// </summary>
     /// <exception cref="InvalidOperationException"><c>AddRedisEdge().AddSessions()</c> was not called.</exception>
-    public static IApplicationBuilder UseRedisSessions(this IApplicationBuilder app)
-    {
-        ArgumentNullException.ThrowIfNull(app);
-        if (app.ApplicationServices.GetService<RedisSessionsMarker>() is null)
-        {
-            throw new InvalidOperationException(
-                "UseRedisSessions requires the session services: call services.AddRedisEdge(...).AddSessions(...) in ConfigureServices.");
-        }
-
-        RedisEdgeMiddlewareGuard.UsePass(app, RedisSessionsBuilderExtensions.Guard);
-        return app.UseMiddleware<RedisSessionMiddleware>();
-    }
+    public static IApplicationBuilder UseRedisSessions(this IApplicationBuilder app) =>
+        RedisSessionsBuilderExtensions.Feature.Use<RedisSessionMiddleware>(app);
 }

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 using RedisEdge;
 using RedisEdge.Internal;
 using RedisEdge.Sessions;
@@ -12,55 +11,31 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class RedisSessionsBuilderExtensions
 {
     /// <summary>Adds sessions configured from <c>RedisEdge:Sessions</c>.</summary>
-    public static IRedisEdgeBuilder AddSessions(this IRedisEdgeBuilder builder)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var options = RedisEdgeConfiguration.BindSection<RedisSessionOptions>(builder, RedisSessionDefaults.ConfigurationSectionName);
-        return AddSessionsCore(builder, options);
-    }
+    public static IRedisEdgeBuilder AddSessions(this IRedisEdgeBuilder builder) => Feature.Add(builder);
 
     /// <summary>Adds sessions configured from <c>RedisEdge:Sessions</c>, then <paramref name="configure"/>.</summary>
-    public static IRedisEdgeBuilder AddSessions(this IRedisEdgeBuilder builder, Action<RedisSessionOptions> configure)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(configure);
-        var options = RedisEdgeConfiguration.BindSection<RedisSessionOptions>(builder, RedisSessionDefaults.ConfigurationSectionName);
-        options.Configure(configure);
-        return AddSessionsCore(builder, options);
-    }
+    public static IRedisEdgeBuilder AddSessions(this IRedisEdgeBuilder builder, Action<RedisSessionOptions> configure) => Feature.Add(builder, configure);
 
     /// <summary>Adds sessions configured from <paramref name="configuration"/> instead of <c>RedisEdge:Sessions</c>.</summary>
-    public static IRedisEdgeBuilder AddSessions(this IRedisEdgeBuilder builder, IConfigurationSection configuration)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(configuration);
-        var options = RedisEdgeConfiguration.BindSection<RedisSessionOptions>(builder, RedisSessionDefaults.ConfigurationSectionName, configuration);
-        return AddSessionsCore(builder, options);
-    }
+    public static IRedisEdgeBuilder AddSessions(this IRedisEdgeBuilder builder, IConfigurationSection configuration) => Feature.Add(builder, configuration);
 
-    private static IRedisEdgeBuilder AddSessionsCore(IRedisEdgeBuilder builder, OptionsBuilder<RedisSessionOptions> options)
-    {
-        var services = builder.Services;
-        if (services.Any(d => d.ServiceType == typeof(RedisSessionsMarker)))
+    /// <summary>The feature as Core registers it; endpoints that ask for it refuse to run where its middleware did not.</summary>
+    internal static readonly RedisEdgeFeature<RedisSessionOptions> Feature = new(
+        new RedisEdgeGuardedFeature("sessions", "app.UseRedisSessions()", "[RequireSession] or [ReadOnlySession]",
+            static m => (m.GetMetadata<RequireSessionAttribute>() is not null || m.GetMetadata<ReadOnlySessionAttribute>() is not null) &&
+                m.GetMetadata<DisableSessionAttribute>() is null,
+            "AddSessions",
+            RedisSessionDefaults.MeterName),
+        RedisSessionDefaults.ConfigurationSectionName,
+        static o => o.Failure,
+        static services =>
         {
-            throw new InvalidOperationException("AddSessions was called twice; call it once on the RedisEdge builder.");
-        }
-
-        services.AddSingleton<RedisSessionsMarker>();
-        RedisEdgeMiddlewareGuard.Register(services, Guard);
-        services.AddSingleton<IValidateOptions<RedisSessionOptions>, RedisSessionOptionsValidator>();
-        services.TryAddSingleton<RedisSessionTelemetry>();
-        services.TryAddSingleton<RedisSessionStore>();
-        services.TryAddSingleton<RedisSessionPersistence>();
-        services.TryAddSingleton<RedisSessionUsers>();
-        services.TryAddSingleton<RedisSessionLifecycle>();
-        services.TryAddSingleton<IRedisSessionManager, RedisSessionManager>();
-        return builder;
-    }
-
-    /// <summary>Endpoints that ask for a session refuse to run where the session middleware did not.</summary>
-    internal static readonly RedisEdgeGuardedFeature Guard = new(
-        "sessions", "app.UseRedisSessions()", "[RequireSession] or [ReadOnlySession]",
-        static m => (m.GetMetadata<RequireSessionAttribute>() is not null || m.GetMetadata<ReadOnlySessionAttribute>() is not null) &&
-            m.GetMetadata<SessionlessAttribute>() is null);
+            services.AddValidator<RedisSessionOptions, RedisSessionOptionsValidator>();
+            services.TryAddSingleton<RedisSessionTelemetry>();
+            services.TryAddSingleton<RedisSessionStore>();
+            services.TryAddSingleton<RedisSessionPersistence>();
+            services.TryAddSingleton<RedisSessionUsers>();
+            services.TryAddSingleton<RedisSessionLifecycle>();
+            services.TryAddSingleton<IRedisSessionManager, RedisSessionManager>();
+        });
 }

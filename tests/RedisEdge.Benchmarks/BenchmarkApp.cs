@@ -58,8 +58,8 @@ internal static class BenchmarkApp
             .AddResponseCaching(o =>
             {
                 // A day: every measured request after the priming one is a hit.
-                o.AddPolicy("bench", p => { p.TimeToLive = TimeSpan.FromDays(1); p.NearCache = false; });
-                o.AddPolicy("bench-near", p => p.TimeToLive = TimeSpan.FromDays(1));
+                o.AddPolicy("bench", p => { p.Expire = TimeSpan.FromDays(1); p.NearCache = false; });
+                o.AddPolicy("bench-near", p => p.Expire = TimeSpan.FromDays(1));
                 o.NearCache.Enabled = true;
             })
             .AddIdempotency(o => o.AnonymousFallback = RedisIdempotencyAnonymousFallback.ClientIp); // the load driver is anonymous

@@ -32,4 +32,13 @@ internal static partial class Log
 
     [LoggerMessage(8, LogLevel.Information, "Health check {Name}: Redis answers PING again.", EventName = "HealthProbeRecovered")]
     public static partial void HealthProbeRecovered(ILogger logger, string name);
+
+    [LoggerMessage(9, LogLevel.Debug, "Redis could not answer for {Feature} (policy {Policy}); the request was decided under {Mode}.", EventName = "DecidedWithoutRedis")]
+    public static partial void DecidedWithoutRedis(ILogger logger, string feature, string policy, RedisFailureMode mode, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Warning, "Endpoint '{Endpoint}' names {PolicyKind} '{Policy}', which is not defined; the endpoint runs as if it named no policy. Reported once per endpoint and policy.", EventName = "UnknownPolicy")]
+    public static partial void UnknownPolicy(ILogger logger, string? endpoint, string policyKind, string policy);
+
+    [LoggerMessage(11, LogLevel.Error, "A configuration reload was refused: it no longer defines each {PolicyKind} that endpoints use: {Policies}. The previous policies stay in force until a configuration defines them again (or the endpoints stop naming them).", EventName = "ReloadRefused")]
+    public static partial void ReloadRefused(ILogger logger, string policyKind, string policies);
 }

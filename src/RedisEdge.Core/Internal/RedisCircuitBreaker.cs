@@ -15,10 +15,9 @@ namespace RedisEdge.Internal;
 internal sealed class RedisCircuitBreaker(RedisFailurePolicyOptions policy, TimeProvider timeProvider, EndPoint? endPoint = null)
 {
     private readonly Lock _gate = new();
+    private RedisCircuitState _state;
     private int _consecutiveFailures;
     private long _openUntil;
-    private bool _open;
-    private bool _probeInFlight;
 
     /// <summary>
     /// The cluster node whose calls this breaker guards; <see langword="null"/> for the breaker of a single server (and
@@ -26,20 +25,24 @@ internal sealed class RedisCircuitBreaker(RedisFailurePolicyOptions policy, Time
     /// </summary>
     public EndPoint? EndPoint => endPoint;
 
-    public bool IsOpen
+    public RedisCircuitState State
     {
         get
         {
             lock (_gate)
             {
-                return _open;
+                return _state;
             }
         }
     }
 
+    /// <summary>Whether calls are being refused or probed (<see cref="RedisCircuitState.Open"/> or <see cref="RedisCircuitState.HalfOpen"/>).</summary>
+    public bool IsOpen => State != RedisCircuitState.Closed;
+
     /// <summary>
-    /// How long a client should wait before retrying: the time until the next probe while the breaker is open,
-    /// otherwise one second. Never less than one second (the resolution of <c>Retry-After</c>).
+    /// How long a client should wait before retrying: the time until the next probe while the breaker is open, a whole
+    /// break duration while a probe is out, otherwise one second. Never less than one second (the resolution of
+    /// <c>Retry-After</c>).
     /// </summary>
     public TimeSpan RetryAfter
     {
@@ -47,34 +50,35 @@ internal sealed class RedisCircuitBreaker(RedisFailurePolicyOptions policy, Time
         {
             lock (_gate)
             {
-                if (!_open)
+                var left = _state switch
                 {
-                    return TimeSpan.FromSeconds(1);
-                }
-
-                var left = _probeInFlight ? policy.BreakDuration : timeProvider.GetElapsedTime(timeProvider.GetTimestamp(), _openUntil);
+                    RedisCircuitState.Open => timeProvider.GetElapsedTime(timeProvider.GetTimestamp(), _openUntil),
+                    RedisCircuitState.HalfOpen => policy.BreakDuration,
+                    _ => TimeSpan.Zero,
+                };
                 return left < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : left;
             }
         }
     }
 
-    /// <summary>Whether a call may go to Redis now.</summary>
+    /// <summary>
+    /// Whether a call may go to Redis now. Once the break duration is over, the first caller becomes the probe
+    /// (<see cref="RedisCircuitState.HalfOpen"/>) and every other call is refused until the probe settles.
+    /// </summary>
     public bool TryEnter()
     {
         lock (_gate)
         {
-            if (!_open)
+            switch (_state)
             {
-                return true;
+                case RedisCircuitState.Closed:
+                    return true;
+                case RedisCircuitState.Open when timeProvider.GetTimestamp() >= _openUntil:
+                    _state = RedisCircuitState.HalfOpen;
+                    return true;
+                default:
+                    return false;
             }
-
-            if (_probeInFlight || timeProvider.GetTimestamp() < _openUntil)
-            {
-                return false;
-            }
-
-            _probeInFlight = true;
-            return true;
         }
     }
 
@@ -83,31 +87,36 @@ internal sealed class RedisCircuitBreaker(RedisFailurePolicyOptions policy, Time
     {
         lock (_gate)
         {
-            var wasOpen = _open;
+            var wasOpen = _state != RedisCircuitState.Closed;
+            _state = RedisCircuitState.Closed;
             _consecutiveFailures = 0;
-            _open = false;
-            _probeInFlight = false;
             return wasOpen;
         }
     }
 
-    /// <summary>Records a failure and returns the transition it caused.</summary>
+    /// <summary>
+    /// Records a failure and returns the transition it caused. Any failure while open (the probe's, or that of a call
+    /// admitted before the breaker opened) starts a new break duration.
+    /// </summary>
     public RedisCircuitTransition OnFailure()
     {
         lock (_gate)
         {
-            var wasProbe = _probeInFlight;
-            _probeInFlight = false;
+            var was = _state;
             _consecutiveFailures++;
-            if (!_open && _consecutiveFailures < policy.BreakAfterFailures)
+            if (was == RedisCircuitState.Closed && _consecutiveFailures < policy.BreakAfterFailures)
             {
                 return RedisCircuitTransition.None;
             }
 
-            var wasOpen = _open;
-            _open = true;
+            _state = RedisCircuitState.Open;
             _openUntil = timeProvider.GetTimestamp() + (long)(policy.BreakDuration.TotalSeconds * timeProvider.TimestampFrequency);
-            return !wasOpen ? RedisCircuitTransition.Opened : wasProbe ? RedisCircuitTransition.ProbeFailed : RedisCircuitTransition.None;
+            return was switch
+            {
+                RedisCircuitState.Closed => RedisCircuitTransition.Opened,
+                RedisCircuitState.HalfOpen => RedisCircuitTransition.ProbeFailed,
+                _ => RedisCircuitTransition.None,
+            };
         }
     }
 
@@ -119,9 +128,25 @@ internal sealed class RedisCircuitBreaker(RedisFailurePolicyOptions policy, Time
     {
         lock (_gate)
         {
-            _probeInFlight = false;
+            if (_state == RedisCircuitState.HalfOpen)
+            {
+                _state = RedisCircuitState.Open;
+            }
         }
     }
+}
+
+/// <summary>The lifecycle of a <see cref="RedisCircuitBreaker"/>.</summary>
+internal enum RedisCircuitState
+{
+    /// <summary>Calls go to Redis; consecutive failures are counted.</summary>
+    Closed,
+
+    /// <summary>Calls are refused until the break duration is over.</summary>
+    Open,
+
+    /// <summary>The break duration is over and one probe call is out; every other call is refused until it settles.</summary>
+    HalfOpen,
 }
 
 /// <summary>A state change of <see cref="RedisCircuitBreaker"/>, for logging once per change.</summary>

@@ -9,7 +9,7 @@ namespace RedisEdge.Internal;
 
 /// <summary>
 /// Refuses configuration keys that bind to nothing, and durations that do not mean what they seem, naming the path:
-/// <c>"Algoritm": "TokenBucket"</c> would otherwise leave the policy a silent fixed window, and <c>"TimeToLive": "30"</c>
+/// <c>"Algoritm": "TokenBucket"</c> would otherwise leave the policy a silent fixed window, and <c>"Expire": "30"</c>
 /// would mean 30 days (.NET reads a bare number as days).
 /// </summary>
 /// <remarks>

@@ -15,10 +15,10 @@ internal sealed class RedisEdgeHostedService<TService>(IServiceProvider services
     private TService? _started;
 
     /// <summary>Registers <typeparamref name="TService"/> as a singleton started (and stopped) through the gate.</summary>
-    public static void Register(IServiceCollection services)
+    public static IServiceCollection Register(IServiceCollection services)
     {
         services.TryAddSingleton<TService>();
-        services.AddSingleton<IHostedService, RedisEdgeHostedService<TService>>();
+        return services.AddSingleton<IHostedService, RedisEdgeHostedService<TService>>();
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)

@@ -17,9 +17,17 @@ namespace RedisEdge.Internal;
 /// <param name="useMethod">The call that adds the middleware, for the error message ("app.UseRedisIdempotency()").</param>
 /// <param name="metadata">How endpoints ask for the feature, for the error message ("[Idempotent] or .WithIdempotency()").</param>
 /// <param name="requires">Whether an endpoint's metadata asks for the feature (its disable marker taken into account).</param>
-internal sealed class RedisEdgeGuardedFeature(string name, string useMethod, string metadata, Func<EndpointMetadataCollection, bool> requires)
+/// <param name="addMethod">The builder call that registers the feature, for error messages ("AddIdempotency").</param>
+/// <param name="meterName">The feature's meter (and activity source), where Core's per-feature instruments go.</param>
+internal sealed class RedisEdgeGuardedFeature(string name, string useMethod, string metadata, Func<EndpointMetadataCollection, bool> requires, string addMethod, string meterName)
 {
+    public string MeterName => meterName;
+
     public string Name => name;
+
+    public string UseMethod => useMethod;
+
+    public string AddMethod => addMethod;
 
     public bool Requires(Endpoint endpoint) => requires(endpoint.Metadata);
 

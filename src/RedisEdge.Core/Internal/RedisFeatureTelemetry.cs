@@ -12,6 +12,15 @@ internal sealed class RedisFeatureTelemetry : IDisposable
     public const string ScriptDurationName = "redisedge.script.duration";
     public const string ScriptFailuresName = "redisedge.script.failures";
 
+    /// <summary>Requests decided without Redis, counted by <see cref="RedisEdgeFailureResponder{TOptions}"/>.</summary>
+    public const string FailureModeRequestsName = "redisedge.failure_mode.requests";
+
+    /// <summary>The policy a request was decided under, on Core's per-request instruments.</summary>
+    public const string PolicyTag = "redisedge.policy";
+
+    /// <summary>The failure mode applied: <c>fail_open</c>, <c>fail_closed</c> or <c>local_fallback</c>.</summary>
+    public const string FailureModeTag = "redisedge.failure_mode";
+
     public RedisFeatureTelemetry(IMeterFactory meterFactory, string name)
     {
         Name = name;

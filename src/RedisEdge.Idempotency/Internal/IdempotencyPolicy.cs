@@ -2,7 +2,10 @@ using Microsoft.AspNetCore.Http;
 
 namespace RedisEdge.Idempotency.Internal;
 
-/// <summary>The settings one endpoint runs with: feature options, then its named policy, then its attribute.</summary>
+/// <summary>
+/// The settings one endpoint runs with: feature options, then its named policy, then its attribute. The one place these
+/// layers are merged: requests run with the result, and the options and endpoint validators check it.
+/// </summary>
 internal sealed class IdempotencyPolicy
 {
     public const string DefaultName = "default";
@@ -18,6 +21,9 @@ internal sealed class IdempotencyPolicy
     public required TimeSpan Lease { get; init; }
 
     public required StatusCodeSet Stored { get; init; }
+
+    /// <summary>Why the status codes set at this layer do not parse (the validator reports it); <see langword="null"/> when they do.</summary>
+    public string? StoredError { get; init; }
 
     public required long MaxBodySize { get; init; }
 
@@ -45,7 +51,8 @@ internal sealed class IdempotencyPolicy
         KeyRequired = o.KeyRequired,
         Retention = o.Retention,
         Lease = o.Lease,
-        Stored = StatusCodeSet.Parse(o.StoredStatusCodes),
+        Stored = ParseStored(o.StoredStatusCodes, fallback: null).Set,
+        StoredError = ParseStored(o.StoredStatusCodes, fallback: null).Error,
         MaxBodySize = o.MaxBodySize,
         MaxRequestBodySize = o.MaxRequestBodySize,
         InFlight = o.InFlight,
@@ -63,7 +70,8 @@ internal sealed class IdempotencyPolicy
         KeyRequired = p.KeyRequired ?? KeyRequired,
         Retention = p.Retention ?? Retention,
         Lease = p.Lease ?? Lease,
-        Stored = p.StoredStatusCodes is { Count: > 0 } codes ? StatusCodeSet.Parse(codes) : Stored,
+        Stored = p.StoredStatusCodes is { Count: > 0 } codes ? ParseStored(codes, Stored).Set : Stored,
+        StoredError = p.StoredStatusCodes is { Count: > 0 } own ? ParseStored(own, Stored).Error : null,
         MaxBodySize = p.MaxBodySize ?? MaxBodySize,
         MaxRequestBodySize = p.MaxRequestBodySize ?? MaxRequestBodySize,
         InFlight = p.InFlight ?? InFlight,
@@ -89,7 +97,8 @@ internal sealed class IdempotencyPolicy
             KeyRequired = a.KeyRequiredValue ?? KeyRequired,
             Retention = a.RetentionValue ?? Retention,
             Lease = a.LeaseValue ?? Lease,
-            Stored = a.StoredStatusCodes is { } codes ? StatusCodeSet.Parse(codes.Split(',')) : Stored,
+            Stored = a.StoredStatusCodes is { } codes ? ParseStored(codes.Split(','), Stored).Set : Stored,
+            StoredError = a.StoredStatusCodes is { } own ? ParseStored(own.Split(','), Stored).Error : null,
             MaxBodySize = a.MaxBodySizeValue ?? MaxBodySize,
             MaxRequestBodySize = MaxRequestBodySize,
             InFlight = a.InFlightValue ?? InFlight,
@@ -100,4 +109,8 @@ internal sealed class IdempotencyPolicy
             AnonymousFallback = AnonymousFallback,
         };
     }
+
+    /// <summary>The codes of one layer, or <paramref name="fallback"/> (the defaults when none) with the reason they do not parse.</summary>
+    private static (StatusCodeSet Set, string? Error) ParseStored(IEnumerable<string>? codes, StatusCodeSet? fallback) =>
+        StatusCodeSet.TryParse(codes, out var set, out var error) ? (set, null) : (fallback ?? StatusCodeSet.Parse(null), error);
 }

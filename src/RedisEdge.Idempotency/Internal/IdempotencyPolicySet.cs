@@ -1,13 +1,12 @@
-using System.Runtime.CompilerServices;
+using RedisEdge.Internal;
 
 namespace RedisEdge.Idempotency.Internal;
 
-/// <summary>The policies of one options snapshot, and each endpoint attribute's effective policy (computed once).</summary>
-internal sealed class IdempotencyPolicySet
+/// <summary>The policies of one options snapshot, and each endpoint's effective policy (computed once, by the provider).</summary>
+internal sealed class IdempotencyPolicySet : RedisEdgePolicySet<IdempotencyPolicy>
 {
-    private readonly ConditionalWeakTable<IdempotentAttribute, IdempotencyPolicy> _endpoints = [];
-
-    public IdempotencyPolicySet(RedisIdempotencyOptions options)
+    public IdempotencyPolicySet(RedisIdempotencyOptions options, long generation = 0)
+        : base(generation)
     {
         Default = IdempotencyPolicy.FromOptions(options);
         Policies = new Dictionary<string, IdempotencyPolicy>(StringComparer.OrdinalIgnoreCase);
@@ -30,6 +29,8 @@ internal sealed class IdempotencyPolicySet
 
     public Dictionary<string, IdempotencyPolicy> Policies { get; }
 
+    public override bool Defines(string name) => Policies.ContainsKey(name);
+
     /// <summary>The request headers options name as the key (feature-wide and per policy).</summary>
     public string[] KeyHeaders { get; }
 
@@ -38,24 +39,4 @@ internal sealed class IdempotencyPolicySet
 
     /// <summary>Request headers in the fingerprint, sorted so their order never changes it.</summary>
     public string[] FingerprintHeaders { get; }
-
-    /// <summary>The effective policy of an endpoint; <see langword="null"/> when it names a policy that is not defined.</summary>
-    public IdempotencyPolicy? Resolve(IdempotentAttribute attribute)
-    {
-        if (_endpoints.TryGetValue(attribute, out var cached))
-        {
-            return cached;
-        }
-
-        IdempotencyPolicy? basis = attribute.Policy is null ? Default : Policies.GetValueOrDefault(attribute.Policy);
-        if (basis is null)
-        {
-            return null;
-        }
-
-        var effective = basis.With(attribute);
-        _endpoints.AddOrUpdate(attribute, effective);
-        return effective;
-    }
-
 }

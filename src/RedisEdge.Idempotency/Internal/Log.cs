@@ -5,9 +5,6 @@ namespace RedisEdge.Idempotency.Internal;
 /// <summary>Idempotency logs, event ids 4000-4999 (the scheme is in docs/telemetry.md).</summary>
 internal static partial class Log
 {
-    [LoggerMessage(4000, LogLevel.Debug, "Idempotency could not reach Redis for policy '{Policy}'; the request was {Outcome} ({Mode}).", EventName = "RedisFailed")]
-    public static partial void RedisFailed(ILogger logger, string policy, string outcome, RedisFailureMode mode, Exception exception);
-
     [LoggerMessage(4001, LogLevel.Error, "The handler for idempotency policy '{Policy}' ran, but neither its response nor the outcome-unknown marker could be stored in Redis key '{RedisKey}'; a retry after the lease expires will run it again.", EventName = "CompleteFailed")]
     public static partial void CompleteFailed(ILogger logger, string policy, string redisKey, Exception exception);
 
@@ -19,9 +16,6 @@ internal static partial class Log
 
     [LoggerMessage(4004, LogLevel.Debug, "Renewing an idempotency lease failed; the next renewal retries.", EventName = "RenewFailed")]
     public static partial void RenewFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(4005, LogLevel.Warning, "Endpoint '{Endpoint}' names idempotency policy '{Policy}', which is no longer defined; the feature-wide options apply.", EventName = "UnknownPolicy")]
-    public static partial void UnknownPolicy(ILogger logger, string? endpoint, string policy);
 
     [LoggerMessage(4006, LogLevel.Information, "An idempotency key under policy '{Policy}' was taken over from an execution whose lease expired (its instance died or stalled).", EventName = "LeaseTakeover")]
     public static partial void LeaseTakeover(ILogger logger, string policy);

@@ -22,6 +22,7 @@ internal sealed class RedisIdempotencyMiddleware
     private readonly IdempotencyMetrics _metrics;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly RedisEdgeFailureResponder<RedisIdempotencyOptions> _failure;
 
     public RedisIdempotencyMiddleware(
         RequestDelegate next,
@@ -30,8 +31,10 @@ internal sealed class RedisIdempotencyMiddleware
         IdempotencyExecutor executor,
         IdempotencyMetrics metrics,
         TimeProvider timeProvider,
-        ILogger<RedisIdempotencyMiddleware> logger)
+        ILogger<RedisIdempotencyMiddleware> logger,
+        RedisEdgeFailureResponder<RedisIdempotencyOptions> failure)
     {
+        _failure = failure;
         _next = next;
         _policies = policies;
         _store = store;
@@ -58,19 +61,34 @@ internal sealed class RedisIdempotencyMiddleware
         }
 
         var set = _policies.Current;
-        var policy = set.Resolve(attribute);
-        if (policy is null)
-        {
-            Log.UnknownPolicy(_logger, endpoint.DisplayName, attribute.Policy!);
-            policy = set.Default.With(attribute);
-        }
-
-        return InvokeIdempotentAsync(context, set, policy);
+        return InvokeIdempotentAsync(context, set, _policies.Resolve(endpoint, set) ?? set.Default.With(attribute));
     }
 
+    /// <summary>
+    /// One idempotent request: read and check its key, caller and body, claim the key, then answer from the claim
+    /// (replay, mismatch, in flight, outcome unknown) or execute.
+    /// </summary>
     private async Task InvokeIdempotentAsync(HttpContext context, IdempotencyPolicySet set, IdempotencyPolicy policy)
     {
         var started = _metrics.Requests.Start();
+        if (await ReadRequestAsync(context, set, policy, started).ConfigureAwait(false) is not { } request ||
+            await ClaimAsync(context, policy, request, started).ConfigureAwait(false) is not { } claim ||
+            await AnswerFromClaimAsync(context, set, policy, claim, started).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        _metrics.Requests.Record(policy.Name, "executed", started);
+        await _executor.ExecuteAsync(context, _next, set, policy, request.RedisKey, request.Owner, request.Key, request.Scope, claim).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The request's key, caller scope and fingerprint; <see langword="null"/> when the request was answered here (a 4xx
+    /// for a missing or invalid key, an unidentified caller or a body over the limit) or passed on (no key where none is
+    /// required).
+    /// </summary>
+    private async Task<IdempotentRequest?> ReadRequestAsync(HttpContext context, IdempotencyPolicySet set, IdempotencyPolicy policy, long started)
+    {
         var fields = context.Request.Headers[policy.HeaderName];
         if (fields.Count == 0)
         {
@@ -78,12 +96,12 @@ internal sealed class RedisIdempotencyMiddleware
             {
                 _metrics.Requests.Record(policy.Name, "no_key", started);
                 await _next(context).ConfigureAwait(false);
-                return;
+                return null;
             }
 
             await RejectAsync(context, policy, started, "missing_key", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.KeyMissingProblemType, "Idempotency key missing",
                 $"This endpoint requires an '{policy.HeaderName}' request header.").ConfigureAwait(false);
-            return;
+            return null;
         }
 
         string? error = null;
@@ -92,7 +110,7 @@ internal sealed class RedisIdempotencyMiddleware
         {
             await RejectAsync(context, policy, started, "invalid_key", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.KeyInvalidProblemType, "Invalid idempotency key",
                 error ?? $"The request carries more than one '{policy.HeaderName}' header.").ConfigureAwait(false);
-            return;
+            return null;
         }
 
         if (CallerScope.Resolve(context, policy) is not { } scope)
@@ -101,7 +119,7 @@ internal sealed class RedisIdempotencyMiddleware
                 policy.Scope == RedisIdempotencyScope.Header
                     ? $"Idempotency keys on this endpoint are scoped by the '{policy.ScopeHeaderName}' header, which the request lacks."
                     : "Idempotency keys on this endpoint are scoped by caller, and the request does not identify one.").ConfigureAwait(false);
-            return;
+            return null;
         }
 
         var fingerprint = await RequestFingerprint.ComputeAsync(context, set.FingerprintHeaders, policy.MaxRequestBodySize, context.RequestAborted).ConfigureAwait(false);
@@ -109,11 +127,20 @@ internal sealed class RedisIdempotencyMiddleware
         {
             await RejectAsync(context, policy, started, "request_too_large", StatusCodes.Status413PayloadTooLarge, RedisIdempotencyDefaults.RequestTooLargeProblemType, "Request body too large",
                 $"Requests with an idempotency key may carry at most {policy.MaxRequestBodySize} bytes of body on this endpoint.").ConfigureAwait(false);
-            return;
+            return null;
         }
 
         var redisKey = _store.Key(scope, key);
-        var owner = IdempotencyStore.NewOwner();
+        return new IdempotentRequest(key, scope, fingerprint, redisKey, IdempotencyStore.NewOwner());
+    }
+
+    /// <summary>
+    /// Claims the key (waiting for an execution in flight when the policy says so); <see langword="null"/> when Redis
+    /// could not answer (the failure responder answered) or the client went away.
+    /// </summary>
+    private async Task<ClaimResult?> ClaimAsync(HttpContext context, IdempotencyPolicy policy, IdempotentRequest request, long started)
+    {
+        var (redisKey, owner, fingerprint) = (request.RedisKey, request.Owner, request.Fingerprint);
         ClaimResult claim;
         try
         {
@@ -128,7 +155,7 @@ internal sealed class RedisIdempotencyMiddleware
             // The client went away while the claim was in Redis: it may still land and hold the key for a lease.
             ReleaseAbandonedClaim(redisKey, owner, policy);
             _metrics.Requests.Record(policy.Name, "aborted", started);
-            return;
+            return null;
         }
         catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException)
         {
@@ -139,18 +166,23 @@ internal sealed class RedisIdempotencyMiddleware
                 ReleaseAbandonedClaim(redisKey, owner, policy);
             }
 
-            _metrics.Requests.Record(policy.Name, _store.Runner.Policy.Mode == RedisFailureMode.FailOpen ? "fail_open" : "store_unavailable", started);
-            await OnRedisFailureAsync(context, policy, ex).ConfigureAwait(false);
-            return;
+            await OnRedisFailureAsync(context, policy, ex, started).ConfigureAwait(false);
+            return null;
         }
 
+        return claim;
+    }
+
+    /// <summary>Answers what the claim decided without an execution; <see langword="false"/> when this request executes.</summary>
+    private async Task<bool> AnswerFromClaimAsync(HttpContext context, IdempotencyPolicySet set, IdempotencyPolicy policy, ClaimResult claim, long started)
+    {
         switch (claim.Outcome)
         {
             case ClaimOutcome.Completed:
                 IdempotencyMetrics.Add(_metrics.Replays, policy.Name);
                 _metrics.Requests.Record(policy.Name, "replayed", started);
                 await claim.Response!.WriteAsync(context.Response, set.ReplayHeaders, context.RequestAborted).ConfigureAwait(false);
-                return;
+                return true;
 
             case ClaimOutcome.Mismatch:
                 IdempotencyMetrics.Add(_metrics.Mismatches, policy.Name);
@@ -162,7 +194,7 @@ internal sealed class RedisIdempotencyMiddleware
                     Title = "Idempotency key reused",
                     Detail = "This idempotency key was already used for a different request (method, path, query, headers or body differ). Use a new key for a new request.",
                 }).ConfigureAwait(false);
-                return;
+                return true;
 
             case ClaimOutcome.InFlight:
                 IdempotencyMetrics.Add(_metrics.Conflicts, policy.Name);
@@ -176,7 +208,7 @@ internal sealed class RedisIdempotencyMiddleware
                     Title = "Request in progress",
                     Detail = "A request with this idempotency key is still being processed. Retry after the indicated delay to receive its response.",
                 }).ConfigureAwait(false);
-                return;
+                return true;
 
             case ClaimOutcome.OutcomeUnknown:
                 IdempotencyMetrics.Add(_metrics.OutcomeUnknown, policy.Name, "answered");
@@ -188,7 +220,7 @@ internal sealed class RedisIdempotencyMiddleware
                     Title = "Idempotency outcome unknown",
                     Detail = "A request with this idempotency key was executed, but its outcome could not be recorded. It is not executed again under this key; check whether it took effect before sending it with a new key.",
                 }).ConfigureAwait(false);
-                return;
+                return true;
 
             case ClaimOutcome.Takeover:
                 IdempotencyMetrics.Add(_metrics.LeaseTakeovers, policy.Name);
@@ -196,8 +228,7 @@ internal sealed class RedisIdempotencyMiddleware
                 break;
         }
 
-        _metrics.Requests.Record(policy.Name, "executed", started);
-        await _executor.ExecuteAsync(context, _next, set, policy, redisKey, owner, key, scope, claim).ConfigureAwait(false);
+        return false;
     }
 
     /// <summary>The bounded wait: polls the claim until the first execution completes (replay), frees the key
@@ -257,25 +288,24 @@ internal sealed class RedisIdempotencyMiddleware
         _ => true,
     };
 
-    private async Task OnRedisFailureAsync(HttpContext context, IdempotencyPolicy policy, Exception exception)
+    /// <summary>
+    /// Counts the request in the requests counter (<c>fail_open</c> or <c>store_unavailable</c>, by the mode the failure
+    /// responder applies) and lets Core's failure responder count it in <c>redisedge.failure_mode.requests</c>, log it
+    /// and answer.
+    /// </summary>
+    private Task OnRedisFailureAsync(HttpContext context, IdempotencyPolicy policy, Exception exception, long started)
     {
-        var mode = _store.Runner.Policy.Mode;
+        var mode = _failure.Mode;
         IdempotencyMetrics.Add(_metrics.RedisErrors, policy.Name, mode == RedisFailureMode.FailOpen ? "fail_open" : "fail_closed");
-        Log.RedisFailed(_logger, policy.Name, mode == RedisFailureMode.FailOpen ? "executed unguarded" : "refused", mode, exception);
-        if (mode == RedisFailureMode.FailOpen)
-        {
-            await _next(context).ConfigureAwait(false);
-            return;
-        }
-
-        var unavailable = exception as RedisEdgeUnavailableException
-            ?? new RedisEdgeUnavailableException("Redis could not run the idempotency claim.", exception);
-        await RedisEdgeProblems.WriteUnavailableAsync(
+        _metrics.Requests.Record(policy.Name, mode == RedisFailureMode.FailOpen ? "fail_open" : "store_unavailable", started);
+        return _failure.RespondAsync(
             context,
-            unavailable,
+            policy.Name,
+            exception,
+            () => _next(context),
             "Idempotency store unavailable",
             "The request was not executed: its idempotency key cannot be checked while Redis is unavailable, and running it unguarded could execute it twice. Retry later with the same key.",
-            problem => problem.Type = RedisIdempotencyDefaults.StoreUnavailableProblemType).ConfigureAwait(false);
+            problem => problem.Type = RedisIdempotencyDefaults.StoreUnavailableProblemType);
     }
 
     private Task RejectAsync(HttpContext context, IdempotencyPolicy policy, long started, string reason, int status, string type, string title, string detail)

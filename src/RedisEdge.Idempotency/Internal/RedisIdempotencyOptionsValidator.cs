@@ -4,7 +4,7 @@ using RedisEdge.Internal;
 namespace RedisEdge.Idempotency.Internal;
 
 /// <summary>Validates <see cref="RedisIdempotencyOptions"/> at start-up; every message names its configuration path.</summary>
-internal sealed class RedisIdempotencyOptionsValidator(RedisEdgeSectionPath<RedisIdempotencyOptions> section, IdempotencySection configuration) : IValidateOptions<RedisIdempotencyOptions>
+internal sealed class RedisIdempotencyOptionsValidator(RedisEdgeSectionPath<RedisIdempotencyOptions> section, RedisEdgeSection<RedisIdempotencyOptions> configuration) : IValidateOptions<RedisIdempotencyOptions>
 {
     public static readonly TimeSpan MinLease = TimeSpan.FromMilliseconds(100);
 
@@ -14,9 +14,8 @@ internal sealed class RedisIdempotencyOptionsValidator(RedisEdgeSectionPath<Redi
         var root = section.Path;
         RedisEdgePolicyValidation.CheckBinding<RedisIdempotencyPolicyOptions>(configuration.Section.GetSection("Policies"), errors);
         (options.Failure ?? new RedisFailurePolicyOptions()).Validate($"{root}:Failure", errors);
-        ValidateValues(root, errors, options.HeaderName, options.Retention, options.Lease, options.StoredStatusCodes, options.MaxBodySize,
-            options.MaxRequestBodySize, options.InFlight, options.WaitTimeout, options.Scope, options.ScopeHeaderName, options.ScopeResolver,
-            options.AnonymousFallback);
+        var defaults = IdempotencyPolicy.FromOptions(options);
+        ValidateValues(root, errors, defaults);
         ValidateHeaderList($"{root}:AllowedReplayHeaders", options.AllowedReplayHeaders, errors, replay: true);
         ValidateHeaderList($"{root}:FingerprintHeaders", options.FingerprintHeaders, errors, replay: false);
 
@@ -24,39 +23,20 @@ internal sealed class RedisIdempotencyOptionsValidator(RedisEdgeSectionPath<Redi
         {
             var path = $"{root}:Policies:{policyName}";
             RedisEdgePolicyValidation.CheckName(path, policyName, errors);
-
-            if (policy is null)
+            if (policy is not null)
             {
-                continue;
+                ValidateValues(path, errors, defaults.With(policyName, policy));
             }
-
-            ValidateValues(path, errors, policy.HeaderName ?? options.HeaderName, policy.Retention ?? options.Retention, policy.Lease ?? options.Lease,
-                policy.StoredStatusCodes, policy.MaxBodySize ?? options.MaxBodySize, policy.MaxRequestBodySize ?? options.MaxRequestBodySize,
-                policy.InFlight ?? options.InFlight, policy.WaitTimeout ?? options.WaitTimeout, policy.Scope ?? options.Scope,
-                policy.ScopeHeaderName ?? options.ScopeHeaderName, policy.ScopeResolver ?? options.ScopeResolver,
-                policy.AnonymousFallback ?? options.AnonymousFallback);
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors.Distinct());
     }
 
-    /// <summary>Checks effective values; <paramref name="path"/> is where they (or the feature-wide ones they inherit) are set.</summary>
-    internal static void ValidateValues(
-        string path,
-        List<string> errors,
-        string? headerName,
-        TimeSpan retention,
-        TimeSpan lease,
-        IList<string>? storedStatusCodes,
-        long maxBodySize,
-        long maxRequestBodySize,
-        RedisIdempotencyInFlightBehavior inFlight,
-        TimeSpan waitTimeout,
-        RedisIdempotencyScope scope,
-        string? scopeHeaderName,
-        Delegate? scopeResolver,
-        RedisIdempotencyAnonymousFallback fallback)
+    /// <summary>Checks effective values; <paramref name="path"/> is where they (or the ones they inherit) are set.</summary>
+    internal static void ValidateValues(string path, List<string> errors, IdempotencyPolicy policy)
     {
+        var (headerName, retention, lease, maxBodySize, maxRequestBodySize) = (policy.HeaderName, policy.Retention, policy.Lease, policy.MaxBodySize, policy.MaxRequestBodySize);
+        var (inFlight, waitTimeout, scope, scopeHeaderName, scopeResolver, fallback) = (policy.InFlight, policy.WaitTimeout, policy.Scope, policy.ScopeHeaderName, policy.ScopeResolver, policy.AnonymousFallback);
         if (!IsToken(headerName))
         {
             errors.Add($"{path}:HeaderName must be a header name (was '{headerName}').");
@@ -72,7 +52,7 @@ internal sealed class RedisIdempotencyOptionsValidator(RedisEdgeSectionPath<Redi
             errors.Add($"{path}:Retention must be between 00:00:01 and 366.00:00:00 (was {retention}).");
         }
 
-        if (!StatusCodeSet.TryParse(storedStatusCodes, out _, out var codesError))
+        if (policy.StoredError is { } codesError)
         {
             errors.Add($"{path}:StoredStatusCodes: {codesError}");
         }

@@ -1,90 +1,76 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.RateLimiting;
-using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using RedisEdge.Internal;
 
 namespace RedisEdge.RateLimiting.Internal;
 
 /// <summary>
-/// Keeps the current <see cref="RateLimitPolicySet"/>, rebuilt whenever the options change, unless the change would
-/// silently lift a limit: a reload that no longer defines a policy an endpoint names is refused, and the previous set
-/// stays in force.
+/// Core's policy provider filled in for rate limiting: an endpoint resolves to the policies it requests, with their
+/// costs, read by <see cref="RateLimitDeclarations"/> from RedisEdge's <c>[RateLimit]</c> and the first-party
+/// <c>[EnableRateLimiting]</c>/<c>[DisableRateLimiting]</c>. A reload clears the local deny cache, whose rejections
+/// were computed with the old limits.
 /// </summary>
-internal sealed class RateLimitPolicyProvider : IDisposable
+internal sealed class RateLimitPolicyProvider(
+    IOptionsMonitor<RedisRateLimitingOptions> monitor,
+    LocalDenyCache denyCache,
+    FirstPartyRateLimiting firstParty,
+    IServiceProvider services,
+    ILoggerFactory loggerFactory)
+    : RedisEdgePolicyProvider<RedisRateLimitingOptions, RateLimitPolicySet, (RateLimitPolicy Policy, int Cost)[]>(
+        monitor, static (options, generation) => new RateLimitPolicySet(options, generation), services, loggerFactory)
 {
-    private readonly LocalDenyCache _denyCache;
-    private readonly IServiceProvider _services;
-    private readonly ILogger _logger;
-    private readonly IDisposable? _subscription;
-    private volatile RateLimitPolicySet _current;
-    private long _generation;
-    private string? _lastRefusal;
+    public override string PolicyKind => "rate-limit policy";
 
-    public RateLimitPolicyProvider(IOptionsMonitor<RedisRateLimitingOptions> monitor, LocalDenyCache denyCache, IServiceProvider services, ILogger<RateLimitPolicyProvider> logger)
+    /// <summary>The RedisEdge policy names the endpoint declares; a first-party name <c>AddRateLimiter()</c> owns is not one.</summary>
+    public override IEnumerable<string> PolicyNames(Endpoint endpoint) =>
+        RateLimitDeclarations.IsDisabled(endpoint.Metadata)
+            ? []
+            : RateLimitDeclarations.Of(endpoint.Metadata, firstParty, Current.Policies.ContainsKey).Select(d => d.Policy);
+
+    /// <summary>
+    /// The policies that apply and the cost of each. Declarations are ordered from least to most specific (global,
+    /// group, controller, action, endpoint), so the last declaration of a policy sets its cost, as
+    /// <c>GetMetadata&lt;T&gt;</c> would; a policy keeps the position of its first declaration, which orders the headers.
+    /// </summary>
+    protected override (RateLimitPolicy Policy, int Cost)[] Resolve(RateLimitPolicySet set, Endpoint endpoint)
     {
-        _denyCache = denyCache;
-        _services = services;
-        _logger = logger;
-        _current = new RateLimitPolicySet(monitor.CurrentValue);
-        _subscription = monitor.OnChange(OnChange);
-    }
-
-    public RateLimitPolicySet Current => _current;
-
-    public void Dispose() => _subscription?.Dispose();
-
-    private void OnChange(RedisRateLimitingOptions options)
-    {
-        if (Unprotected(options) is { Count: > 0 } missing)
+        // Either marker wins: ours, or the first-party limiter's, which apps migrating from it already carry.
+        if (RateLimitDeclarations.IsDisabled(endpoint.Metadata))
         {
-            // Logged once per refused configuration, not per change notification (one reload raises several) nor per
-            // request: requests keep the limits they had.
-            var report = string.Join(", ", missing.Select(m => $"'{m.Policy}' (endpoint '{m.Endpoint}')"));
-            if (!string.Equals(Interlocked.Exchange(ref _lastRefusal, report), report, StringComparison.Ordinal))
-            {
-                Log.ReloadRefused(_logger, report);
-            }
-
-            return;
+            return [];
         }
 
-        Volatile.Write(ref _lastRefusal, null);
-
-        // A remembered rejection was computed with the old limits; it may no longer hold. Requests still being
-        // evaluated under the old set would add such entries after the clear: the generation makes them inert.
-        _current = new RateLimitPolicySet(options, Interlocked.Increment(ref _generation));
-        _denyCache.Clear();
-    }
-
-    /// <summary>The policies the app's endpoints name (where rate limiting is not disabled) that <paramref name="options"/> no longer defines.</summary>
-    private List<(string? Endpoint, string Policy)> Unprotected(RedisRateLimitingOptions options)
-    {
-        var missing = new List<(string? Endpoint, string Policy)>();
-        if (_services.GetService<EndpointDataSource>() is not { } source)
+        var declared = RateLimitDeclarations.Of(endpoint.Metadata, firstParty, set.Policies.ContainsKey);
+        if (declared.Count == 0)
         {
-            return missing;
+            return set.WithoutEndpoint;
         }
 
-        foreach (var endpoint in source.Endpoints)
+        var requested = new List<(RateLimitPolicy Policy, int Cost)>(declared.Count + 1);
+        requested.AddRange(set.WithoutEndpoint);
+        foreach (var (name, cost) in declared)
         {
-            if (endpoint.Metadata.GetMetadata<DisableRateLimitAttribute>() is not null ||
-                endpoint.Metadata.GetMetadata<DisableRateLimitingAttribute>() is not null)
+            if (!set.Policies.TryGetValue(name, out var policy))
             {
                 continue;
             }
 
-            foreach (var attribute in endpoint.Metadata.GetOrderedMetadata<RateLimitAttribute>())
+            var index = requested.FindIndex(r => ReferenceEquals(r.Policy, policy));
+            if (index >= 0)
             {
-                if (!options.Policies.Keys.Contains(attribute.PolicyName, StringComparer.OrdinalIgnoreCase) &&
-                    _current.Policies.ContainsKey(attribute.PolicyName))
-                {
-                    missing.Add((endpoint.DisplayName, attribute.PolicyName));
-                }
+                requested[index] = (policy, cost);
+            }
+            else
+            {
+                requested.Add((policy, cost));
             }
         }
 
-        return missing;
+        return [.. requested];
     }
+
+    // A remembered rejection was computed with the old limits; it may no longer hold. Requests still being evaluated
+    // under the old set would add such entries after the clear: the set's generation makes them inert.
+    protected override void OnReplaced(RateLimitPolicySet set) => denyCache.Clear();
 }

@@ -1,21 +1,13 @@
-using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
-using Microsoft.AspNetCore.Http;
+using RedisEdge.Internal;
 
 namespace RedisEdge.RateLimiting.Internal;
 
 /// <summary>An immutable snapshot of the configured policies; replaced as a whole when configuration reloads.</summary>
-internal sealed class RateLimitPolicySet
+internal sealed class RateLimitPolicySet : RedisEdgePolicySet<(RateLimitPolicy Policy, int Cost)[]>
 {
-    private readonly ConcurrentDictionary<(string? Endpoint, string Policy), bool> _unknownReported = new();
-
-    // Endpoint metadata never changes, so what an endpoint requests under this set is resolved once; a weak table lets
-    // endpoints that a dynamic data source replaces be collected with their entries.
-    private readonly ConditionalWeakTable<Endpoint, (RateLimitPolicy Policy, int Cost)[]> _requested = new();
-
     public RateLimitPolicySet(RedisRateLimitingOptions options, long generation = 0)
+        : base(generation)
     {
-        Generation = generation;
         var policies = new Dictionary<string, RateLimitPolicy>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, policy) in options.Policies)
         {
@@ -35,10 +27,9 @@ internal sealed class RateLimitPolicySet
         WithoutEndpoint = Global is null ? [] : [(Global, 1)];
     }
 
-    /// <summary>Which reload produced this set; local deny-cache entries made under another generation are ignored.</summary>
-    public long Generation { get; }
-
     public IReadOnlyDictionary<string, RateLimitPolicy> Policies { get; }
+
+    public override bool Defines(string name) => Policies.ContainsKey(name);
 
     public RateLimitPolicy? Global { get; }
 
@@ -67,15 +58,4 @@ internal sealed class RateLimitPolicySet
 
     /// <summary>What a request that matched no endpoint requests: the global policy at cost 1, or nothing.</summary>
     public (RateLimitPolicy Policy, int Cost)[] WithoutEndpoint { get; }
-
-    /// <summary>The policies <paramref name="endpoint"/> requests, with their costs, when already resolved under this set.</summary>
-    public bool TryGetRequested(Endpoint endpoint, out (RateLimitPolicy Policy, int Cost)[] requested) =>
-        _requested.TryGetValue(endpoint, out requested!);
-
-    /// <summary>Remembers what <paramref name="endpoint"/> requests (a race resolves it twice, to the same result).</summary>
-    public void SetRequested(Endpoint endpoint, (RateLimitPolicy Policy, int Cost)[] requested) =>
-        _requested.AddOrUpdate(endpoint, requested);
-
-    /// <summary>Whether an endpoint's reference to an undefined policy is new (log it) or already reported under this set.</summary>
-    public bool FirstReportOfUnknown(string? endpoint, string policy) => _unknownReported.TryAdd((endpoint, policy), true);
 }

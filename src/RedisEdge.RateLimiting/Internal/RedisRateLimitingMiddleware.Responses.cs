@@ -90,12 +90,8 @@ internal sealed partial class RedisRateLimitingMiddleware
             }
         }
 
-        // Debug only: Core's runner logs the breaker's transitions (and a configuration error) once, not per request.
-        if (_logger.IsEnabled(LogLevel.Debug))
-        {
-            var (outcome, mode) = closed.Count > 0 ? ("refused", "FailClosed") : local.Count > 0 ? ("decided in memory", "LocalFallback") : ("allowed", "FailOpen");
-            Log.RedisFailed(_logger, Names(decisions), outcome, mode, exception);
-        }
+        var mode = closed.Count > 0 ? RedisFailureMode.FailClosed : local.Count > 0 ? RedisFailureMode.LocalFallback : RedisFailureMode.FailOpen;
+        _failure.Record(Names(decisions), mode, exception);
 
         if (local.Count > 0)
         {
@@ -109,13 +105,11 @@ internal sealed partial class RedisRateLimitingMiddleware
             return;
         }
 
-        var unavailable = exception as RedisEdgeUnavailableException
-            ?? new RedisEdgeUnavailableException("Redis failed the rate-limit call.", exception, TimeSpan.FromSeconds(1));
         var detail = IsConfigurationError(exception)
             ? "Rate limiting is misconfigured for this endpoint: Redis refused the call for " + Names(decisions) +
               " (on Redis Cluster, policies with different partitions need SingleHashSlot). See the application log."
             : "The rate limiter cannot reach its store.";
-        await RedisEdgeProblems.WriteUnavailableAsync(context, unavailable, "Service Unavailable", detail, problem =>
+        await _failure.WriteUnavailableAsync(context, exception, "Service Unavailable", detail, problem =>
             problem.Extensions["policies"] = closed.ConvertAll(d => d.Policy.Name)).ConfigureAwait(false);
     }
 

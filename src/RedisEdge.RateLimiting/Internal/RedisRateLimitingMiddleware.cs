@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Logging;
+using RedisEdge.Internal;
 using StackExchange.Redis;
 
 namespace RedisEdge.RateLimiting.Internal;
@@ -21,6 +21,7 @@ internal sealed partial class RedisRateLimitingMiddleware
     private readonly ILogger _logger;
     private readonly IServiceProvider _services;
     private readonly LocalFallbackLimiter _fallback;
+    private readonly RedisEdgeFailureResponder<RedisRateLimitingOptions> _failure;
 
     public RedisRateLimitingMiddleware(
         RequestDelegate next,
@@ -31,8 +32,10 @@ internal sealed partial class RedisRateLimitingMiddleware
         TimeProvider timeProvider,
         ILogger<RedisRateLimitingMiddleware> logger,
         IServiceProvider services,
-        LocalFallbackLimiter fallback)
+        LocalFallbackLimiter fallback,
+        RedisEdgeFailureResponder<RedisRateLimitingOptions> failure)
     {
+        _failure = failure;
         _next = next;
         _policies = policies;
         _limiter = limiter;
@@ -52,69 +55,8 @@ internal sealed partial class RedisRateLimitingMiddleware
     }
 
     /// <summary>What an endpoint asks for under <paramref name="set"/>: read from its metadata once, then kept.</summary>
-    private (RateLimitPolicy Policy, int Cost)[] Requested(Endpoint? endpoint, RateLimitPolicySet set)
-    {
-        if (endpoint is null)
-        {
-            return set.WithoutEndpoint;
-        }
-
-        if (!set.TryGetRequested(endpoint, out var requested))
-        {
-            requested = Resolve(endpoint, set);
-            set.SetRequested(endpoint, requested);
-        }
-
-        return requested;
-    }
-
-    /// <summary>
-    /// The policies that apply and the cost of each. Metadata is ordered from least to most specific (global, group,
-    /// controller, action, endpoint), so the last declaration of a policy sets its cost, as <c>GetMetadata&lt;T&gt;</c>
-    /// would; a policy keeps the position of its first declaration, which orders the headers.
-    /// </summary>
-    private (RateLimitPolicy Policy, int Cost)[] Resolve(Endpoint endpoint, RateLimitPolicySet set)
-    {
-        // Either marker wins: ours, or the first-party limiter's, which apps migrating from it already carry.
-        if (endpoint.Metadata.GetMetadata<DisableRateLimitAttribute>() is not null ||
-            endpoint.Metadata.GetMetadata<DisableRateLimitingAttribute>() is not null)
-        {
-            return [];
-        }
-
-        var attributes = endpoint.Metadata.GetOrderedMetadata<RateLimitAttribute>();
-        if (attributes.Count == 0)
-        {
-            return set.WithoutEndpoint;
-        }
-
-        var requested = new List<(RateLimitPolicy Policy, int Cost)>(attributes.Count + 1);
-        requested.AddRange(set.WithoutEndpoint);
-        foreach (var attribute in attributes)
-        {
-            if (!set.Policies.TryGetValue(attribute.PolicyName, out var policy))
-            {
-                if (set.FirstReportOfUnknown(endpoint.DisplayName, attribute.PolicyName))
-                {
-                    Log.UnknownPolicy(_logger, endpoint.DisplayName, attribute.PolicyName);
-                }
-
-                continue;
-            }
-
-            var index = requested.FindIndex(r => ReferenceEquals(r.Policy, policy));
-            if (index >= 0)
-            {
-                requested[index] = (policy, attribute.Cost);
-            }
-            else
-            {
-                requested.Add((policy, attribute.Cost));
-            }
-        }
-
-        return [.. requested];
-    }
+    private (RateLimitPolicy Policy, int Cost)[] Requested(Endpoint? endpoint, RateLimitPolicySet set) =>
+        endpoint is null ? set.WithoutEndpoint : _policies.Resolve(endpoint, set)!;
 
     /// <summary>
     /// The decisions of the request, then the answer that needs no Redis (deny list, local deny cache) or the call.

@@ -79,7 +79,7 @@ local EPS = 1e-6
 local floor, ceil, fmt = math.floor, math.ceil, string.format
 local call, pcall_ = redis.call, redis.pcall
 local time = call('TIME')
-local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000 -- ms, microsecond precision
+local now = tonumber(time[1]) * 1000 + floor(tonumber(time[2]) / 1000) -- whole ms, as every RedisEdge script
 
 -- how many requests of `cost` fit in `room`, between 0 and m
 local function fit(room, cost)

@@ -34,7 +34,7 @@ if n == nil or n ~= #KEYS - 1 then return redis.error_reply('ERR rate_limit_refu
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', 60000) then return 0 end
 
 local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) -- whole ms, as every RedisEdge script
 local at = tonumber(ARGV[2])
 local token = ARGV[3]
 

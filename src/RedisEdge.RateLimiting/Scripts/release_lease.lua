@@ -16,7 +16,7 @@ Returns   number of lease members removed (0 when they had already expired and b
 if redis.replicate_commands then redis.replicate_commands() end
 
 local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) -- whole ms, as every RedisEdge script
 local lease = ARGV[1]
 local removed = 0
 for i = 1, #KEYS do

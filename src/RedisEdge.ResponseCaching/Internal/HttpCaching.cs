@@ -40,7 +40,7 @@ internal static class HttpCaching
 
     /// <summary>
     /// RFC 9111 §4.1: a response that varies by a request header may only be served to requests with the same value.
-    /// The key holds the policy's <c>VaryByHeader</c> values, so a <c>Vary</c> naming any other header (or <c>*</c>)
+    /// The key holds the policy's <c>VaryByHeaderNames</c> values, so a <c>Vary</c> naming any other header (or <c>*</c>)
     /// makes the response not storable: response compression after the cache adds <c>Vary: Accept-Encoding</c>, and
     /// its compressed bytes must never reach a client that did not ask for them.
     /// </summary>
@@ -135,19 +135,50 @@ internal static class HttpCaching
         return false;
     }
 
-    public static string Seconds(long milliseconds) => WholeSeconds(milliseconds).ToString(CultureInfo.InvariantCulture);
+    /// <summary>How many whole seconds have their <c>Age</c> and hit <c>Cache-Status</c> strings kept (about an hour).</summary>
+    private const int KeptSeconds = 4096;
+
+    // Written on every hit, and the same few thousand values over and over: made once each (a race makes one twice).
+    private static readonly string?[] SecondsStrings = new string?[KeptSeconds];
+    private static readonly string?[] HitStrings = new string?[KeptSeconds];
+
+    public static string Seconds(long milliseconds)
+    {
+        var seconds = WholeSeconds(milliseconds);
+        return (ulong)seconds < KeptSeconds
+            ? SecondsStrings[seconds] ??= seconds.ToString(CultureInfo.InvariantCulture)
+            : seconds.ToString(CultureInfo.InvariantCulture);
+    }
 
     /// <summary>The <c>Cache-Status</c> value of a hit, formatted in one string (it is written on every hit).</summary>
-    public static string Hit(long ttlMs, string? detail = null) => detail is null
-        ? string.Create(CultureInfo.InvariantCulture, $"{RedisResponseCachingDefaults.CacheName}; hit; ttl={WholeSeconds(ttlMs)}")
-        : string.Create(CultureInfo.InvariantCulture, $"{RedisResponseCachingDefaults.CacheName}; hit; ttl={WholeSeconds(ttlMs)}; detail={detail}");
+    public static string Hit(long ttlMs, string? detail = null)
+    {
+        var ttl = WholeSeconds(ttlMs);
+        if (detail is not null)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"{RedisResponseCachingDefaults.CacheName}; hit; ttl={ttl}; detail={detail}");
+        }
+
+        return (ulong)ttl < KeptSeconds
+            ? HitStrings[ttl] ??= string.Create(CultureInfo.InvariantCulture, $"{RedisResponseCachingDefaults.CacheName}; hit; ttl={ttl}")
+            : string.Create(CultureInfo.InvariantCulture, $"{RedisResponseCachingDefaults.CacheName}; hit; ttl={ttl}");
+    }
+
+    private static string Token(ForwardReason reason) => reason switch
+    {
+        ForwardReason.Bypass => "bypass",
+        ForwardReason.Miss => "miss",
+        ForwardReason.UriMiss => "uri-miss",
+        ForwardReason.Stale => "stale",
+        _ => throw new ArgumentOutOfRangeException(nameof(reason)),
+    };
 
     /// <summary>Whole seconds, rounded down for a positive age or lifetime and away from zero for a negative one.</summary>
     private static long WholeSeconds(long milliseconds) =>
         milliseconds >= 0 ? milliseconds / 1000 : -((-milliseconds + 999) / 1000);
 
-    public static string Forward(string fwd, int? status = null, bool stored = false, bool collapsed = false, string? detail = null) =>
-        $"{RedisResponseCachingDefaults.CacheName}; fwd={fwd}"
+    public static string Forward(ForwardReason reason, int? status = null, bool stored = false, bool collapsed = false, string? detail = null) =>
+        $"{RedisResponseCachingDefaults.CacheName}; fwd={Token(reason)}"
         + (status is { } s ? "; fwd-status=" + s.ToString(CultureInfo.InvariantCulture) : string.Empty)
         + (stored ? "; stored" : string.Empty)
         + (collapsed ? "; collapsed" : string.Empty)

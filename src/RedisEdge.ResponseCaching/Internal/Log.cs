@@ -9,12 +9,6 @@ namespace RedisEdge.ResponseCaching.Internal;
 /// </remarks>
 internal static partial class Log
 {
-    [LoggerMessage(5000, LogLevel.Debug, "Response cache for policy '{Policy}' could not reach Redis; the request was {Outcome}.", EventName = "RedisFailed")]
-    public static partial void RedisFailed(ILogger logger, string policy, string outcome, Exception exception);
-
-    [LoggerMessage(5001, LogLevel.Warning, "Endpoint '{Endpoint}' names response-cache policy '{Policy}', which is no longer defined; it is not cached.", EventName = "UnknownPolicy")]
-    public static partial void UnknownPolicy(ILogger logger, string? endpoint, string policy);
-
     [LoggerMessage(5002, LogLevel.Debug, "Storing a response for policy '{Policy}' failed; it was served but not cached.", EventName = "FillFailed")]
     public static partial void FillFailed(ILogger logger, string policy, Exception exception);
 
@@ -33,9 +27,6 @@ internal static partial class Log
     [LoggerMessage(5007, LogLevel.Debug, "Giving up a fill lease for policy '{Policy}' failed; it expires on its own.", EventName = "AbandonFailed")]
     public static partial void AbandonFailed(ILogger logger, string policy, Exception exception);
 
-    [LoggerMessage(5050, LogLevel.Debug, "Keeping policy '{Policy}' within its MaxEntries and MaxBytes failed after a fill; its entries still expire on their own.", EventName = "TrimFailed")]
-    public static partial void TrimFailed(ILogger logger, string policy, Exception exception);
-
     [LoggerMessage(5008, LogLevel.Warning, "The origin failed for policy '{Policy}'; a stale entry was served instead (stale-if-error).", EventName = "ServedStaleOnError")]
     public static partial void ServedStaleOnError(ILogger logger, string policy, Exception? exception);
 
@@ -53,6 +44,12 @@ internal static partial class Log
 
     [LoggerMessage(5013, LogLevel.Debug, "Renewing a fill lease for policy '{Policy}' failed; it is tried again, and the lease lapses if it keeps failing.", EventName = "RenewFailed")]
     public static partial void RenewFailed(ILogger logger, string policy, Exception exception);
+
+    [LoggerMessage(5015, LogLevel.Warning, "A response-cache fill for policy '{Policy}' failed with an error that is not an outage; responses are served but not stored. Further failures are not logged until a fill succeeds.", EventName = "FillScriptFailed")]
+    public static partial void FillScriptFailed(ILogger logger, string policy, Exception exception);
+
+    [LoggerMessage(5016, LogLevel.Information, "Response-cache fills succeed again.", EventName = "FillRecovered")]
+    public static partial void FillRecovered(ILogger logger);
 
     [LoggerMessage(5014, LogLevel.Debug, "A fill for policy '{Policy}' was not stored: an eviction of one of its tags or of its URL came after it began.", EventName = "FillFenced")]
     public static partial void FillFenced(ILogger logger, string policy);

@@ -25,12 +25,12 @@ internal sealed class LookupCoalescer(ResponseCacheStore store, NearCache near)
     internal long Joined => Interlocked.Read(ref _joined);
 
     /// <summary>
-    /// The lookup of <paramref name="entry"/> for a request whose lease token is <paramref name="owner"/> (empty: may not
+    /// The lookup of <paramref name="keys"/>' entry for a request whose lease token is <paramref name="owner"/> (empty: may not
     /// fill); <paramref name="forwards"/>: the request runs the origin if it gets no lease, so it needs a stale-if-error copy.
     /// </summary>
-    public Task<LookupResult> LookupAsync(RedisKey entry, string entryName, string owner, long leaseMs, bool forwards, CancellationToken aborted)
+    public Task<LookupResult> LookupAsync(CacheRequestKeys keys, string owner, long leaseMs, bool forwards, CancellationToken aborted)
     {
-        var key = (entryName, owner.Length != 0, forwards);
+        var key = (keys.EntryName, owner.Length != 0, forwards);
         var epoch = near.Invalidations;
         while (true)
         {
@@ -46,7 +46,7 @@ internal sealed class LookupCoalescer(ResponseCacheStore store, NearCache near)
                 var replacement = new Flight(epoch);
                 if (_flights.TryUpdate(key, replacement, flight))
                 {
-                    return LeadAsync(key, replacement, entry, owner, leaseMs, forwards);
+                    return LeadAsync(key, replacement, keys.LookupKeys, owner, leaseMs, forwards);
                 }
 
                 continue;
@@ -55,16 +55,19 @@ internal sealed class LookupCoalescer(ResponseCacheStore store, NearCache near)
             var own = new Flight(epoch);
             if (_flights.TryAdd(key, own))
             {
-                return LeadAsync(key, own, entry, owner, leaseMs, forwards);
+                return LeadAsync(key, own, keys.LookupKeys, owner, leaseMs, forwards);
             }
         }
     }
 
-    private async Task<LookupResult> LeadAsync((string, bool, bool) key, Flight flight, RedisKey entry, string owner, long leaseMs, bool forwards)
+    private async Task<LookupResult> LeadAsync((string, bool, bool) key, Flight flight, RedisKey[] keys, string owner, long leaseMs, bool forwards)
     {
         try
         {
-            var result = await store.LookupAsync(entry, owner, leaseMs, forwards, CancellationToken.None).ConfigureAwait(false);
+            // The store's lookup in two halves, awaited here: one state machine per lookup, not two.
+            var reply = await store.SendLookupAsync(keys, owner, leaseMs, forwards, CancellationToken.None).ConfigureAwait(false);
+            var result = store.ReadLookup(reply, keys[0])
+                ?? await store.LookupAsMissAsync(keys, owner, leaseMs, forwards, CancellationToken.None).ConfigureAwait(false);
             _flights.TryRemove(new KeyValuePair<(string, bool, bool), Flight>(key, flight));
             flight.TrySetResult(result.Filler ? result with { Filler = false } : result);
             return result;

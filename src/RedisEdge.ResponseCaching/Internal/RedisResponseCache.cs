@@ -16,7 +16,7 @@ internal sealed class RedisResponseCache(
     NearCache near,
     ResponseCachingMetrics metrics) : IRedisResponseCache
 {
-    public async Task<long> EvictTagAsync(string tag, CancellationToken cancellationToken = default)
+    public async Task<long> EvictByTagAsync(string tag, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tag);
         var set = policies.Current;

@@ -13,15 +13,15 @@ internal sealed partial class RedisResponseCachingMiddleware
     /// only the host's shutdown cancels (a fill whose client has gone still finishes and is stored), and the lease is
     /// always settled: stored, or given back.
     /// </summary>
-    private async Task FillAsync(HttpContext context, ResponseCachePolicySet set, ResponseCachePolicy policy, CacheRequestKeys keys, string owner, StaleCandidate? stale, string fwd)
+    private async Task FillAsync(HttpContext context, ResponseCachePolicySet set, ResponseCachePolicy policy, CacheRequestKeys keys, string owner, StaleCandidate? stale, ForwardStatus status)
     {
         var client = context.RequestAborted;
         var lifetime = context.Features.Get<IHttpRequestLifetimeFeature>();
         context.Features.Set<IHttpRequestLifetimeFeature>(new DetachedLifetime(lifetime, _stopping));
-        var fill = new FillTicket(owner);
+        var fill = new FillTicket(owner, set.FillLeaseMs, client);
         try
         {
-            await ForwardAsync(context, policy, keys, fill, stale, fwd, detail: null, collapsed: false, set.FillLeaseMs, client).ConfigureAwait(false);
+            await ForwardAsync(context, policy, keys, fill, stale, status).ConfigureAwait(false);
         }
         finally
         {
@@ -33,25 +33,26 @@ internal sealed partial class RedisResponseCachingMiddleware
         }
     }
 
-    /// <summary>Runs the origin with the body captured, then stores it (when this request holds the lease), serves it,
-    /// or serves <paramref name="stale"/> when the origin failed.</summary>
-    private Task ForwardAsync(HttpContext context, ResponseCachePolicy policy, CacheRequestKeys keys, string? owner, StaleCandidate? stale, string fwd, string? detail, bool collapsed) =>
-        ForwardAsync(context, policy, keys, owner is null ? null : new FillTicket(owner), stale, fwd, detail, collapsed, 0, context.RequestAborted);
-
-    private async Task ForwardAsync(HttpContext context, ResponseCachePolicy policy, CacheRequestKeys keys, FillTicket? fill, StaleCandidate? stale, string fwd, string? detail, bool collapsed, long leaseMs, CancellationToken client)
+    /// <summary>Runs the origin with the body captured, then stores it (when this request holds the lease in
+    /// <paramref name="fill"/>), serves it, or serves <paramref name="stale"/> when the origin failed;
+    /// <paramref name="forwarded"/> is the <c>Cache-Status</c> it answers with.</summary>
+    private async Task ForwardAsync(HttpContext context, ResponseCachePolicy policy, CacheRequestKeys keys, FillTicket? fill, StaleCandidate? stale, ForwardStatus forwarded)
     {
+        // A filler's client leaving does not stop the fill (FillAsync detached it); the client's own token still says
+        // whether anyone is there to answer.
+        var client = fill?.Client ?? context.RequestAborted;
         var response = context.Response;
         var before = Snapshot(response.Headers);
         var originalBody = context.Features.Get<IHttpResponseBodyFeature>()!;
-        var capture = new ResponseCapture(originalBody, policy.MaxBodySize, () =>
-            response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = HttpCaching.Forward(fwd, response.StatusCode, detail: "too-large"));
+        var capture = new ResponseCapture(originalBody, policy.MaximumBodySize, () =>
+            response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = forwarded.Format(response.StatusCode, detail: "too-large"));
         context.Features.Set<IHttpResponseBodyFeature>(capture);
         var perUser = new PerUserResponseFeature();
         context.Features.Set(perUser);
 
         // A filler asks the origin for the full 200 whatever this client's conditional or range headers say.
         var conditional = fill is null ? default : ConditionalRequestHeaders.Strip(context.Request.Headers);
-        var renewal = fill is null ? null : new FillLease(_store, keys.Entry, fill.Owner, leaseMs, policy.Name, _timeProvider, _logger);
+        var renewal = fill is null ? null : new FillLease(_store, keys.Entry, fill.Owner, fill.LeaseMs, policy.Name, _timeProvider, _logger);
         try
         {
             try
@@ -82,7 +83,7 @@ internal sealed partial class RedisResponseCachingMiddleware
             if (!aborted && !capture.Overflowed && !response.HasStarted && Usable(stale) is { } usable)
             {
                 Log.ServedStaleOnError(_logger, policy.Name, ex);
-                await ServeStaleOnErrorAsync(context, policy, usable, before, HttpCaching.Forward(fwd, detail: "stale-if-error")).ConfigureAwait(false);
+                await ServeStaleOnErrorAsync(context, policy, usable, before, forwarded.Format(detail: "stale-if-error")).ConfigureAwait(false);
                 return;
             }
 
@@ -120,7 +121,7 @@ internal sealed partial class RedisResponseCachingMiddleware
             }
 
             Log.ServedStaleOnError(_logger, policy.Name, null);
-            await ServeStaleOnErrorAsync(context, policy, fallback, before, HttpCaching.Forward(fwd, status, detail: "stale-if-error")).ConfigureAwait(false);
+            await ServeStaleOnErrorAsync(context, policy, fallback, before, forwarded.Format(status, detail: "stale-if-error")).ConfigureAwait(false);
             return;
         }
 
@@ -158,7 +159,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         }
 
         response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] =
-            HttpCaching.Forward(fwd, status, stored, collapsed, detail ?? (notStorable is null ? null : "not-storable-" + notStorable));
+            forwarded.Format(status, stored, forwarded.Detail ?? (notStorable is null ? null : "not-storable-" + notStorable));
         if (etag is not null)
         {
             response.Headers.ETag = etag;
@@ -191,7 +192,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         var settled = false;
         try
         {
-            var capture = new ResponseCapture(new StreamResponseBodyFeature(Stream.Null), policy.MaxBodySize, onOverflow: null);
+            var capture = new ResponseCapture(new StreamResponseBodyFeature(Stream.Null), policy.MaximumBodySize, onOverflow: null);
             context.Features.Set<IHttpResponseBodyFeature>(capture);
             var perUser = new PerUserResponseFeature();
             context.Features.Set(perUser);
@@ -325,10 +326,17 @@ internal sealed partial class RedisResponseCachingMiddleware
     /// <summary>A stale entry that may replace a failed origin response, with the server clock when it was read.</summary>
     private sealed record StaleCandidate(CachedEntry Entry, long ServerNow, long Timestamp);
 
-    /// <summary>The lease a filler holds, and whether it was settled (stored, or given back).</summary>
-    private sealed class FillTicket(string owner)
+    /// <summary>
+    /// The lease a filler holds (its owner token and time-to-live), its client's own cancellation (the request's was
+    /// detached), and whether the lease was settled (stored, or given back).
+    /// </summary>
+    private sealed class FillTicket(string owner, long leaseMs, CancellationToken client)
     {
         public string Owner { get; } = owner;
+
+        public long LeaseMs { get; } = leaseMs;
+
+        public CancellationToken Client { get; } = client;
 
         public bool Settled { get; set; }
     }

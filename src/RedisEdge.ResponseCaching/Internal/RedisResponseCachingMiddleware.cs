@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.Features.Authentication;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -28,6 +29,7 @@ internal sealed partial class RedisResponseCachingMiddleware
     private readonly IServiceScopeFactory _scopes;
     private readonly CancellationToken _stopping;
     private readonly ILogger _logger;
+    private readonly RedisEdgeFailureResponder<RedisResponseCachingOptions> _failure;
 
     public RedisResponseCachingMiddleware(
         RequestDelegate next,
@@ -41,8 +43,10 @@ internal sealed partial class RedisResponseCachingMiddleware
         TimeProvider timeProvider,
         IServiceScopeFactory scopes,
         IHostApplicationLifetime lifetime,
-        ILogger<RedisResponseCachingMiddleware> logger)
+        ILogger<RedisResponseCachingMiddleware> logger,
+        RedisEdgeFailureResponder<RedisResponseCachingOptions> failure)
     {
+        _failure = failure;
         _next = next;
         _policies = policies;
         _keys = keys;
@@ -61,7 +65,7 @@ internal sealed partial class RedisResponseCachingMiddleware
     {
         var endpoint = context.GetEndpoint();
         if (endpoint?.Metadata.GetMetadata<CacheResponseAttribute>() is not { } attribute ||
-            endpoint.Metadata.GetMetadata<DisableCacheResponseAttribute>() is not null)
+            endpoint.Metadata.GetMetadata<DisableResponseCachingAttribute>() is not null)
         {
             return _next(context);
         }
@@ -73,15 +77,24 @@ internal sealed partial class RedisResponseCachingMiddleware
         }
 
         var set = _policies.Current;
-        if (!set.Policies.TryGetValue(attribute.PolicyName, out var policy))
+        if (_policies.Resolve(endpoint, set) is not { } policy)
         {
-            Log.UnknownPolicy(_logger, endpoint.DisplayName, attribute.PolicyName);
             return _next(context);
+        }
+
+        if (attribute.Duration > 0)
+        {
+            policy = policy.WithDuration(attribute.Duration);
         }
 
         return InvokeCachedAsync(context, set, policy);
     }
 
+    /// <summary>
+    /// The cached path of one request: bypass, near cache, then lookups until the request is answered (a hit, a stale
+    /// copy, its own fill, or a forward) or waits for another request's fill and looks up again. One method, so a hit
+    /// costs one state machine and no closure; each answer is a named step below.
+    /// </summary>
     private async Task InvokeCachedAsync(HttpContext context, ResponseCachePolicySet set, ResponseCachePolicy policy)
     {
         var started = _metrics.Requests.Start();
@@ -90,7 +103,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         {
             _metrics.Bypass(policy.Name, reason);
             _metrics.Requests.Record(policy.Name, "bypass", started);
-            context.Response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = HttpCaching.Forward("bypass", detail: reason);
+            context.Response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = new ForwardStatus(ForwardReason.Bypass, reason).Format();
             await _next(context).ConfigureAwait(false);
             return;
         }
@@ -106,23 +119,8 @@ internal sealed partial class RedisResponseCachingMiddleware
 
         // HEAD never fills: it produces no body to store.
         var owner = head ? string.Empty : FillOwner.Next();
-        var collapsed = false;
-        long deadline = 0;
-        Task? wake = null;
+        var wait = new FillWait(_timeProvider, set.FillWaitTimeout);
         try
-        {
-            await LookupLoopAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            // A registration nobody completed (this request was answered by a poll) must not outlive the wait.
-            if (wake is not null)
-            {
-                _events.Forget(keys.EntryName, wake);
-            }
-        }
-
-        async Task LookupLoopAsync()
         {
             while (true)
             {
@@ -130,113 +128,55 @@ internal sealed partial class RedisResponseCachingMiddleware
 
                 // A request that forwards when it gets no lease (HEAD, or its wait is over) needs the stale-if-error copy
                 // to fall back on; one that would only wait is not sent it.
-                var forwards = head || (deadline != 0 && _timeProvider.GetTimestamp() >= deadline);
+                var forwards = head || wait.IsOver;
                 LookupResult lookup;
                 try
                 {
                     // Shared with this instance's concurrent lookups of the key. The call is not cancelled with the
                     // request: it may hand its sender the fill lease, and a lease nobody knows it holds would make the
                     // fleet wait for it to lapse. A request that only joined it stops waiting when its client leaves.
-                    lookup = await _lookups.LookupAsync(keys.Entry, keys.EntryName, owner, set.FillLeaseMs, forwards, context.RequestAborted).ConfigureAwait(false);
+                    lookup = await _lookups.LookupAsync(keys, owner, set.FillLeaseMs, forwards, context.RequestAborted).ConfigureAwait(false);
                 }
-                catch (RedisEdgeUnavailableException ex)
+                catch (Exception ex) when (ex is RedisEdgeUnavailableException or StackExchange.Redis.RedisException)
                 {
-                    _metrics.Requests.Record(policy.Name, "redis_unavailable", started);
-                    await OnUnavailableAsync(context, set, policy, ex).ConfigureAwait(false);
-                    return;
-                }
-                catch (StackExchange.Redis.RedisException ex)
-                {
-                    // Redis answered, but not as the script should (a script error, an unexpected reply): not an
-                    // outage, and not the client's fault either, so the request is served uncached, never a 500.
-                    _store.LookupFailed(policy.Name, ex);
-                    _metrics.Bypass(policy.Name, "redis-error");
-                    _metrics.Requests.Record(policy.Name, "redis_error", started);
-                    context.Response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = HttpCaching.Forward("bypass", detail: "redis-error");
-                    await _next(context).ConfigureAwait(false);
+                    await OnLookupFailedAsync(context, policy, ex, started).ConfigureAwait(false);
                     return;
                 }
 
-                var entry = lookup.Entry;
-                var stale = entry is not null && entry.StaleIfErrorUntil > lookup.Now
-                    ? new StaleCandidate(entry, lookup.Now, _timeProvider.GetTimestamp())
-                    : null;
                 switch (lookup.State)
                 {
                     case LookupState.Fresh:
-                        if (policy.NearCache)
-                        {
-                            _near.TryAdd(keys.EntryName, version, entry!, lookup.Now);
-                        }
-
-                        _metrics.Hit(policy.Name);
                         _metrics.Requests.Record(policy.Name, "hit", started);
-                        if (collapsed)
-                        {
-                            _metrics.Coalesced(policy.Name, "served");
-                        }
-
-                        var status = collapsed ? HttpCaching.Forward("uri-miss", collapsed: true) : HttpCaching.Hit(entry!.FreshUntil - lookup.Now);
-                        await ServeAsync(context, entry!, lookup.Now, status, head).ConfigureAwait(false);
+                        await ServeFreshAsync(context, policy, keys, version, lookup, wait.Collapsed, head).ConfigureAwait(false);
                         return;
-
                     case LookupState.StaleWhileRevalidate:
-                        _metrics.Stale(policy.Name, "stale-while-revalidate");
                         _metrics.Requests.Record(policy.Name, "stale_while_revalidate", started);
-                        if (collapsed)
-                        {
-                            _metrics.Coalesced(policy.Name, "served");
-                        }
-
-                        // The refresh is detached from this request: it neither waits for this response nor holds up
-                        // the next request on the connection, and the client leaving does not cancel it.
-                        var refresh = lookup.Filler ? DetachedRequest.Copy(context, _scopes, _stopping) : null;
-                        try
-                        {
-                            await ServeAsync(context, entry!, lookup.Now, HttpCaching.Hit(entry!.FreshUntil - lookup.Now, "stale-while-revalidate"), head).ConfigureAwait(false);
-                        }
-                        finally
-                        {
-                            if (refresh is not null)
-                            {
-                                _ = Task.Run(() => RefreshAsync(refresh, policy, keys, owner, set.FillLeaseMs));
-                            }
-                        }
-
+                        await ServeWhileRevalidatingAsync(context, set, policy, keys, owner, lookup, wait.Collapsed, head).ConfigureAwait(false);
                         return;
-
                     case LookupState.FailSafe:
-                        // The origin failed moments ago and one request retries it once the marker ends: serve the
-                        // stale-if-error copy now instead of sending everyone to a failing origin.
-                        _metrics.Stale(policy.Name, "stale-if-error");
                         _metrics.Requests.Record(policy.Name, "stale_if_error", started);
-                        await ServeAsync(context, entry!, lookup.Now, HttpCaching.Hit(entry!.FreshUntil - lookup.Now, "stale-if-error"), head).ConfigureAwait(false);
+                        await ServeFailSafeAsync(context, policy, lookup, head).ConfigureAwait(false);
                         return;
-
                     case LookupState.Pass:
                         _metrics.Miss(policy.Name);
                         _metrics.Requests.Record(policy.Name, "miss", started);
-                        await ForwardAsync(context, policy, keys, owner: null, stale, "miss", "pass", collapsed: false).ConfigureAwait(false);
+                        await ForwardAsync(context, policy, keys, fill: null, Stale(lookup), new ForwardStatus(ForwardReason.Miss, "pass")).ConfigureAwait(false);
                         return;
                 }
 
-                // A miss, or a stale entry only good for stale-if-error.
-                var fwd = entry is null ? "uri-miss" : "stale";
+                // A miss, or a stale entry only good for stale-if-error: fill it, wait for another request's fill, or
+                // forward once the wait is over.
+                var missing = ForwardStatus.Missing(stored: lookup.Entry is not null);
                 if (lookup.Filler)
                 {
                     _metrics.Miss(policy.Name);
                     _metrics.Requests.Record(policy.Name, "miss", started);
-                    await FillAsync(context, set, policy, keys, owner, stale, fwd).ConfigureAwait(false);
+                    await FillAsync(context, set, policy, keys, owner, Stale(lookup), missing).ConfigureAwait(false);
                     return;
                 }
 
-                var now = _timeProvider.GetTimestamp();
-                if (deadline == 0)
-                {
-                    deadline = now + (long)(set.FillWaitTimeout.TotalSeconds * _timeProvider.TimestampFrequency);
-                }
-
-                if (head || now >= deadline)
+                var pause = wait.Next();
+                if (head || pause is null)
                 {
                     if (!forwards && lookup.State == LookupState.StaleIfErrorOnly)
                     {
@@ -244,36 +184,121 @@ internal sealed partial class RedisResponseCachingMiddleware
                         continue;
                     }
 
-                    if (collapsed)
-                    {
-                        _metrics.Coalesced(policy.Name, "timeout");
-                    }
-
-                    _metrics.Miss(policy.Name);
                     _metrics.Requests.Record(policy.Name, "miss", started);
-                    await ForwardAsync(context, policy, keys, owner: null, stale, fwd, head ? "head" : "fill-wait-timeout", collapsed: false).ConfigureAwait(false);
+                    await ForwardAfterWaitAsync(context, policy, keys, lookup, missing, wait.Collapsed, head).ConfigureAwait(false);
                     return;
                 }
 
                 // Another request in the fleet is filling: wait for its pub/sub message, polling in case it was missed.
-                collapsed = true;
-                wake ??= _events.WhenChanged(keys.EntryName);
-                var left = TimeSpan.FromSeconds((double)(deadline - now) / _timeProvider.TimestampFrequency);
-                var wait = left < RedisResponseCachingDefaults.FillWaitPollInterval ? left : RedisResponseCachingDefaults.FillWaitPollInterval;
                 try
                 {
-                    await wake.WaitAsync(wait, _timeProvider, context.RequestAborted).ConfigureAwait(false);
+                    await wait.Wake(_events, keys.EntryName).WaitAsync(pause.Value, _timeProvider, context.RequestAborted).ConfigureAwait(false);
                 }
                 catch (TimeoutException)
                 {
                     // Poll.
                 }
 
-                // Registered before the next lookup, so a message between its answer and the next wait is not missed.
-                wake = _events.WhenChanged(keys.EntryName);
+                wait.Rearm(_events, keys.EntryName);
+            }
+        }
+        finally
+        {
+            wait.Forget(_events, keys.EntryName);
+        }
+    }
+
+    /// <summary>A lookup that failed: an outage (fail open or closed), or an error that is not one (served uncached).</summary>
+    private Task OnLookupFailedAsync(HttpContext context, ResponseCachePolicy policy, Exception exception, long started)
+    {
+        if (exception is RedisEdgeUnavailableException unavailable)
+        {
+            _metrics.Requests.Record(policy.Name, "redis_unavailable", started);
+            return OnUnavailableAsync(context, policy, unavailable);
+        }
+
+        // Redis answered, but not as the script should (a script error, an unexpected reply): not an outage, and not the
+        // client's fault either, so the request is served uncached, never a 500.
+        _store.LookupFailed(policy.Name, exception);
+        _metrics.Bypass(policy.Name, "redis-error");
+        _metrics.Requests.Record(policy.Name, "redis_error", started);
+        context.Response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = new ForwardStatus(ForwardReason.Bypass, "redis-error").Format();
+        return _next(context);
+    }
+
+    /// <summary>A fresh entry: kept in the near cache (if the key was not invalidated since the lookup began) and served.</summary>
+    private Task ServeFreshAsync(HttpContext context, ResponseCachePolicy policy, CacheRequestKeys keys, NearCache.Version version, LookupResult lookup, bool collapsed, bool head)
+    {
+        var entry = lookup.Entry!;
+        if (policy.NearCache)
+        {
+            _near.TryAdd(keys.EntryName, version, entry, lookup.Now);
+        }
+
+        _metrics.Hit(policy.Name);
+        if (collapsed)
+        {
+            _metrics.Coalesced(policy.Name, "served");
+        }
+
+        var status = collapsed ? new ForwardStatus(ForwardReason.UriMiss, Collapsed: true).Format() : HttpCaching.Hit(entry.FreshUntil - lookup.Now);
+        return ServeAsync(context, entry, lookup.Now, status, head);
+    }
+
+    /// <summary>
+    /// A stale entry within stale-while-revalidate: served now, and refreshed by this request if the lookup handed it
+    /// the lease. The refresh is detached from this request: it neither waits for this response nor holds up the next
+    /// request on the connection, and the client leaving does not cancel it.
+    /// </summary>
+    private async Task ServeWhileRevalidatingAsync(HttpContext context, ResponseCachePolicySet set, ResponseCachePolicy policy, CacheRequestKeys keys, string owner, LookupResult lookup, bool collapsed, bool head)
+    {
+        _metrics.Stale(policy.Name, "stale-while-revalidate");
+        if (collapsed)
+        {
+            _metrics.Coalesced(policy.Name, "served");
+        }
+
+        var entry = lookup.Entry!;
+        var refresh = lookup.Filler ? DetachedRequest.Copy(context, _scopes, _stopping) : null;
+        try
+        {
+            await ServeAsync(context, entry, lookup.Now, HttpCaching.Hit(entry.FreshUntil - lookup.Now, "stale-while-revalidate"), head).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (refresh is not null)
+            {
+                _ = Task.Run(() => RefreshAsync(refresh, policy, keys, owner, set.FillLeaseMs));
             }
         }
     }
+
+    /// <summary>
+    /// The origin failed moments ago and one request retries it once the pass marker ends: the stale-if-error copy is
+    /// served now instead of sending everyone to a failing origin.
+    /// </summary>
+    private Task ServeFailSafeAsync(HttpContext context, ResponseCachePolicy policy, LookupResult lookup, bool head)
+    {
+        _metrics.Stale(policy.Name, "stale-if-error");
+        var entry = lookup.Entry!;
+        return ServeAsync(context, entry, lookup.Now, HttpCaching.Hit(entry.FreshUntil - lookup.Now, "stale-if-error"), head);
+    }
+
+    /// <summary>No lease, and no more waiting (HEAD, or <c>FillWaitTimeout</c> ran out): the origin, uncached.</summary>
+    private Task ForwardAfterWaitAsync(HttpContext context, ResponseCachePolicy policy, CacheRequestKeys keys, LookupResult lookup, ForwardStatus missing, bool collapsed, bool head)
+    {
+        if (collapsed)
+        {
+            _metrics.Coalesced(policy.Name, "timeout");
+        }
+
+        _metrics.Miss(policy.Name);
+        return ForwardAsync(context, policy, keys, fill: null, Stale(lookup), missing.WithDetail(head ? "head" : "fill-wait-timeout"));
+    }
+
+    /// <summary>The looked-up entry as a fallback for a failing origin, if it is still within stale-if-error.</summary>
+    private StaleCandidate? Stale(LookupResult lookup) =>
+        lookup.Entry is { } entry && entry.StaleIfErrorUntil > lookup.Now ? new StaleCandidate(entry, lookup.Now, _timeProvider.GetTimestamp()) : null;
 
     private static async Task ServeAsync(HttpContext context, CachedEntry entry, long serverNow, string cacheStatus, bool head)
     {
@@ -351,19 +376,20 @@ internal sealed partial class RedisResponseCachingMiddleware
         response.Headers.Remove(HeaderNames.ContentType);
     }
 
-    private async Task OnUnavailableAsync(HttpContext context, ResponseCachePolicySet set, ResponseCachePolicy policy, RedisEdgeUnavailableException exception)
+    private Task OnUnavailableAsync(HttpContext context, ResponseCachePolicy policy, RedisEdgeUnavailableException exception)
     {
         _metrics.Bypass(policy.Name, "redis-unavailable");
-        if (set.FailureMode == RedisFailureMode.FailClosed)
-        {
-            Log.RedisFailed(_logger, policy.Name, "refused", exception);
-            await RedisEdgeProblems.WriteUnavailableAsync(context, exception, "Service Unavailable", "The response cache cannot reach its store.").ConfigureAwait(false);
-            return;
-        }
-
-        Log.RedisFailed(_logger, policy.Name, "forwarded to the origin uncached", exception);
-        context.Response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = HttpCaching.Forward("bypass", detail: "redis-unavailable");
-        await _next(context).ConfigureAwait(false);
+        return _failure.RespondAsync(
+            context,
+            policy.Name,
+            exception,
+            () =>
+            {
+                context.Response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = new ForwardStatus(ForwardReason.Bypass, "redis-unavailable").Format();
+                return _next(context);
+            },
+            "Service Unavailable",
+            "The response cache cannot reach its store.");
     }
 
     private async Task AbandonAsync(ResponseCachePolicy policy, CacheRequestKeys keys, string owner, long passMs, bool drop = false)
@@ -385,7 +411,10 @@ internal sealed partial class RedisResponseCachingMiddleware
     /// </summary>
     private static string? BypassReason(HttpContext context, ResponseCachePolicy policy)
     {
-        var credentials = context.Request.Headers.ContainsKey(HeaderNames.Authorization) || context.User?.Identity?.IsAuthenticated == true;
+        // The user through its feature: HttpContext.User makes (and stores) an empty principal when nobody set one, an
+        // allocation per request for a question whose answer is then known.
+        var user = context.Features.Get<IHttpAuthenticationFeature>()?.User;
+        var credentials = context.Request.Headers.ContainsKey(HeaderNames.Authorization) || user?.Identity?.IsAuthenticated == true;
         if (!credentials)
         {
             return null;
@@ -396,6 +425,6 @@ internal sealed partial class RedisResponseCachingMiddleware
             return "authorization";
         }
 
-        return ResponseCacheKeys.UserId(context.User) is null ? "no-user-id" : null;
+        return ResponseCacheKeys.UserId(user) is null ? "no-user-id" : null;
     }
 }

@@ -6,7 +6,7 @@ namespace RedisEdge.ResponseCaching.Internal;
 /// <summary>Validates <see cref="RedisResponseCachingOptions"/> at start-up and on reload; every message names its configuration path.</summary>
 internal sealed class RedisResponseCachingOptionsValidator(
     RedisEdgeSectionPath<RedisResponseCachingOptions> section,
-    ResponseCachingSection configuration) : IValidateOptions<RedisResponseCachingOptions>
+    RedisEdgeSection<RedisResponseCachingOptions> configuration) : IValidateOptions<RedisResponseCachingOptions>
 {
     /// <summary>Redis keeps at most 512 MB in one value; a cache entry is far below that in practice.</summary>
     private const long MaxBodySizeLimit = 64L * 1024 * 1024;
@@ -65,9 +65,9 @@ internal sealed class RedisResponseCachingOptionsValidator(
 
     private static void ValidatePolicy(string path, RedisResponseCachePolicyOptions policy, List<string> errors)
     {
-        if (policy.TimeToLive < TimeSpan.FromMilliseconds(1) || policy.TimeToLive > TimeSpan.FromDays(366))
+        if (policy.Expire < TimeSpan.FromMilliseconds(1) || policy.Expire > TimeSpan.FromDays(366))
         {
-            errors.Add($"{path}:TimeToLive must be between 1 ms and 366 days (was {policy.TimeToLive}).");
+            errors.Add($"{path}:Expire must be between 1 ms and 366 days (was {policy.Expire}).");
         }
 
         if (policy.StaleWhileRevalidate < TimeSpan.Zero || policy.StaleWhileRevalidate > TimeSpan.FromDays(366))
@@ -80,9 +80,9 @@ internal sealed class RedisResponseCachingOptionsValidator(
             errors.Add($"{path}:StaleIfError must be between 0 and 366 days (was {policy.StaleIfError}).");
         }
 
-        if (policy.MaxBodySize < 1 || policy.MaxBodySize > MaxBodySizeLimit)
+        if (policy.MaximumBodySize < 1 || policy.MaximumBodySize > MaxBodySizeLimit)
         {
-            errors.Add($"{path}:MaxBodySize must be between 1 and {MaxBodySizeLimit} bytes (was {policy.MaxBodySize}).");
+            errors.Add($"{path}:MaximumBodySize must be between 1 and {MaxBodySizeLimit} bytes (was {policy.MaximumBodySize}).");
         }
 
         if (policy.MaxEntries < 1)
@@ -90,9 +90,9 @@ internal sealed class RedisResponseCachingOptionsValidator(
             errors.Add($"{path}:MaxEntries must be >= 1 (was {policy.MaxEntries}).");
         }
 
-        if (policy.MaxBytes < policy.MaxBodySize)
+        if (policy.MaxBytes < policy.MaximumBodySize)
         {
-            errors.Add($"{path}:MaxBytes must be at least MaxBodySize ({policy.MaxBodySize}) (was {policy.MaxBytes}).");
+            errors.Add($"{path}:MaxBytes must be at least MaximumBodySize ({policy.MaximumBodySize}) (was {policy.MaxBytes}).");
         }
 
         for (var i = 0; i < policy.StatusCodes.Count; i++)
@@ -108,10 +108,10 @@ internal sealed class RedisResponseCachingOptionsValidator(
             }
         }
 
-        CheckNames($"{path}:VaryByHeader", policy.VaryByHeader, errors);
-        CheckNames($"{path}:VaryByRouteValue", policy.VaryByRouteValue, errors);
+        CheckNames($"{path}:VaryByHeaderNames", policy.VaryByHeaderNames, errors);
+        CheckNames($"{path}:VaryByRouteValueNames", policy.VaryByRouteValueNames, errors);
         CheckNames($"{path}:VaryByClaim", policy.VaryByClaim, errors);
-        CheckNames($"{path}:VaryByQuery", policy.VaryByQuery, errors);
+        CheckNames($"{path}:VaryByQueryKeys", policy.VaryByQueryKeys, errors);
         if (policy.VaryByClaim.Count > 0 && !policy.VaryByUser)
         {
             errors.Add($"{path}:VaryByClaim requires VaryByUser: claims exist only for authenticated requests, which a policy caches only when it varies by user.");

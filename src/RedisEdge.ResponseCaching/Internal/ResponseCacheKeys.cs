@@ -1,7 +1,9 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
+using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
@@ -24,6 +26,7 @@ internal sealed class ResponseCacheKeys
 {
     private readonly RedisKeyBuilder _keys;
     private readonly ConditionalWeakTable<ResponseCachePolicy, string> _entryPrefixes = new();
+    private readonly ConditionalWeakTable<ResponseCachePolicy, string> _sequences = new();
 
     public ResponseCacheKeys(RedisKeyBuilder keys)
     {
@@ -50,6 +53,12 @@ internal sealed class ResponseCacheKeys
     /// <summary>The policy's eviction sequence (see evict_tag.lua): <c>...:{policy}:g</c>.</summary>
     public RedisKey Sequence(ResponseCachePolicy policy) =>
         _keys.Key(RedisResponseCachingDefaults.KeyFeature, policy.HashTag, "g");
+
+    /// <summary>The policy's eviction sequence, made once per policy: every lookup sends it.</summary>
+    private RedisKey CachedSequence(ResponseCachePolicy policy) =>
+        _sequences.TryGetValue(policy, out var sequence)
+            ? sequence
+            : _sequences.GetValue(policy, p => Sequence(p).ToString());
 
     /// <summary>The eviction sequence of the policy an entry key belongs to: the entry's prefix up to its hash tag.</summary>
     public static RedisKey SequenceOf(RedisKey entry)
@@ -86,7 +95,6 @@ internal sealed class ResponseCacheKeys
             // the PathBase still selects the variant.
             var path = request.Path;
             var query = request.Query;
-            string? resource = null;
             if (policy.VaryByAllQuery && query.Count == 0)
             {
                 // The resource string of a path alone is "{length}:{lower-cased path};".
@@ -95,8 +103,9 @@ internal sealed class ResponseCacheKeys
             }
             else
             {
-                resource = ResourceString(policy, path, query);
-                writer.Append(resource);
+                // Composed in a second pooled buffer, in ResourceString's format; the string itself is made only if a
+                // fill needs the resource set's key.
+                AppendResource(ref writer, policy, path, query);
             }
 
             foreach (var header in policy.Headers)
@@ -122,7 +131,7 @@ internal sealed class ResponseCacheKeys
                 }
             }
 
-            var entry = (RedisKey)string.Concat(EntryPrefix(policy), RedisKeyBuilder.Hash(writer.Written));
+            var entry = (RedisKey)EntryKey(EntryPrefix(policy), writer.Written);
             List<string>? tags = null;
             foreach (var template in policy.Tags)
             {
@@ -134,11 +143,102 @@ internal sealed class ResponseCacheKeys
                 }
             }
 
-            return new CacheRequestKeys(entry, this, policy, resource, path, query, tags);
+            return new CacheRequestKeys(entry, CachedSequence(policy), this, policy, resource: null, path, query, tags);
         }
         finally
         {
             writer.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="prefix"/> followed by <see cref="RedisKeyBuilder.Hash(ReadOnlySpan{char})"/> of
+    /// <paramref name="variant"/>, composed in one string: the hash is not made a string of its own first.
+    /// </summary>
+    internal static string EntryKey(string prefix, ReadOnlySpan<char> variant)
+    {
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        var maxBytes = Encoding.UTF8.GetMaxByteCount(variant.Length);
+        byte[]? rented = null;
+        var utf8 = maxBytes <= 512 ? stackalloc byte[maxBytes] : (rented = ArrayPool<byte>.Shared.Rent(maxBytes));
+        try
+        {
+            SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(variant, utf8)], digest);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+
+        var length = prefix.Length + Base64Url.GetEncodedLength(digest.Length);
+        char[]? rentedChars = null;
+        var chars = length <= 256 ? stackalloc char[length] : (rentedChars = ArrayPool<char>.Shared.Rent(length));
+        try
+        {
+            prefix.CopyTo(chars);
+            Base64Url.EncodeToChars(digest, chars[prefix.Length..]);
+            return new string(chars[..length]);
+        }
+        finally
+        {
+            if (rentedChars is not null)
+            {
+                ArrayPool<char>.Shared.Return(rentedChars);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Appends <see cref="ResourceString"/> of the URL to <paramref name="writer"/> as one value, without making the string
+    /// or sorting with LINQ: the query's keys are sorted in a pooled array. Query keys differ by more than case
+    /// (<see cref="QueryCollection"/> is case-insensitive), so each lower-cased key is its own group.
+    /// </summary>
+    private static void AppendResource(ref VariantWriter writer, ResponseCachePolicy policy, PathString path, IQueryCollection query)
+    {
+        var resource = new VariantWriter(256);
+        string[]? names = null;
+        try
+        {
+            resource.AppendLower(path.HasValue ? path.Value! : "/");
+            if (policy.VaryByAllQuery)
+            {
+                names = ArrayPool<string>.Shared.Rent(query.Count);
+                var count = 0;
+                foreach (var key in query.Keys)
+                {
+                    names[count++] = key.ToLowerInvariant();
+                }
+
+                var sorted = names.AsSpan(0, count);
+                sorted.Sort(StringComparer.Ordinal);
+                foreach (var key in sorted)
+                {
+                    resource.Append(key);
+                    resource.Append(query[key]);
+                }
+            }
+            else
+            {
+                foreach (var key in policy.QueryKeys)
+                {
+                    resource.Append(key);
+                    resource.Append(query[key]);
+                }
+            }
+
+            writer.Append(resource.Written);
+        }
+        finally
+        {
+            if (names is not null)
+            {
+                ArrayPool<string>.Shared.Return(names, clearArray: true);
+            }
+
+            resource.Dispose();
         }
     }
 
@@ -150,12 +250,12 @@ internal sealed class ResponseCacheKeys
 
     /// <summary>
     /// The keys a fill uses: the entry, the policy's eviction sequence, the resource set and the tag sets it is added
-    /// to, then the eviction epochs of those sets (fill.lua).
+    /// to, the eviction epochs of those sets, then the policy's bound index and its metadata (fill.lua).
     /// </summary>
     public RedisKey[] FillKeys(RedisKey entry, ResponseCachePolicy policy, string resource, List<string>? tags)
     {
         var sets = 1 + (tags?.Count ?? 0);
-        var keys = new RedisKey[2 + (2 * sets)];
+        var keys = new RedisKey[2 + (2 * sets) + 2];
         keys[0] = entry;
         keys[1] = Sequence(policy);
         keys[2] = Resource(policy, resource);
@@ -169,6 +269,7 @@ internal sealed class ResponseCacheKeys
             keys[2 + sets + i] = Epoch(keys[2 + i]);
         }
 
+        (keys[^2], keys[^1]) = Bound(policy);
         return keys;
     }
 
@@ -250,12 +351,14 @@ internal sealed class CacheRequestKeys
         Entry = entry;
         EntryName = entryName;
         _fillKeys = fillKeys;
+        LookupKeys = [entry, fillKeys[1]];
     }
 
-    public CacheRequestKeys(RedisKey entry, ResponseCacheKeys keys, ResponseCachePolicy policy, string? resource, PathString path, IQueryCollection query, List<string>? tags)
+    public CacheRequestKeys(RedisKey entry, RedisKey sequence, ResponseCacheKeys keys, ResponseCachePolicy policy, string? resource, PathString path, IQueryCollection query, List<string>? tags)
     {
         Entry = entry;
         EntryName = entry.ToString();
+        LookupKeys = [entry, sequence];
         _keys = keys;
         _policy = policy;
         _resource = resource;
@@ -267,6 +370,9 @@ internal sealed class CacheRequestKeys
     public RedisKey Entry { get; }
 
     public string EntryName { get; }
+
+    /// <summary>lookup.lua's keys: the entry and the policy's eviction sequence.</summary>
+    public RedisKey[] LookupKeys { get; }
 
     public RedisKey[] FillKeys => _fillKeys ??= _keys!.FillKeys(Entry, _policy!, _resource ??= ResponseCacheKeys.ResourceString(_policy!, _path, _query!), _tags);
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using RedisEdge.Internal;
 
 namespace RedisEdge.ResponseCaching.Internal;
@@ -8,18 +9,18 @@ internal sealed class ResponseCachePolicy
     public ResponseCachePolicy(string name, RedisResponseCachePolicyOptions options)
     {
         Name = name;
-        TimeToLiveMs = (long)options.TimeToLive.TotalMilliseconds;
+        TimeToLiveMs = (long)options.Expire.TotalMilliseconds;
         StaleWhileRevalidateMs = (long)options.StaleWhileRevalidate.TotalMilliseconds;
         StaleIfErrorMs = (long)options.StaleIfError.TotalMilliseconds;
         PassMs = (long)Math.Min(TimeToLiveMs, RedisResponseCachingDefaults.MaxPassDuration.TotalMilliseconds);
-        VaryByAllQuery = options.VaryByQuery.Count == 0 || options.VaryByQuery.Contains("*");
-        QueryKeys = [.. options.VaryByQuery.Where(k => !string.IsNullOrWhiteSpace(k) && k != "*").Select(k => k.ToLowerInvariant()).Distinct().Order(StringComparer.Ordinal)];
-        Headers = [.. options.VaryByHeader.Where(h => !string.IsNullOrWhiteSpace(h)).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
-        RouteValues = [.. options.VaryByRouteValue.Where(r => !string.IsNullOrWhiteSpace(r)).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
+        VaryByAllQuery = options.VaryByQueryKeys.Count == 0 || options.VaryByQueryKeys.Contains("*");
+        QueryKeys = [.. options.VaryByQueryKeys.Where(k => !string.IsNullOrWhiteSpace(k) && k != "*").Select(k => k.ToLowerInvariant()).Distinct().Order(StringComparer.Ordinal)];
+        Headers = [.. options.VaryByHeaderNames.Where(h => !string.IsNullOrWhiteSpace(h)).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
+        RouteValues = [.. options.VaryByRouteValueNames.Where(r => !string.IsNullOrWhiteSpace(r)).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
         VaryByUser = options.VaryByUser;
         Claims = [.. options.VaryByClaim.Where(c => !string.IsNullOrWhiteSpace(c)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         Tags = [.. options.Tags.Select(t => TagTemplate.TryParse(t, out _)!)];
-        MaxBodySize = options.MaxBodySize;
+        MaximumBodySize = options.MaximumBodySize;
         MaxEntries = options.MaxEntries;
         MaxBytes = options.MaxBytes;
         NearCache = options.NearCache;
@@ -29,15 +30,34 @@ internal sealed class ResponseCachePolicy
         HashTag = RedisKeyBuilder.Hash("policy\n" + name.ToLowerInvariant());
     }
 
+    private ConcurrentDictionary<int, ResponseCachePolicy>? _durations;
+
     public string Name { get; }
 
-    public long TimeToLiveMs { get; }
+    public long TimeToLiveMs { get; private set; }
 
     public long StaleWhileRevalidateMs { get; }
 
     public long StaleIfErrorMs { get; }
 
-    public long PassMs { get; }
+    public long PassMs { get; private set; }
+
+    /// <summary>
+    /// This policy with an endpoint's <see cref="CacheResponseAttribute.Duration"/> as its freshness; made once per
+    /// duration and kept with the policy, so it is rebuilt with it when configuration reloads.
+    /// </summary>
+    public ResponseCachePolicy WithDuration(int seconds)
+    {
+        var durations = LazyInitializer.EnsureInitialized(ref _durations);
+        return durations.GetOrAdd(seconds, static (s, self) =>
+        {
+            var copy = (ResponseCachePolicy)self.MemberwiseClone();
+            copy._durations = null;
+            copy.TimeToLiveMs = s * 1000L;
+            copy.PassMs = Math.Min(copy.TimeToLiveMs, (long)RedisResponseCachingDefaults.MaxPassDuration.TotalMilliseconds);
+            return copy;
+        }, this);
+    }
 
     public bool VaryByAllQuery { get; }
 
@@ -53,7 +73,7 @@ internal sealed class ResponseCachePolicy
 
     public TagTemplate[] Tags { get; }
 
-    public long MaxBodySize { get; }
+    public long MaximumBodySize { get; }
 
     public int MaxEntries { get; }
 

@@ -1,20 +1,26 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using RedisEdge.Internal;
 
 namespace RedisEdge.ResponseCaching.Internal;
 
-/// <summary>Keeps the current <see cref="ResponseCachePolicySet"/>, rebuilt whenever the options change.</summary>
-internal sealed class ResponseCachePolicyProvider : IDisposable
+/// <summary>Core's policy provider filled in for response caching: an endpoint resolves to its cache policy, or none.</summary>
+internal sealed class ResponseCachePolicyProvider(
+    IOptionsMonitor<RedisResponseCachingOptions> monitor,
+    IServiceProvider services,
+    ILoggerFactory loggerFactory)
+    : RedisEdgePolicyProvider<RedisResponseCachingOptions, ResponseCachePolicySet, ResponseCachePolicy>(
+        monitor, static (options, generation) => new ResponseCachePolicySet(options, generation), services, loggerFactory)
 {
-    private readonly IDisposable? _subscription;
-    private volatile ResponseCachePolicySet _current;
+    public override string PolicyKind => "response-cache policy";
 
-    public ResponseCachePolicyProvider(IOptionsMonitor<RedisResponseCachingOptions> monitor)
-    {
-        _current = new ResponseCachePolicySet(monitor.CurrentValue);
-        _subscription = monitor.OnChange(options => _current = new ResponseCachePolicySet(options));
-    }
+    public override IEnumerable<string> PolicyNames(Endpoint endpoint) =>
+        Attribute(endpoint) is { } attribute ? [attribute.PolicyName] : [];
 
-    public ResponseCachePolicySet Current => _current;
+    protected override ResponseCachePolicy? Resolve(ResponseCachePolicySet set, Endpoint endpoint) =>
+        Attribute(endpoint) is { } attribute ? set.Policies.GetValueOrDefault(attribute.PolicyName) : null;
 
-    public void Dispose() => _subscription?.Dispose();
+    private static CacheResponseAttribute? Attribute(Endpoint endpoint) =>
+        endpoint.Metadata.GetMetadata<DisableResponseCachingAttribute>() is null ? endpoint.Metadata.GetMetadata<CacheResponseAttribute>() : null;
 }

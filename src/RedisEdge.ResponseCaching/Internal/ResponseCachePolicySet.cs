@@ -1,9 +1,12 @@
+using RedisEdge.Internal;
+
 namespace RedisEdge.ResponseCaching.Internal;
 
 /// <summary>An immutable snapshot of the configured policies; replaced as a whole when configuration reloads.</summary>
-internal sealed class ResponseCachePolicySet
+internal sealed class ResponseCachePolicySet : RedisEdgePolicySet<ResponseCachePolicy>
 {
-    public ResponseCachePolicySet(RedisResponseCachingOptions options)
+    public ResponseCachePolicySet(RedisResponseCachingOptions options, long generation = 0)
+        : base(generation)
     {
         var policies = new Dictionary<string, ResponseCachePolicy>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, policy) in options.Policies)
@@ -14,14 +17,13 @@ internal sealed class ResponseCachePolicySet
         Policies = policies;
         FillLeaseMs = (long)options.FillLeaseTimeout.TotalMilliseconds;
         FillWaitTimeout = options.FillWaitTimeout;
-        FailureMode = options.Failure.Mode;
     }
 
     public IReadOnlyDictionary<string, ResponseCachePolicy> Policies { get; }
 
+    public override bool Defines(string name) => Policies.ContainsKey(name);
+
     public long FillLeaseMs { get; }
 
     public TimeSpan FillWaitTimeout { get; }
-
-    public RedisFailureMode FailureMode { get; }
 }

@@ -20,7 +20,6 @@ internal sealed class ResponseCacheStore
     private static readonly RedisScript FillScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "fill.lua");
     private static readonly RedisScript AbandonScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "abandon.lua");
     private static readonly RedisScript EvictScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "evict_tag.lua");
-    private static readonly RedisScript TrimScript = RedisScript.FromResource(typeof(ResponseCacheStore).Assembly, "trim.lua");
 
     private static readonly long EvictionFenceMs = (long)RedisResponseCachingDefaults.EvictionFence.TotalMilliseconds;
 
@@ -32,6 +31,7 @@ internal sealed class ResponseCacheStore
     private readonly ConcurrentDictionary<byte[], KeyValuePair<string, string>[]> _headers = new(BytesComparer.Instance);
     private int _badEntries;
     private int _lookupErrors;
+    private int _fillErrors;
 
     public ResponseCacheStore(
         RedisEdgeConnection connection,
@@ -58,14 +58,30 @@ internal sealed class ResponseCacheStore
     public async Task<LookupResult> LookupAsync(RedisKey entry, string owner, long leaseMs, bool forwards, CancellationToken cancellationToken)
     {
         var keys = new[] { entry, ResponseCacheKeys.SequenceOf(entry) };
-        var mode = forwards ? 1 : 0;
-        var result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 0, mode], cancellationToken).ConfigureAwait(false);
+        var reply = await SendLookupAsync(keys, owner, leaseMs, forwards, cancellationToken).ConfigureAwait(false);
+        return ReadLookup(reply, keys[0]) ?? await LookupAsMissAsync(keys, owner, leaseMs, forwards, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The first half of <see cref="LookupAsync(RedisKey, string, long, bool, CancellationToken)"/> for a caller that
+    /// awaits the call itself (<see cref="LookupCoalescer"/>), so a hit costs one state machine less:
+    /// <paramref name="keys"/> are the entry and the policy's eviction sequence (<see cref="CacheRequestKeys.LookupKeys"/>).
+    /// </summary>
+    public Task<RedisResult> SendLookupAsync(RedisKey[] keys, string owner, long leaseMs, bool forwards, CancellationToken cancellationToken) =>
+        _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 0, forwards ? 1 : 0], cancellationToken);
+
+    /// <summary>
+    /// The answer to <see cref="SendLookupAsync"/>, or <see langword="null"/> when the stored entry cannot be read
+    /// (logged once per state change): the caller then looks up again with <see cref="LookupAsMissAsync"/>.
+    /// </summary>
+    public LookupResult? ReadLookup(RedisResult reply, RedisKey entry)
+    {
         if (Volatile.Read(ref _lookupErrors) != 0 && Interlocked.Exchange(ref _lookupErrors, 0) != 0)
         {
             Log.LookupRecovered(_logger);
         }
 
-        if (TryRead((RedisResult[])result!, out var lookup, out var error))
+        if (TryRead((RedisResult[])reply!, out var lookup, out var error))
         {
             if (lookup.Entry is not null && Volatile.Read(ref _badEntries) != 0 && Interlocked.Exchange(ref _badEntries, 0) != 0)
             {
@@ -80,8 +96,14 @@ internal sealed class ResponseCacheStore
             Log.BadEntry(_logger, entry.ToString(), error);
         }
 
-        result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 1, mode], cancellationToken).ConfigureAwait(false);
-        return TryRead((RedisResult[])result!, out lookup, out _) ? lookup : new LookupResult(LookupState.Pass, false, lookup.Now, null);
+        return null;
+    }
+
+    /// <summary>The lookup again, with the stored entry ignored (it could not be read): a miss whose fill replaces it.</summary>
+    public async Task<LookupResult> LookupAsMissAsync(RedisKey[] keys, string owner, long leaseMs, bool forwards, CancellationToken cancellationToken)
+    {
+        var result = await _runner.EvaluateAsync(LookupScript, keys, [owner, leaseMs, FormatVersion, 1, forwards ? 1 : 0], cancellationToken).ConfigureAwait(false);
+        return TryRead((RedisResult[])result!, out var lookup, out _) ? lookup : new LookupResult(LookupState.Pass, false, lookup.Now, null);
     }
 
     /// <summary>The lookup of a request that waits for another's fill when it gets no lease.</summary>
@@ -130,6 +152,14 @@ internal sealed class ResponseCacheStore
                 return false;
             }
         }
+        else if (state is LookupState.Fresh or LookupState.StaleWhileRevalidate or LookupState.FailSafe)
+        {
+            // These states are served from the entry, so their reply carries its fields. Lua ends a reply array at its
+            // first nil, so a stored time that is not a number cuts the reply short: a malformed entry, not a hit.
+            error = new FormatException("The stored entry has a time field that is not a number.");
+            lookup = new LookupResult(state, filler, now, null);
+            return false;
+        }
 
         lookup = new LookupResult(state, filler, now, cached);
         return true;
@@ -170,7 +200,10 @@ internal sealed class ResponseCacheStore
         return (long)result == 1;
     }
 
-    /// <summary>Stores a response if <paramref name="owner"/> still holds the lease and no eviction fenced it.</summary>
+    /// <summary>
+    /// Stores a response if <paramref name="owner"/> still holds the lease and no eviction fenced it, and keeps the
+    /// policy within <c>MaxEntries</c> and <c>MaxBytes</c> in the same call (the bound's index shares the policy's slot).
+    /// </summary>
     public async Task<FillOutcome> FillAsync(CacheRequestKeys keys, string owner, ResponseCachePolicy policy, int status, byte[] headers, ReadOnlyMemory<byte> body, string etag)
     {
         var args = new RedisValue[]
@@ -186,55 +219,36 @@ internal sealed class ResponseCacheStore
             _keys.Channel.ToString(),
             FormatVersion,
             EvictionFenceMs,
+            policy.MaxEntries,
+            policy.MaxBytes,
         };
 
         // A settlement: the origin already ran, so storing it is worth finishing whatever the breaker says, and it is
         // not cancelled with the request.
-        var result = await _runner.SettleAsync(FillScript, keys.FillKeys, args).ConfigureAwait(false);
-        var outcome = (FillOutcome)(long)((RedisResult[])result!)[0];
-        if (outcome == FillOutcome.Stored)
-        {
-            await TrimAsync(keys, policy, headers.Length + body.Length).ConfigureAwait(false);
-        }
-
-        return outcome;
-    }
-
-    /// <summary>
-    /// Keeps the policy within <c>MaxEntries</c> and <c>MaxBytes</c> after a fill (a second script, so fill.lua stays
-    /// as it is). A failure is logged and dropped: the entry was stored, and every entry expires on its own.
-    /// </summary>
-    private async Task TrimAsync(CacheRequestKeys keys, ResponseCachePolicy policy, long bytes)
-    {
-        // The fill keys are the entry, the policy's eviction sequence, the URL and tag sets, then one epoch per set:
-        // the trim records the sets only.
-        var fillKeys = keys.FillKeys;
-        var entry = (string)fillKeys[0]!;
-        var sets = (fillKeys.Length - 2) / 2;
-        var args = new RedisValue[6 + sets];
-        args[0] = AfterHashTag(entry);
-        args[1] = bytes;
-        args[2] = policy.TimeToLiveMs + Math.Max(policy.StaleWhileRevalidateMs, policy.StaleIfErrorMs);
-        args[3] = policy.MaxEntries;
-        args[4] = policy.MaxBytes;
-        args[5] = _keys.Channel.ToString();
-        for (var i = 0; i < sets; i++)
-        {
-            args[6 + i] = AfterHashTag((string)fillKeys[2 + i]!);
-        }
-
-        var (index, meta) = _keys.Bound(policy);
+        RedisResult result;
         try
         {
-            await _runner.EvaluateAsync(TrimScript, [index, meta], args, CancellationToken.None).ConfigureAwait(false);
+            result = await _runner.SettleAsync(FillScript, keys.FillKeys, args).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException)
+        catch (RedisServerException ex)
         {
-            Log.TrimFailed(_logger, policy.Name, ex);
-        }
-    }
+            // Redis ran the script and it failed (an outage is thrown as RedisEdgeUnavailableException): a fault that
+            // repeats on every fill until someone fixes it, so it is a warning, logged once until a fill succeeds.
+            if (Interlocked.Exchange(ref _fillErrors, 1) == 0)
+            {
+                Log.FillScriptFailed(_logger, policy.Name, ex);
+            }
 
-    private static string AfterHashTag(string key) => key[(key.IndexOf('}', StringComparison.Ordinal) + 1)..];
+            throw;
+        }
+
+        if (Volatile.Read(ref _fillErrors) != 0 && Interlocked.Exchange(ref _fillErrors, 0) != 0)
+        {
+            Log.FillRecovered(_logger);
+        }
+
+        return (FillOutcome)(long)((RedisResult[])result!)[0];
+    }
 
     /// <summary>
     /// Releases the lease without storing; <paramref name="passMs"/> &gt; 0 lets requests bypass leasing that long;

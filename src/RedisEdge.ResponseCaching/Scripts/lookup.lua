@@ -50,6 +50,11 @@ if e.err then
   redis.call('DEL', key)
   e = {}
 end
+-- Whether the hash existed: a lease on a new key sets its expiry without asking for it first.
+local existed = false
+for i = 1, 12 do
+  if e[i] then existed = true break end
+end
 if e[1] and (e[12] ~= ARGV[3] or ARGV[4] == '1') then
   for i = 1, 8 do e[i] = false end
 end
@@ -69,8 +74,7 @@ local function take()
     redis.call('SET', KEYS[2], g)
   end
   redis.call('HSET', key, 'l', owner, 'lx', now + lease_ms, 'lg', g, 'lt', now)
-  local pttl = redis.call('PTTL', key)
-  if pttl < lease_ms then redis.call('PEXPIRE', key, lease_ms) end
+  if not existed or redis.call('PTTL', key) < lease_ms then redis.call('PEXPIRE', key, lease_ms) end
   return 1
 end
 

@@ -14,12 +14,6 @@ internal static partial class Log
     [LoggerMessage(2001, LogLevel.Debug, "The session ended (destroyed, revoked or expired) before this request committed; its changes were dropped.", EventName = "CommitOnEndedSession")]
     public static partial void CommitOnEndedSession(ILogger logger);
 
-    [LoggerMessage(2002, LogLevel.Debug, "Redis is unavailable; the request continues with an empty session (FailOpen).", EventName = "LoadFailedOpen")]
-    public static partial void LoadFailedOpen(ILogger logger, Exception exception);
-
-    [LoggerMessage(2003, LogLevel.Debug, "Redis is unavailable; the session could not be loaded or saved (FailClosed), answering 503.", EventName = "SessionUnavailable")]
-    public static partial void SessionUnavailable(ILogger logger, Exception exception);
-
     [LoggerMessage(2004, LogLevel.Debug, "The session could not be saved after the response had started; the response was marked as failed.", EventName = "CommitFailedAfterStart")]
     public static partial void CommitFailedAfterStart(ILogger logger, Exception exception);
 

@@ -61,6 +61,6 @@ internal sealed class RedisSessionManager(RedisSessionStore store, RedisSessionL
     {
         ArgumentNullException.ThrowIfNull(context);
         return (context.Features.Get<ISessionFeature>() as RedisSessionFeature)?.RedisSession
-            ?? throw new InvalidOperationException("This request has no RedisEdge session: call app.UseRedisSessions() before the endpoints, and do not mark the endpoint [Sessionless].");
+            ?? throw new InvalidOperationException("This request has no RedisEdge session: call app.UseRedisSessions() before the endpoints, and do not mark the endpoint [DisableSession].");
     }
 }

@@ -17,10 +17,12 @@ internal sealed class RedisSessionMiddleware
     private readonly RedisSessionPersistence _persistence;
     private readonly RedisSessionOptions _options;
     private readonly ILogger _logger;
+    private readonly RedisEdgeFailureResponder<RedisSessionOptions> _failure;
 
-    public RedisSessionMiddleware(RequestDelegate next, RedisSessionPersistence persistence, ILogger<RedisSessionMiddleware> logger)
+    public RedisSessionMiddleware(RequestDelegate next, RedisSessionPersistence persistence, RedisEdgeFailureResponder<RedisSessionOptions> failure, ILogger<RedisSessionMiddleware> logger)
     {
         _next = next;
+        _failure = failure;
         _persistence = persistence;
         _options = persistence.Store.Options;
         _logger = logger;
@@ -30,8 +32,8 @@ internal sealed class RedisSessionMiddleware
     {
         var metadata = context.GetEndpoint()?.Metadata;
 
-        // A static asset (MapStaticAssets) never uses the session: like [Sessionless], no session, no Redis call.
-        if (metadata is not null && (metadata.GetMetadata<SessionlessAttribute>() is not null || metadata.GetMetadata<StaticAssetDescriptor>() is not null))
+        // A static asset (MapStaticAssets) never uses the session: like [DisableSession], no session, no Redis call.
+        if (metadata is not null && (metadata.GetMetadata<DisableSessionAttribute>() is not null || metadata.GetMetadata<StaticAssetDescriptor>() is not null))
         {
             return _next(context);
         }
@@ -87,8 +89,8 @@ internal sealed class RedisSessionMiddleware
 
             if (!context.Response.HasStarted)
             {
-                Log.SessionUnavailable(_logger, ex);
-                await RedisEdgeProblems.WriteUnavailableAsync(
+                _failure.Record(policy: null, RedisFailureMode.FailClosed, ex);
+                await _failure.WriteUnavailableAsync(
                     context,
                     ex,
                     "Session store unavailable",

@@ -10,7 +10,7 @@ namespace RedisEdge.Sessions.Internal;
 /// changes, and what happens when the response starts. It changes the session's state only through
 /// <see cref="RedisSession"/>'s transitions.
 /// </summary>
-internal sealed class RedisSessionPersistence(RedisSessionStore store, ILogger<RedisSessionPersistence> logger)
+internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdgeFailureResponder<RedisSessionOptions> failure, ILogger<RedisSessionPersistence> logger)
 {
     public RedisSessionStore Store => store;
 
@@ -131,11 +131,13 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, ILogger<R
 
     private void OnLoadFailed(RedisSession session, RedisEdgeUnavailableException exception, long started)
     {
-        var failOpen = store.Options.Failure.Mode == RedisFailureMode.FailOpen;
+        // The current mode, so Failure:Mode follows a configuration reload; a failed (FailClosed) session is recorded
+        // in Core's failure-mode counter by the middleware when it answers 503. The requests counter has both now.
+        var failOpen = failure.Mode == RedisFailureMode.FailOpen;
         store.Telemetry.Requests.Record(null, failOpen ? "fail_open" : "redis_unavailable", started);
         if (failOpen)
         {
-            Log.LoadFailedOpen(logger, exception);
+            failure.Record(policy: null, RedisFailureMode.FailOpen, exception);
             session.BecomeDegraded();
         }
         else

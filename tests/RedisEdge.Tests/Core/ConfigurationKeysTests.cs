@@ -7,7 +7,7 @@ namespace RedisEdge.Tests.Core;
 
 /// <summary>
 /// A misspelt key or a duration that .NET reads as days fails start-up naming its path, instead of being silently
-/// ignored: <c>"Algoritm": "TokenBucket"</c> left a policy a fixed window, <c>"TimeToLive": "30"</c> meant 30 days.
+/// ignored: <c>"Algoritm": "TokenBucket"</c> left a policy a fixed window, <c>"Expire": "30"</c> meant 30 days.
 /// </summary>
 [Collection(RedisCollection.Name)]
 public sealed class ConfigurationKeysTests(RedisServerFixture redis)
@@ -15,7 +15,7 @@ public sealed class ConfigurationKeysTests(RedisServerFixture redis)
     [Theory]
     [InlineData("RedisEdge:RateLimiting:Policies:api:Algoritm", "TokenBucket", "did you mean 'Algorithm'?")]
     [InlineData("RedisEdge:Idempotency:Policies:orders:Leese", "00:00:10", "did you mean 'Lease'?")]
-    [InlineData("RedisEdge:ResponseCaching:Policies:page:TimeToLiv", "00:01:00", "did you mean 'TimeToLive'?")]
+    [InlineData("RedisEdge:ResponseCaching:Policies:page:Expir", "00:01:00", "did you mean 'Expire'?")]
     [InlineData("RedisEdge:Sessions:IdleTimout", "00:20:00", "did you mean 'IdleTimeout'?")]
     [InlineData("RedisEdge:Sessions:Cookie:Nmae", ".session", "did you mean 'Name'?")]
     [InlineData("RedisEdge:Redis:Configration", "localhost", "did you mean 'Configuration'?")]
@@ -40,7 +40,7 @@ public sealed class ConfigurationKeysTests(RedisServerFixture redis)
     }
 
     [Theory]
-    [InlineData("RedisEdge:ResponseCaching:Policies:page:TimeToLive", "30")]
+    [InlineData("RedisEdge:ResponseCaching:Policies:page:Expire", "30")]
     [InlineData("RedisEdge:Sessions:IdleTimeout", "20")]
     [InlineData("RedisEdge:RateLimiting:Policies:api:Window", "60")]
     [InlineData("RedisEdge:Idempotency:Failure:Timeout", "1")]
@@ -62,7 +62,7 @@ public sealed class ConfigurationKeysTests(RedisServerFixture redis)
             ["RedisEdge:Sessions:Failure:Mode"] = "FailClosed",
             ["RedisEdge:Idempotency:StoredStatusCodes:0"] = "2xx",
             ["RedisEdge:Idempotency:Policies:orders:Lease"] = "00:00:10",
-            ["RedisEdge:ResponseCaching:Policies:page:VaryByHeader:0"] = "Accept-Language",
+            ["RedisEdge:ResponseCaching:Policies:page:VaryByHeaderNames:0"] = "Accept-Language",
         });
 
         Assert.NotNull(app.Services.GetRequiredService<IOptions<RedisEdgeOptions>>().Value);
@@ -77,7 +77,7 @@ public sealed class ConfigurationKeysTests(RedisServerFixture redis)
             ["RedisEdge:RateLimiting:Policies:api:Algorithm"] = "FixedWindow",
             ["RedisEdge:RateLimiting:Policies:api:PermitLimit"] = "10",
             ["RedisEdge:RateLimiting:Policies:api:Window"] = "00:01:00",
-            ["RedisEdge:ResponseCaching:Policies:page:TimeToLive"] = "00:01:00",
+            ["RedisEdge:ResponseCaching:Policies:page:Expire"] = "00:01:00",
         };
         foreach (var (key, value) in extra)
         {

@@ -176,7 +176,7 @@ public sealed class MiddlewareGuardTests(RedisServerFixture redis)
         ["RedisEdge:RateLimiting:Policies:api:PermitLimit"] = "100",
         ["RedisEdge:RateLimiting:Policies:api:Window"] = "00:01:00",
         ["RedisEdge:RateLimiting:Policies:api:Partition"] = "Global",
-        ["RedisEdge:ResponseCaching:Policies:page:TimeToLive"] = "00:01:00",
+        ["RedisEdge:ResponseCaching:Policies:page:Expire"] = "00:01:00",
     });
 
     private async Task<WebApplication> StartAsync(Feature feature, Placement placement, Action run, Action<Endpoint?>? observe = null)

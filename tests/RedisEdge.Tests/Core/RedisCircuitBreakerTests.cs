@@ -125,6 +125,45 @@ public sealed class RedisCircuitBreakerTests
         Assert.Equal(TimeSpan.FromSeconds(1), _breaker.RetryAfter);
     }
 
+    [Fact]
+    public void State_FollowsLifecycle_ClosedOpenHalfOpenClosed()
+    {
+        Assert.Equal(RedisCircuitState.Closed, _breaker.State);
+        Open();
+        Assert.Equal(RedisCircuitState.Open, _breaker.State);
+
+        _time.Advance(TimeSpan.FromSeconds(5));
+        Assert.True(_breaker.TryEnter());
+        Assert.Equal(RedisCircuitState.HalfOpen, _breaker.State);
+        Assert.False(_breaker.TryEnter());
+        Assert.Equal(TimeSpan.FromSeconds(5), _breaker.RetryAfter);
+
+        // An abandoned probe hands the breaker back to Open (the next caller probes); a failed one restarts the break.
+        _breaker.OnAbandoned();
+        Assert.Equal(RedisCircuitState.Open, _breaker.State);
+        Assert.True(_breaker.TryEnter());
+        Assert.Equal(RedisCircuitTransition.ProbeFailed, _breaker.OnFailure());
+        Assert.Equal(RedisCircuitState.Open, _breaker.State);
+        Assert.False(_breaker.TryEnter());
+
+        _time.Advance(TimeSpan.FromSeconds(5));
+        Assert.True(_breaker.TryEnter());
+        Assert.True(_breaker.OnSuccess());
+        Assert.Equal(RedisCircuitState.Closed, _breaker.State);
+        Assert.True(_breaker.TryEnter());
+    }
+
+    [Fact]
+    public void Abandoned_WhileClosed_ChangesNothing()
+    {
+        _breaker.OnFailure();
+        _breaker.OnFailure();
+        _breaker.OnAbandoned();
+
+        Assert.Equal(RedisCircuitState.Closed, _breaker.State);
+        Assert.Equal(RedisCircuitTransition.Opened, _breaker.OnFailure());
+    }
+
     private void Open()
     {
         for (var i = 0; i < 3; i++)

@@ -74,7 +74,7 @@ public sealed class StartupReportTests(RedisServerFixture redis)
         builder.Configuration.AddInMemoryCollection(Settings(new()
         {
             ["RedisEdge:Sessions:IdleTimout"] = "00:20:00",
-            ["RedisEdge:ResponseCaching:Policies:page:TimeToLive"] = "30",
+            ["RedisEdge:ResponseCaching:Policies:page:Expire"] = "30",
         }));
         builder.Services.AddRedisEdge().AddSessions().AddResponseCaching();
         using var host = builder.Build();
@@ -83,7 +83,7 @@ public sealed class StartupReportTests(RedisServerFixture redis)
 
         Assert.Equal(2, error.Failures.Count());
         Assert.Contains(error.Failures, f => f.StartsWith("RedisEdge:Sessions:IdleTimout", StringComparison.Ordinal));
-        Assert.Contains(error.Failures, f => f.StartsWith("RedisEdge:ResponseCaching:Policies:page:TimeToLive is '30'", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.StartsWith("RedisEdge:ResponseCaching:Policies:page:Expire is '30'", StringComparison.Ordinal));
     }
 
     private Dictionary<string, string?> Settings(Dictionary<string, string?> extra)
@@ -95,7 +95,7 @@ public sealed class StartupReportTests(RedisServerFixture redis)
             ["RedisEdge:RateLimiting:Policies:api:Algorithm"] = "FixedWindow",
             ["RedisEdge:RateLimiting:Policies:api:PermitLimit"] = "10",
             ["RedisEdge:RateLimiting:Policies:api:Window"] = "00:01:00",
-            ["RedisEdge:ResponseCaching:Policies:page:TimeToLive"] = "00:01:00",
+            ["RedisEdge:ResponseCaching:Policies:page:Expire"] = "00:01:00",
         };
         foreach (var (key, value) in extra)
         {

@@ -196,6 +196,7 @@ public abstract class IdempotencyFleetTests(RedisTestServer redis)
 
 /// <summary>The same tests on one <c>redis-server</c>.</summary>
 [Collection(RedisCollection.Name)]
+[Trait(ParityTrait.Name, ParityTrait.Value)]
 public sealed class IdempotencyFleetTestsOnSingleNode(RedisServerFixture redis) : IdempotencyFleetTests(redis);
 
 /// <summary>The same tests on a six-node Redis Cluster.</summary>

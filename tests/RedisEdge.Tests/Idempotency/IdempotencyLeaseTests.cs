@@ -91,7 +91,7 @@ public sealed class IdempotencyLeaseTests(RedisServerFixture redis)
                 entered.TrySetResult();
                 await hold.Task;
                 return Results.Ok("report");
-            }).WithIdempotency(configure: a => a.Lease = "00:00:01"),
+            }).WithIdempotency(configure: a => a.Lease = 1),
             instances: 2);
         using var scriptCalls = new MeasurementRecorder<double>(
             fleet[0].Services.GetRequiredService<IdempotencyMetrics>().Telemetry.Meter, RedisFeatureTelemetry.ScriptDurationName);

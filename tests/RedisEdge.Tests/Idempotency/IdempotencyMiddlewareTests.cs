@@ -292,7 +292,7 @@ public sealed class IdempotencyMiddlewareTests(RedisServerFixture redis)
                 entered.TrySetResult();
                 await hold.Task;
                 return Results.Json(new { n }, statusCode: 201);
-            }).WithIdempotency(configure: a => { a.InFlight = RedisIdempotencyInFlightBehavior.Wait; a.WaitTimeout = "00:00:30"; }), instances: 2);
+            }).WithIdempotency(configure: a => { a.InFlight = RedisIdempotencyInFlightBehavior.Wait; a.WaitTimeout = 30; }), instances: 2);
 
         var first = fleet[0].PostAsync("/orders", "k-wait");
         await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));

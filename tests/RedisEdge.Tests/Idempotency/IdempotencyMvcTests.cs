@@ -31,6 +31,11 @@ public sealed class IdempotencyMvcTests(RedisServerFixture redis)
         Assert.Equal(await created.Content.ReadAsByteArrayAsync(), await replay.Content.ReadAsByteArrayAsync());
         Assert.Equal(created.Headers.Location, replay.Headers.Location);
 
+        // The controller's typed Retention = 3600 (seconds) is the record's lifetime, not the 24-hour default.
+        var record = Assert.Single(await redis.RecordKeysAsync(fleet));
+        var ttl = await redis.Admin.GetDatabase().KeyTimeToLiveAsync(record);
+        Assert.InRange(ttl!.Value, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3600));
+
         // The action's [Idempotent(Policy = "lenient")] replaces the controller's: no key needed.
         Assert.Equal(HttpStatusCode.OK, (await fleet[0].PostAsync("/mvc-idem/quotes", key: null)).StatusCode);
 
@@ -42,7 +47,7 @@ public sealed class IdempotencyMvcTests(RedisServerFixture redis)
 
 [ApiController]
 [Route("mvc-idem")]
-[Idempotent]
+[Idempotent(Lease = 30, Retention = 3600)]
 public sealed class IdempotencyMvcTestController : ControllerBase
 {
     private static int _executions;

@@ -48,37 +48,22 @@ internal static class IdempotencyTestApp
         Action<WebApplication, int>? beforeIdempotency = null,
         bool kestrel = false)
     {
-        settings ??= [];
-
-        // A 2-core machine shared with parallel builds can take longer than the 500 ms production budget for a first
-        // call; outage tests set their own budget.
-        settings.TryAdd($"{Section}:Failure:Timeout", "00:00:05");
-        return RedisFleet.StartAsync(
+        var feature = new FeatureTestApp(
+            Section,
+            edge => _ = configure is null ? edge.AddIdempotency() : edge.AddIdempotency(configure),
+            app => app.UseRedisIdempotency());
+        return feature.StartAsync(
             redisConfiguration,
+            settings ?? [],
+            endpoints,
             instances,
-            (builder, i) =>
-            {
-                var edge = builder.Services.AddRedisEdge();
-                if (configure is null)
-                {
-                    edge.AddIdempotency();
-                }
-                else
-                {
-                    edge.AddIdempotency(configure);
-                }
-
-                services?.Invoke(builder, i);
-            },
-            (app, i) =>
+            services,
+            beforeFeature: (app, i) =>
             {
                 app.Use(AuthenticateAsync);
                 beforeIdempotency?.Invoke(app, i);
-                app.UseRedisIdempotency();
-                endpoints(app, i);
             },
-            settings,
-            kestrel);
+            kestrel: kestrel);
     }
 
     /// <summary>

@@ -84,10 +84,10 @@ public sealed class RateLimitingConfigurationTests(RedisServerFixture redis)
     }
 
     [Fact]
-    public void Attributes_ValidateTheirArguments()
+    public void Attributes_DoNotThrow_TheirArgumentsAreCheckedAtStartupWhereTheEndpointIsKnown()
     {
-        Assert.ThrowsAny<ArgumentException>(() => new RateLimitAttribute(" "));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new RateLimitAttribute("api") { Cost = 0 });
+        // A throwing attribute fails MVC's discovery with an exception that names no endpoint.
+        Assert.Equal(0, new RateLimitAttribute(" ") { Cost = 0 }.Cost);
         var usage = (AttributeUsageAttribute)Attribute.GetCustomAttribute(typeof(RateLimitAttribute), typeof(AttributeUsageAttribute))!;
         Assert.True(usage.AllowMultiple);
         Assert.Equal(AttributeTargets.Class | AttributeTargets.Method, usage.ValidOn);

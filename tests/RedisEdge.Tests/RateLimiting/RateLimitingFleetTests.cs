@@ -226,6 +226,7 @@ public abstract class RateLimitingFleetTests(RedisTestServer redis)
 }
 
 [Collection(RedisCollection.Name)]
+[Trait(ParityTrait.Name, ParityTrait.Value)]
 public sealed class RateLimitingFleetTestsOnSingleNode(RedisServerFixture redis) : RateLimitingFleetTests(redis);
 
 [Collection(RedisClusterCollection.Name)]

@@ -4,6 +4,7 @@ using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -29,7 +30,7 @@ internal static class CacheTestApp
             settings[$"{Section}:Policies:{name}:{key}"] = value;
         }
 
-        settings.TryAdd($"{Section}:Policies:{name}:TimeToLive", "00:05:00");
+        settings.TryAdd($"{Section}:Policies:{name}:Expire", "00:05:00");
         return settings;
     }
 
@@ -56,8 +57,6 @@ internal static class CacheTestApp
         Action<WebApplication>? afterCaching = null,
         ListLogger? logger = null)
     {
-        // A 2-core machine shared with parallel builds can be slower than production budgets; outage tests set their own.
-        settings.TryAdd($"{Section}:Failure:Timeout", "00:00:05");
         settings.TryAdd($"{Section}:FillWaitTimeout", "00:00:30");
         settings[$"{Section}:NearCache:Enabled"] = nearCache ? "true" : "false";
         if (!settings.Keys.Any(k => k.StartsWith($"{Section}:Policies:items:", StringComparison.Ordinal)))
@@ -66,12 +65,14 @@ internal static class CacheTestApp
         }
 
         settings.Policy("per-user", ("VaryByUser", "true"));
-        return await RedisFleet.StartAsync(
+        var feature = new FeatureTestApp(Section, edge => edge.AddResponseCaching(), app => app.UseRedisResponseCaching());
+        return await feature.StartAsync(
             redisConfiguration,
+            settings,
+            (app, _) => origin.Map(app),
             instances,
             (builder, _) =>
             {
-                builder.Services.AddRedisEdge().AddResponseCaching();
                 if (logger is not null)
                 {
                     builder.Logging.AddProvider(logger);
@@ -80,16 +81,50 @@ internal static class CacheTestApp
                 builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, TestAuthHandler>("Test", null);
                 services?.Invoke(builder);
             },
-            (app, i) =>
+            beforeFeature: (app, i) =>
             {
                 app.UseAuthentication();
                 beforeCaching?.Invoke(app, i);
-                app.UseRedisResponseCaching();
-                afterCaching?.Invoke(app);
-                origin.Map(app);
             },
-            settings);
+            afterFeature: afterCaching is null ? null : (app, _) => afterCaching(app));
     }
+
+    /// <summary>
+    /// Adds policies tagged like <c>items</c> (<c>items</c>, <c>item:{id}</c>) whose keys live on every primary of
+    /// <paramref name="redis"/>, one policy per primary: <c>items</c> first, then the first of <c>items-1</c>,
+    /// <c>items-2</c>, ... that lands on a primary not yet covered (a policy's keys share its slot). On one node that is
+    /// <c>items</c> alone; on the cluster, a tag or URL eviction over them spans every shard. Map their endpoints with
+    /// <see cref="Origin.MapPolicies"/>.
+    /// </summary>
+    public static List<string> PoliciesOnEveryPrimary(this Dictionary<string, string?> settings, RedisTestServer redis)
+    {
+        var names = new List<string>();
+        var primaries = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; primaries.Count < redis.Primaries.Count; i++)
+        {
+            var name = i == 0 ? "items" : "items-" + i.ToString(CultureInfo.InvariantCulture);
+            var slotKey = (RedisKey)("{" + RedisEdge.Internal.RedisKeyBuilder.Hash("policy\n" + name) + "}");
+            if (primaries.Add(redis.PrimaryOf(slotKey)))
+            {
+                names.Add(name);
+                settings.Policy(name, ("Tags:0", "items"), ("Tags:1", "item:{id}"));
+            }
+        }
+
+        return names;
+    }
+
+    /// <summary>The primary that serves <paramref name="key"/>'s slot (the only one on a single node).</summary>
+    public static string PrimaryOf(this RedisTestServer redis, RedisKey key) =>
+        redis.Admin.GetServer(key).EndPoint.ToString()!;
+
+    /// <summary>A client that sends each request to the next instance of <paramref name="fleet"/> in turn, as a round-robin
+    /// balancer would.</summary>
+    public static HttpClient Balancer(this RedisFleet fleet) =>
+        new(new RoundRobin([.. fleet.Instances.Select(i => new HttpMessageInvoker(i.App.GetTestServer().CreateHandler()))]))
+        {
+            BaseAddress = new Uri("http://localhost/"),
+        };
 
     public static NearCache Near(this RedisFleetInstance instance) => instance.Services.GetRequiredService<NearCache>();
 
@@ -234,7 +269,16 @@ internal sealed class Origin
             Interlocked.Increment(ref _executions);
             return Results.Text($"{context.Request.Scheme}://{context.Request.Host}/scheme/{id}");
         }).CacheResponse("items");
-        app.MapGet("/disabled/{id}", (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse("items").DisableCacheResponse();
+        app.MapGet("/disabled/{id}", (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse("items").DisableResponseCaching();
+    }
+
+    /// <summary>Maps <c>/{policy}/{id}</c> under each of <paramref name="policies"/> (<c>items</c> is mapped already).</summary>
+    public void MapPolicies(WebApplication app, IEnumerable<string> policies)
+    {
+        foreach (var policy in policies.Where(p => p != "items"))
+        {
+            app.MapGet("/" + policy + "/{id}", (HttpContext context, string id) => HandleAsync(context, id)).CacheResponse(policy);
+        }
     }
 
     private async Task<IResult> HandleAsync(HttpContext context, string id)
@@ -269,6 +313,27 @@ internal sealed class Origin
 
         var user = context.User.Identity?.Name ?? "anonymous";
         return Results.Text(string.Create(CultureInfo.InvariantCulture, $"id={id};render={render};user={user}"));
+    }
+}
+
+internal sealed class RoundRobin(HttpMessageInvoker[] instances) : HttpMessageHandler
+{
+    private int _next = -1;
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        instances[(int)((uint)Interlocked.Increment(ref _next) % (uint)instances.Length)].SendAsync(request, cancellationToken);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            foreach (var instance in instances)
+            {
+                instance.Dispose();
+            }
+        }
+
+        base.Dispose(disposing);
     }
 }
 

@@ -19,7 +19,11 @@ public sealed class CachedTestController : ControllerBase
     [CacheResponse("action")]
     public string Action(string id) => $"{id}:{Interlocked.Increment(ref _renders)}";
 
+    [HttpGet("short/{id}")]
+    [CacheResponse("class", Duration = 30)]
+    public string Brief(string id) => $"{id}:{Interlocked.Increment(ref _renders)}";
+
     [HttpGet("off/{id}")]
-    [DisableCacheResponse]
+    [DisableResponseCaching]
     public string Off(string id) => $"{id}:{Interlocked.Increment(ref _renders)}";
 }

@@ -50,7 +50,7 @@ internal sealed class KestrelSwrApp : IAsyncDisposable
         });
         builder.Services.AddRedisEdge().AddResponseCaching(o => o.AddPolicy("items", p =>
         {
-            p.TimeToLive = TimeSpan.FromSeconds(10);
+            p.Expire = TimeSpan.FromSeconds(10);
             p.StaleWhileRevalidate = TimeSpan.FromSeconds(30);
         }));
         var app = builder.Build();

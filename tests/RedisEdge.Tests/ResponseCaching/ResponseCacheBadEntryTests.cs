@@ -6,13 +6,13 @@ using StackExchange.Redis;
 namespace RedisEdge.Tests.ResponseCaching;
 
 /// <summary>Malformed or foreign entries are a logged miss that the next fill replaces, never a 500.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class ResponseCacheBadEntryTests(RedisServerFixture redis)
+public abstract class ResponseCacheBadEntryTests(RedisTestServer redis)
 {
     [Theory]
     [InlineData("s", "not-a-status")]
     [InlineData("h", "\u0005ab")]
     [InlineData("b", null)]
+    [InlineData("c", "not-a-number")]
     public async Task AMalformedEntry_IsAMissThatTheNextFillReplaces_LoggedOnce(string field, string? value)
     {
         var origin = new Origin();
@@ -67,3 +67,11 @@ public sealed class ResponseCacheBadEntryTests(RedisServerFixture redis)
         Assert.NotEqual((RedisValue)"999", await redis.Database.HashGetAsync(key, "v"));
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCacheBadEntryTestsOnSingleNode(RedisServerFixture redis) : ResponseCacheBadEntryTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class ResponseCacheBadEntryTestsOnCluster(RedisClusterFixture redis) : ResponseCacheBadEntryTests(redis);

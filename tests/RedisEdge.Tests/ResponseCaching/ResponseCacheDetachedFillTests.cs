@@ -7,8 +7,7 @@ namespace RedisEdge.Tests.ResponseCaching;
 /// A refresh, and a fill whose client has gone, run detached from the client: they finish and store, they always give
 /// their lease back, and a refresh never holds up the next request on the same connection.
 /// </summary>
-[Collection(RedisCollection.Name)]
-public sealed class ResponseCacheDetachedFillTests(RedisServerFixture redis)
+public abstract class ResponseCacheDetachedFillTests(RedisTestServer redis)
 {
     [Fact]
     public async Task AColdFillWhoseClientHasGone_FinishesAndIsStored()
@@ -44,7 +43,7 @@ public sealed class ResponseCacheDetachedFillTests(RedisServerFixture redis)
     {
         var origin = new Origin();
         var settings = new Dictionary<string, string?>()
-            .Policy("items", ("TimeToLive", "00:00:10"), ("StaleWhileRevalidate", "00:00:30"));
+            .Policy("items", ("Expire", "00:00:10"), ("StaleWhileRevalidate", "00:00:30"));
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings);
         await fleet[0].Client.GetAsync("/items/1");
         var key = Assert.Single(await redis.EntryKeysAsync(fleet));
@@ -91,3 +90,11 @@ public sealed class ResponseCacheDetachedFillTests(RedisServerFixture redis)
         }
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCacheDetachedFillTestsOnSingleNode(RedisServerFixture redis) : ResponseCacheDetachedFillTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class ResponseCacheDetachedFillTestsOnCluster(RedisClusterFixture redis) : ResponseCacheDetachedFillTests(redis);

@@ -10,8 +10,7 @@ namespace RedisEdge.Tests.ResponseCaching;
 /// A failing origin with a stale copy: everyone gets the stale copy, the origin is retried at most once per interval,
 /// and a definitive answer replaces the stale copy instead of leaving it for the whole window.
 /// </summary>
-[Collection(RedisCollection.Name)]
-public sealed class ResponseCacheFailSafeTests(RedisServerFixture redis)
+public abstract class ResponseCacheFailSafeTests(RedisTestServer redis)
 {
     [Theory]
     [InlineData(500)]
@@ -21,7 +20,7 @@ public sealed class ResponseCacheFailSafeTests(RedisServerFixture redis)
     {
         var origin = new Origin();
         var settings = new Dictionary<string, string?>()
-            .Policy("items", ("TimeToLive", "00:00:10"), ("StaleIfError", "00:01:00"));
+            .Policy("items", ("Expire", "00:00:10"), ("StaleIfError", "00:01:00"));
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings, instances: 3);
         await fleet[0].Client.GetAsync("/items/1");
         var key = Assert.Single(await redis.EntryKeysAsync(fleet));
@@ -60,7 +59,7 @@ public sealed class ResponseCacheFailSafeTests(RedisServerFixture redis)
     {
         var origin = new Origin();
         var settings = new Dictionary<string, string?>()
-            .Policy("items", ("TimeToLive", "00:00:10"), ("StaleWhileRevalidate", "00:00:30"), ("StaleIfError", "00:01:00"));
+            .Policy("items", ("Expire", "00:00:10"), ("StaleWhileRevalidate", "00:00:30"), ("StaleIfError", "00:01:00"));
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings, instances: 2);
         await fleet[0].Client.GetAsync("/items/1");
         var key = Assert.Single(await redis.EntryKeysAsync(fleet));
@@ -83,3 +82,11 @@ public sealed class ResponseCacheFailSafeTests(RedisServerFixture redis)
         }
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCacheFailSafeTestsOnSingleNode(RedisServerFixture redis) : ResponseCacheFailSafeTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class ResponseCacheFailSafeTestsOnCluster(RedisClusterFixture redis) : ResponseCacheFailSafeTests(redis);

@@ -24,7 +24,7 @@ public abstract class ResponseCacheFenceTests(RedisTestServer redis)
 
         // Nothing is stored yet, so there is nothing to delete: the eviction must still fence the running fill.
         var evicted = kind == "tag"
-            ? await fleet[1].Cache().EvictTagAsync("item:1")
+            ? await fleet[1].Cache().EvictByTagAsync("item:1")
             : await fleet[1].Cache().EvictAsync("items", "/items/1");
         Assert.Equal(0, evicted);
         origin.Gate.TrySetResult();
@@ -47,7 +47,7 @@ public abstract class ResponseCacheFenceTests(RedisTestServer redis)
     {
         var origin = new Origin();
         var settings = new Dictionary<string, string?>()
-            .Policy("items", ("TimeToLive", "00:00:10"), ("StaleWhileRevalidate", "00:00:30"), ("Tags:0", "item:{id}"));
+            .Policy("items", ("Expire", "00:00:10"), ("StaleWhileRevalidate", "00:00:30"), ("Tags:0", "item:{id}"));
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings, instances: 2);
         await fleet[0].Client.GetAsync("/items/1");
         var key = Assert.Single(await redis.EntryKeysAsync(fleet));
@@ -59,7 +59,7 @@ public abstract class ResponseCacheFenceTests(RedisTestServer redis)
         Assert.Contains("detail=stale-while-revalidate", stale.CacheStatus(), StringComparison.Ordinal);
         await CacheTestApp.EventuallyAsync(() => origin.Started == 2, "the refresh is running");
 
-        await fleet[1].Cache().EvictTagAsync("item:1");
+        await fleet[1].Cache().EvictByTagAsync("item:1");
         origin.Gate.TrySetResult();
         await CacheTestApp.EventuallyAsync(() => fills.Measurements.Count == 1, "the refresh ended");
         Assert.NotEqual("stored", fills.Measurements[0].Tags[RedisResponseCachingDefaults.OutcomeTag]);
@@ -74,7 +74,7 @@ public abstract class ResponseCacheFenceTests(RedisTestServer redis)
     {
         var origin = new Origin();
         var settings = new Dictionary<string, string?>()
-            .Policy("items", ("TimeToLive", "00:00:10"), ("StaleIfError", "00:01:00"), ("Tags:0", "items"), ("Tags:1", "item:{id}"));
+            .Policy("items", ("Expire", "00:00:10"), ("StaleIfError", "00:01:00"), ("Tags:0", "items"), ("Tags:1", "item:{id}"));
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings, instances: 2);
         await fleet[0].Client.GetAsync("/items/1");
         var key = Assert.Single(await redis.EntryKeysAsync(fleet));
@@ -88,7 +88,7 @@ public abstract class ResponseCacheFenceTests(RedisTestServer redis)
         origin.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var filling = fleet[0].Client.GetAsync("/items/1");
         await CacheTestApp.EventuallyAsync(() => origin.Started == 3, "the fill of the expired entry is running");
-        await fleet[1].Cache().EvictTagAsync("items");
+        await fleet[1].Cache().EvictByTagAsync("items");
         origin.Gate.TrySetResult();
 
         var first = await filling;

@@ -16,7 +16,7 @@ namespace RedisEdge.Tests.ResponseCaching;
 public sealed partial class ResponseCacheKeysTests
 {
     [Fact]
-    public void FillKeys_AreTheEntryTheSequenceTheResourceSetAndEachDistinctTagSet_ThenTheirEpochs_InOrder()
+    public void FillKeys_AreTheEntryTheSequenceTheResourceSetAndEachDistinctTagSet_ThenTheirEpochs_ThenThePolicyBound_InOrder()
     {
         var keys = new ResponseCacheKeys(new RedisKeyBuilder("app"));
         var policy = new ResponseCachePolicy("products", new RedisResponseCachePolicyOptions { Tags = ["product:{id}", "catalog", "catalog", "product:{id}"] });
@@ -28,10 +28,13 @@ public sealed partial class ResponseCacheKeysTests
 
         var resource = ResponseCacheKeys.ResourceString(policy, context.Request.Path, context.Request.Query);
         RedisKey[] sets = [keys.Resource(policy, resource), keys.Tag(policy, "product:7"), keys.Tag(policy, "catalog")];
-        RedisKey[] expected = [request.Entry, keys.Sequence(policy), .. sets, .. sets.Select(ResponseCacheKeys.Epoch)];
+        var (index, meta) = keys.Bound(policy);
+        RedisKey[] expected = [request.Entry, keys.Sequence(policy), .. sets, .. sets.Select(ResponseCacheKeys.Epoch), index, meta];
         Assert.Equal(expected, request.FillKeys);
         Assert.Same(request.FillKeys, request.FillKeys);
         Assert.Equal(request.Entry.ToString(), request.EntryName);
+        Assert.Equal([request.Entry, keys.Sequence(policy)], request.LookupKeys);
+        Assert.Equal(ResponseCacheKeys.SequenceOf(request.Entry), request.LookupKeys[1]);
 
         // The same request on another instance composes the same keys: the fleet shares entries and sets.
         var again = new ResponseCacheKeys(new RedisKeyBuilder("app")).ForRequest(context, policy);
@@ -46,7 +49,7 @@ public sealed partial class ResponseCacheKeysTests
     public void EntryKey_IsTheHashOfTheLengthPrefixedVariant_SoEntriesStoredBeforeTheBufferedWriterStillHit(string path, string query)
     {
         var keys = new ResponseCacheKeys(new RedisKeyBuilder("app"));
-        var policy = new ResponseCachePolicy("products", new RedisResponseCachePolicyOptions { VaryByHeader = ["Accept-Language"] });
+        var policy = new ResponseCachePolicy("products", new RedisResponseCachePolicyOptions { VaryByHeaderNames = ["Accept-Language"] });
         var context = new DefaultHttpContext();
         context.Request.Scheme = "HTTP";
         context.Request.Host = new HostString("Example.COM");

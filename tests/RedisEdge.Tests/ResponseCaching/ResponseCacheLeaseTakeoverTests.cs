@@ -7,8 +7,7 @@ using StackExchange.Redis;
 namespace RedisEdge.Tests.ResponseCaching;
 
 /// <summary>A dead filler costs one lease, not a stampede; a live one keeps its lease for as long as the origin runs.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class ResponseCacheLeaseTakeoverTests(RedisServerFixture redis)
+public abstract class ResponseCacheLeaseTakeoverTests(RedisTestServer redis)
 {
     [Fact]
     public async Task AFillerThatDied_OneWaiterTakesOverWhenItsLeaseLapses_AndTheOthersGetItsResponse()
@@ -63,3 +62,11 @@ public sealed class ResponseCacheLeaseTakeoverTests(RedisServerFixture redis)
         Assert.Equal(1, origin.Executions);
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCacheLeaseTakeoverTestsOnSingleNode(RedisServerFixture redis) : ResponseCacheLeaseTakeoverTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class ResponseCacheLeaseTakeoverTestsOnCluster(RedisClusterFixture redis) : ResponseCacheLeaseTakeoverTests(redis);

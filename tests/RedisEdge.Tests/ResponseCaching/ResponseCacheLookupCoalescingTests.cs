@@ -9,8 +9,7 @@ namespace RedisEdge.Tests.ResponseCaching;
 /// each instance sends. Redis is paused for a moment so the requests are certain to overlap the call in flight, as they
 /// do under load.
 /// </summary>
-[Collection(RedisCollection.Name)]
-public sealed class ResponseCacheLookupCoalescingTests(RedisServerFixture redis)
+public abstract class ResponseCacheLookupCoalescingTests(RedisTestServer redis)
 {
     private const int Requests = 50;
 
@@ -65,10 +64,25 @@ public sealed class ResponseCacheLookupCoalescingTests(RedisServerFixture redis)
         Assert.Equal("id=7;render=1;user=anonymous", Assert.Single(bodies));
 
         // Without sharing, every request sends at least two lookups (the miss, then the one after the fill's message).
-        // The filler also sends its fill, trim and lease renewals; the bound leaves room for polls under load.
+        // The filler also sends its fill and lease renewals; the bound leaves room for polls under load.
         Assert.All(evals, n => Assert.InRange(n, 1, Requests / 5));
     }
 
-    /// <summary>Holds every command for a moment, so the requests sent meanwhile all arrive while a lookup is in flight.</summary>
-    private async Task PauseAsync() => await redis.Database.ExecuteAsync("CLIENT", "PAUSE", "1000", "ALL");
+    /// <summary>Holds every command for a moment (on every primary), so the requests sent meanwhile all arrive while a
+    /// lookup is in flight.</summary>
+    private async Task PauseAsync()
+    {
+        foreach (var server in redis.Primaries)
+        {
+            await server.ExecuteAsync("CLIENT", "PAUSE", "1000", "ALL");
+        }
+    }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCacheLookupCoalescingTestsOnSingleNode(RedisServerFixture redis) : ResponseCacheLookupCoalescingTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class ResponseCacheLookupCoalescingTestsOnCluster(RedisClusterFixture redis) : ResponseCacheLookupCoalescingTests(redis);

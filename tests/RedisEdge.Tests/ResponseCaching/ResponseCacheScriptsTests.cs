@@ -33,6 +33,30 @@ public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task Lookup_LeaseOnAStoredEntry_KeepsItsLongerExpiry_AndFillOverAForeignEntryKey_IsALostLease()
+    {
+        var settings = new Dictionary<string, string?>().Policy("items", ("TimeToLive", "00:00:10"), ("StaleWhileRevalidate", "00:01:00"));
+        await using var fleet = await CacheTestApp.StartAsync(redis, new Origin(), settings);
+        var (store, keys) = Resolve(fleet[0]);
+        var policy = Policy(fleet[0]);
+        var entry = keys.Entry(policy, "stored-lease");
+        var request = new CacheRequestKeys(entry, entry.ToString(), keys.FillKeys(entry, policy, "/stored-lease", null));
+        Assert.True((await store.LookupAsync(entry, "first", 30_000, default)).Filler);
+        Assert.Equal(FillOutcome.Stored, await store.FillAsync(request, "first", policy, 200, [], "body"u8.ToArray(), "\"e\""));
+        await redis.AgeAsync(entry.ToString(), TimeSpan.FromSeconds(11));
+
+        // A 300 ms lease taken on the stale entry must not cut the entry's own expiry (about 70 s) to the lease's.
+        var refresh = await store.LookupAsync(entry, "refresher", 300, default);
+        Assert.Equal((LookupState.StaleWhileRevalidate, true), (refresh.State, refresh.Filler));
+        Assert.InRange((await redis.Database.KeyTimeToLiveAsync(entry))!.Value.TotalSeconds, 30, 70);
+
+        // Foreign data replacing the entry while its lease is held: the fill is refused as a lost lease, not an error.
+        await redis.Database.StringSetAsync(entry, "not a hash");
+        Assert.Equal(FillOutcome.LeaseLost, await store.FillAsync(request, "refresher", policy, 200, [], "body"u8.ToArray(), "\"e\""));
+        Assert.Equal("not a hash", (string?)await redis.Database.StringGetAsync(entry));
+    }
+
+    [Fact]
     public async Task Fill_AfterEviction_IsRefused_SoAnOlderResponseNeverLandsAfterIt()
     {
         await using var fleet = await CacheTestApp.StartAsync(redis, new Origin(), []);
@@ -132,7 +156,7 @@ public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
 
         await fleet[0].Client.GetAsync("/items/1");
         await fleet[0].Client.GetAsync("/items/1");
-        await fleet[0].Cache().EvictTagAsync("item:1");
+        await fleet[0].Cache().EvictByTagAsync("item:1");
 
         Assert.Single(hits.Measurements);
         Assert.Equal("items", Assert.Single(misses.Measurements).Tags[RedisResponseCachingDefaults.PolicyTag]);
@@ -195,7 +219,7 @@ public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
     [Fact]
     public async Task Lookup_OfARequestThatWouldOnlyWait_DoesNotCarryTheStaleBody()
     {
-        var settings = new Dictionary<string, string?>().Policy("items", ("TimeToLive", "00:00:10"), ("StaleIfError", "00:01:00"));
+        var settings = new Dictionary<string, string?>().Policy("items", ("Expire", "00:00:10"), ("StaleIfError", "00:01:00"));
         await using var fleet = await CacheTestApp.StartAsync(redis, new Origin(), settings);
         var (store, keys) = Resolve(fleet[0]);
         var policy = Policy(fleet[0]);

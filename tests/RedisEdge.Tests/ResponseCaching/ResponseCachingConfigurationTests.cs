@@ -11,15 +11,15 @@ namespace RedisEdge.Tests.ResponseCaching;
 public sealed class ResponseCachingConfigurationTests(RedisServerFixture redis)
 {
     [Theory]
-    [InlineData("TimeToLive", "00:00:00", "RedisEdge:ResponseCaching:Policies:items:TimeToLive must be between")]
-    [InlineData("TimeToLive", "ten", "RedisEdge:ResponseCaching:Policies:items:TimeToLive")]
+    [InlineData("Expire", "00:00:00", "RedisEdge:ResponseCaching:Policies:items:Expire must be between")]
+    [InlineData("Expire", "ten", "RedisEdge:ResponseCaching:Policies:items:Expire")]
     [InlineData("StaleIfError", "-00:00:01", "RedisEdge:ResponseCaching:Policies:items:StaleIfError must be between")]
-    [InlineData("MaxBodySize", "0", "RedisEdge:ResponseCaching:Policies:items:MaxBodySize must be between")]
+    [InlineData("MaximumBodySize", "0", "RedisEdge:ResponseCaching:Policies:items:MaximumBodySize must be between")]
     [InlineData("StatusCodes:0", "500", "RedisEdge:ResponseCaching:Policies:items:StatusCodes:0")]
     [InlineData("Tags:0", "product:{id", "RedisEdge:ResponseCaching:Policies:items:Tags:0 'product:{id' has a '{' without a matching '}'")]
     [InlineData("VaryByClaim:0", "tenant", "RedisEdge:ResponseCaching:Policies:items:VaryByClaim requires VaryByUser")]
     [InlineData("MaxEntries", "0", "RedisEdge:ResponseCaching:Policies:items:MaxEntries must be >= 1")]
-    [InlineData("MaxBytes", "1000", "RedisEdge:ResponseCaching:Policies:items:MaxBytes must be at least MaxBodySize")]
+    [InlineData("MaxBytes", "1000", "RedisEdge:ResponseCaching:Policies:items:MaxBytes must be at least MaximumBodySize")]
     public async Task BadPolicy_FailsStartUpNamingThePath(string key, string value, string expected)
     {
         var settings = new Dictionary<string, string?>().Policy("items", (key, value));
@@ -74,6 +74,24 @@ public sealed class ResponseCachingConfigurationTests(RedisServerFixture redis)
     {
         Assert.NotEqual("ResponseCacheAttribute", nameof(CacheResponseAttribute));
         Assert.NotEqual("OutputCacheAttribute", nameof(CacheResponseAttribute));
-        Assert.Throws<ArgumentException>(() => new CacheResponseAttribute(" "));
+        Assert.NotEqual("DisableOutputCacheAttribute", nameof(DisableResponseCachingAttribute));
+
+        // Nothing throws at creation (MVC would report it naming no endpoint): start-up names the endpoint instead.
+        Assert.Equal(" ", new CacheResponseAttribute(" ").PolicyName);
+    }
+
+    [Fact]
+    public async Task BlankPolicyName_FailsStartUp_NamingTheEndpoint()
+    {
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => RedisFleet.StartAsync(
+            redis,
+            1,
+            (builder, _) => builder.Services.AddRedisEdge().AddResponseCaching(o => o.AddPolicy("items", _ => { })),
+            (app, _) =>
+            {
+                app.UseRedisResponseCaching();
+                app.MapGet("/x", () => "x").WithDisplayName("blank").CacheResponse(" ");
+            }));
+        Assert.Contains("Endpoint 'blank' uses response-cache policy ' '", ex.Message, StringComparison.Ordinal);
     }
 }

@@ -69,7 +69,7 @@ public abstract class ResponseCachingFleetTests(RedisTestServer redis)
         var seenB = b.Near().Invalidations;
         var seenC = c.Near().Invalidations;
 
-        Assert.Equal(2, await a.Cache().EvictTagAsync("items"));
+        Assert.Equal(2, await a.Cache().EvictByTagAsync("items"));
 
         if (nearCache)
         {
@@ -105,7 +105,7 @@ public abstract class ResponseCachingFleetTests(RedisTestServer redis)
     {
         var origin = new Origin();
         var settings = new Dictionary<string, string?>()
-            .Policy("items", ("TimeToLive", "00:00:10"), ("StaleWhileRevalidate", "00:00:30"), ("Tags:0", "item:{id}"));
+            .Policy("items", ("Expire", "00:00:10"), ("StaleWhileRevalidate", "00:00:30"), ("Tags:0", "item:{id}"));
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings, instances: 3);
         await fleet[0].Client.GetAsync("/items/1");
         var key = Assert.Single(await redis.EntryKeysAsync(fleet));
@@ -145,7 +145,7 @@ public abstract class ResponseCachingFleetTests(RedisTestServer redis)
     {
         var origin = new Origin();
         var settings = new Dictionary<string, string?>()
-            .Policy("items", ("TimeToLive", "00:00:10"), ("StaleIfError", "00:01:00"));
+            .Policy("items", ("Expire", "00:00:10"), ("StaleIfError", "00:01:00"));
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings, instances: 2);
         await fleet[0].Client.GetAsync("/items/1");
         var key = Assert.Single(await redis.EntryKeysAsync(fleet));
@@ -232,6 +232,7 @@ public abstract class ResponseCachingFleetTests(RedisTestServer redis)
 
 /// <summary>The same tests on one <c>redis-server</c>.</summary>
 [Collection(RedisCollection.Name)]
+[Trait(ParityTrait.Name, ParityTrait.Value)]
 public sealed class ResponseCachingFleetTestsOnSingleNode(RedisServerFixture redis) : ResponseCachingFleetTests(redis);
 
 /// <summary>The same tests on a six-node Redis Cluster (every key of a policy in one slot, pub/sub across nodes).</summary>

@@ -12,7 +12,7 @@ public sealed class ResponseCachingHostileInputTests(RedisServerFixture redis)
     {
         var origin = new Origin();
         var settings = new Dictionary<string, string?>()
-            .Policy("items", ("VaryByHeader:0", "X-Tenant"), ("VaryByRouteValue:0", "id"), ("Tags:0", "item:{id}"), ("Tags:1", "{id}"));
+            .Policy("items", ("VaryByHeaderNames:0", "X-Tenant"), ("VaryByRouteValueNames:0", "id"), ("Tags:0", "item:{id}"), ("Tags:1", "{id}"));
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings);
         var client = fleet[0].Client;
         var huge = new string('q', 16 * 1024);
@@ -35,7 +35,7 @@ public sealed class ResponseCachingHostileInputTests(RedisServerFixture redis)
             }
         }
 
-        await fleet[0].Cache().EvictTagAsync("item:{tag}\n:*");
+        await fleet[0].Cache().EvictByTagAsync("item:{tag}\n:*");
         await fleet[0].Cache().EvictAsync("items", "/items/1?" + huge + "=" + huge);
 
         var keys = await redis.KeysAsync(fleet.KeyPrefix);

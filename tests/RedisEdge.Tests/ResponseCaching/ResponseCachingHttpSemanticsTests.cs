@@ -7,16 +7,15 @@ using RedisEdge.Tests.Infrastructure;
 namespace RedisEdge.Tests.ResponseCaching;
 
 /// <summary>RFC 9111 semantics a shared cache must keep: Vary, the origin's validators, conditional and range
-/// requests on a fill, and a hit that equals the miss.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
+/// requests on a fill, and a hit that equals the miss. Requests alternate between two instances, as behind a balancer.</summary>
+public abstract class ResponseCachingHttpSemanticsTests(RedisTestServer redis)
 {
     [Fact]
     public async Task ResponseCompressionAfterTheCache_ClientsThatDoNotAcceptAnEncoding_NeverGetItsBytes()
     {
         var origin = new Origin();
         await using var fleet = await StartWithCompressionAsync(origin, []);
-        var client = fleet[0].Client;
+        using var client = fleet.Balancer();
 
         var brotli = await GetAsync(client, "/items/1", "br");
         Assert.Equal(["br"], brotli.Content.Headers.ContentEncoding);
@@ -37,8 +36,8 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
     public async Task ResponseCompressionAfterTheCache_WithAcceptEncodingInVaryByHeader_StoresOneVariantPerEncoding()
     {
         var origin = new Origin();
-        await using var fleet = await StartWithCompressionAsync(origin, new Dictionary<string, string?>().Policy("items", ("VaryByHeader:0", "Accept-Encoding")));
-        var client = fleet[0].Client;
+        await using var fleet = await StartWithCompressionAsync(origin, new Dictionary<string, string?>().Policy("items", ("VaryByHeaderNames:0", "Accept-Encoding")));
+        using var client = fleet.Balancer();
 
         Assert.Contains("stored", (await GetAsync(client, "/items/1", "br")).CacheStatus(), StringComparison.Ordinal);
         var plain = await GetAsync(client, "/items/1", null);
@@ -62,9 +61,10 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
             redis,
             origin,
             [],
+            instances: 2,
             beforeCaching: (app, _) => app.UseResponseCompression(),
             services: builder => builder.Services.AddResponseCompression());
-        var client = fleet[0].Client;
+        using var client = fleet.Balancer();
 
         var brotli = await GetAsync(client, "/items/1", "br");
         var plain = await GetAsync(client, "/items/1", null);
@@ -82,8 +82,8 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
     public async Task VaryAcceptLanguage_NotInVaryByHeader_IsNotStored_SoEachLanguageGetsItsOwn()
     {
         var origin = new Origin();
-        await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);
-        var client = fleet[0].Client;
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, [], instances: 2);
+        using var client = fleet.Balancer();
 
         var french = await GetAsync(client, "/lang/1", null, "fr-FR");
         var english = await GetAsync(client, "/lang/1", null, "en-US");
@@ -96,8 +96,8 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
     public async Task VaryAcceptLanguage_InVaryByHeader_IsStoredPerLanguage()
     {
         var origin = new Origin();
-        await using var fleet = await CacheTestApp.StartAsync(redis, origin, new Dictionary<string, string?>().Policy("items", ("VaryByHeader:0", "accept-language")));
-        var client = fleet[0].Client;
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, new Dictionary<string, string?>().Policy("items", ("VaryByHeaderNames:0", "accept-language")), instances: 2);
+        using var client = fleet.Balancer();
 
         await GetAsync(client, "/lang/1", null, "fr-FR");
         await GetAsync(client, "/lang/1", null, "en-US");
@@ -114,8 +114,8 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
     public async Task OriginETag_IsKept_AndIfNoneMatchWithItAnswers304OnAHit()
     {
         var origin = new Origin();
-        await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);
-        var client = fleet[0].Client;
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, [], instances: 2);
+        using var client = fleet.Balancer();
 
         var miss = await client.GetAsync("/etag/1");
         var hit = await client.GetAsync("/etag/1");
@@ -139,8 +139,8 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
     public async Task ColdIfNoneMatch_GetsItsOwn304_AndTheFillStoresTheFull200()
     {
         var origin = new Origin();
-        await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);
-        var client = fleet[0].Client;
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, [], instances: 2);
+        using var client = fleet.Balancer();
 
         using var conditional = new HttpRequestMessage(HttpMethod.Get, "/file/1");
         conditional.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"file-1\""));
@@ -159,8 +159,8 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
     public async Task ColdIfModifiedSince_GetsItsOwn304_AndTheFillStoresTheFull200()
     {
         var origin = new Origin();
-        await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);
-        var client = fleet[0].Client;
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, [], instances: 2);
+        using var client = fleet.Balancer();
 
         using var conditional = new HttpRequestMessage(HttpMethod.Get, "/file/1");
         conditional.Headers.IfModifiedSince = Origin.FileLastModified.AddMinutes(1);
@@ -184,8 +184,8 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
     public async Task ColdRange_DoesNotTurnTheKeyIntoAPass_TheClientGetsTheWholeBody()
     {
         var origin = new Origin();
-        await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);
-        var client = fleet[0].Client;
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, [], instances: 2);
+        using var client = fleet.Balancer();
 
         using var ranged = new HttpRequestMessage(HttpMethod.Get, "/file/1");
         ranged.Headers.Range = new RangeHeaderValue(0, 3);
@@ -204,12 +204,12 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
     public async Task HeaderAnEarlierMiddlewareSet_IsReplacedOnAHitAsOnTheMiss()
     {
         var origin = new Origin();
-        await using var fleet = await CacheTestApp.StartAsync(redis, origin, [], beforeCaching: (app, _) => app.Use(next => context =>
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, [], instances: 2, beforeCaching: (app, _) => app.Use(next => context =>
         {
             context.Response.Headers["X-Owner"] = "default";
             return next(context);
         }));
-        var client = fleet[0].Client;
+        using var client = fleet.Balancer();
 
         var miss = await client.GetAsync("/own-header/1");
         var hit = await client.GetAsync("/own-header/1");
@@ -222,8 +222,8 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
     public async Task HttpAndHttps_AreDifferentEntries()
     {
         var origin = new Origin();
-        await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);
-        var client = fleet[0].Client;
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, [], instances: 2);
+        using var client = fleet.Balancer();
 
         var https = await (await client.GetAsync("https://localhost/scheme/1")).BodyAsync();
         var http = await (await client.GetAsync("http://localhost/scheme/1")).BodyAsync();
@@ -240,6 +240,7 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
             redis,
             origin,
             settings,
+            instances: 2,
             services: builder => builder.Services.AddResponseCompression(),
             afterCaching: app => app.UseResponseCompression());
 
@@ -261,3 +262,11 @@ public sealed class ResponseCachingHttpSemanticsTests(RedisServerFixture redis)
         return response;
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCachingHttpSemanticsTestsOnSingleNode(RedisServerFixture redis) : ResponseCachingHttpSemanticsTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class ResponseCachingHttpSemanticsTestsOnCluster(RedisClusterFixture redis) : ResponseCachingHttpSemanticsTests(redis);

@@ -67,7 +67,7 @@ public sealed class ResponseCachingMiddlewareTests(RedisServerFixture redis)
     public async Task VaryByQuery_KeysOnTheListedKeysOnly_CaseInsensitively()
     {
         var origin = new Origin();
-        var settings = new Dictionary<string, string?>().Policy("items", ("VaryByQuery:0", "page"));
+        var settings = new Dictionary<string, string?>().Policy("items", ("VaryByQueryKeys:0", "page"));
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings);
         var client = fleet[0].Client;
 
@@ -104,14 +104,14 @@ public sealed class ResponseCachingMiddlewareTests(RedisServerFixture redis)
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(other)).StatusCode);
 
         // The response of the request that fills is conditional too: same body, same validator.
-        await fleet[0].Cache().EvictTagAsync("item:1");
+        await fleet[0].Cache().EvictByTagAsync("item:1");
         using var onFill = new HttpRequestMessage(HttpMethod.Get, "/items/1");
         onFill.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"x\""));
         var refilled = await client.SendAsync(onFill);
         Assert.Equal(HttpStatusCode.OK, refilled.StatusCode);
         using var matchOnFill = new HttpRequestMessage(HttpMethod.Get, "/items/2");
         var two = await client.GetAsync("/items/2");
-        await fleet[0].Cache().EvictTagAsync("item:2");
+        await fleet[0].Cache().EvictByTagAsync("item:2");
         matchOnFill.Headers.IfNoneMatch.Add(two.Headers.ETag!);
         var refill = await client.SendAsync(matchOnFill);
 
@@ -156,7 +156,7 @@ public sealed class ResponseCachingMiddlewareTests(RedisServerFixture redis)
     public async Task BodyOverMaxBodySize_IsStreamedAndNotStored()
     {
         var origin = new Origin();
-        var settings = new Dictionary<string, string?>().Policy("items", ("MaxBodySize", "1024"));
+        var settings = new Dictionary<string, string?>().Policy("items", ("MaximumBodySize", "1024"));
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings);
         for (var i = 0; i < 2; i++)
         {
@@ -169,7 +169,7 @@ public sealed class ResponseCachingMiddlewareTests(RedisServerFixture redis)
     }
 
     [Fact]
-    public async Task DisableCacheResponse_Wins()
+    public async Task DisableResponseCaching_Wins()
     {
         var origin = new Origin();
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, []);

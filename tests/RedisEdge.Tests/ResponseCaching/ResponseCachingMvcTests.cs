@@ -4,7 +4,7 @@ using RedisEdge.Tests.Infrastructure;
 
 namespace RedisEdge.Tests.ResponseCaching;
 
-/// <summary>[CacheResponse] on controllers and actions: the action's policy wins, [DisableCacheResponse] always wins.</summary>
+/// <summary>[CacheResponse] on controllers and actions: the action's policy wins, [DisableResponseCaching] always wins.</summary>
 [Collection(RedisCollection.Name)]
 public sealed class ResponseCachingMvcTests(RedisServerFixture redis)
 {
@@ -18,8 +18,8 @@ public sealed class ResponseCachingMvcTests(RedisServerFixture redis)
             {
                 builder.Services.AddRedisEdge().AddResponseCaching(o =>
                 {
-                    o.AddPolicy("class", p => p.TimeToLive = TimeSpan.FromMinutes(5));
-                    o.AddPolicy("action", p => p.VaryByHeader.Add("X-Variant"));
+                    o.AddPolicy("class", p => p.Expire = TimeSpan.FromMinutes(5));
+                    o.AddPolicy("action", p => p.VaryByHeaderNames.Add("X-Variant"));
                 });
                 builder.Services.AddControllers().AddApplicationPart(typeof(CachedTestController).Assembly);
             },

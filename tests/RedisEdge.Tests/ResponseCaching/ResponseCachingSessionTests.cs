@@ -10,8 +10,7 @@ using RedisEdge.Tests.Infrastructure;
 namespace RedisEdge.Tests.ResponseCaching;
 
 /// <summary>RedisEdge sessions and response caching in one app: a response built from the session is one user's.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class ResponseCachingSessionTests(RedisServerFixture redis)
+public abstract class ResponseCachingSessionTests(RedisTestServer redis)
 {
     [Fact]
     public async Task SessionPresentButUntouched_IsStored_EagerLoadDoesNotCount()
@@ -103,3 +102,11 @@ public sealed class ResponseCachingSessionTests(RedisServerFixture redis)
         return response;
     }
 }
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ResponseCachingSessionTestsOnSingleNode(RedisServerFixture redis) : ResponseCachingSessionTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class ResponseCachingSessionTestsOnCluster(RedisClusterFixture redis) : ResponseCachingSessionTests(redis);

@@ -2,6 +2,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.DependencyInjection;
 using RedisEdge.Tests.Infrastructure;
 using RedisEdge.Tests.ResponseCaching;
 using StackExchange.Redis;
@@ -9,8 +12,7 @@ using StackExchange.Redis;
 namespace RedisEdge.Tests.Samples;
 
 /// <summary>The sample's product endpoints as the issue specifies them, with appsettings.json's "products" policy.</summary>
-[Collection(RedisCollection.Name)]
-public sealed class SampleResponseCachingTests(RedisServerFixture redis)
+public abstract class SampleResponseCachingTests(RedisTestServer redis)
 {
     [Fact]
     public async Task Products_CachedUntilAPriceUpdateEvictsThem_ThenStaleIfErrorDuringAnOutage()
@@ -88,9 +90,117 @@ public sealed class SampleResponseCachingTests(RedisServerFixture redis)
         Assert.True(raced, "no attempt had the PUT land during the cold GET's render");
     }
 
+    [Fact]
+    public async Task WavesOnAFailingOriginWithAStaleCopy_RunItAtMostOncePerInstancePerWave_AndAllGetTheStaleCopy()
+    {
+        var prefix = RedisServerFixture.UniquePrefix();
+        var origins = Enumerable.Range(0, 3).Select(_ => new OriginCounter()).ToArray();
+        var fleet = origins.Select(o => SampleApp.Create(redis, prefix, web => web.ConfigureTestServices(o.Wrap))).ToArray();
+        try
+        {
+            var clients = fleet.Select(f => f.CreateClient()).ToArray();
+            var first = await clients[0].GetAsync("/products/8");
+            Assert.Contains("stored", first.CacheStatus(), StringComparison.Ordinal);
+            var (render, _) = await ReadAsync(first);
+            Assert.Equal(1, origins.Sum(o => o.Executions));
+
+            // Past its 10 s and its 30 s of stale-while-revalidate, within the 60 s of stale-if-error; the origin fails.
+            Assert.Equal(HttpStatusCode.OK, (await clients[1].PostAsync("/products/origin-outage?on=true", null)).StatusCode);
+            var key = (await redis.KeysAsync(prefix + ":rc:")).Single(k => k.Contains("}:e:", StringComparison.Ordinal));
+            await redis.AgeAsync(key, TimeSpan.FromSeconds(41));
+
+            for (var wave = 0; wave < 3; wave++)
+            {
+                var before = origins.Select(o => o.Executions).ToArray();
+                var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => clients[i % 3].GetAsync("/products/8")));
+
+                foreach (var response in responses)
+                {
+                    Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                    Assert.Equal(render, (await ReadAsync(response)).RenderId);
+                }
+
+                var ran = origins.Select((o, i) => o.Executions - before[i]).ToArray();
+                Assert.All(ran, n => Assert.InRange(n, 0, 1));
+                Assert.InRange(ran.Sum(), 1, 3);
+
+                // The retry interval passes between waves.
+                await redis.EndMarkerAsync(key);
+            }
+        }
+        finally
+        {
+            foreach (var app in fleet)
+            {
+                await app.DisposeAsync();
+            }
+        }
+    }
+
     private static async Task<(string RenderId, decimal Price)> ReadAsync(HttpResponseMessage response)
     {
         var json = await response.Content.ReadFromJsonAsync<JsonElement>();
         return (json.GetProperty("renderId").GetString()!, json.GetProperty("price").GetDecimal());
     }
 }
+
+/// <summary>
+/// Counts the executions of one sample instance's <c>GET /products/{id}</c>: each reads the outage switch first,
+/// through the app's <see cref="IDistributedCache"/>, which this wraps.
+/// </summary>
+internal sealed class OriginCounter
+{
+    private const string OutageKey = "sample:products:origin-outage";
+    private int _executions;
+
+    public int Executions => Volatile.Read(ref _executions);
+
+    public void Wrap(IServiceCollection services)
+    {
+        var registered = services.Last(d => d.ServiceType == typeof(IDistributedCache));
+        services.Remove(registered);
+        services.AddSingleton<IDistributedCache>(provider => new Counting(
+            (IDistributedCache)(registered.ImplementationInstance
+                ?? registered.ImplementationFactory?.Invoke(provider)
+                ?? ActivatorUtilities.CreateInstance(provider, registered.ImplementationType!)),
+            this));
+    }
+
+    private sealed class Counting(IDistributedCache inner, OriginCounter counter) : IDistributedCache
+    {
+        public byte[]? Get(string key) => inner.Get(Count(key));
+
+        public Task<byte[]?> GetAsync(string key, CancellationToken token = default) => inner.GetAsync(Count(key), token);
+
+        public void Set(string key, byte[] value, DistributedCacheEntryOptions options) => inner.Set(key, value, options);
+
+        public Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default) =>
+            inner.SetAsync(key, value, options, token);
+
+        public void Refresh(string key) => inner.Refresh(key);
+
+        public Task RefreshAsync(string key, CancellationToken token = default) => inner.RefreshAsync(key, token);
+
+        public void Remove(string key) => inner.Remove(key);
+
+        public Task RemoveAsync(string key, CancellationToken token = default) => inner.RemoveAsync(key, token);
+
+        private string Count(string key)
+        {
+            if (key == OutageKey)
+            {
+                Interlocked.Increment(ref counter._executions);
+            }
+
+            return key;
+        }
+    }
+}
+
+/// <summary>The same tests on one <c>redis-server</c>.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class SampleResponseCachingTestsOnSingleNode(RedisServerFixture redis) : SampleResponseCachingTests(redis);
+
+/// <summary>The same tests on a six-node Redis Cluster.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class SampleResponseCachingTestsOnCluster(RedisClusterFixture redis) : SampleResponseCachingTests(redis);

@@ -220,6 +220,7 @@ public abstract class RedisSessionFleetTests(RedisTestServer redis)
 
 /// <summary>The same tests on one <c>redis-server</c>.</summary>
 [Collection(RedisCollection.Name)]
+[Trait(ParityTrait.Name, ParityTrait.Value)]
 public sealed class RedisSessionFleetTestsOnSingleNode(RedisServerFixture redis) : RedisSessionFleetTests(redis);
 
 /// <summary>The same tests on a six-node Redis Cluster.</summary>

@@ -21,26 +21,28 @@ internal static class SessionTestApp
         IDictionary<string, string?>? settings = null,
         Action<WebApplicationBuilder>? configure = null)
     {
-        // A 2-core machine running other test suites or builds can take longer than the 500 ms production budget for a
-        // call; that would turn an expected 200 into a fail-closed 503. Outage tests set their own budget.
-        settings = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>());
-        settings.TryAdd("RedisEdge:Sessions:Failure:Timeout", "00:00:05");
-        return RedisFleet.StartAsync(
+        var feature = new FeatureTestApp("RedisEdge:Sessions", edge => edge.AddSessions(), app => app.UseRedisSessions());
+        return feature.StartAsync(
             redisConfiguration,
+            new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>()), // the caller's stays as it was
+            (app, _) => MapSessionEndpoints(app),
             instances,
             (builder, _) =>
             {
                 configure?.Invoke(builder);
                 builder.Services.AddSingleton<TestGate>();
-                builder.Services.AddRedisEdge().AddSessions();
-            },
-            (app, _) => MapEndpoints(app),
-            settings);
+            });
     }
 
+    /// <summary>The sessions middleware and every test endpoint, for apps a test builds itself.</summary>
     public static void MapEndpoints(WebApplication app)
     {
         app.UseRedisSessions();
+        MapSessionEndpoints(app);
+    }
+
+    private static void MapSessionEndpoints(WebApplication app)
+    {
         app.MapGet("/nothing", () => "ok");
 
         // Carries the metadata MapStaticAssets gives every static asset endpoint.
@@ -85,7 +87,7 @@ internal static class SessionTestApp
             {
                 return "none";
             }
-        }).WithoutSession();
+        }).DisableSession();
         app.MapGet("/me", [RequireSession] (HttpContext c) => c.Session.GetString("user") ?? "(anonymous)");
         app.MapGet("/me-builder", (HttpContext c) => c.Session.GetString("user") ?? "(anonymous)").RequireSession();
         app.MapGet("/id", (HttpContext c) => c.Session.Id);

@@ -5,6 +5,6 @@ namespace RedisEdge.ResponseCaching;
 /// applies at another level.
 /// </summary>
 [AttributeUsage(AttributeTargets.Class | AttributeTargets.Method, AllowMultiple = false, Inherited = true)]
-public sealed class DisableCacheResponseAttribute : Attribute
+public sealed class DisableResponseCachingAttribute : Attribute
 {
 }

@@ -35,7 +35,7 @@ public sealed class ResponseCacheScriptsTests(RedisServerFixture redis)
     [Fact]
     public async Task Lookup_LeaseOnAStoredEntry_KeepsItsLongerExpiry_AndFillOverAForeignEntryKey_IsALostLease()
     {
-        var settings = new Dictionary<string, string?>().Policy("items", ("TimeToLive", "00:00:10"), ("StaleWhileRevalidate", "00:01:00"));
+        var settings = new Dictionary<string, string?>().Policy("items", ("Expire", "00:00:10"), ("StaleWhileRevalidate", "00:01:00"));
         await using var fleet = await CacheTestApp.StartAsync(redis, new Origin(), settings);
         var (store, keys) = Resolve(fleet[0]);
         var policy = Policy(fleet[0]);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using RedisEdge.Internal;
 
@@ -15,6 +16,7 @@ public static class RedisEdgeHealthChecksBuilderExtensions
     public static IHealthChecksBuilder AddRedisEdge(this IHealthChecksBuilder builder, string name = "redisedge", HealthStatus? failureStatus = null, IEnumerable<string>? tags = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton<RedisEdgeHealthCheck.ProbeStates>();
         return builder.Add(new HealthCheckRegistration(
             name,
             sp => ActivatorUtilities.CreateInstance<RedisEdgeHealthCheck>(sp),

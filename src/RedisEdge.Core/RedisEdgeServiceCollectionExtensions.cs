@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -54,10 +55,11 @@ public static class RedisEdgeServiceCollectionExtensions
             options.Configure(configure);
         }
 
-        options.ValidateOnStart();
         services.AddSingleton<IValidateOptions<RedisEdgeOptions>, RedisEdgeOptionsValidator>();
+        services.AddSingleton<RedisEdgeStartupReport>();
+        services.AddSingleton<IStartupFilter, RedisEdgeStartupFilter>();
         services.TryAddSingleton<RedisEdgeConnection>();
-        services.AddHostedService<RedisEdgeConnectionStarter>();
+        RedisEdgeHostedService<RedisEdgeConnectionStarter>.Register(services);
         services.TryAddSingleton<RedisKeyBuilder>();
         return builder;
     }

@@ -93,6 +93,15 @@ public static class RedisIdempotencyDefaults
     /// <summary>The <see cref="System.Diagnostics.Metrics.Meter"/> and <see cref="System.Diagnostics.ActivitySource"/> name.</summary>
     public const string MeterName = RedisEdgeTelemetryNames.Idempotency;
 
+    /// <summary>Counter of requests with an idempotency key (or refused for lacking one), tagged by policy and result.</summary>
+    public const string RequestsInstrument = "redisedge.idempotency.requests";
+
+    /// <summary>Histogram of the time from the middleware receiving a request to its decision (the claim's answer), in seconds.</summary>
+    public const string RequestDurationInstrument = "redisedge.idempotency.request.duration";
+
+    /// <summary>The result tag of the requests counter and duration histogram (snake_case values).</summary>
+    public const string ResultTag = "redisedge.idempotency.result";
+
     /// <summary>Counter of handler executions (first requests and lease takeovers).</summary>
     public const string ExecutionsInstrument = "redisedge.idempotency.executions";
 

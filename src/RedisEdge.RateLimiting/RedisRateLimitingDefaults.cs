@@ -12,8 +12,15 @@ public static class RedisRateLimitingDefaults
     /// <summary>The <see cref="System.Diagnostics.Metrics.Meter"/> and <see cref="System.Diagnostics.ActivitySource"/> name.</summary>
     public const string MeterName = RedisEdgeTelemetryNames.RateLimiting;
 
-    /// <summary>Counter of decisions, tagged by policy and result.</summary>
-    public const string DecisionsInstrument = "redisedge.rate_limiting.decisions";
+    /// <summary>
+    /// Counter of rate-limited requests, one per policy that decided each request, tagged by policy and result (as
+    /// <c>aspnetcore.rate_limiting.requests</c>); the shape every RedisEdge feature's <c>requests</c> counter follows.
+    /// </summary>
+    public const string RequestsInstrument = "redisedge.rate_limiting.requests";
+
+    /// <summary>Histogram of the time, in seconds, from a policy's decision starting to its result (the Redis call, or
+    /// none for a request decided in memory), tagged like <see cref="RequestsInstrument"/>.</summary>
+    public const string RequestDurationInstrument = "redisedge.rate_limiting.request.duration";
 
     /// <summary>Histogram of the time GCRA-queued requests waited, in seconds.</summary>
     public const string QueueDelayInstrument = "redisedge.rate_limiting.queue_delay";
@@ -36,7 +43,7 @@ public static class RedisRateLimitingDefaults
     /// <summary>The policy tag of the instruments.</summary>
     public const string PolicyTag = "redisedge.rate_limiting.policy";
 
-    /// <summary>The result tag of the decisions counter.</summary>
+    /// <summary>The result tag of the requests counter and duration histogram (snake_case values).</summary>
     public const string ResultTag = "redisedge.rate_limiting.result";
 
     /// <summary>IETF <c>RateLimit-Policy</c> field name.</summary>

@@ -36,7 +36,6 @@ public static class RedisResponseCachingBuilderExtensions
             .AddSingleton<ResponseCacheStore>()
             .AddSingleton<LookupCoalescer>()
             .AddSingleton<NearCache>()
-            .AddSingleton<ResponseCacheEvents>()
-            .AddSingleton<IHostedService>(sp => sp.GetRequiredService<ResponseCacheEvents>())
+            .AddGatedHostedService<ResponseCacheEvents>()
             .AddSingleton<IRedisResponseCache, RedisResponseCache>());
 }

@@ -18,6 +18,15 @@ public static class RedisResponseCachingDefaults
     /// <summary>The <c>Cache-Status</c> field name (RFC 9211).</summary>
     public const string CacheStatusHeader = "Cache-Status";
 
+    /// <summary>Counter of GET and HEAD requests to cached endpoints, tagged by policy and result.</summary>
+    public const string RequestsInstrument = "redisedge.response_caching.requests";
+
+    /// <summary>Histogram of the time from the middleware receiving a request to its decision (served, forwarded or bypassed), in seconds.</summary>
+    public const string RequestDurationInstrument = "redisedge.response_caching.request.duration";
+
+    /// <summary>The result tag of the requests counter and duration histogram (snake_case values).</summary>
+    public const string ResultTag = "redisedge.response_caching.result";
+
     /// <summary>Counter of responses served from Redis while fresh.</summary>
     public const string HitsInstrument = "redisedge.response_caching.hits";
 

@@ -21,6 +21,15 @@ public static class RedisSessionDefaults
     /// <summary>Default absolute lifetime: 12 hours, however active the session is.</summary>
     public static readonly TimeSpan AbsoluteLifetime = TimeSpan.FromHours(12);
 
+    /// <summary>Counter of session loads (at most one per request), tagged by result.</summary>
+    public const string RequestsInstrument = "redisedge.sessions.requests";
+
+    /// <summary>Histogram of the time a session load took, in seconds, tagged by result.</summary>
+    public const string RequestDurationInstrument = "redisedge.sessions.request.duration";
+
+    /// <summary>The result tag of the requests counter and duration histogram (snake_case values).</summary>
+    public const string ResultTag = "redisedge.sessions.result";
+
     /// <summary>Counter of sessions created in Redis (first write of a new session).</summary>
     public const string CreatedInstrument = "redisedge.sessions.created";
 

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace RedisEdge.Internal;
 
-/// <summary>Core log messages; event ids 1-99.</summary>
+/// <summary>Core log messages; event ids 1-999 (the scheme is in docs/telemetry.md).</summary>
 /// <remarks>
 /// A Redis outage fails every request, so per-call failures are not logged: the breaker logs its transitions
 /// (opened, probe failed, closed) and the rest is counted in <c>redisedge.script.failures</c>.
@@ -27,12 +27,18 @@ internal static partial class Log
     [LoggerMessage(6, LogLevel.Error, "RedisEdge configuration error: {Script} for {Feature} was refused for its shape, by StackExchange.Redis before sending it or by Redis (CROSSSLOT: keys in different cluster slots). This is not a Redis outage and will repeat on every such request until the configuration is fixed. Further occurrences of this error are logged at Debug level.", EventName = "ClientCommandError")]
     public static partial void ClientCommandError(ILogger logger, string script, string feature, Exception exception);
 
-    [LoggerMessage(7, LogLevel.Debug, "Redis could not answer for {Feature} (policy {Policy}); the request was decided under {Mode}.", EventName = "DecidedWithoutRedis")]
+    [LoggerMessage(7, LogLevel.Warning, "Health check {Name}: Redis did not answer PING ({Reason}). Logged again only once a probe has been answered.", EventName = "HealthProbeFailed")]
+    public static partial void HealthProbeFailed(ILogger logger, string name, string reason, Exception? exception);
+
+    [LoggerMessage(8, LogLevel.Information, "Health check {Name}: Redis answers PING again.", EventName = "HealthProbeRecovered")]
+    public static partial void HealthProbeRecovered(ILogger logger, string name);
+
+    [LoggerMessage(9, LogLevel.Debug, "Redis could not answer for {Feature} (policy {Policy}); the request was decided under {Mode}.", EventName = "DecidedWithoutRedis")]
     public static partial void DecidedWithoutRedis(ILogger logger, string feature, string policy, RedisFailureMode mode, Exception exception);
 
-    [LoggerMessage(8, LogLevel.Warning, "Endpoint '{Endpoint}' names {PolicyKind} '{Policy}', which is not defined; the endpoint runs as if it named no policy. Reported once per endpoint and policy.", EventName = "UnknownPolicy")]
+    [LoggerMessage(10, LogLevel.Warning, "Endpoint '{Endpoint}' names {PolicyKind} '{Policy}', which is not defined; the endpoint runs as if it named no policy. Reported once per endpoint and policy.", EventName = "UnknownPolicy")]
     public static partial void UnknownPolicy(ILogger logger, string? endpoint, string policyKind, string policy);
 
-    [LoggerMessage(9, LogLevel.Error, "A configuration reload was refused: it no longer defines each {PolicyKind} that endpoints use: {Policies}. The previous policies stay in force until a configuration defines them again (or the endpoints stop naming them).", EventName = "ReloadRefused")]
+    [LoggerMessage(11, LogLevel.Error, "A configuration reload was refused: it no longer defines each {PolicyKind} that endpoints use: {Policies}. The previous policies stay in force until a configuration defines them again (or the endpoints stop naming them).", EventName = "ReloadRefused")]
     public static partial void ReloadRefused(ILogger logger, string policyKind, string policies);
 }

@@ -47,6 +47,7 @@ internal static class RedisEdgeConfiguration
             new ConfigureNamedOptions<TOptions>(Options.DefaultName, options => Resolve(sp).Bind(options)));
         services.AddSingleton<IValidateOptions<TOptions>>(sp =>
             new RedisEdgeConfigurationKeys<TOptions>(Resolve(sp), string.IsNullOrEmpty(name) ? FeatureSections : []));
+        services.AddSingleton<IRedisEdgeOptionsCheck, RedisEdgeOptionsCheck<TOptions>>();
         return services.AddOptions<TOptions>();
     }
 }

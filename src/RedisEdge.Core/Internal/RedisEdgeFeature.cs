@@ -9,8 +9,9 @@ namespace RedisEdge.Internal;
 /// <summary>
 /// A feature as Core registers it: every <c>Add…</c> overload on the RedisEdge builder and every <c>UseRedis…</c> is a
 /// call to <see cref="Add(IRedisEdgeBuilder)"/> (or an overload) and <see cref="Use{TMiddleware}"/> on the feature's one
-/// instance, so the "called twice" and "never called" guards, the section binding, validation on start, the middleware
-/// guard and the failure responder are the same for every feature. The feature fills in only its own services.
+/// instance, so the "called twice" and "never called" guards, the section binding, the start-up check of its options
+/// (reported with every other start-up error by <see cref="RedisEdgeStartupReport"/>), the middleware guard and the
+/// failure responder are the same for every feature. The feature fills in only its own services.
 /// </summary>
 /// <param name="guard">The feature's name, calls and metadata, and what the middleware guard enforces.</param>
 /// <param name="sectionName">The feature's section under <c>RedisEdge</c> (<c>RateLimiting</c>).</param>
@@ -62,7 +63,8 @@ internal sealed class RedisEdgeFeature<TOptions>(
     /// <summary>
     /// Registers the marker (refusing a second call), the middleware guard, the options bound to
     /// <paramref name="section"/> or <c>RedisEdge:&lt;section&gt;</c> with reload, then <paramref name="configure"/>,
-    /// validated on start, the section itself for checks the binder cannot make (<see cref="RedisEdgeSection{TOptions}"/>),
+    /// checked at start-up by <see cref="RedisEdgeStartupReport"/> (not <c>ValidateOnStart</c>, which would fail before
+    /// the endpoints exist and with this feature's errors alone), the section itself for checks the binder cannot make (<see cref="RedisEdgeSection{TOptions}"/>),
     /// the <see cref="RedisEdgeFailureResponder{TOptions}"/>, and last the feature's own services.
     /// </summary>
     private IRedisEdgeBuilder Add(IRedisEdgeBuilder builder, IConfigurationSection? section, Action<TOptions>? configure)
@@ -83,7 +85,6 @@ internal sealed class RedisEdgeFeature<TOptions>(
             options.Configure(configure);
         }
 
-        options.ValidateOnStart();
         collection.AddSingleton(sp => new RedisEdgeSection<TOptions>(section ?? RedisEdgeConfiguration.GetSection(builder, sp, sectionName)));
         collection.TryAddSingleton(TimeProvider.System);
         collection.AddSingleton(sp => ActivatorUtilities.CreateInstance<RedisEdgeFailureResponder<TOptions>>(sp, guard, failure));

@@ -25,6 +25,12 @@ internal abstract class RedisEdgePolicyProvider<TOptions>
 
     /// <summary>Whether the current options define <paramref name="name"/>.</summary>
     public abstract bool IsDefined(string name);
+
+    /// <summary>
+    /// False when the options failed validation at start-up and the policies are those of the options as bound, so the
+    /// start-up report can still check endpoints against them (the app does not start with them).
+    /// </summary>
+    public bool OptionsValid { get; protected init; } = true;
 }
 
 /// <summary>
@@ -58,7 +64,9 @@ internal abstract class RedisEdgePolicyProvider<TOptions, TSet, TResolved> : Red
         _create = create;
         _services = services;
         _logger = loggerFactory.CreateLogger("RedisEdge.Policies");
-        _current = create(monitor.CurrentValue, 0);
+        // Invalid options fail start-up in RedisEdgeStartupReport, which checks endpoints against the options as bound.
+        _current = create(RedisEdgeOptionsAsBound.Get(monitor, services, out var valid), 0);
+        OptionsValid = valid;
         _subscription = monitor.OnChange(OnChange);
     }
 

@@ -6,10 +6,17 @@ namespace RedisEdge.Idempotency.Internal;
 /// <summary>The feature's meter, activity source and instruments (one per application, a DI singleton).</summary>
 internal sealed class IdempotencyMetrics : IDisposable
 {
-    public IdempotencyMetrics(IMeterFactory meterFactory)
+    public IdempotencyMetrics(IMeterFactory meterFactory, TimeProvider timeProvider)
     {
         Telemetry = new RedisFeatureTelemetry(meterFactory, RedisIdempotencyDefaults.MeterName);
         var meter = Telemetry.Meter;
+        Requests = new RedisFeatureRequests(
+            meter,
+            timeProvider,
+            RedisIdempotencyDefaults.RequestsInstrument,
+            RedisIdempotencyDefaults.RequestDurationInstrument,
+            RedisIdempotencyDefaults.PolicyTag,
+            RedisIdempotencyDefaults.ResultTag);
         Executions = meter.CreateCounter<long>(RedisIdempotencyDefaults.ExecutionsInstrument, "{request}", "Handler executions under an idempotency key (first requests and lease takeovers).");
         Replays = meter.CreateCounter<long>(RedisIdempotencyDefaults.ReplaysInstrument, "{request}", "Requests answered with a stored response.");
         Conflicts = meter.CreateCounter<long>(RedisIdempotencyDefaults.ConflictsInstrument, "{request}", "Requests refused with 409 because the same key was in flight.");
@@ -24,6 +31,8 @@ internal sealed class IdempotencyMetrics : IDisposable
     }
 
     public RedisFeatureTelemetry Telemetry { get; }
+
+    public RedisFeatureRequests Requests { get; }
 
     public Counter<long> Executions { get; }
 

@@ -17,9 +17,13 @@ namespace RedisEdge.Idempotency.Internal;
 /// header some idempotency policy or endpoint names as its key), and buffering costs nothing until something reads:
 /// then up to 30 KB in memory, the rest in a temporary file, as <c>EnableBuffering</c> does.
 /// </remarks>
-internal sealed class IdempotencyRequestBuffering(IdempotencyPolicyProvider policies) : IStartupFilter
+internal sealed class IdempotencyRequestBuffering(IServiceProvider services) : IStartupFilter
 {
     private volatile string[] _endpointHeaders = [];
+
+    // Resolved on the first request: the provider reads the options, which start-up reports on as a whole (and which
+    // may be invalid while this filter is created).
+    private IdempotencyPolicyProvider? _policies;
 
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
     {
@@ -49,7 +53,8 @@ internal sealed class IdempotencyRequestBuffering(IdempotencyPolicyProvider poli
 
     private bool HasKeyHeader(IHeaderDictionary headers)
     {
-        if (policies.Current.KeyHeaders.Any(headers.ContainsKey))
+        _policies ??= services.GetRequiredService<IdempotencyPolicyProvider>();
+        if (_policies.Current.KeyHeaders.Any(headers.ContainsKey))
         {
             return true;
         }

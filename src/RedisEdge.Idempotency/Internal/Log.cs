@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace RedisEdge.Idempotency.Internal;
 
-/// <summary>Idempotency logs, event ids 4000-4099.</summary>
+/// <summary>Idempotency logs, event ids 4000-4999 (the scheme is in docs/telemetry.md).</summary>
 internal static partial class Log
 {
     [LoggerMessage(4001, LogLevel.Error, "The handler for idempotency policy '{Policy}' ran, but neither its response nor the outcome-unknown marker could be stored in Redis key '{RedisKey}'; a retry after the lease expires will run it again.", EventName = "CompleteFailed")]

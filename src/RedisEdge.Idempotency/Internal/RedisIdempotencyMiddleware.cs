@@ -70,13 +70,15 @@ internal sealed class RedisIdempotencyMiddleware
     /// </summary>
     private async Task InvokeIdempotentAsync(HttpContext context, IdempotencyPolicySet set, IdempotencyPolicy policy)
     {
-        if (await ReadRequestAsync(context, set, policy).ConfigureAwait(false) is not { } request ||
-            await ClaimAsync(context, policy, request).ConfigureAwait(false) is not { } claim ||
-            await AnswerFromClaimAsync(context, set, policy, claim).ConfigureAwait(false))
+        var started = _metrics.Requests.Start();
+        if (await ReadRequestAsync(context, set, policy, started).ConfigureAwait(false) is not { } request ||
+            await ClaimAsync(context, policy, request, started).ConfigureAwait(false) is not { } claim ||
+            await AnswerFromClaimAsync(context, set, policy, claim, started).ConfigureAwait(false))
         {
             return;
         }
 
+        _metrics.Requests.Record(policy.Name, "executed", started);
         await _executor.ExecuteAsync(context, _next, set, policy, request.RedisKey, request.Owner, request.Key, request.Scope, claim).ConfigureAwait(false);
     }
 
@@ -85,18 +87,19 @@ internal sealed class RedisIdempotencyMiddleware
     /// for a missing or invalid key, an unidentified caller or a body over the limit) or passed on (no key where none is
     /// required).
     /// </summary>
-    private async Task<IdempotentRequest?> ReadRequestAsync(HttpContext context, IdempotencyPolicySet set, IdempotencyPolicy policy)
+    private async Task<IdempotentRequest?> ReadRequestAsync(HttpContext context, IdempotencyPolicySet set, IdempotencyPolicy policy, long started)
     {
         var fields = context.Request.Headers[policy.HeaderName];
         if (fields.Count == 0)
         {
             if (!policy.KeyRequired)
             {
+                _metrics.Requests.Record(policy.Name, "no_key", started);
                 await _next(context).ConfigureAwait(false);
                 return null;
             }
 
-            await RejectAsync(context, policy, "missing_key", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.KeyMissingProblemType, "Idempotency key missing",
+            await RejectAsync(context, policy, started, "missing_key", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.KeyMissingProblemType, "Idempotency key missing",
                 $"This endpoint requires an '{policy.HeaderName}' request header.").ConfigureAwait(false);
             return null;
         }
@@ -105,14 +108,14 @@ internal sealed class RedisIdempotencyMiddleware
         var key = string.Empty;
         if (fields.Count > 1 || !IdempotencyKeyParser.TryParse(fields[0], out key, out error))
         {
-            await RejectAsync(context, policy, "invalid_key", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.KeyInvalidProblemType, "Invalid idempotency key",
+            await RejectAsync(context, policy, started, "invalid_key", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.KeyInvalidProblemType, "Invalid idempotency key",
                 error ?? $"The request carries more than one '{policy.HeaderName}' header.").ConfigureAwait(false);
             return null;
         }
 
         if (CallerScope.Resolve(context, policy) is not { } scope)
         {
-            await RejectAsync(context, policy, "unidentified_caller", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.CallerUnidentifiedProblemType, "Caller not identified",
+            await RejectAsync(context, policy, started, "unidentified_caller", StatusCodes.Status400BadRequest, RedisIdempotencyDefaults.CallerUnidentifiedProblemType, "Caller not identified",
                 policy.Scope == RedisIdempotencyScope.Header
                     ? $"Idempotency keys on this endpoint are scoped by the '{policy.ScopeHeaderName}' header, which the request lacks."
                     : "Idempotency keys on this endpoint are scoped by caller, and the request does not identify one.").ConfigureAwait(false);
@@ -122,7 +125,7 @@ internal sealed class RedisIdempotencyMiddleware
         var fingerprint = await RequestFingerprint.ComputeAsync(context, set.FingerprintHeaders, policy.MaxRequestBodySize, context.RequestAborted).ConfigureAwait(false);
         if (fingerprint is null)
         {
-            await RejectAsync(context, policy, "request_too_large", StatusCodes.Status413PayloadTooLarge, RedisIdempotencyDefaults.RequestTooLargeProblemType, "Request body too large",
+            await RejectAsync(context, policy, started, "request_too_large", StatusCodes.Status413PayloadTooLarge, RedisIdempotencyDefaults.RequestTooLargeProblemType, "Request body too large",
                 $"Requests with an idempotency key may carry at most {policy.MaxRequestBodySize} bytes of body on this endpoint.").ConfigureAwait(false);
             return null;
         }
@@ -135,7 +138,7 @@ internal sealed class RedisIdempotencyMiddleware
     /// Claims the key (waiting for an execution in flight when the policy says so); <see langword="null"/> when Redis
     /// could not answer (the failure responder answered) or the client went away.
     /// </summary>
-    private async Task<ClaimResult?> ClaimAsync(HttpContext context, IdempotencyPolicy policy, IdempotentRequest request)
+    private async Task<ClaimResult?> ClaimAsync(HttpContext context, IdempotencyPolicy policy, IdempotentRequest request, long started)
     {
         var (redisKey, owner, fingerprint) = (request.RedisKey, request.Owner, request.Fingerprint);
         ClaimResult claim;
@@ -151,6 +154,7 @@ internal sealed class RedisIdempotencyMiddleware
         {
             // The client went away while the claim was in Redis: it may still land and hold the key for a lease.
             ReleaseAbandonedClaim(redisKey, owner, policy);
+            _metrics.Requests.Record(policy.Name, "aborted", started);
             return null;
         }
         catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException)
@@ -162,7 +166,7 @@ internal sealed class RedisIdempotencyMiddleware
                 ReleaseAbandonedClaim(redisKey, owner, policy);
             }
 
-            await OnRedisFailureAsync(context, policy, ex).ConfigureAwait(false);
+            await OnRedisFailureAsync(context, policy, ex, started).ConfigureAwait(false);
             return null;
         }
 
@@ -170,17 +174,19 @@ internal sealed class RedisIdempotencyMiddleware
     }
 
     /// <summary>Answers what the claim decided without an execution; <see langword="false"/> when this request executes.</summary>
-    private async Task<bool> AnswerFromClaimAsync(HttpContext context, IdempotencyPolicySet set, IdempotencyPolicy policy, ClaimResult claim)
+    private async Task<bool> AnswerFromClaimAsync(HttpContext context, IdempotencyPolicySet set, IdempotencyPolicy policy, ClaimResult claim, long started)
     {
         switch (claim.Outcome)
         {
             case ClaimOutcome.Completed:
                 IdempotencyMetrics.Add(_metrics.Replays, policy.Name);
+                _metrics.Requests.Record(policy.Name, "replayed", started);
                 await claim.Response!.WriteAsync(context.Response, set.ReplayHeaders, context.RequestAborted).ConfigureAwait(false);
                 return true;
 
             case ClaimOutcome.Mismatch:
                 IdempotencyMetrics.Add(_metrics.Mismatches, policy.Name);
+                _metrics.Requests.Record(policy.Name, "mismatch", started);
                 await RedisEdgeProblems.WriteAsync(context, new ProblemDetails
                 {
                     Type = RedisIdempotencyDefaults.KeyReusedProblemType,
@@ -192,6 +198,7 @@ internal sealed class RedisIdempotencyMiddleware
 
             case ClaimOutcome.InFlight:
                 IdempotencyMetrics.Add(_metrics.Conflicts, policy.Name);
+                _metrics.Requests.Record(policy.Name, "conflict", started);
                 var seconds = RedisEdgeProblems.RetryAfterSeconds(TimeSpan.FromMilliseconds(claim.RemainingMs));
                 context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
                 await RedisEdgeProblems.WriteAsync(context, new ProblemDetails
@@ -205,6 +212,7 @@ internal sealed class RedisIdempotencyMiddleware
 
             case ClaimOutcome.OutcomeUnknown:
                 IdempotencyMetrics.Add(_metrics.OutcomeUnknown, policy.Name, "answered");
+                _metrics.Requests.Record(policy.Name, "outcome_unknown", started);
                 await RedisEdgeProblems.WriteAsync(context, new ProblemDetails
                 {
                     Type = RedisIdempotencyDefaults.OutcomeUnknownProblemType,
@@ -280,10 +288,16 @@ internal sealed class RedisIdempotencyMiddleware
         _ => true,
     };
 
-    private Task OnRedisFailureAsync(HttpContext context, IdempotencyPolicy policy, Exception exception)
+    /// <summary>
+    /// Counts the request in the requests counter (<c>fail_open</c> or <c>store_unavailable</c>, by the mode the failure
+    /// responder applies) and lets Core's failure responder count it in <c>redisedge.failure_mode.requests</c>, log it
+    /// and answer.
+    /// </summary>
+    private Task OnRedisFailureAsync(HttpContext context, IdempotencyPolicy policy, Exception exception, long started)
     {
         var mode = _failure.Mode;
         IdempotencyMetrics.Add(_metrics.RedisErrors, policy.Name, mode == RedisFailureMode.FailOpen ? "fail_open" : "fail_closed");
+        _metrics.Requests.Record(policy.Name, mode == RedisFailureMode.FailOpen ? "fail_open" : "store_unavailable", started);
         return _failure.RespondAsync(
             context,
             policy.Name,
@@ -294,9 +308,10 @@ internal sealed class RedisIdempotencyMiddleware
             problem => problem.Type = RedisIdempotencyDefaults.StoreUnavailableProblemType);
     }
 
-    private Task RejectAsync(HttpContext context, IdempotencyPolicy policy, string reason, int status, string type, string title, string detail)
+    private Task RejectAsync(HttpContext context, IdempotencyPolicy policy, long started, string reason, int status, string type, string title, string detail)
     {
         IdempotencyMetrics.Add(_metrics.Rejected, policy.Name, reason);
+        _metrics.Requests.Record(policy.Name, "rejected", started);
         return RedisEdgeProblems.WriteAsync(context, new ProblemDetails { Type = type, Status = status, Title = title, Detail = detail });
     }
 }

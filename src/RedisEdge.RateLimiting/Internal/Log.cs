@@ -2,11 +2,11 @@ using Microsoft.Extensions.Logging;
 
 namespace RedisEdge.RateLimiting.Internal;
 
-/// <summary>Rate limiting logs, event ids 3000-3099.</summary>
+/// <summary>Rate limiting logs, event ids 3000-3999 (the scheme is in docs/telemetry.md).</summary>
 /// <remarks>
 /// Nothing here is logged above Debug once per request: during an outage Core's script runner logs each breaker
-/// transition once, Core's failure responder logs each request at Debug, and the decisions counter counts
-/// <c>redis-error</c>; Core's policy provider reports an undefined policy once per endpoint.
+/// transition once, Core's failure responder logs each request at Debug, and the requests counter counts
+/// <c>redis_error</c>; Core's policy provider reports an undefined policy once per endpoint.
 /// </remarks>
 internal static partial class Log
 {

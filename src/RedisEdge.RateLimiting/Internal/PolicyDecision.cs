@@ -18,6 +18,9 @@ internal sealed class PolicyDecision(RateLimitPolicy policy, string? partitionVa
 
     public RedisRateLimitResult Result { get; set; }
 
+    /// <summary>When the middleware began deciding the policy (a <see cref="TimeProvider"/> timestamp), for the duration histogram.</summary>
+    public long Started { get; init; }
+
     public long Remaining { get; set; }
 
     public long ResetMs { get; set; }

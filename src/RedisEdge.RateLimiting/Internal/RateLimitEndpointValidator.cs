@@ -6,16 +6,17 @@ namespace RedisEdge.RateLimiting.Internal;
 /// <summary>
 /// Core's start-up check of endpoints, filled in for rate limiting: an endpoint fails start-up when it names a
 /// rate-limit policy that is not defined, gives a <see cref="RateLimitAttribute"/> an invalid cost, or carries a
-/// first-party <c>[EnableRateLimiting]</c> that no limiter would apply, or that both would.
+/// first-party <c>[EnableRateLimiting]</c> that no limiter would apply, or that both would. The errors go to Core's
+/// start-up report, with every other start-up error.
 /// </summary>
 internal sealed class RateLimitEndpointValidator(
+    IServiceProvider services,
     RedisEdgeSectionPath<RedisRateLimitingOptions> section,
-    RateLimitPolicyProvider policies,
-    FirstPartyRateLimiting firstParty) : RedisEdgeEndpointValidator<RedisRateLimitingOptions>(section, policies)
+    FirstPartyRateLimiting firstParty) : RedisEdgeEndpointValidator<RedisRateLimitingOptions>(services, section)
 {
     protected override void Validate(Endpoint endpoint, List<string> errors)
     {
-        var set = policies.Current;
+        var set = ((RateLimitPolicyProvider)Policies).Current;
         foreach (var attribute in endpoint.Metadata.GetOrderedMetadata<RateLimitAttribute>())
         {
             if (!set.Policies.ContainsKey(attribute.PolicyName))

@@ -6,13 +6,16 @@ namespace RedisEdge.RateLimiting.Internal;
 /// <summary>The feature's meter, activity source and instruments (one per application, a DI singleton).</summary>
 internal sealed class RateLimitingMetrics : IDisposable
 {
-    public RateLimitingMetrics(IMeterFactory meterFactory)
+    public RateLimitingMetrics(IMeterFactory meterFactory, TimeProvider timeProvider)
     {
         Telemetry = new RedisFeatureTelemetry(meterFactory, RedisRateLimitingDefaults.MeterName);
-        Decisions = Telemetry.Meter.CreateCounter<long>(
-            RedisRateLimitingDefaults.DecisionsInstrument,
-            unit: "{request}",
-            description: "Rate-limit decisions per policy and result.");
+        Requests = new RedisFeatureRequests(
+            Telemetry.Meter,
+            timeProvider,
+            RedisRateLimitingDefaults.RequestsInstrument,
+            RedisRateLimitingDefaults.RequestDurationInstrument,
+            RedisRateLimitingDefaults.PolicyTag,
+            RedisRateLimitingDefaults.ResultTag);
         QueueDelay = Telemetry.Meter.CreateHistogram<double>(
             RedisRateLimitingDefaults.QueueDelayInstrument,
             unit: "s",
@@ -31,22 +34,15 @@ internal sealed class RateLimitingMetrics : IDisposable
 
     public Histogram<int> CoalescedRequests { get; }
 
-    public Counter<long> Decisions { get; }
+    public RedisFeatureRequests Requests { get; }
 
     public Histogram<double> QueueDelay { get; }
 
     public Counter<long> Refunds { get; }
 
-    public void Record(string policy, RedisRateLimitResult result)
-    {
-        if (Decisions.Enabled)
-        {
-            Decisions.Add(
-                1,
-                new KeyValuePair<string, object?>(RedisRateLimitingDefaults.PolicyTag, policy),
-                new KeyValuePair<string, object?>(RedisRateLimitingDefaults.ResultTag, ResultName(result)));
-        }
-    }
+    /// <summary>Counts <paramref name="decision"/>'s policy for its request with <paramref name="result"/>, and how long it took.</summary>
+    public void Record(PolicyDecision decision, RedisRateLimitResult result) =>
+        Requests.Record(decision.Policy.Name, ResultName(result), decision.Started);
 
     public void RecordQueueDelay(string policy, TimeSpan delay)
     {
@@ -79,12 +75,12 @@ internal sealed class RateLimitingMetrics : IDisposable
     {
         RedisRateLimitResult.Allowed => "allowed",
         RedisRateLimitResult.Rejected => "rejected",
-        RedisRateLimitResult.ShadowRejected => "shadow-rejected",
-        RedisRateLimitResult.LocalDeny => "local-deny",
+        RedisRateLimitResult.ShadowRejected => "shadow_rejected",
+        RedisRateLimitResult.LocalDeny => "local_deny",
         RedisRateLimitResult.Denied => "denied",
-        RedisRateLimitResult.FallbackAllowed => "fallback-allowed",
-        RedisRateLimitResult.FallbackRejected => "fallback-rejected",
-        _ => "redis-error",
+        RedisRateLimitResult.FallbackAllowed => "fallback_allowed",
+        RedisRateLimitResult.FallbackRejected => "fallback_rejected",
+        _ => "redis_error",
     };
 
     public void Dispose() => Telemetry.Dispose();

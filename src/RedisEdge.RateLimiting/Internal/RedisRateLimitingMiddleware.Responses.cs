@@ -86,7 +86,7 @@ internal sealed partial class RedisRateLimitingMiddleware
         {
             if (local.Count == 0 || !local.Contains(d))
             {
-                _metrics.Record(d.Policy.Name, RedisRateLimitResult.RedisError);
+                _metrics.Record(d, RedisRateLimitResult.RedisError);
             }
         }
 
@@ -127,7 +127,7 @@ internal sealed partial class RedisRateLimitingMiddleware
             {
                 if (d.Result == RedisRateLimitResult.FallbackRejected)
                 {
-                    _metrics.Record(d.Policy.Name, d.Result);
+                    _metrics.Record(d, d.Result);
                     retryMs = d.RetryMs < 0 || retryMs < 0 ? -1 : Math.Max(retryMs, d.RetryMs);
                 }
             }
@@ -138,7 +138,7 @@ internal sealed partial class RedisRateLimitingMiddleware
 
         foreach (var d in local)
         {
-            _metrics.Record(d.Policy.Name, d.Result);
+            _metrics.Record(d, d.Result);
         }
 
         if (set.EmitHeaders)

@@ -66,16 +66,17 @@ internal sealed partial class RedisRateLimitingMiddleware
     {
         var decisions = new List<PolicyDecision>(requested.Length);
         List<PolicyDecision>? denied = null;
+        var started = _metrics.Requests.Start();
         foreach (var (policy, cost) in requested)
         {
-            Add(context, set, policy, cost, decisions, ref denied);
+            Add(context, set, policy, cost, started, decisions, ref denied);
         }
 
         if (denied is not null)
         {
             foreach (var d in denied)
             {
-                _metrics.Record(d.Policy.Name, RedisRateLimitResult.Denied);
+                _metrics.Record(d, RedisRateLimitResult.Denied);
             }
 
             return WriteDeniedAsync(context, denied);
@@ -193,7 +194,7 @@ internal sealed partial class RedisRateLimitingMiddleware
             if (d.Result != RedisRateLimitResult.Allowed)
             {
                 // A policy that would have accepted consumed nothing and decided nothing: it is not counted.
-                _metrics.Record(d.Policy.Name, d.Result);
+                _metrics.Record(d, d.Result);
             }
         }
 
@@ -212,7 +213,7 @@ internal sealed partial class RedisRateLimitingMiddleware
         List<PolicyDecision>? leases = null;
         foreach (var d in decisions)
         {
-            _metrics.Record(d.Policy.Name, d.Result);
+            _metrics.Record(d, d.Result);
             if (d.Result == RedisRateLimitResult.Allowed && d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency)
             {
                 (leases ??= []).Add(d);
@@ -229,7 +230,7 @@ internal sealed partial class RedisRateLimitingMiddleware
         return (leases, delayMs);
     }
 
-    private static void Add(HttpContext context, RateLimitPolicySet set, RateLimitPolicy policy, int cost, List<PolicyDecision> decisions, ref List<PolicyDecision>? denied)
+    private static void Add(HttpContext context, RateLimitPolicySet set, RateLimitPolicy policy, int cost, long started, List<PolicyDecision> decisions, ref List<PolicyDecision>? denied)
     {
         var (value, identityKind, identity) = PartitionResolver.Resolve(policy, context);
         if (value is not null && policy.Allow.Count > 0 && policy.Allow.Contains(value))
@@ -238,7 +239,7 @@ internal sealed partial class RedisRateLimitingMiddleware
         }
 
         var (limit, p1) = policy.For(value);
-        var decision = new PolicyDecision(policy, value, PartitionResolver.Tag(policy, identityKind, identity), limit, p1, cost);
+        var decision = new PolicyDecision(policy, value, PartitionResolver.Tag(policy, identityKind, identity), limit, p1, cost) { Started = started };
         if (value is not null && policy.Deny.Count > 0 && policy.Deny.Contains(value) && !policy.Shadow)
         {
             decision.Result = RedisRateLimitResult.Denied;
@@ -278,7 +279,7 @@ internal sealed partial class RedisRateLimitingMiddleware
         decisions.RemoveAll(d => d.Result != RedisRateLimitResult.LocalDeny);
         foreach (var d in decisions)
         {
-            _metrics.Record(d.Policy.Name, RedisRateLimitResult.LocalDeny);
+            _metrics.Record(d, RedisRateLimitResult.LocalDeny);
         }
 
         return true;

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace RedisEdge.ResponseCaching.Internal;
 
-/// <summary>Response caching logs, event ids 5000-5099.</summary>
+/// <summary>Response caching logs, event ids 5000-5999 (the scheme is in docs/telemetry.md).</summary>
 /// <remarks>
 /// During a Redis outage every cached request fails its lookup; those failures are Debug and counted in
 /// <c>redisedge.response_caching.bypasses</c>, and the breaker logs its transitions once.
@@ -15,14 +15,14 @@ internal static partial class Log
     [LoggerMessage(5003, LogLevel.Warning, "Background refresh for policy '{Policy}' failed; the stale entry stays until it expires or a later refresh succeeds.", EventName = "RefreshFailed")]
     public static partial void RefreshFailed(ILogger logger, string policy, Exception exception);
 
-    [LoggerMessage(5004, LogLevel.Warning, "The response-cache invalidation subscription is down; the near cache serves nothing until it has resynchronised.", EventName = "SubscriptionLost")]
+    [LoggerMessage(5004, LogLevel.Warning, "The response-cache invalidation subscription is down; the near cache serves nothing until it has resynchronised. Logged again only after it has been restored.", EventName = "SubscriptionLost")]
     public static partial void SubscriptionLost(ILogger logger);
 
     [LoggerMessage(5005, LogLevel.Information, "The response-cache invalidation subscription is live again; the near cache was cleared and resumes.", EventName = "SubscriptionRestored")]
     public static partial void SubscriptionRestored(ILogger logger);
 
-    [LoggerMessage(5006, LogLevel.Warning, "Subscribing to response-cache invalidations failed; waiting requests fall back to polling and the near cache stays off until the subscription is live.", EventName = "SubscribeFailed")]
-    public static partial void SubscribeFailed(ILogger logger, Exception exception);
+    [LoggerMessage(5006, LogLevel.Warning, "Subscribing to response-cache invalidations failed ({Reason}); waiting requests fall back to polling and the near cache stays off until the subscription is live. Retried every second; logged again only after it has been restored.", EventName = "SubscribeFailed")]
+    public static partial void SubscribeFailed(ILogger logger, string reason, Exception? exception);
 
     [LoggerMessage(5007, LogLevel.Debug, "Giving up a fill lease for policy '{Policy}' failed; it expires on its own.", EventName = "AbandonFailed")]
     public static partial void AbandonFailed(ILogger logger, string policy, Exception exception);

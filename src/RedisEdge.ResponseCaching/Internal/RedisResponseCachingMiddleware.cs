@@ -97,10 +97,12 @@ internal sealed partial class RedisResponseCachingMiddleware
     /// </summary>
     private async Task InvokeCachedAsync(HttpContext context, ResponseCachePolicySet set, ResponseCachePolicy policy)
     {
+        var started = _metrics.Requests.Start();
         var head = HttpMethods.IsHead(context.Request.Method);
         if (BypassReason(context, policy) is { } reason)
         {
             _metrics.Bypass(policy.Name, reason);
+            _metrics.Requests.Record(policy.Name, "bypass", started);
             context.Response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = new ForwardStatus(ForwardReason.Bypass, reason).Format();
             await _next(context).ConfigureAwait(false);
             return;
@@ -110,6 +112,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         if (policy.NearCache && _near.TryGet(keys.EntryName, out var near, out var nearNow))
         {
             _metrics.NearHit(policy.Name);
+            _metrics.Requests.Record(policy.Name, "near_hit", started);
             await ServeAsync(context, near, nearNow, HttpCaching.Hit(near.FreshUntil - nearNow, "near"), head).ConfigureAwait(false);
             return;
         }
@@ -136,23 +139,27 @@ internal sealed partial class RedisResponseCachingMiddleware
                 }
                 catch (Exception ex) when (ex is RedisEdgeUnavailableException or StackExchange.Redis.RedisException)
                 {
-                    await OnLookupFailedAsync(context, set, policy, ex).ConfigureAwait(false);
+                    await OnLookupFailedAsync(context, policy, ex, started).ConfigureAwait(false);
                     return;
                 }
 
                 switch (lookup.State)
                 {
                     case LookupState.Fresh:
+                        _metrics.Requests.Record(policy.Name, "hit", started);
                         await ServeFreshAsync(context, policy, keys, version, lookup, wait.Collapsed, head).ConfigureAwait(false);
                         return;
                     case LookupState.StaleWhileRevalidate:
+                        _metrics.Requests.Record(policy.Name, "stale_while_revalidate", started);
                         await ServeWhileRevalidatingAsync(context, set, policy, keys, owner, lookup, wait.Collapsed, head).ConfigureAwait(false);
                         return;
                     case LookupState.FailSafe:
+                        _metrics.Requests.Record(policy.Name, "stale_if_error", started);
                         await ServeFailSafeAsync(context, policy, lookup, head).ConfigureAwait(false);
                         return;
                     case LookupState.Pass:
                         _metrics.Miss(policy.Name);
+                        _metrics.Requests.Record(policy.Name, "miss", started);
                         await ForwardAsync(context, policy, keys, fill: null, Stale(lookup), new ForwardStatus(ForwardReason.Miss, "pass")).ConfigureAwait(false);
                         return;
                 }
@@ -163,6 +170,7 @@ internal sealed partial class RedisResponseCachingMiddleware
                 if (lookup.Filler)
                 {
                     _metrics.Miss(policy.Name);
+                    _metrics.Requests.Record(policy.Name, "miss", started);
                     await FillAsync(context, set, policy, keys, owner, Stale(lookup), missing).ConfigureAwait(false);
                     return;
                 }
@@ -176,6 +184,7 @@ internal sealed partial class RedisResponseCachingMiddleware
                         continue;
                     }
 
+                    _metrics.Requests.Record(policy.Name, "miss", started);
                     await ForwardAfterWaitAsync(context, policy, keys, lookup, missing, wait.Collapsed, head).ConfigureAwait(false);
                     return;
                 }
@@ -200,10 +209,11 @@ internal sealed partial class RedisResponseCachingMiddleware
     }
 
     /// <summary>A lookup that failed: an outage (fail open or closed), or an error that is not one (served uncached).</summary>
-    private Task OnLookupFailedAsync(HttpContext context, ResponseCachePolicySet set, ResponseCachePolicy policy, Exception exception)
+    private Task OnLookupFailedAsync(HttpContext context, ResponseCachePolicy policy, Exception exception, long started)
     {
         if (exception is RedisEdgeUnavailableException unavailable)
         {
+            _metrics.Requests.Record(policy.Name, "redis_unavailable", started);
             return OnUnavailableAsync(context, policy, unavailable);
         }
 
@@ -211,6 +221,7 @@ internal sealed partial class RedisResponseCachingMiddleware
         // client's fault either, so the request is served uncached, never a 500.
         _store.LookupFailed(policy.Name, exception);
         _metrics.Bypass(policy.Name, "redis-error");
+        _metrics.Requests.Record(policy.Name, "redis_error", started);
         context.Response.Headers[RedisResponseCachingDefaults.CacheStatusHeader] = new ForwardStatus(ForwardReason.Bypass, "redis-error").Format();
         return _next(context);
     }

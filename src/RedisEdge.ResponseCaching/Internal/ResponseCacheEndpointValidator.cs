@@ -8,12 +8,12 @@ namespace RedisEdge.ResponseCaching.Internal;
 /// <summary>
 /// Core's start-up check of endpoints (an undefined policy fails start-up), plus: an invalid duration fails it, and so
 /// does first-party Output Caching metadata (<c>[OutputCache]</c>, <c>.CacheOutput()</c>) while Output Caching is not
-/// registered: such an endpoint would silently be uncached.
+/// registered: such an endpoint would silently be uncached. The errors go to Core's start-up report.
 /// </summary>
 internal sealed class ResponseCacheEndpointValidator(
+    IServiceProvider provider,
     RedisEdgeSectionPath<RedisResponseCachingOptions> section,
-    ResponseCachePolicyProvider policies,
-    IServiceProviderIsService services) : RedisEdgeEndpointValidator<RedisResponseCachingOptions>(section, policies)
+    IServiceProviderIsService services) : RedisEdgeEndpointValidator<RedisResponseCachingOptions>(provider, section)
 {
     private static readonly int MaxDurationSeconds = (int)TimeSpan.FromDays(366).TotalSeconds;
 

@@ -107,7 +107,7 @@ internal sealed class ResponseCacheEvents : IHostedService, IDisposable
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
-            Log.SubscribeFailed(_logger, ex);
+            MarkLost(ex);
             return false;
         }
     }
@@ -146,14 +146,37 @@ internal sealed class ResponseCacheEvents : IHostedService, IDisposable
         lock (_gate)
         {
             _failures++;
-            if (!_lost)
-            {
-                _lost = true;
-                Log.SubscriptionLost(_logger);
-            }
         }
 
+        MarkLost(failure: null);
         _near.Suspend();
+    }
+
+    /// <summary>
+    /// Logs the loss once per outage, however many connection events and resubscription attempts it takes (the resync
+    /// retries every second), and without a stack trace when the failure is an expected outage.
+    /// </summary>
+    private void MarkLost(Exception? failure)
+    {
+        lock (_gate)
+        {
+            if (_lost)
+            {
+                return;
+            }
+
+            _lost = true;
+        }
+
+        if (failure is null)
+        {
+            Log.SubscriptionLost(_logger);
+        }
+        else
+        {
+            var expected = RedisErrorClassifier.Classify(failure) == RedisFailureKind.Outage;
+            Log.SubscribeFailed(_logger, $"{failure.GetType().Name}: {failure.Message}", expected ? null : failure);
+        }
     }
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => StartResync();

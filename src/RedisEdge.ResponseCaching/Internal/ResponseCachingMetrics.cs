@@ -6,10 +6,17 @@ namespace RedisEdge.ResponseCaching.Internal;
 /// <summary>The feature's meter, activity source and instruments (one per application, a DI singleton).</summary>
 internal sealed class ResponseCachingMetrics : IDisposable
 {
-    public ResponseCachingMetrics(IMeterFactory meterFactory)
+    public ResponseCachingMetrics(IMeterFactory meterFactory, TimeProvider timeProvider)
     {
         Telemetry = new RedisFeatureTelemetry(meterFactory, RedisResponseCachingDefaults.MeterName);
         var meter = Telemetry.Meter;
+        Requests = new RedisFeatureRequests(
+            meter,
+            timeProvider,
+            RedisResponseCachingDefaults.RequestsInstrument,
+            RedisResponseCachingDefaults.RequestDurationInstrument,
+            RedisResponseCachingDefaults.PolicyTag,
+            RedisResponseCachingDefaults.ResultTag);
         Hits = meter.CreateCounter<long>(RedisResponseCachingDefaults.HitsInstrument, "{response}", "Fresh responses served from Redis.");
         NearCacheHits = meter.CreateCounter<long>(RedisResponseCachingDefaults.NearCacheHitsInstrument, "{response}", "Fresh responses served from the in-process near cache, without a round trip.");
         Misses = meter.CreateCounter<long>(RedisResponseCachingDefaults.MissesInstrument, "{request}", "Requests forwarded to the origin because no fresh or serveable stale entry existed.");
@@ -22,6 +29,8 @@ internal sealed class ResponseCachingMetrics : IDisposable
     }
 
     public RedisFeatureTelemetry Telemetry { get; }
+
+    public RedisFeatureRequests Requests { get; }
 
     public Counter<long> Hits { get; }
 
@@ -47,13 +56,27 @@ internal sealed class ResponseCachingMetrics : IDisposable
 
     public void Miss(string policy) => Add(Misses, policy);
 
-    public void Stale(string policy, string reason) => Add(StaleServed, policy, RedisResponseCachingDefaults.ReasonTag, reason);
+    public void Stale(string policy, string reason) => Add(StaleServed, policy, RedisResponseCachingDefaults.ReasonTag, SnakeCase(reason));
 
     public void Fill(string policy, string outcome) => Add(Fills, policy, RedisResponseCachingDefaults.OutcomeTag, outcome);
 
     public void Coalesced(string policy, string outcome) => Add(CoalescedWaits, policy, RedisResponseCachingDefaults.OutcomeTag, outcome);
 
-    public void Bypass(string policy, string reason) => Add(Bypasses, policy, RedisResponseCachingDefaults.ReasonTag, reason);
+    public void Bypass(string policy, string reason) => Add(Bypasses, policy, RedisResponseCachingDefaults.ReasonTag, SnakeCase(reason));
+
+    /// <summary>
+    /// Metric tag values are snake_case in every feature; these reasons are also <c>Cache-Status</c> details, which keep
+    /// the header's kebab-case. Constant strings in, constant strings out: nothing allocated per request.
+    /// </summary>
+    private static string SnakeCase(string reason) => reason switch
+    {
+        "stale-while-revalidate" => "stale_while_revalidate",
+        "stale-if-error" => "stale_if_error",
+        "no-user-id" => "no_user_id",
+        "redis-unavailable" => "redis_unavailable",
+        "redis-error" => "redis_error",
+        _ => reason,
+    };
 
     public void Evicted(string kind, long entries)
     {

@@ -16,6 +16,7 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
 
     public async Task LoadAsync(RedisSession session, string path, CancellationToken cancellationToken)
     {
+        var started = store.Telemetry.Requests.Start();
         RedisSessionRecord? record;
         try
         {
@@ -23,16 +24,17 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
         }
         catch (RedisEdgeUnavailableException ex)
         {
-            OnLoadFailed(session, ex);
+            OnLoadFailed(session, ex, started);
             return;
         }
 
-        OnLoaded(session, record, path);
+        OnLoaded(session, record, path, started);
     }
 
     /// <summary>The synchronous first touch in lazy mode: blocks for at most <c>Failure:Timeout</c>.</summary>
     public void Load(RedisSession session)
     {
+        var started = store.Telemetry.Requests.Start();
         RedisSessionRecord? record;
         try
         {
@@ -40,11 +42,11 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
         }
         catch (RedisEdgeUnavailableException ex)
         {
-            OnLoadFailed(session, ex);
+            OnLoadFailed(session, ex, started);
             return;
         }
 
-        OnLoaded(session, record, "blocking");
+        OnLoaded(session, record, "blocking", started);
     }
 
     public async Task CommitAsync(RedisSession session, CancellationToken cancellationToken)
@@ -110,26 +112,30 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
         session.Transport.Write();
     }
 
-    private void OnLoaded(RedisSession session, RedisSessionRecord? record, string path)
+    private void OnLoaded(RedisSession session, RedisSessionRecord? record, string path, long started)
     {
         if (record is null)
         {
             // Expired, destroyed, or never issued by us: never adopt the id, start over with a fresh one.
             store.Telemetry.ExpiredOnArrival.Add(1);
+            store.Telemetry.Requests.Record(null, "expired_on_arrival", started);
             Log.SessionNotFound(logger);
             session.BecomeNew();
             return;
         }
 
         store.Telemetry.RecordLoad(path);
+        store.Telemetry.Requests.Record(null, "loaded", started);
         session.BecomeLoaded(record);
     }
 
-    private void OnLoadFailed(RedisSession session, RedisEdgeUnavailableException exception)
+    private void OnLoadFailed(RedisSession session, RedisEdgeUnavailableException exception, long started)
     {
         // The current mode, so Failure:Mode follows a configuration reload; a failed (FailClosed) session is recorded
-        // by the middleware when it answers 503.
-        if (failure.Mode == RedisFailureMode.FailOpen)
+        // in Core's failure-mode counter by the middleware when it answers 503. The requests counter has both now.
+        var failOpen = failure.Mode == RedisFailureMode.FailOpen;
+        store.Telemetry.Requests.Record(null, failOpen ? "fail_open" : "redis_unavailable", started);
+        if (failOpen)
         {
             failure.Record(policy: null, RedisFailureMode.FailOpen, exception);
             session.BecomeDegraded();

@@ -6,10 +6,17 @@ namespace RedisEdge.Sessions.Internal;
 /// <summary>The sessions Meter/ActivitySource (<see cref="RedisSessionDefaults.MeterName"/>) and its counters.</summary>
 internal sealed class RedisSessionTelemetry : IDisposable
 {
-    public RedisSessionTelemetry(IMeterFactory meterFactory)
+    public RedisSessionTelemetry(IMeterFactory meterFactory, TimeProvider timeProvider)
     {
         Feature = new RedisFeatureTelemetry(meterFactory, RedisSessionDefaults.MeterName);
         var meter = Feature.Meter;
+        Requests = new RedisFeatureRequests(
+            meter,
+            timeProvider,
+            RedisSessionDefaults.RequestsInstrument,
+            RedisSessionDefaults.RequestDurationInstrument,
+            policyTag: null,
+            RedisSessionDefaults.ResultTag);
         Created = meter.CreateCounter<long>(RedisSessionDefaults.CreatedInstrument, "{session}", "Sessions created in Redis.");
         Loaded = meter.CreateCounter<long>(RedisSessionDefaults.LoadedInstrument, "{session}", "Live sessions loaded (and slid) from Redis, by load path (eager, on_demand, blocking).");
         Committed = meter.CreateCounter<long>(RedisSessionDefaults.CommittedInstrument, "{session}", "Commits that wrote changes to a live session.");
@@ -19,6 +26,9 @@ internal sealed class RedisSessionTelemetry : IDisposable
     }
 
     public RedisFeatureTelemetry Feature { get; }
+
+    /// <summary>One measurement per session load: <c>loaded</c>, <c>expired_on_arrival</c>, <c>fail_open</c> or <c>redis_unavailable</c>.</summary>
+    public RedisFeatureRequests Requests { get; }
 
     public Counter<long> Created { get; }
 

@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using RedisEdge.Tests.Infrastructure;
 using StackExchange.Redis;
 
@@ -93,6 +94,38 @@ public sealed class RedisOutageTests : IAsyncLifetime
         Assert.Equal("Healthy", status);
     }
 
+    /// <summary>
+    /// Every failing probe used to log an error with a full trace. RedisEdge now logs the probe's state changes once
+    /// each, and an unreachable Redis (an expected outage) carries no exception into any log entry or health report.
+    /// </summary>
+    [Fact]
+    public async Task HealthCheck_Outage_LogsOncePerStateChange_WithoutStackTraces()
+    {
+        var log = new ListLogger();
+        await using var app = await StartHealthAppAsync(redis => redis.HealthCheckTimeout = TimeSpan.FromMilliseconds(500), log);
+        var client = app.GetTestClient();
+        Assert.Equal("Healthy", await client.GetStringAsync("/health"));
+
+        await _server.KillAsync();
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.GetAsync("/health")).StatusCode);
+        }
+
+        await _server.StartAgainAsync();
+        await EventuallyAsync(async () => (await client.GetAsync("/health")).StatusCode == HttpStatusCode.OK ? "up" : null);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("Healthy", await client.GetStringAsync("/health"));
+        }
+
+        var failed = Assert.Single(log.Named("HealthProbeFailed"));
+        Assert.Null(failed.Exception);
+        Assert.Contains("Redis did not answer PING (", failed.Message, StringComparison.Ordinal);
+        Assert.Single(log.Named("HealthProbeRecovered"));
+        Assert.DoesNotContain(log.Entries, e => e.Exception is not null);
+    }
+
     [Fact]
     public async Task HealthCheck_PingSlowerThanHealthCheckDegradedLatency_IsDegraded_ThenHealthyAgain()
     {
@@ -180,9 +213,15 @@ public sealed class RedisOutageTests : IAsyncLifetime
     }
 
     /// <summary>An app over the private server with RedisEdge's health check at <c>/health</c>, started.</summary>
-    private async Task<WebApplication> StartHealthAppAsync(Action<RedisEdgeRedisOptions> configure)
+    private async Task<WebApplication> StartHealthAppAsync(Action<RedisEdgeRedisOptions> configure, ListLogger? log = null)
     {
         var builder = TestHost.CreateBuilder();
+        if (log is not null)
+        {
+            builder.Logging.AddProvider(log);
+            builder.Logging.SetMinimumLevel(LogLevel.Information);
+        }
+
         builder.Services.AddRedisEdge(o =>
         {
             o.Redis.Configuration = _server.Configuration;

@@ -32,7 +32,7 @@ public sealed class RateLimitingFallbackTests : PrivateRedisServerTests
             services: (builder, _) => builder.Services.AddSingleton<TimeProvider>(clock));
         var client = fleet[0].Client;
         var metrics = fleet[0].Services.GetRequiredService<RateLimitingMetrics>();
-        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.DecisionsInstrument);
+        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.RequestsInstrument);
         var db = Admin.GetDatabase();
 
         // Redis decides: 1 of 4.
@@ -85,7 +85,7 @@ public sealed class RateLimitingFallbackTests : PrivateRedisServerTests
         Assert.Equal([1L, 0L], back.Take(2).Select(r => (long)Current(r)["r"]));
         Assert.Equal(4, (long)await db.HashGetAsync(key, "c"));
         Assert.Equal(
-            ["allowed", "fallback-allowed", "fallback-allowed", "fallback-rejected", "allowed", "allowed", "rejected"],
+            ["allowed", "fallback_allowed", "fallback_allowed", "fallback_rejected", "allowed", "allowed", "rejected"],
             decisions.Measurements.Select(m => (string)m.Tags[RedisRateLimitingDefaults.ResultTag]!));
         Assert.Equal(0, fleet[0].Services.GetRequiredService<LocalFallbackLimiter>().Count);
     }

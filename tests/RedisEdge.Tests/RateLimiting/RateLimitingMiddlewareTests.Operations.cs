@@ -27,7 +27,7 @@ public sealed partial class RateLimitingMiddlewareTests
             app.MapGet("/closed", () => "ok").RequireRateLimit("closed");
         });
         var metrics = fleet[0].Services.GetRequiredService<RateLimitingMetrics>();
-        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.DecisionsInstrument);
+        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.RequestsInstrument);
 
         for (var i = 0; i < 3; i++)
         {
@@ -39,7 +39,7 @@ public sealed partial class RateLimitingMiddlewareTests
         Assert.True(closed.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), "A FailClosed 503 carries Retry-After.");
         Assert.Equal("application/problem+json", closed.Content.Headers.ContentType?.MediaType);
         Assert.Equal("closed", JsonDocument.Parse(await closed.Content.ReadAsStringAsync()).RootElement.GetProperty("policies")[0].GetString());
-        Assert.All(decisions.Measurements, m => Assert.Equal("redis-error", m.Tags[RedisRateLimitingDefaults.ResultTag]));
+        Assert.All(decisions.Measurements, m => Assert.Equal("redis_error", m.Tags[RedisRateLimitingDefaults.ResultTag]));
         Assert.Equal(4, decisions.Measurements.Count);
     }
 
@@ -102,8 +102,9 @@ public sealed partial class RateLimitingMiddlewareTests
             app.MapGet("/q", () => "ok").RequireRateLimit("queue");
         });
         var metrics = fleet[0].Services.GetRequiredService<RateLimitingMetrics>();
-        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.DecisionsInstrument);
+        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.RequestsInstrument);
         using var delays = new MeasurementRecorder<double>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.QueueDelayInstrument);
+        using var durations = new MeasurementRecorder<double>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.RequestDurationInstrument);
 
         for (var i = 0; i < 3; i++)
         {
@@ -116,7 +117,14 @@ public sealed partial class RateLimitingMiddlewareTests
 
         var fw = decisions.Measurements.Where(m => (string)m.Tags[RedisRateLimitingDefaults.PolicyTag]! == "fw")
             .Select(m => (string)m.Tags[RedisRateLimitingDefaults.ResultTag]!).ToList();
-        Assert.Equal(["allowed", "rejected", "local-deny"], fw);
+        Assert.Equal(["allowed", "rejected", "local_deny"], fw);
+
+        // The duration histogram has one measurement per counted request, with the same policy and result.
+        static string Key(Dictionary<string, object?> tags) => $"{tags[RedisRateLimitingDefaults.PolicyTag]}/{tags[RedisRateLimitingDefaults.ResultTag]}";
+        Assert.Equal(
+            decisions.Measurements.Select(m => Key(m.Tags)).Order(StringComparer.Ordinal),
+            durations.Measurements.Select(m => Key(m.Tags)).Order(StringComparer.Ordinal));
+        Assert.All(durations.Measurements, m => Assert.True(m.Value >= 0));
         Assert.Equal(2, delays.Measurements.Count);
         Assert.Contains(delays.Measurements, m => m.Value > 0);
         Assert.All(delays.Measurements, m => Assert.InRange(m.Value, 0, 1));

@@ -176,7 +176,7 @@ public sealed partial class RateLimitingMiddlewareTests(RedisServerFixture redis
         var settings = new Dictionary<string, string?>().Policy("shadow", RedisRateLimitAlgorithm.FixedWindow, 1, Hour, ("Mode", "Shadow"));
         await using var fleet = await RateLimitTestApp.StartAsync(redis, settings, (app, _) => app.MapGet("/s", () => "ok").RequireRateLimit("shadow"));
         var metrics = fleet[0].Services.GetRequiredService<RateLimitingMetrics>();
-        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.DecisionsInstrument);
+        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.RequestsInstrument);
 
         for (var i = 0; i < 4; i++)
         {
@@ -184,7 +184,7 @@ public sealed partial class RateLimitingMiddlewareTests(RedisServerFixture redis
         }
 
         var results = decisions.Measurements.Select(m => (string)m.Tags[RedisRateLimitingDefaults.ResultTag]!).ToList();
-        Assert.Equal(["allowed", "shadow-rejected", "shadow-rejected", "shadow-rejected"], results);
+        Assert.Equal(["allowed", "shadow_rejected", "shadow_rejected", "shadow_rejected"], results);
         Assert.All(decisions.Measurements, m => Assert.Equal("shadow", m.Tags[RedisRateLimitingDefaults.PolicyTag]));
     }
 

@@ -36,7 +36,7 @@ public sealed class RateLimitingQueueTests(RedisServerFixture redis)
         }).RequireRateLimit("queue"));
         var metrics = fleet[0].Services.GetRequiredService<RateLimitingMetrics>();
         using var delays = new MeasurementRecorder<double>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.QueueDelayInstrument);
-        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.DecisionsInstrument);
+        using var decisions = new MeasurementRecorder<long>(metrics.Telemetry.Meter, RedisRateLimitingDefaults.RequestsInstrument);
 
         using var stop = new CancellationTokenSource();
         var responses = Enumerable.Range(0, 5).Select(_ => fleet[0].Client.GetAsync("/q", stop.Token)).ToArray();

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using RedisEdge.Sessions;
+using RedisEdge.Sessions.Internal;
 using RedisEdge.Tests.Infrastructure;
 
 namespace RedisEdge.Tests.Sessions;
@@ -31,6 +33,27 @@ public sealed class RedisSessionTelemetryTests(RedisServerFixture redis)
         Assert.Equal(1, counts[RedisSessionDefaults.ExpiredOnArrivalInstrument]);
         Assert.Equal(1, counts[RedisSessionDefaults.DestroyedInstrument]);
         Assert.Equal(1, counts[RedisSessionDefaults.RevokedInstrument]);
+    }
+
+    /// <summary>The requests counter and duration histogram of the feature shape: one measurement each per session load.</summary>
+    [Fact]
+    public async Task Requests_OnePerSessionLoad_ByResult_WithADuration()
+    {
+        await using var fleet = await SessionTestApp.StartAsync(redis);
+        var meter = fleet[0].Services.GetRequiredService<RedisSessionTelemetry>().Feature.Meter;
+        using var requests = new MeasurementRecorder<long>(meter, RedisSessionDefaults.RequestsInstrument);
+        using var durations = new MeasurementRecorder<double>(meter, RedisSessionDefaults.RequestDurationInstrument);
+
+        var alice = new SessionBrowser();
+        await alice.PostAsync(fleet[0], "/set/k/v");                 // no cookie yet: nothing to load
+        await alice.PostAsync(fleet[0], "/set/k/w");                 // loaded
+        var stale = new SessionBrowser { Cookie = RedisEdge.Sessions.Internal.RedisSessionIds.Create() };
+        await stale.GetAsync(fleet[0], "/get/k");                    // expired on arrival
+
+        string[] expected = ["loaded", "expired_on_arrival"];
+        Assert.Equal(expected, requests.Measurements.Select(m => (string)m.Tags[RedisSessionDefaults.ResultTag]!));
+        Assert.Equal(expected, durations.Measurements.Select(m => (string)m.Tags[RedisSessionDefaults.ResultTag]!));
+        Assert.All(durations.Measurements, m => Assert.True(m.Value >= 0));
     }
 
     [Fact]

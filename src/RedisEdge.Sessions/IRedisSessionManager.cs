@@ -8,7 +8,7 @@ namespace RedisEdge.Sessions;
 /// </summary>
 /// <remarks>
 /// Each call is one script call per Redis key involved; a session and its user's index hash to different Redis
-/// Cluster slots, so binding, listing and revoking take a few calls (see the README's "Distributed sessions").
+/// Cluster slots, so binding, listing and revoking take a few calls (see docs/sessions.md).
 /// </remarks>
 public interface IRedisSessionManager
 {

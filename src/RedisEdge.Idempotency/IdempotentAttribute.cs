@@ -63,10 +63,10 @@ public sealed class IdempotentAttribute : Attribute
     public string? StoredStatusCodes { get; set; }
 
     /// <summary>The largest response body stored, in bytes.</summary>
-    public long MaxBodySize
+    public long MaximumBodySize
     {
-        get => MaxBodySizeValue ?? RedisIdempotencyDefaults.MaxBodySize;
-        set => MaxBodySizeValue = value;
+        get => MaximumBodySizeValue ?? RedisIdempotencyDefaults.MaximumBodySize;
+        set => MaximumBodySizeValue = value;
     }
 
     internal bool? KeyRequiredValue { get; private set; }
@@ -79,7 +79,7 @@ public sealed class IdempotentAttribute : Attribute
 
     internal RedisIdempotencyInFlightBehavior? InFlightValue { get; private set; }
 
-    internal long? MaxBodySizeValue { get; private set; }
+    internal long? MaximumBodySizeValue { get; private set; }
 
     private static TimeSpan? Seconds(int? value) => value is { } seconds ? TimeSpan.FromSeconds(seconds) : null;
 }

@@ -28,15 +28,15 @@ public static class RedisIdempotencyDefaults
     public static readonly TimeSpan WaitTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>The default largest response body stored: 1 MiB.</summary>
-    public const long MaxBodySize = 1024 * 1024;
+    public const long MaximumBodySize = 1024 * 1024;
 
     /// <summary>The default largest request body accepted for fingerprinting: 1 MiB.</summary>
     public const long MaxRequestBodySize = 1024 * 1024;
 
-    /// <summary>The largest <c>MaxBodySize</c> start-up accepts: 64 MiB. A stored response is held in (pooled) memory
+    /// <summary>The largest <c>MaximumBodySize</c> start-up accepts: 64 MiB. A stored response is held in (pooled) memory
     /// while it is captured and in Redis for the whole retention; larger results belong behind a <c>202</c> and a
     /// <c>Location</c>.</summary>
-    public const long MaxBodySizeLimit = 64L * 1024 * 1024;
+    public const long MaximumBodySizeLimit = 64L * 1024 * 1024;
 
     /// <summary>The largest <c>MaxRequestBodySize</c> start-up accepts: 1 GiB. The body is hashed as it streams and
     /// buffered to disk past 30 KB, so this bounds the work per request rather than memory.</summary>

@@ -36,7 +36,7 @@ public sealed class RedisIdempotencyOptions
 
     /// <summary>The largest response body stored, in bytes (0 to 64 MiB). A larger response is sent normally, not
     /// stored, and the key released. Default 1 MiB.</summary>
-    public long MaxBodySize { get; set; } = RedisIdempotencyDefaults.MaxBodySize;
+    public long MaximumBodySize { get; set; } = RedisIdempotencyDefaults.MaximumBodySize;
 
     /// <summary>The largest request body read for the fingerprint, in bytes (0 to 1 GiB); a larger one is refused with
     /// <c>413</c>. Default 1 MiB.</summary>

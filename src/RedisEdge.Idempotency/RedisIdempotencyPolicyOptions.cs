@@ -23,8 +23,8 @@ public sealed class RedisIdempotencyPolicyOptions
     /// <summary>See <see cref="RedisIdempotencyOptions.StoredStatusCodes"/>.</summary>
     public IList<string>? StoredStatusCodes { get; set; }
 
-    /// <summary>See <see cref="RedisIdempotencyOptions.MaxBodySize"/>.</summary>
-    public long? MaxBodySize { get; set; }
+    /// <summary>See <see cref="RedisIdempotencyOptions.MaximumBodySize"/>.</summary>
+    public long? MaximumBodySize { get; set; }
 
     /// <summary>See <see cref="RedisIdempotencyOptions.MaxRequestBodySize"/>.</summary>
     public long? MaxRequestBodySize { get; set; }

@@ -33,7 +33,7 @@ internal sealed class IdempotencyExecutor(IdempotencyStore store, IdempotencyMet
         IdempotencyMetrics.Add(_metrics.Executions, policy.Name);
         var originalBody = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
         var aborted = context.RequestAborted;
-        var capture = new ResponseCaptureStream(originalBody.Stream, context.Response, policy.Stored, policy.MaxBodySize, aborted);
+        var capture = new ResponseCaptureStream(originalBody.Stream, context.Response, policy.Stored, policy.MaximumBodySize, aborted);
         var shim = new StreamResponseBodyFeature(capture, originalBody);
         context.Features.Set<IHttpResponseBodyFeature>(shim);
 

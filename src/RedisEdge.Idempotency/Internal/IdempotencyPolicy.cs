@@ -25,7 +25,7 @@ internal sealed class IdempotencyPolicy
     /// <summary>Why the status codes set at this layer do not parse (the validator reports it); <see langword="null"/> when they do.</summary>
     public string? StoredError { get; init; }
 
-    public required long MaxBodySize { get; init; }
+    public required long MaximumBodySize { get; init; }
 
     public required long MaxRequestBodySize { get; init; }
 
@@ -53,7 +53,7 @@ internal sealed class IdempotencyPolicy
         Lease = o.Lease,
         Stored = ParseStored(o.StoredStatusCodes, fallback: null).Set,
         StoredError = ParseStored(o.StoredStatusCodes, fallback: null).Error,
-        MaxBodySize = o.MaxBodySize,
+        MaximumBodySize = o.MaximumBodySize,
         MaxRequestBodySize = o.MaxRequestBodySize,
         InFlight = o.InFlight,
         WaitTimeout = o.WaitTimeout,
@@ -72,7 +72,7 @@ internal sealed class IdempotencyPolicy
         Lease = p.Lease ?? Lease,
         Stored = p.StoredStatusCodes is { Count: > 0 } codes ? ParseStored(codes, Stored).Set : Stored,
         StoredError = p.StoredStatusCodes is { Count: > 0 } own ? ParseStored(own, Stored).Error : null,
-        MaxBodySize = p.MaxBodySize ?? MaxBodySize,
+        MaximumBodySize = p.MaximumBodySize ?? MaximumBodySize,
         MaxRequestBodySize = p.MaxRequestBodySize ?? MaxRequestBodySize,
         InFlight = p.InFlight ?? InFlight,
         WaitTimeout = p.WaitTimeout ?? WaitTimeout,
@@ -85,7 +85,7 @@ internal sealed class IdempotencyPolicy
     public IdempotencyPolicy With(IdempotentAttribute a)
     {
         if (a.HeaderName is null && a.KeyRequiredValue is null && a.RetentionValue is null && a.LeaseValue is null &&
-            a.StoredStatusCodes is null && a.MaxBodySizeValue is null && a.InFlightValue is null && a.WaitTimeoutValue is null)
+            a.StoredStatusCodes is null && a.MaximumBodySizeValue is null && a.InFlightValue is null && a.WaitTimeoutValue is null)
         {
             return this;
         }
@@ -99,7 +99,7 @@ internal sealed class IdempotencyPolicy
             Lease = a.LeaseValue ?? Lease,
             Stored = a.StoredStatusCodes is { } codes ? ParseStored(codes.Split(','), Stored).Set : Stored,
             StoredError = a.StoredStatusCodes is { } own ? ParseStored(own.Split(','), Stored).Error : null,
-            MaxBodySize = a.MaxBodySizeValue ?? MaxBodySize,
+            MaximumBodySize = a.MaximumBodySizeValue ?? MaximumBodySize,
             MaxRequestBodySize = MaxRequestBodySize,
             InFlight = a.InFlightValue ?? InFlight,
             WaitTimeout = a.WaitTimeoutValue ?? WaitTimeout,

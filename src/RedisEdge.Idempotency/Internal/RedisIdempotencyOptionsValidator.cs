@@ -35,7 +35,7 @@ internal sealed class RedisIdempotencyOptionsValidator(RedisEdgeSectionPath<Redi
     /// <summary>Checks effective values; <paramref name="path"/> is where they (or the ones they inherit) are set.</summary>
     internal static void ValidateValues(string path, List<string> errors, IdempotencyPolicy policy)
     {
-        var (headerName, retention, lease, maxBodySize, maxRequestBodySize) = (policy.HeaderName, policy.Retention, policy.Lease, policy.MaxBodySize, policy.MaxRequestBodySize);
+        var (headerName, retention, lease, maxBodySize, maxRequestBodySize) = (policy.HeaderName, policy.Retention, policy.Lease, policy.MaximumBodySize, policy.MaxRequestBodySize);
         var (inFlight, waitTimeout, scope, scopeHeaderName, scopeResolver, fallback) = (policy.InFlight, policy.WaitTimeout, policy.Scope, policy.ScopeHeaderName, policy.ScopeResolver, policy.AnonymousFallback);
         if (!IsToken(headerName))
         {
@@ -57,9 +57,9 @@ internal sealed class RedisIdempotencyOptionsValidator(RedisEdgeSectionPath<Redi
             errors.Add($"{path}:StoredStatusCodes: {codesError}");
         }
 
-        if (maxBodySize < 0 || maxBodySize > RedisIdempotencyDefaults.MaxBodySizeLimit)
+        if (maxBodySize < 0 || maxBodySize > RedisIdempotencyDefaults.MaximumBodySizeLimit)
         {
-            errors.Add($"{path}:MaxBodySize must be between 0 and {RedisIdempotencyDefaults.MaxBodySizeLimit} bytes (64 MiB): each stored response is held in memory while it is captured and in Redis for the retention (was {maxBodySize}).");
+            errors.Add($"{path}:MaximumBodySize must be between 0 and {RedisIdempotencyDefaults.MaximumBodySizeLimit} bytes (64 MiB): each stored response is held in memory while it is captured and in Redis for the retention (was {maxBodySize}).");
         }
 
         if (maxRequestBodySize < 0 || maxRequestBodySize > RedisIdempotencyDefaults.MaxRequestBodySizeLimit)

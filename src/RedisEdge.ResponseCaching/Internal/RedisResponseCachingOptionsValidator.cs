@@ -9,7 +9,7 @@ internal sealed class RedisResponseCachingOptionsValidator(
     RedisEdgeSection<RedisResponseCachingOptions> configuration) : IValidateOptions<RedisResponseCachingOptions>
 {
     /// <summary>Redis keeps at most 512 MB in one value; a cache entry is far below that in practice.</summary>
-    private const long MaxBodySizeLimit = 64L * 1024 * 1024;
+    private const long MaximumBodySizeLimit = 64L * 1024 * 1024;
 
     public ValidateOptionsResult Validate(string? name, RedisResponseCachingOptions options)
     {
@@ -80,9 +80,9 @@ internal sealed class RedisResponseCachingOptionsValidator(
             errors.Add($"{path}:StaleIfError must be between 0 and 366 days (was {policy.StaleIfError}).");
         }
 
-        if (policy.MaximumBodySize < 1 || policy.MaximumBodySize > MaxBodySizeLimit)
+        if (policy.MaximumBodySize < 1 || policy.MaximumBodySize > MaximumBodySizeLimit)
         {
-            errors.Add($"{path}:MaximumBodySize must be between 1 and {MaxBodySizeLimit} bytes (was {policy.MaximumBodySize}).");
+            errors.Add($"{path}:MaximumBodySize must be between 1 and {MaximumBodySizeLimit} bytes (was {policy.MaximumBodySize}).");
         }
 
         if (policy.MaxEntries < 1)

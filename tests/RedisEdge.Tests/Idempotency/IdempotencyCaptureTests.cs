@@ -29,7 +29,7 @@ public sealed class IdempotencyCaptureTests(RedisServerFixture redis)
                 {
                     await context.Response.Body.WriteAsync(Body.AsMemory(offset, 16 * 1024));
                 }
-            }).WithIdempotency(configure: a => a.MaxBodySize = 2 * BodySize));
+            }).WithIdempotency(configure: a => a.MaximumBodySize = 2 * BodySize));
 
         for (var i = 0; i < 3; i++)
         {

@@ -23,9 +23,9 @@ public sealed class IdempotencyConfigurationTests(RedisServerFixture redis)
             [$"{Section}:StoredStatusCodes:1"] = "6xx",
             [$"{Section}:AllowedReplayHeaders:0"] = "Set-Cookie",
             [$"{Section}:AllowedReplayHeaders:1"] = "Transfer-Encoding",
-            [$"{Section}:MaxBodySize"] = "-1",
+            [$"{Section}:MaximumBodySize"] = "-1",
             [$"{Section}:MaxRequestBodySize"] = "1099511627776",
-            [$"{Section}:Policies:big:MaxBodySize"] = "134217728",
+            [$"{Section}:Policies:big:MaximumBodySize"] = "134217728",
             [$"{Section}:Scope"] = "Header",
             [$"{Section}:Policies:checkout:Lease"] = "00:00:00.010",
             [$"{Section}:Policies:checkout:InFlight"] = "Wait",
@@ -38,9 +38,9 @@ public sealed class IdempotencyConfigurationTests(RedisServerFixture redis)
         Assert.Contains($"{Section}:StoredStatusCodes: '6xx'", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:AllowedReplayHeaders:0: 'Set-Cookie' is never replayed", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:AllowedReplayHeaders:1: 'Transfer-Encoding' is never replayed", message, StringComparison.Ordinal);
-        Assert.Contains($"{Section}:MaxBodySize must be", message, StringComparison.Ordinal);
+        Assert.Contains($"{Section}:MaximumBodySize must be", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:MaxRequestBodySize must be", message, StringComparison.Ordinal);
-        Assert.Contains($"{Section}:Policies:big:MaxBodySize must be", message, StringComparison.Ordinal);
+        Assert.Contains($"{Section}:Policies:big:MaximumBodySize must be", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:ScopeHeaderName is required when Scope is Header", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:Policies:checkout:Lease must be", message, StringComparison.Ordinal);
         Assert.Contains($"{Section}:Policies:checkout:WaitTimeout must be", message, StringComparison.Ordinal);
@@ -82,14 +82,14 @@ public sealed class IdempotencyConfigurationTests(RedisServerFixture redis)
                 a.WaitTimeout = -1;
                 a.InFlight = RedisIdempotencyInFlightBehavior.Wait;
                 a.StoredStatusCodes = "2xx,600";
-                a.MaxBodySize = -1;
+                a.MaximumBodySize = -1;
             });
             app.MapPost("/blank", () => "ok").WithIdempotency(configure: a => a.Policy = " ");
         });
         Assert.Contains("Endpoint 'HTTP: POST /negative' [Idempotent]:Retention must be", error.Message, StringComparison.Ordinal);
         Assert.Contains("Endpoint 'HTTP: POST /negative' [Idempotent]:WaitTimeout", error.Message, StringComparison.Ordinal);
         Assert.Contains("Endpoint 'HTTP: POST /negative' [Idempotent]:StoredStatusCodes", error.Message, StringComparison.Ordinal);
-        Assert.Contains("Endpoint 'HTTP: POST /negative' [Idempotent]:MaxBodySize must be", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Endpoint 'HTTP: POST /negative' [Idempotent]:MaximumBodySize must be", error.Message, StringComparison.Ordinal);
         Assert.Contains("Endpoint 'HTTP: POST /blank' uses idempotency policy ' '", error.Message, StringComparison.Ordinal);
     }
 
@@ -129,7 +129,7 @@ public sealed class IdempotencyConfigurationTests(RedisServerFixture redis)
     public void Attribute_ChecksNothingAtCreation_AndTheConventionAddsOneInstancePerGroup()
     {
         // Nothing throws at creation (MVC would report it naming no endpoint); start-up checks, naming the endpoint.
-        var raw = new IdempotentAttribute { Lease = -1, Retention = 0, StoredStatusCodes = "2xx,600", Policy = " ", MaxBodySize = -1 };
+        var raw = new IdempotentAttribute { Lease = -1, Retention = 0, StoredStatusCodes = "2xx,600", Policy = " ", MaximumBodySize = -1 };
         Assert.Equal(-1, raw.Lease);
         Assert.Equal(TimeSpan.FromSeconds(90), new IdempotentAttribute { Lease = 90 }.LeaseValue);
         Assert.Null(new IdempotentAttribute().LeaseValue);

@@ -244,7 +244,7 @@ public sealed class IdempotencyMiddlewareTests(RedisServerFixture redis)
         var large = new string('x', 4096);
         await using var fleet = await IdempotencyTestApp.StartAsync(redis, (app, _) =>
             app.MapPost("/export", () => { Interlocked.Increment(ref executions); return Results.Text(large); })
-                .WithIdempotency(configure: a => a.MaxBodySize = 1024));
+                .WithIdempotency(configure: a => a.MaximumBodySize = 1024));
 
         var first = await fleet[0].PostAsync("/export", "k-big");
         Assert.Equal(large, await first.Content.ReadAsStringAsync());

@@ -153,7 +153,7 @@ public sealed class ResponseCachingMiddlewareTests(RedisServerFixture redis)
     }
 
     [Fact]
-    public async Task BodyOverMaxBodySize_IsStreamedAndNotStored()
+    public async Task BodyOverMaximumBodySize_IsStreamedAndNotStored()
     {
         var origin = new Origin();
         var settings = new Dictionary<string, string?>().Policy("items", ("MaximumBodySize", "1024"));

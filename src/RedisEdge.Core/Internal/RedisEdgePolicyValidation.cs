@@ -19,6 +19,28 @@ internal static class RedisEdgePolicyValidation
     }
 
     /// <summary>
+    /// Checks every named policy of a feature the same way: a valid name, settings present (an entry bound to nothing
+    /// is an error, not a policy with defaults), then the feature's own checks of the policy at
+    /// <c>{root}:Policies:{name}</c>.
+    /// </summary>
+    public static void CheckPolicies<TPolicy>(string root, IEnumerable<KeyValuePair<string, TPolicy>> policies, List<string> errors, Action<string, string, TPolicy> validate)
+        where TPolicy : class
+    {
+        foreach (var (policyName, policy) in policies)
+        {
+            var path = $"{root}:Policies:{policyName}";
+            CheckName(path, policyName, errors);
+            if (policy is null)
+            {
+                errors.Add($"{path} is empty.");
+                continue;
+            }
+
+            validate(path, policyName, policy);
+        }
+    }
+
+    /// <summary>
     /// The configuration binder silently drops a dictionary entry it cannot convert (an unknown enum value, a number
     /// written as "ten"); binding each child of <paramref name="policies"/> on its own surfaces the error, with its path.
     /// </summary>

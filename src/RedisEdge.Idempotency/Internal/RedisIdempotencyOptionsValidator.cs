@@ -19,15 +19,8 @@ internal sealed class RedisIdempotencyOptionsValidator(RedisEdgeSectionPath<Redi
         ValidateHeaderList($"{root}:AllowedReplayHeaders", options.AllowedReplayHeaders, errors, replay: true);
         ValidateHeaderList($"{root}:FingerprintHeaders", options.FingerprintHeaders, errors, replay: false);
 
-        foreach (var (policyName, policy) in options.Policies)
-        {
-            var path = $"{root}:Policies:{policyName}";
-            RedisEdgePolicyValidation.CheckName(path, policyName, errors);
-            if (policy is not null)
-            {
-                ValidateValues(path, errors, defaults.With(policyName, policy));
-            }
-        }
+        RedisEdgePolicyValidation.CheckPolicies(root, options.Policies, errors, (path, policyName, policy) =>
+            ValidateValues(path, errors, defaults.With(policyName, policy)));
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors.Distinct());
     }

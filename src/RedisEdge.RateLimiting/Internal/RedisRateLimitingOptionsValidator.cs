@@ -38,21 +38,12 @@ internal sealed partial class RedisRateLimitingOptionsValidator(RedisEdgeSection
             errors.Add($"{root}:GlobalPolicy names '{global}', which is not defined under {root}:Policies.");
         }
 
-        foreach (var (policyName, policy) in options.Policies)
+        RedisEdgePolicyValidation.CheckPolicies(root, options.Policies, errors, (path, _, policy) =>
         {
-            var path = $"{root}:Policies:{policyName}";
-            RedisEdgePolicyValidation.CheckName(path, policyName, errors);
-
-            if (policy is null)
-            {
-                errors.Add($"{path} is empty.");
-                continue;
-            }
-
             ValidateLimits(path, policy, errors);
             ValidatePartition(path, policy, errors);
             ValidateOverrides(path, policy, errors);
-        }
+        });
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

@@ -45,19 +45,7 @@ internal sealed class RedisResponseCachingOptionsValidator(
             }
         }
 
-        foreach (var (policyName, policy) in options.Policies)
-        {
-            var path = $"{root}:Policies:{policyName}";
-            RedisEdgePolicyValidation.CheckName(path, policyName, errors);
-
-            if (policy is null)
-            {
-                errors.Add($"{path} is empty.");
-                continue;
-            }
-
-            ValidatePolicy(path, policy, errors);
-        }
+        RedisEdgePolicyValidation.CheckPolicies(root, options.Policies, errors, (path, _, policy) => ValidatePolicy(path, policy, errors));
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

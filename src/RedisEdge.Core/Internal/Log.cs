@@ -15,11 +15,11 @@ internal static partial class Log
     [LoggerMessage(2, LogLevel.Debug, "Redis call {Script} for {Feature} failed ({Outcome}).", EventName = "ScriptCallFailed")]
     public static partial void ScriptCallFailed(ILogger logger, string script, string feature, string outcome, Exception exception);
 
-    [LoggerMessage(3, LogLevel.Error, "Redis circuit breaker for {Feature} on {EndPoint} opened after {Outcome} on {Script}; its calls fail fast for {BreakDuration}.", EventName = "CircuitOpened")]
-    public static partial void CircuitOpened(ILogger logger, string feature, string endPoint, string outcome, string script, TimeSpan breakDuration, Exception exception);
+    [LoggerMessage(3, LogLevel.Error, "Redis circuit breaker for {Feature} on {EndPoint} opened after {Outcome} on {Script} ({Error}); its calls fail fast for {BreakDuration}.", EventName = "CircuitOpened")]
+    public static partial void CircuitOpened(ILogger logger, string feature, string endPoint, string outcome, string script, string error, TimeSpan breakDuration);
 
-    [LoggerMessage(4, LogLevel.Warning, "Redis circuit breaker for {Feature} on {EndPoint}: the probe call {Script} failed ({Outcome}); it stays open for another {BreakDuration}.", EventName = "CircuitProbeFailed")]
-    public static partial void CircuitProbeFailed(ILogger logger, string feature, string endPoint, string script, string outcome, TimeSpan breakDuration, Exception exception);
+    [LoggerMessage(4, LogLevel.Warning, "Redis circuit breaker for {Feature} on {EndPoint}: the probe call {Script} failed ({Outcome}: {Error}); it stays open for another {BreakDuration}.", EventName = "CircuitProbeFailed")]
+    public static partial void CircuitProbeFailed(ILogger logger, string feature, string endPoint, string script, string outcome, string error, TimeSpan breakDuration);
 
     [LoggerMessage(5, LogLevel.Information, "Redis circuit breaker for {Feature} on {EndPoint} closed: Redis answered {Script} again.", EventName = "CircuitClosed")]
     public static partial void CircuitClosed(ILogger logger, string feature, string endPoint, string script);

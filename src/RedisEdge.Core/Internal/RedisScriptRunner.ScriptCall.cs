@@ -109,13 +109,15 @@ internal sealed partial class RedisScriptRunner
 
                 case RedisFailureKind.Outage:
                     activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+                    // An outage is expected operation, not a bug: the transitions carry the error's message, not its
+                    // stack trace (the per-call Debug line keeps the exception).
                     switch (_breaker?.OnFailure() ?? RedisCircuitTransition.None)
                     {
                         case RedisCircuitTransition.Opened:
-                            Log.CircuitOpened(runner._logger, runner._telemetry.Name, runner.EndPointName(breaker), _outcome, script.Name, runner.Policy.BreakDuration, exception);
+                            Log.CircuitOpened(runner._logger, runner._telemetry.Name, runner.EndPointName(breaker), _outcome, script.Name, exception.Message, runner.Policy.BreakDuration);
                             break;
                         case RedisCircuitTransition.ProbeFailed:
-                            Log.CircuitProbeFailed(runner._logger, runner._telemetry.Name, runner.EndPointName(breaker), script.Name, _outcome, runner.Policy.BreakDuration, exception);
+                            Log.CircuitProbeFailed(runner._logger, runner._telemetry.Name, runner.EndPointName(breaker), script.Name, _outcome, exception.Message, runner.Policy.BreakDuration);
                             break;
                         default:
                             Log.ScriptCallFailed(runner._logger, script.Name, runner._telemetry.Name, _outcome, exception);

@@ -152,6 +152,27 @@ public sealed class RedisRateLimiterFactoryTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task RedisOutage_LocalFallback_GrantsTheInstancesShareInMemory_ThenRefusesWithRetryAfter()
+    {
+        var settings = new Dictionary<string, string?>()
+            .Policy("api", RedisRateLimitAlgorithm.FixedWindow, 4, Hour, ("FailureMode", "LocalFallback"));
+        settings[$"{RateLimitTestApp.Section}:InstanceCount"] = "2";
+        settings["RedisEdge:Redis:Configuration"] = "127.0.0.1:1,connectTimeout=200,connectRetry=0";
+        settings[$"{RateLimitTestApp.Section}:Failure:Timeout"] = "00:00:00.200";
+        await using var fleet = await RateLimitTestApp.StartAsync(redis, settings, (_, _) => { });
+        var limiter = Factory(fleet[0]).Create("api", "k");
+
+        var leases = new List<RateLimitLease>();
+        for (var i = 0; i < 4; i++)
+        {
+            leases.Add(await limiter.AcquireAsync());
+        }
+
+        Assert.Equal([true, true, false, false], leases.Select(l => l.IsAcquired));
+        Assert.True(leases[2].TryGetMetadata(MetadataName.RetryAfter, out var retry) && retry > TimeSpan.Zero);
+    }
+
+    [Fact]
     public async Task Create_UnknownPolicyThrowsNamingIt_ConcurrencyAndQueueAreNotSupported()
     {
         var settings = new Dictionary<string, string?>()

@@ -35,5 +35,6 @@ public static class RedisRateLimitingBuilderExtensions
             .AddSingleton<LocalFallbackLimiter>()
             .AddPolicies<RedisRateLimitingOptions, RateLimitPolicyProvider, RateLimitEndpointValidator>()
             .AddSingleton<RedisRateLimiter>()
-            .AddSingleton<FirstPartyRateLimiting>());
+            .AddSingleton<FirstPartyRateLimiting>()
+            .AddSingleton<IRedisRateLimiterFactory, RedisRateLimiterFactory>());
 }

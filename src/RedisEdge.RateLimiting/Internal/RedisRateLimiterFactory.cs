@@ -1,0 +1,175 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Threading.RateLimiting;
+using RedisEdge.Internal;
+using StackExchange.Redis;
+
+namespace RedisEdge.RateLimiting.Internal;
+
+/// <summary>
+/// Decides <see cref="RateLimiter"/> acquisitions the way the middleware decides a request of one policy: local deny
+/// cache, then one <c>rate_limit.lua</c> call (shared when coalesced), and the policy's failure mode when Redis cannot
+/// answer. The policy is looked up on every acquisition, so a configuration reload applies to existing limiters.
+/// </summary>
+internal sealed class RedisRateLimiterFactory(
+    RateLimitPolicyProvider policies,
+    RedisRateLimiter limiter,
+    LocalDenyCache denyCache,
+    LocalFallbackLimiter fallback,
+    RateLimitingMetrics metrics,
+    RedisEdgeFailureResponder<RedisRateLimitingOptions> failure)
+    : IRedisRateLimiterFactory
+{
+    internal const string NotDecidedSynchronously =
+        "A RedisEdge limiter decides in Redis: AttemptAcquire only refuses what the local deny cache knows is refused; use AcquireAsync.";
+
+    internal const string RedisUnavailableOpen = "Redis could not answer; the policy fails open, so the permits were granted uncounted.";
+    internal const string RedisUnavailableClosed = "Redis could not answer; the policy fails closed.";
+
+    public RateLimiter Create(string policyName, string partitionKey)
+    {
+        ArgumentNullException.ThrowIfNull(partitionKey);
+        Check(policyName);
+        return new RedisPolicyRateLimiter(this, policyName, partitionKey);
+    }
+
+    public PartitionedRateLimiter<TResource> CreatePartitioned<TResource>(string policyName, Func<TResource, string> partitionKey)
+    {
+        ArgumentNullException.ThrowIfNull(partitionKey);
+        Check(policyName);
+        return new RedisPolicyPartitionedRateLimiter<TResource>(this, policyName, partitionKey);
+    }
+
+    private void Check(string policyName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(policyName);
+        _ = Policy(policies.Current, policyName);
+    }
+
+    private static RateLimitPolicy Policy(RateLimitPolicySet set, string name)
+    {
+        if (!set.Policies.TryGetValue(name, out var policy))
+        {
+            throw new InvalidOperationException(
+                $"No RedisEdge rate-limit policy named '{name}' is configured (RedisEdge:RateLimiting:Policies:{name}, or AddPolicy in AddRateLimiting).");
+        }
+
+        if (policy.Algorithm == RedisRateLimitAlgorithm.Concurrency || (policy.Algorithm == RedisRateLimitAlgorithm.Gcra && policy.P2 > 0))
+        {
+            throw new NotSupportedException(
+                $"The RedisEdge rate-limit policy '{name}' is a {(policy.Algorithm == RedisRateLimitAlgorithm.Concurrency ? "concurrency" : "GCRA queue")} " +
+                "policy, which is not yet available as a RateLimiter: only fixed window, sliding window, token bucket and GCRA without MaxQueueDelay are.");
+        }
+
+        return policy;
+    }
+
+    private static PolicyDecision Decision(RateLimitPolicySet set, string name, string partitionKey, int permits, long started)
+    {
+        var policy = Policy(set, name);
+        if (permits > policy.Limit)
+        {
+            throw new ArgumentOutOfRangeException(nameof(permits), permits, $"{permits} permits exceed the PermitLimit ({policy.Limit}) of the policy '{name}'.");
+        }
+
+        // A Global policy has one partition, whatever the key: the one the middleware counts in.
+        var value = policy.Partition == RedisRateLimitPartitionKind.Global ? string.Empty : partitionKey;
+        var (limit, p1) = policy.For(value);
+        return new PolicyDecision(policy, value, PartitionResolver.Tag(policy, policy.Partition, value), limit, p1, permits) { Started = started };
+    }
+
+    /// <summary>The synchronous answer: refused when the deny cache remembers the partition refused, otherwise refused as undecided.</summary>
+    public RateLimitLease AttemptAcquire(string name, string partitionKey, int permits, LeaseStatistics statistics)
+    {
+        var set = policies.Current;
+        var d = Decision(set, name, partitionKey, Math.Max(1, permits), metrics.Requests.Start());
+        if (TryLocalDeny(set, d, out var lease))
+        {
+            statistics.Record(acquired: false, remaining: 0);
+            return lease;
+        }
+
+        return new RedisPolicyLease(acquired: false, retryAfter: null, NotDecidedSynchronously);
+    }
+
+    public async ValueTask<RateLimitLease> AcquireAsync(string name, string partitionKey, int permits, LeaseStatistics statistics, CancellationToken cancellationToken)
+    {
+        var set = policies.Current;
+        var d = Decision(set, name, partitionKey, Math.Max(1, permits), metrics.Requests.Start());
+        if (TryLocalDeny(set, d, out var denied))
+        {
+            statistics.Record(acquired: false, remaining: 0);
+            return denied;
+        }
+
+        if (permits == 0)
+        {
+            // Zero permits asks whether the partition is known to be refused, without consuming (or calling Redis).
+            return new RedisPolicyLease(acquired: true, retryAfter: null, reason: null);
+        }
+
+        List<PolicyDecision> decisions = [d];
+        bool allowed;
+        try
+        {
+            allowed = await limiter.EvaluateAsync(decisions, leaseId: null, set.CoalesceHotPartitions, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException && !cancellationToken.IsCancellationRequested)
+        {
+            var unavailable = OnRedisFailure(set, d, ex);
+            statistics.Record(unavailable.IsAcquired);
+            return unavailable;
+        }
+
+        fallback.Reset();
+        metrics.Record(d, d.Result);
+        statistics.Record(allowed, d.Remaining, d.DecidedAtMs);
+        if (allowed)
+        {
+            return new RedisPolicyLease(acquired: true, retryAfter: null, reason: null);
+        }
+
+        if (set.LocalDenyCache && d.RetryMs > 0 && !limiter.OnCluster)
+        {
+            denyCache.Add(d.Policy.Name, d.Tag, d.Cost, set.Generation, d.Started, TimeSpan.FromMilliseconds(d.RetryMs), set.LocalDenyCacheSize);
+        }
+
+        return new RedisPolicyLease(acquired: false, d.RetryMs >= 0 ? TimeSpan.FromMilliseconds(d.RetryMs) : null, d.Policy.ExceededDetail);
+    }
+
+    private bool TryLocalDeny(RateLimitPolicySet set, PolicyDecision d, [NotNullWhen(true)] out RedisPolicyLease? lease)
+    {
+        lease = null;
+        if (!set.LocalDenyCache || d.Policy.Shadow || !denyCache.TryGet(d.Policy.Name, d.Tag, d.Cost, set.Generation, out var left))
+        {
+            return false;
+        }
+
+        metrics.Record(d, RedisRateLimitResult.LocalDeny);
+        lease = new RedisPolicyLease(acquired: false, TimeSpan.FromMilliseconds(Math.Ceiling(left.TotalMilliseconds)), d.Policy.ExceededDetail);
+        return true;
+    }
+
+    /// <summary>Redis could not answer: the policy's failure mode decides, counted and logged as the middleware's are.</summary>
+    private RedisPolicyLease OnRedisFailure(RateLimitPolicySet set, PolicyDecision d, Exception exception)
+    {
+        var mode = d.Policy.Shadow ? RedisFailureMode.FailOpen : d.Policy.FailureMode;
+        failure.Record(d.Policy.Name, mode, exception);
+        if (mode == RedisFailureMode.LocalFallback)
+        {
+            var allowed = fallback.TryAcquire([d], set.InstanceCount);
+            metrics.Record(d, d.Result);
+            return allowed
+                ? new RedisPolicyLease(acquired: true, retryAfter: null, reason: null)
+                : new RedisPolicyLease(acquired: false, TimeSpan.FromMilliseconds(Math.Max(0, d.RetryMs)), d.Policy.ExceededDetail);
+        }
+
+        metrics.Record(d, RedisRateLimitResult.RedisError);
+        if (mode == RedisFailureMode.FailClosed)
+        {
+            var retry = exception is RedisEdgeUnavailableException u ? u.RetryAfter : TimeSpan.FromSeconds(1);
+            return new RedisPolicyLease(acquired: false, retry, RedisUnavailableClosed);
+        }
+
+        return new RedisPolicyLease(acquired: true, retryAfter: null, RedisUnavailableOpen);
+    }
+}

@@ -4,6 +4,8 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using RedisEdge.RateLimiting;
@@ -165,6 +167,125 @@ public sealed class RateLimitingFirstPartyMiddlewareTests(RedisServerFixture red
 
         Assert.Equal(3, onRejected.Count);
         Assert.Equal(RedisEdge.RateLimiting.Internal.RedisRateLimiterFactory.RedisUnavailableClosed, onRejected.LastReason);
+    }
+
+    [Fact]
+    public async Task AllowListedValue_IsNotLimited_DenyListedValue_IsRefusedThroughOnRejected_WithoutRedis()
+    {
+        var settings = new Dictionary<string, string?>().Policy(
+            "api", RedisRateLimitAlgorithm.FixedWindow, 1, Hour, ("Partition", "Header"), ("PartitionName", "X-Api-Key"), ("AllowList:0", "vip"), ("DenyList:0", "banned"));
+        var onRejected = new Rejections();
+        await using var fleet = await FirstPartyOnly.StartAsync(
+            redis.Configuration,
+            settings,
+            (app, _) => app.MapGet("/api", () => "ok").RequireRateLimiting("api"),
+            services: (builder, _) => builder.Services.AddRateLimiter(o => onRejected.Configure(o.AddRedisEdgePolicy("api"))));
+
+        using var scope = fleet[0].Commands.Begin();
+        var statuses = new List<(string Key, HttpStatusCode Status, TimeSpan? RetryAfter)>();
+        foreach (var key in new[] { "vip", "vip", "vip", "banned", "banned" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api");
+            request.Headers.Add("X-Api-Key", key);
+            var response = await fleet[0].Client.SendAsync(request);
+            statuses.Add((key, response.StatusCode, response.Headers.RetryAfter?.Delta));
+        }
+
+        Assert.Equal(
+            [("vip", HttpStatusCode.OK, null), ("vip", HttpStatusCode.OK, null), ("vip", HttpStatusCode.OK, null), ("banned", HttpStatusCode.TooManyRequests, null), ("banned", HttpStatusCode.TooManyRequests, null)],
+            statuses);
+        Assert.Empty(scope.Commands);
+        Assert.Equal(2, onRejected.Count);
+        Assert.Contains("DenyList", onRejected.LastReason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PartitionLimiter_HoldsOnlyStatistics_AndReportsItsIdleTime_SoTheFirstPartyCacheDropsIt()
+    {
+        var time = new ManualTimeProvider();
+        var settings = new Dictionary<string, string?>().Policy("api", RedisRateLimitAlgorithm.FixedWindow, 5, Hour, ("Partition", "Header"), ("PartitionName", "X-Api-Key"));
+        await using var fleet = await FirstPartyOnly.StartAsync(
+            redis.Configuration,
+            settings,
+            (app, _) => app.MapGet("/api", () => "ok").RequireRateLimiting("api"),
+            services: (builder, _) =>
+            {
+                builder.Services.AddSingleton<TimeProvider>(time);
+                builder.Services.AddRateLimiter(o => o.AddRedisEdgePolicy("api"));
+            });
+        var options = fleet[0].Services.GetRequiredService<IOptions<RateLimiterOptions>>().Value;
+        var policy = RedisEdge.RateLimiting.Internal.RedisEdgeRateLimiterPolicy.Of(options)["api"];
+        var context = new DefaultHttpContext { RequestServices = fleet[0].Services };
+        context.Request.Headers["X-Api-Key"] = "k";
+
+        var partition = policy.GetPartition(context);
+        Assert.Equal(partition.PartitionKey, policy.GetPartition(context).PartitionKey);
+        using var limiter = partition.Factory(partition.PartitionKey);
+        time.Advance(TimeSpan.FromSeconds(11));
+        Assert.Equal(TimeSpan.FromSeconds(11), limiter.IdleDuration);
+
+        using (var undecided = limiter.AttemptAcquire())
+        {
+            Assert.False(undecided.IsAcquired);
+        }
+
+        using (var lease = await limiter.AcquireAsync())
+        {
+            Assert.True(lease.IsAcquired);
+        }
+
+        Assert.Equal(TimeSpan.Zero, limiter.IdleDuration);
+        var statistics = limiter.GetStatistics()!;
+        Assert.Equal((4L, 1L, 0L), (statistics.CurrentAvailablePermits, statistics.TotalSuccessfulLeases, statistics.TotalFailedLeases));
+    }
+
+    [Fact]
+    public async Task AddRedisEdgePolicy_WithoutAddRateLimiting_FailsTheRequest_SayingWhatIsMissing()
+    {
+        var builder = TestHost.CreateBuilder(new Dictionary<string, string?>());
+        builder.Services.AddRateLimiter(o => o.AddRedisEdgePolicy("api"));
+        await using var app = builder.Build();
+        app.UseRateLimiter();
+        var runs = 0;
+        app.MapGet("/api", () => Interlocked.Increment(ref runs)).RequireRateLimiting("api");
+        await app.StartAsync();
+        using var client = app.GetTestClient();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => client.GetAsync("/api"));
+        Assert.Contains("AddRedisEdge().AddRateLimiting()", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, runs);
+    }
+
+    [Fact]
+    public async Task ReloadDroppingAPolicyAnEndpointAppliesThroughAddRedisEdgePolicy_IsRefused_TheLimitStays()
+    {
+        var removed = false;
+        await using var fleet = await FirstPartyOnly.StartAsync(
+            redis.Configuration,
+            new Dictionary<string, string?>(),
+            (app, _) => app.MapGet("/x", () => "ok").RequireRateLimiting("api"),
+            services: (builder, _) =>
+            {
+                builder.Services.AddRateLimiter(o => o.AddRedisEdgePolicy("api"));
+                builder.Services.Configure<RedisRateLimitingOptions>(o =>
+                {
+                    if (!Volatile.Read(ref removed))
+                    {
+                        o.AddPolicy("api", p => { p.PermitLimit = 2; p.Window = Hour; p.Partition = RedisRateLimitPartitionKind.Global; });
+                    }
+                });
+            });
+        Assert.Equal(HttpStatusCode.OK, (await fleet[0].Client.GetAsync("/x")).StatusCode);
+
+        Volatile.Write(ref removed, true);
+        ((IConfigurationRoot)fleet[0].Services.GetRequiredService<IConfiguration>()).Reload();
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            statuses.Add((await fleet[0].Client.GetAsync("/x")).StatusCode);
+        }
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.ServiceUnavailable, HttpStatusCode.ServiceUnavailable], statuses);
     }
 
     /// <summary>The permits the fixed-window counters of <paramref name="policy"/> hold, over every partition of the fleet.</summary>

@@ -22,8 +22,8 @@ public static class RedisRateLimitingBuilderExtensions
     /// <summary>The feature as Core registers it; endpoints that ask for it refuse to run where its middleware did not.</summary>
     internal static readonly RedisEdgeFeature<RedisRateLimitingOptions> Feature = new(
         new RedisEdgeGuardedFeature("rate limiting", "app.UseRedisRateLimiting()", "[RateLimit], .RequireRateLimit() or [EnableRateLimiting]",
-            static m => (m.GetMetadata<RateLimitAttribute>() is not null || m.GetMetadata<Microsoft.AspNetCore.RateLimiting.EnableRateLimitingAttribute>() is not null) &&
-                !RateLimitDeclarations.IsDisabled(m),
+            static (services, m) => (m.GetMetadata<RateLimitAttribute>() is not null || m.GetMetadata<Microsoft.AspNetCore.RateLimiting.EnableRateLimitingAttribute>() is not null) &&
+                !RateLimitDeclarations.IsDisabled(m) && !RateLimitDeclarations.LeftToFirstParty(m, services),
             "AddRateLimiting",
             RedisRateLimitingDefaults.MeterName),
         RedisRateLimitingDefaults.SectionName,
@@ -36,5 +36,7 @@ public static class RedisRateLimitingBuilderExtensions
             .AddPolicies<RedisRateLimitingOptions, RateLimitPolicyProvider, RateLimitEndpointValidator>()
             .AddSingleton<RedisRateLimiter>()
             .AddSingleton<FirstPartyRateLimiting>()
-            .AddSingleton<IRedisRateLimiterFactory, RedisRateLimiterFactory>());
+            .AddSingleton<IRedisEdgeEndpointCheck, FirstPartyPolicyCheck>()
+            .AddSingleton<RedisRateLimiterFactory>()
+            .AddSingleton<IRedisRateLimiterFactory>(sp => sp.GetRequiredService<RedisRateLimiterFactory>()));
 }

@@ -72,12 +72,16 @@ internal static class BenchmarkApp
             o.InstanceName = "bench:oc:";
         });
 
-        builder.Services.AddRateLimiter(o => o.AddFixedWindowLimiter("fixed", w =>
-        {
-            w.PermitLimit = Unlimited;
-            w.Window = TimeSpan.FromSeconds(1);
-            w.QueueLimit = 0;
-        }));
+        builder.Services.AddRateLimiter(o => o
+            .AddFixedWindowLimiter("fixed", w =>
+            {
+                w.PermitLimit = Unlimited;
+                w.Window = TimeSpan.FromSeconds(1);
+                w.QueueLimit = 0;
+            })
+
+            // The first-party middleware enforcing RedisEdge's "fixed-window" policy (the /rl/fixed-window one), fleet-wide.
+            .AddRedisEdgePolicy("fixed-window"));
 
         builder.Services.AddStackExchangeRedisCache(_ => { });
         builder.Services.AddOptions<RedisCacheOptions>().Configure(o =>
@@ -114,6 +118,7 @@ internal static class BenchmarkApp
         app.MapGet("/rl/three", () => "ok").RequireRateLimit("fixed-window").RequireRateLimit("token-bucket").RequireRateLimit("gcra");
         app.MapGet("/rl/denied", () => "ok").RequireRateLimit("exhausted");
         app.MapGet("/aspnet-rl/fixed-window", () => "ok").RequireRateLimiting("fixed");
+        app.MapGet("/aspnet-rl/redisedge-fixed-window", () => "ok").RequireRateLimiting("fixed-window");
 
         app.MapGet("/rc/hit", () => "ok").CacheResponse("bench");
         app.MapGet("/rc/near-hit", () => "ok").CacheResponse("bench-near");

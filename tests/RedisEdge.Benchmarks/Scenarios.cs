@@ -57,6 +57,14 @@ internal static class Scenarios
         new("RedisEdge rate limit: GCRA (coalescing off)", "/rl/gcra") { AppArguments = CoalescingOff },
         new("RedisEdge rate limit: three policies (fixed window + token bucket + GCRA) (coalescing off)", "/rl/three") { AppArguments = CoalescingOff },
         new("RedisEdge rate limit: fixed window, coalescing on (default)", "/rl/fixed-window"),
+
+        // Issue 24: the first-party middleware (UseRateLimiter) enforcing the same RedisEdge policy through
+        // AddRedisEdgePolicy, next to the floor and RedisEdge's own middleware rows above.
+        new("first-party middleware with RedisEdge policy: fixed window (UseRateLimiter + AddRedisEdgePolicy) (coalescing off)", "/aspnet-rl/redisedge-fixed-window")
+        {
+            AppArguments = CoalescingOff,
+        },
+        new("first-party middleware with RedisEdge policy: fixed window (UseRateLimiter + AddRedisEdgePolicy), coalescing on (default)", "/aspnet-rl/redisedge-fixed-window"),
         new("RedisEdge rate limit: denied locally (429, local deny cache)", "/rl/denied")
         {
             ExpectedStatus = 429,

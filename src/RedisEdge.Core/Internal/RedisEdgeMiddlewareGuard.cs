@@ -16,11 +16,17 @@ namespace RedisEdge.Internal;
 /// <param name="name">The feature, as users know it ("idempotency").</param>
 /// <param name="useMethod">The call that adds the middleware, for the error message ("app.UseRedisIdempotency()").</param>
 /// <param name="metadata">How endpoints ask for the feature, for the error message ("[Idempotent] or .WithIdempotency()").</param>
-/// <param name="requires">Whether an endpoint's metadata asks for the feature (its disable marker taken into account).</param>
+/// <param name="requires">Whether an endpoint's metadata asks for the feature (its disable marker taken into account),
+/// given the app's services (rate limiting leaves names the first-party limiter owns to it).</param>
 /// <param name="addMethod">The builder call that registers the feature, for error messages ("AddIdempotency").</param>
 /// <param name="meterName">The feature's meter (and activity source), where Core's per-feature instruments go.</param>
-internal sealed class RedisEdgeGuardedFeature(string name, string useMethod, string metadata, Func<EndpointMetadataCollection, bool> requires, string addMethod, string meterName)
+internal sealed class RedisEdgeGuardedFeature(string name, string useMethod, string metadata, Func<IServiceProvider, EndpointMetadataCollection, bool> requires, string addMethod, string meterName)
 {
+    public RedisEdgeGuardedFeature(string name, string useMethod, string metadata, Func<EndpointMetadataCollection, bool> requires, string addMethod, string meterName)
+        : this(name, useMethod, metadata, (_, m) => requires(m), addMethod, meterName)
+    {
+    }
+
     public string MeterName => meterName;
 
     public string Name => name;
@@ -29,7 +35,7 @@ internal sealed class RedisEdgeGuardedFeature(string name, string useMethod, str
 
     public string AddMethod => addMethod;
 
-    public bool Requires(Endpoint endpoint) => requires(endpoint.Metadata);
+    public bool Requires(Endpoint endpoint, IServiceProvider services) => requires(services, endpoint.Metadata);
 
     public InvalidOperationException NotInvoked(Endpoint endpoint) => new(
         $"Endpoint {endpoint.DisplayName} asks for RedisEdge {name} ({metadata}), but the {name} middleware did not run for this " +
@@ -57,7 +63,7 @@ internal sealed class RedisEdgeGuardedFeature(string name, string useMethod, str
 /// apply to them, so the matcher does not call it).
 /// </para>
 /// </remarks>
-internal sealed class RedisEdgeMiddlewareGuard(IEnumerable<RedisEdgeGuardedFeature> features) : MatcherPolicy, IEndpointSelectorPolicy
+internal sealed class RedisEdgeMiddlewareGuard(IEnumerable<RedisEdgeGuardedFeature> features, IServiceProvider services) : MatcherPolicy, IEndpointSelectorPolicy
 {
     private readonly RedisEdgeGuardedFeature[] _features = [.. features.DistinctBy(f => f.Name)];
 
@@ -154,7 +160,7 @@ internal sealed class RedisEdgeMiddlewareGuard(IEnumerable<RedisEdgeGuardedFeatu
         var mask = 0;
         for (var i = 0; i < _features.Length; i++)
         {
-            if (_features[i].Requires(endpoint))
+            if (_features[i].Requires(endpoint, services))
             {
                 mask |= 1 << i;
             }

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace RedisEdge.RateLimiting.Internal;
 
@@ -30,6 +31,22 @@ internal static class RateLimitDeclarations
         }
 
         return (null, -1);
+    }
+
+    /// <summary>
+    /// Whether every declaration of the endpoint is the first-party limiter's (its most specific
+    /// <c>[EnableRateLimiting]</c> names a policy <c>AddRateLimiter()</c> owns, <c>AddRedisEdgePolicy</c> ones included, and
+    /// no <c>[RateLimit]</c> is more specific): <c>UseRateLimiter()</c> charges it, so <c>UseRedisRateLimiting()</c> need not run.
+    /// </summary>
+    public static bool LeftToFirstParty(EndpointMetadataCollection metadata, IServiceProvider services)
+    {
+        if (Enable(metadata).Attribute is null || services.GetService<FirstPartyRateLimiting>() is not { Registered: true } firstParty)
+        {
+            return false;
+        }
+
+        var policies = services.GetRequiredService<RateLimitPolicyProvider>().Current.Policies;
+        return Of(metadata, firstParty, policies.ContainsKey).Count == 0;
     }
 
     /// <summary>

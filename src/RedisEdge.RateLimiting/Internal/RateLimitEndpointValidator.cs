@@ -49,7 +49,7 @@ internal sealed class RateLimitEndpointValidator(
 
         var redisEdge = set.Policies.ContainsKey(name);
         var owned = firstParty.Owns(name, redisEdge);
-        if (redisEdge && owned)
+        if (redisEdge && owned && !firstParty.AppliesRedisEdgePolicy(name))
         {
             errors.Add($"Endpoint '{endpoint.DisplayName}' uses [EnableRateLimiting(\"{name}\")], a policy both RedisEdge ({SectionPath}:Policies) and " +
                 "AddRateLimiter() define: a request would be charged by both limiters. Rename one of them, or use [RateLimit] for the RedisEdge policy.");

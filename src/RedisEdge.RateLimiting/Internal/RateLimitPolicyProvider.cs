@@ -22,11 +22,22 @@ internal sealed class RateLimitPolicyProvider(
 {
     public override string PolicyKind => "rate-limit policy";
 
-    /// <summary>The RedisEdge policy names the endpoint declares; a first-party name <c>AddRateLimiter()</c> owns is not one.</summary>
-    public override IEnumerable<string> PolicyNames(Endpoint endpoint) =>
-        RateLimitDeclarations.IsDisabled(endpoint.Metadata)
-            ? []
-            : RateLimitDeclarations.Of(endpoint.Metadata, firstParty, Current.Policies.ContainsKey).Select(d => d.Policy);
+    /// <summary>
+    /// The RedisEdge policy names the endpoint declares; a first-party name <c>AddRateLimiter()</c> owns is not one, except
+    /// a RedisEdge policy the first-party middleware applies (<c>AddRedisEdgePolicy</c>), which a reload may not drop either.
+    /// </summary>
+    public override IEnumerable<string> PolicyNames(Endpoint endpoint)
+    {
+        if (RateLimitDeclarations.IsDisabled(endpoint.Metadata))
+        {
+            return [];
+        }
+
+        var names = RateLimitDeclarations.Of(endpoint.Metadata, firstParty, Current.Policies.ContainsKey).Select(d => d.Policy);
+        return RateLimitDeclarations.Enable(endpoint.Metadata).Attribute?.PolicyName is { } name && firstParty.AppliesRedisEdgePolicy(name)
+            ? names.Append(name)
+            : names;
+    }
 
     /// <summary>
     /// The policies that apply and the cost of each. Declarations are ordered from least to most specific (global,

@@ -63,7 +63,7 @@ internal sealed class RedisRateLimiterFactory(
         return policy;
     }
 
-    private static PolicyDecision Decision(RateLimitPolicySet set, string name, string partitionKey, int permits, long started)
+    private static PolicyDecision Decision(RateLimitPolicySet set, string name, LimiterPartition partition, int permits, long started)
     {
         var policy = Policy(set, name);
         if (permits > policy.Limit)
@@ -71,17 +71,30 @@ internal sealed class RedisRateLimiterFactory(
             throw new ArgumentOutOfRangeException(nameof(permits), permits, $"{permits} permits exceed the PermitLimit ({policy.Limit}) of the policy '{name}'.");
         }
 
-        // A Global policy has one partition, whatever the key: the one the middleware counts in.
-        var value = policy.Partition == RedisRateLimitPartitionKind.Global ? string.Empty : partitionKey;
+        string? value;
+        string tag;
+        if (partition.IdentityKind is { } kind)
+        {
+            // Resolved from a request by the middleware's resolver: the same value and identity, so the same counter.
+            value = partition.Value;
+            tag = PartitionResolver.Tag(policy, kind, partition.Identity);
+        }
+        else
+        {
+            // A Global policy has one partition, whatever the key: the one the middleware counts in.
+            value = policy.Partition == RedisRateLimitPartitionKind.Global ? string.Empty : partition.Value;
+            tag = PartitionResolver.Tag(policy, policy.Partition, value);
+        }
+
         var (limit, p1) = policy.For(value);
-        return new PolicyDecision(policy, value, PartitionResolver.Tag(policy, policy.Partition, value), limit, p1, permits) { Started = started };
+        return new PolicyDecision(policy, value, tag, limit, p1, permits) { Started = started };
     }
 
     /// <summary>The synchronous answer: refused when the deny cache remembers the partition refused, otherwise refused as undecided.</summary>
-    public RateLimitLease AttemptAcquire(string name, string partitionKey, int permits, LeaseStatistics statistics)
+    public RateLimitLease AttemptAcquire(string name, LimiterPartition partition, int permits, LeaseStatistics statistics)
     {
         var set = policies.Current;
-        var d = Decision(set, name, partitionKey, Math.Max(1, permits), metrics.Requests.Start());
+        var d = Decision(set, name, partition, Math.Max(1, permits), metrics.Requests.Start());
         if (TryLocalDeny(set, d, out var lease))
         {
             statistics.Record(acquired: false, remaining: 0);
@@ -91,10 +104,10 @@ internal sealed class RedisRateLimiterFactory(
         return new RedisPolicyLease(acquired: false, retryAfter: null, NotDecidedSynchronously);
     }
 
-    public async ValueTask<RateLimitLease> AcquireAsync(string name, string partitionKey, int permits, LeaseStatistics statistics, CancellationToken cancellationToken)
+    public async ValueTask<RateLimitLease> AcquireAsync(string name, LimiterPartition partition, int permits, LeaseStatistics statistics, CancellationToken cancellationToken)
     {
         var set = policies.Current;
-        var d = Decision(set, name, partitionKey, Math.Max(1, permits), metrics.Requests.Start());
+        var d = Decision(set, name, partition, Math.Max(1, permits), metrics.Requests.Start());
         if (TryLocalDeny(set, d, out var denied))
         {
             statistics.Record(acquired: false, remaining: 0);

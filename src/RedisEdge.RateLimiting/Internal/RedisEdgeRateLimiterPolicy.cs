@@ -1,0 +1,117 @@
+using System.Runtime.CompilerServices;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.DependencyInjection;
+using RedisEdge.Internal;
+
+namespace RedisEdge.RateLimiting.Internal;
+
+/// <summary>
+/// A RedisEdge policy as a first-party <see cref="IRateLimiterPolicy{TPartitionKey}"/>, added by
+/// <c>AddRateLimiter(o =&gt; o.AddRedisEdgePolicy("api"))</c>: each request is partitioned by the RedisEdge policy's own
+/// rule (<see cref="PartitionResolver"/>: client IP, user, header, ...), and each partition is a
+/// <see cref="HttpPartitionLimiter"/> that decides through <see cref="RedisRateLimiterFactory"/>, so the request counts
+/// in the same Redis key <c>UseRedisRateLimiting()</c> would charge.
+/// </summary>
+/// <remarks>
+/// The RedisEdge services are found on the first request (from its <see cref="HttpContext.RequestServices"/>) and then
+/// kept: <c>RateLimiterOptions</c> is configured before the container exists. Start-up still checks the name
+/// (<see cref="FirstPartyPolicyCheck"/>), since <see cref="FirstPartyRateLimiting"/> finds every instance through
+/// <see cref="Of"/>. <see cref="OnRejected"/> is null, so the first-party <c>RejectionStatusCode</c> and
+/// <c>OnRejected</c> answer a refusal, with the lease's <c>RetryAfter</c>.
+/// </remarks>
+internal sealed class RedisEdgeRateLimiterPolicy(string name) : IRateLimiterPolicy<RedisEdgeRateLimiterPolicy.Partition>
+{
+    private static readonly ConditionalWeakTable<RateLimiterOptions, Dictionary<string, RedisEdgeRateLimiterPolicy>> Registered = [];
+
+    private Binding? _binding;
+
+    /// <summary>What a request resolved to. Part of the key, so a reload that moves a value onto a list takes effect.</summary>
+    internal enum Verdict
+    {
+        Limited,
+        Allowed,
+        Denied,
+    }
+
+    public string Name => name;
+
+    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected => null;
+
+    /// <summary>Records <paramref name="policy"/> as added to <paramref name="options"/> (see <see cref="Of"/>).</summary>
+    public static void Add(RateLimiterOptions options, RedisEdgeRateLimiterPolicy policy) =>
+        Registered.GetOrCreateValue(options)[policy.Name] = policy;
+
+    /// <summary>The RedisEdge policies <c>AddRedisEdgePolicy</c> added to <paramref name="options"/>, by first-party name.</summary>
+    public static IReadOnlyDictionary<string, RedisEdgeRateLimiterPolicy> Of(RateLimiterOptions options) =>
+        Registered.TryGetValue(options, out var policies) ? policies : new Dictionary<string, RedisEdgeRateLimiterPolicy>();
+
+    public RateLimitPartition<Partition> GetPartition(HttpContext httpContext)
+    {
+        var binding = _binding ?? Bind(httpContext.RequestServices);
+        if (!binding.Policies.Current.Policies.TryGetValue(name, out var policy))
+        {
+            // Start-up refuses an undefined name, and a reload may not drop one an endpoint names; only an endpoint added
+            // after start-up can get here.
+            throw new InvalidOperationException(
+                $"AddRedisEdgePolicy(\"{name}\"): no RedisEdge rate-limit policy '{name}' is configured ({binding.Section}:Policies:{name}).");
+        }
+
+        var (value, kind, identity) = PartitionResolver.Resolve(policy, httpContext);
+        var verdict = value is null ? Verdict.Limited
+            : policy.Allow.Count > 0 && policy.Allow.Contains(value) ? Verdict.Allowed
+            : policy.Deny.Count > 0 && policy.Deny.Contains(value) && !policy.Shadow ? Verdict.Denied
+            : Verdict.Limited;
+        var key = new Partition(new LimiterPartition(value, kind, identity), verdict);
+        return verdict == Verdict.Allowed ? RateLimitPartition.GetNoLimiter(key) : new RateLimitPartition<Partition>(key, binding.Create);
+    }
+
+    /// <summary>Finds the RedisEdge services, once (a race binds twice to the same singletons, harmlessly).</summary>
+    internal Binding Bind(IServiceProvider services)
+    {
+        var factory = services.GetService<RedisRateLimiterFactory>() ?? throw new InvalidOperationException(
+            $"AddRedisEdgePolicy(\"{name}\") applies a RedisEdge rate-limit policy, but RedisEdge rate limiting is not registered: " +
+            "call services.AddRedisEdge().AddRateLimiting() as well.");
+        var binding = new Binding(
+            name,
+            factory,
+            services.GetRequiredService<RateLimitPolicyProvider>(),
+            services.GetRequiredService<RateLimitingMetrics>(),
+            services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<RedisEdgeSectionPath<RedisRateLimitingOptions>>().Path);
+        return _binding = binding;
+    }
+
+    /// <summary>The partition key: the partition a request resolved to, and what its value's lists said.</summary>
+    internal readonly record struct Partition(LimiterPartition Limiter, Verdict Verdict);
+
+    /// <summary>What every partition of the policy shares; its <see cref="Create"/> is allocated once, not per request.</summary>
+    internal sealed class Binding
+    {
+        public Binding(string name, RedisRateLimiterFactory factory, RateLimitPolicyProvider policies, RateLimitingMetrics metrics, TimeProvider time, string section)
+        {
+            Name = name;
+            Factory = factory;
+            Policies = policies;
+            Metrics = metrics;
+            Time = time;
+            Section = section;
+            Create = key => new HttpPartitionLimiter(this, key);
+        }
+
+        public string Name { get; }
+
+        public RedisRateLimiterFactory Factory { get; }
+
+        public RateLimitPolicyProvider Policies { get; }
+
+        public RateLimitingMetrics Metrics { get; }
+
+        public TimeProvider Time { get; }
+
+        public string Section { get; }
+
+        public Func<Partition, RateLimiter> Create { get; }
+    }
+}

@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
+using Polly;
 using Polly.RateLimiting;
 using RedisEdge.RateLimiting;
 using RedisEdge.RateLimiting.Internal;
@@ -42,6 +44,32 @@ public sealed class RateLimitingHttpClientTests(RedisServerFixture redis)
             Assert.True(r.RetryAfter > TimeSpan.Zero);
             Assert.Contains("'partner'", r.Message, StringComparison.Ordinal);
         });
+    }
+
+    [Fact]
+    public async Task InAResiliencePipeline_TheFactorysLimiterHoldsTheFleetWideLimit_RefusalsAreTheSameExceptionWithRetryAfter()
+    {
+        await using var partner = await Partner.StartAsync();
+        var settings = new Dictionary<string, string?>().Policy("partner", RedisRateLimitAlgorithm.FixedWindow, 10, Hour);
+
+        // The alternative docs/rate-limiting.md shows: the factory's limiter as the resilience pipeline's rate limiter.
+        await using var fleet = await StartAsync(settings, partner, client => client.AddResilienceHandler("partner-quota", (pipeline, context) =>
+        {
+            var limiter = context.ServiceProvider.GetRequiredService<IRedisRateLimiterFactory>()
+                .CreatePartitioned<HttpRequestMessage>("partner", request => request.RequestUri!.IdnHost);
+            pipeline.AddRateLimiter(new HttpRateLimiterStrategyOptions
+            {
+                RateLimiter = args => limiter.AcquireAsync(args.Context.GetRequestMessage()!, 1, args.Context.CancellationToken),
+            });
+        }), instances: 3);
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 3 * 64).Select(i => CallAsync(fleet[i % 3], "http://partner.test/quote")));
+
+        Assert.Equal(10, partner.Calls("partner.test"));
+        Assert.Equal(10, outcomes.Count(o => o is null));
+        var refusals = outcomes.OfType<RateLimiterRejectedException>().ToList();
+        Assert.Equal(182, refusals.Count);
+        Assert.All(refusals, r => Assert.True(r.RetryAfter > TimeSpan.Zero));
     }
 
     [Fact]

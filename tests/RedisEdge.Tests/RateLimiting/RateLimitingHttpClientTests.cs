@@ -114,6 +114,27 @@ public sealed class RateLimitingHttpClientTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task TypedClient_IsLimitedLikeANamedOne()
+    {
+        await using var partner = await Partner.StartAsync();
+        var settings = new Dictionary<string, string?>().Policy("partner", RedisRateLimitAlgorithm.FixedWindow, 2, Hour);
+        await using var fleet = await RateLimitTestApp.StartAsync(redis, settings, (_, _) => { }, instances: 2, services: (builder, _) =>
+            builder.Services.AddHttpClient<QuoteClient>(c => c.BaseAddress = new Uri("http://typed.test"))
+                .AddRedisEdgeRateLimiter("partner")
+                .ConfigurePrimaryHttpMessageHandler(partner.Handler));
+
+        var outcomes = new List<bool>();
+        for (var i = 0; i < 6; i++)
+        {
+            using var scope = fleet[i % 2].Services.CreateScope();
+            outcomes.Add(await scope.ServiceProvider.GetRequiredService<QuoteClient>().TryGetAsync());
+        }
+
+        Assert.Equal([true, true, false, false, false, false], outcomes);
+        Assert.Equal(2, partner.Calls("typed.test"));
+    }
+
+    [Fact]
     public async Task RedisOutage_FailClosedRefusesWithRetryAfterBeforeThePartner_FailOpenLetsTheCallsThrough()
     {
         await using var partner = await Partner.StartAsync();
@@ -227,6 +248,23 @@ public sealed class RateLimitingHttpClientTests(RedisServerFixture redis)
             client.ConfigurePrimaryHttpMessageHandler(partner.Handler);
             more?.Invoke(builder.Services);
         });
+
+    /// <summary>A typed client, as an app would write one.</summary>
+    private sealed class QuoteClient(HttpClient http)
+    {
+        public async Task<bool> TryGetAsync()
+        {
+            try
+            {
+                using var response = await http.GetAsync("/quote");
+                return response.IsSuccessStatusCode;
+            }
+            catch (RateLimiterRejectedException)
+            {
+                return false;
+            }
+        }
+    }
 
     /// <summary>The partner API: answers every path and counts the calls that reached it, per Host.</summary>
     private sealed class Partner : IAsyncDisposable

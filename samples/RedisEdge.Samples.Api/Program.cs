@@ -10,6 +10,7 @@ builder.Services.AddRedisEdge(builder.Configuration.GetSection("RedisEdge"))
     .AddSampleRateLimiting(builder.Configuration)
     .AddSampleResponseCaching()
     .AddSampleIdempotency();
+builder.Services.AddSamplePartner(builder.Configuration);   // an HttpClient limited fleet-wide (SamplePartner.cs)
 builder.Services.AddControllers();
 builder.Services.AddHealthChecks().AddRedisEdge();
 builder.AddSampleTelemetry();
@@ -29,6 +30,7 @@ app.MapSessionEndpoints();
 app.MapSampleResponseCaching();
 app.MapSampleRateLimiting();
 app.MapSampleOrders();
+app.MapSamplePartner();
 app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthResponseWriter.WriteAsync });
 app.MapGet("/", () => Results.Text(
     """
@@ -38,7 +40,7 @@ app.MapGet("/", () => Results.Text(
       GET  /session/profile               requires a session: user, cart, the user's sessions
       POST /session/cart/{item}           add an item;  GET /session/cart (read-only);  DELETE /session/cart/{item}
       POST /session/logout                destroy this session;  POST /session/logout-everywhere
-    """ + "\n" + string.Join("\n", SampleRateLimiting.Usage.TrimEnd(), SampleResponseCaching.Usage.TrimEnd(), SampleOrders.Usage.TrimEnd(), RedisEdge.Samples.Api.Controllers.CatalogController.Usage.TrimEnd()) + "\n"));
+    """ + "\n" + string.Join("\n", SampleRateLimiting.Usage.TrimEnd(), SampleResponseCaching.Usage.TrimEnd(), SampleOrders.Usage.TrimEnd(), SamplePartner.Usage.TrimEnd(), RedisEdge.Samples.Api.Controllers.CatalogController.Usage.TrimEnd()) + "\n"));
 
 app.Run();
 

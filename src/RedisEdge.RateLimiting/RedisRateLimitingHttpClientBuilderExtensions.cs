@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using RedisEdge.Internal;
 using RedisEdge.RateLimiting;
@@ -16,7 +17,8 @@ public static class RedisRateLimitingHttpClientBuilderExtensions
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="policyName"/> is null or empty.</exception>
     /// <remarks>
-    /// Start-up fails naming <c>RedisEdge:RateLimiting:Policies:{policyName}</c> when no such policy is configured. Add
+    /// Start-up fails naming <c>RedisEdge:RateLimiting:Policies:{policyName}</c> when no such policy is configured, and
+    /// saying what to call when <c>AddRateLimiting()</c> was never registered. Add
     /// it after a resilience handler (<c>AddStandardResilienceHandler()</c>) so that each attempt is counted, as the
     /// partner counts it.
     /// </remarks>
@@ -38,11 +40,12 @@ public static class RedisRateLimitingHttpClientBuilderExtensions
         var clientName = builder.Name;
         builder.Services.AddSingleton<IValidateOptions<RedisRateLimitingOptions>>(sp =>
             new HttpClientPolicyValidator(clientName, policyName, sp.GetRequiredService<RedisEdgeSectionPath<RedisRateLimitingOptions>>()));
+
+        // Not AddHostedService: it registers one check per type, and each limited client needs its own.
+        builder.Services.AddSingleton<IHostedService>(sp => new HttpClientLimiterStartupCheck(sp, clientName, policyName));
         return builder.AddHttpMessageHandler(sp =>
         {
-            var factory = sp.GetService<IRedisRateLimiterFactory>() ?? throw new InvalidOperationException(
-                $"The HttpClient '{clientName}' is limited by the RedisEdge policy '{policyName}' (AddRedisEdgeRateLimiter), " +
-                "but RedisEdge rate limiting is not registered: call services.AddRedisEdge().AddRateLimiting().");
+            var factory = sp.GetService<IRedisRateLimiterFactory>() ?? throw HttpClientLimiterStartupCheck.NotRegistered(clientName, policyName);
             return new RedisRateLimitingHandler(factory.CreatePartitioned(policyName, partitionKey), policyName);
         });
     }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Http.Resilience;
 using Polly;
 using Polly.RateLimiting;
@@ -183,6 +184,20 @@ public sealed class RateLimitingHttpClientTests(RedisServerFixture redis)
 
         var error = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<IHttpClientFactory>().CreateClient("partner"));
         Assert.Contains("AddRedisEdge().AddRateLimiting()", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WithoutAddRateLimiting_TheHostFailsToStart_NamingEveryLimitedClient()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddHttpClient("partner").AddRedisEdgeRateLimiter("partner");
+        builder.Services.AddHttpClient("billing").AddRedisEdgeRateLimiter("billing");
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync());
+        Assert.Contains("'partner'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("AddRedisEdge().AddRateLimiting()", error.Message, StringComparison.Ordinal);
+        Assert.Equal(2, host.Services.GetServices<IHostedService>().OfType<HttpClientLimiterStartupCheck>().Count());
     }
 
     [Fact]

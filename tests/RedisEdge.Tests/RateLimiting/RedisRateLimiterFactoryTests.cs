@@ -187,6 +187,32 @@ public sealed class RedisRateLimiterFactoryTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task RedisOutage_LocalFallbackConcurrency_HoldsTheSlotInMemoryUntilTheLeaseIsDisposed()
+    {
+        var settings = new Dictionary<string, string?>()
+            .Policy("conc", RedisRateLimitAlgorithm.Concurrency, 2, extra: ("FailureMode", "LocalFallback"));
+        settings["RedisEdge:Redis:Configuration"] = "127.0.0.1:1,connectTimeout=200,connectRetry=0";
+        settings[$"{RateLimitTestApp.Section}:Failure:Timeout"] = "00:00:00.200";
+        await using var fleet = await RateLimitTestApp.StartAsync(redis, settings, (_, _) => { });
+        var limiter = Factory(fleet[0]).Create("conc", "k");
+
+        var first = await limiter.AcquireAsync();
+        using var second = await limiter.AcquireAsync();
+        Assert.True(first.IsAcquired && second.IsAcquired);
+        using (var full = await limiter.AcquireAsync())
+        {
+            Assert.False(full.IsAcquired);
+        }
+
+        first.Dispose();
+        first.Dispose();
+        using var third = await limiter.AcquireAsync();
+        Assert.True(third.IsAcquired);
+        using var fourth = await limiter.AcquireAsync();
+        Assert.False(fourth.IsAcquired);
+    }
+
+    [Fact]
     public async Task Create_UnknownPolicyThrowsNamingIt_EveryAlgorithmIncludingConcurrencyAndQueueIsALimiter()
     {
         var settings = new Dictionary<string, string?>()

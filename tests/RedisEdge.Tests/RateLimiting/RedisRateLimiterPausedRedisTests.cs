@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using RedisEdge.RateLimiting;
 using RedisEdge.RateLimiting.Internal;
 using RedisEdge.Tests.Infrastructure;
+using StackExchange.Redis;
 
 namespace RedisEdge.Tests.RateLimiting;
 
@@ -51,6 +52,68 @@ public sealed class RedisRateLimiterPausedRedisTests : PrivateRedisServerTests
 
         // The cancelled acquisition was never handed to the caller: only the warm-up and the final lease count.
         Assert.Equal(2, limiter.GetStatistics()!.TotalSuccessfulLeases);
+    }
+
+    [Fact]
+    public async Task GcraQueueAcquireCancelledWhileRedisHoldsTheCall_TheReservationGrantedAfterwardsIsRefunded()
+    {
+        // One per hour, a burst of one: the first acquisition takes the burst, the held one would wait an hour.
+        var settings = new Dictionary<string, string?>()
+            .Policy("queue", RedisRateLimitAlgorithm.Gcra, 1, TimeSpan.FromHours(1), ("Burst", "1"), ("MaxQueueDelay", "01:30:00"));
+        settings[$"{RateLimitTestApp.Section}:Failure:Timeout"] = "00:00:10";
+        await using var fleet = await RateLimitTestApp.StartAsync(Server.Configuration, settings, (_, _) => { });
+        var limiter = fleet[0].Services.GetRequiredService<IRedisRateLimiterFactory>().Create("queue", "k");
+        Assert.True((await limiter.AcquireAsync()).IsAcquired);
+        var db = Admin.GetDatabase();
+        var key = AdminServer.Keys(pattern: fleet.KeyPrefix + ":rl:*").Single();
+        var afterFirst = (double)await db.StringGetAsync(key);
+        var scriptsBefore = await ScriptCallsAsync();
+
+        await PauseWritesAsync();
+        try
+        {
+            using var giveUp = new CancellationTokenSource();
+            var acquire = limiter.AcquireAsync(1, giveUp.Token).AsTask();
+            Assert.False(acquire.IsCompleted);
+            await giveUp.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => acquire.WaitAsync(TimeSpan.FromSeconds(5)));
+        }
+        finally
+        {
+            await UnpauseAsync();
+        }
+
+        // Once unpaused Redis reserves the held call's slot an hour out, and its answer brings the refund: two scripts.
+        var ran = false;
+        for (var attempt = 0; attempt < 150 && !ran; attempt++)
+        {
+            ran = await ScriptCallsAsync() >= scriptsBefore + 2;
+            if (!ran)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        Assert.True(ran, "The reservation of the cancelled acquisition was never refunded.");
+        Assert.InRange((double)await db.StringGetAsync(key) - afterFirst, -1, 1);
+        Assert.Equal(1, limiter.GetStatistics()!.TotalSuccessfulLeases);
+    }
+
+    private async Task<long> ScriptCallsAsync()
+    {
+        long calls = 0;
+        foreach (var group in await AdminServer.InfoAsync("commandstats"))
+        {
+            foreach (var (name, value) in group)
+            {
+                if (name is "cmdstat_eval" or "cmdstat_evalsha")
+                {
+                    calls += long.Parse(value.Split(',')[0]["calls=".Length..], System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+        }
+
+        return calls;
     }
 
     private static async Task<bool> UntilGrantedAsync(RateLimiter limiter)

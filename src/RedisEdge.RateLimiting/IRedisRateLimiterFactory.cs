@@ -8,9 +8,9 @@ namespace RedisEdge.RateLimiting;
 /// failure mode and telemetry with <c>UseRedisRateLimiting()</c>. Registered by <c>AddRateLimiting()</c>.
 /// </summary>
 /// <remarks>
-/// Fixed window, sliding window (log and counter), token bucket and GCRA meter policies are supported. Concurrency and
-/// GCRA queue policies (<c>MaxQueueDelay</c> &gt; 0) are not yet: <see cref="Create"/> and
-/// <see cref="CreatePartitioned{TResource}"/> throw <see cref="NotSupportedException"/> for them.
+/// Every algorithm is supported. A concurrency policy's lease is held in Redis until the <see cref="RateLimitLease"/>
+/// is disposed (or, never disposed, until its <c>LeaseTimeToLive</c> passes); a GCRA queue policy
+/// (<c>MaxQueueDelay</c> &gt; 0) waits its computed delay in <c>AcquireAsync</c>, and a cancelled wait gives its slot back.
 /// </remarks>
 public interface IRedisRateLimiterFactory
 {
@@ -20,11 +20,9 @@ public interface IRedisRateLimiterFactory
     /// client; under a <c>Global</c> policy every key shares the one quota.
     /// </summary>
     /// <exception cref="InvalidOperationException">No policy of that name is configured.</exception>
-    /// <exception cref="NotSupportedException">The policy is a concurrency or GCRA queue policy.</exception>
     RateLimiter Create(string policyName, string partitionKey);
 
     /// <summary>A limiter of <paramref name="policyName"/> whose partition is <paramref name="partitionKey"/> of each resource.</summary>
     /// <exception cref="InvalidOperationException">No policy of that name is configured.</exception>
-    /// <exception cref="NotSupportedException">The policy is a concurrency or GCRA queue policy.</exception>
     PartitionedRateLimiter<TResource> CreatePartitioned<TResource>(string policyName, Func<TResource, string> partitionKey);
 }

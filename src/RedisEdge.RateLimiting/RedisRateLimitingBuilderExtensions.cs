@@ -35,6 +35,7 @@ public static class RedisRateLimitingBuilderExtensions
             .AddSingleton<LocalFallbackLimiter>()
             .AddPolicies<RedisRateLimitingOptions, RateLimitPolicyProvider, RateLimitEndpointValidator>()
             .AddSingleton<RedisRateLimiter>()
+            .AddSingleton<LocalDenyRule>()
             .AddSingleton<FirstPartyRateLimiting>()
             .AddSingleton<IRedisEdgeEndpointCheck, FirstPartyPolicyCheck>()
             .AddSingleton<RedisRateLimiterFactory>()

@@ -14,6 +14,7 @@ internal sealed class LeaseStatistics
     private long _decidedAtMs = -1;
     private long _successful;
     private long _failed;
+    private long _queued;
 
     /// <summary>Counts a lease; <paramref name="remaining"/> is what Redis (or the deny cache, 0) said is left, if anything.</summary>
     public void Record(bool acquired, long? remaining = null, long decidedAtMs = -1)
@@ -41,6 +42,11 @@ internal sealed class LeaseStatistics
         }
     }
 
+    /// <summary>An acquisition waits for its GCRA queue slot (until <see cref="Dequeue"/>).</summary>
+    public void Enqueue() => Interlocked.Increment(ref _queued);
+
+    public void Dequeue() => Interlocked.Decrement(ref _queued);
+
     public RateLimiterStatistics Snapshot()
     {
         long available;
@@ -52,7 +58,7 @@ internal sealed class LeaseStatistics
         return new()
         {
             CurrentAvailablePermits = available,
-            CurrentQueuedCount = 0,
+            CurrentQueuedCount = Interlocked.Read(ref _queued),
             TotalSuccessfulLeases = Interlocked.Read(ref _successful),
             TotalFailedLeases = Interlocked.Read(ref _failed),
         };

@@ -8,15 +8,18 @@ namespace RedisEdge.RateLimiting.Internal;
 /// <summary>
 /// Decides <see cref="RateLimiter"/> acquisitions the way the middleware decides a request of one policy: local deny
 /// cache, then one <c>rate_limit.lua</c> call (shared when coalesced), and the policy's failure mode when Redis cannot
-/// answer. The policy is looked up on every acquisition, so a configuration reload applies to existing limiters.
+/// answer. Concurrency and GCRA queue policies hold what they take (see <c>.Held.cs</c>). The policy is looked up on
+/// every acquisition, so a configuration reload applies to existing limiters.
 /// </summary>
-internal sealed class RedisRateLimiterFactory(
+internal sealed partial class RedisRateLimiterFactory(
     RateLimitPolicyProvider policies,
     RedisRateLimiter limiter,
     LocalDenyCache denyCache,
     LocalFallbackLimiter fallback,
     RateLimitingMetrics metrics,
-    RedisEdgeFailureResponder<RedisRateLimitingOptions> failure)
+    RedisEdgeFailureResponder<RedisRateLimitingOptions> failure,
+    LocalDenyRule denyRule,
+    TimeProvider timeProvider)
     : IRedisRateLimiterFactory
 {
     internal const string NotDecidedSynchronously =
@@ -47,20 +50,10 @@ internal sealed class RedisRateLimiterFactory(
 
     private static RateLimitPolicy Policy(RateLimitPolicySet set, string name)
     {
-        if (!set.Policies.TryGetValue(name, out var policy))
-        {
-            throw new InvalidOperationException(
+        return set.Policies.TryGetValue(name, out var policy)
+            ? policy
+            : throw new InvalidOperationException(
                 $"No RedisEdge rate-limit policy named '{name}' is configured (RedisEdge:RateLimiting:Policies:{name}, or AddPolicy in AddRateLimiting).");
-        }
-
-        if (policy.Algorithm == RedisRateLimitAlgorithm.Concurrency || (policy.Algorithm == RedisRateLimitAlgorithm.Gcra && policy.P2 > 0))
-        {
-            throw new NotSupportedException(
-                $"The RedisEdge rate-limit policy '{name}' is a {(policy.Algorithm == RedisRateLimitAlgorithm.Concurrency ? "concurrency" : "GCRA queue")} " +
-                "policy, which is not yet available as a RateLimiter: only fixed window, sliding window, token bucket and GCRA without MaxQueueDelay are.");
-        }
-
-        return policy;
     }
 
     private static PolicyDecision Decision(RateLimitPolicySet set, string name, LimiterPartition partition, int permits, long started)
@@ -120,6 +113,11 @@ internal sealed class RedisRateLimiterFactory(
             return new RedisPolicyLease(acquired: true, retryAfter: null, reason: null);
         }
 
+        if (Holds(d.Policy))
+        {
+            return await AcquireHeldAsync(set, d, statistics, cancellationToken).ConfigureAwait(false);
+        }
+
         List<PolicyDecision> decisions = [d];
         bool allowed;
         try
@@ -133,15 +131,22 @@ internal sealed class RedisRateLimiterFactory(
             return unavailable;
         }
 
+        Answered(d, allowed, statistics);
+        return allowed ? new RedisPolicyLease(acquired: true, retryAfter: null, reason: null) : Refused(set, d);
+    }
+
+    /// <summary>Redis answered: whatever an outage left in memory decides nothing more; the answer is counted.</summary>
+    private void Answered(PolicyDecision d, bool allowed, LeaseStatistics statistics)
+    {
         fallback.Reset();
         metrics.Record(d, d.Result);
         statistics.Record(allowed, d.Remaining, d.DecidedAtMs);
-        if (allowed)
-        {
-            return new RedisPolicyLease(acquired: true, retryAfter: null, reason: null);
-        }
+    }
 
-        if (set.LocalDenyCache && d.RetryMs > 0 && !limiter.OnCluster)
+    /// <summary>Redis refused: remembered locally where the deny-cache rule allows it (the middleware's rule).</summary>
+    private RedisPolicyLease Refused(RateLimitPolicySet set, PolicyDecision d)
+    {
+        if (denyRule.MayRemember(set, d))
         {
             denyCache.Add(d.Policy.Name, d.Tag, d.Cost, set.Generation, d.Started, TimeSpan.FromMilliseconds(d.RetryMs), set.LocalDenyCacheSize);
         }
@@ -152,7 +157,7 @@ internal sealed class RedisRateLimiterFactory(
     private bool TryLocalDeny(RateLimitPolicySet set, PolicyDecision d, [NotNullWhen(true)] out RedisPolicyLease? lease)
     {
         lease = null;
-        if (!set.LocalDenyCache || d.Policy.Shadow || !denyCache.TryGet(d.Policy.Name, d.Tag, d.Cost, set.Generation, out var left))
+        if (!LocalDenyRule.MayAnswer(set, d.Policy) || !denyCache.TryGet(d.Policy.Name, d.Tag, d.Cost, set.Generation, out var left))
         {
             return false;
         }
@@ -163,17 +168,24 @@ internal sealed class RedisRateLimiterFactory(
     }
 
     /// <summary>Redis could not answer: the policy's failure mode decides, counted and logged as the middleware's are.</summary>
-    private RedisPolicyLease OnRedisFailure(RateLimitPolicySet set, PolicyDecision d, Exception exception)
+    private RateLimitLease OnRedisFailure(RateLimitPolicySet set, PolicyDecision d, Exception exception)
     {
         var mode = d.Policy.Shadow ? RedisFailureMode.FailOpen : d.Policy.FailureMode;
         failure.Record(d.Policy.Name, mode, exception);
         if (mode == RedisFailureMode.LocalFallback)
         {
-            var allowed = fallback.TryAcquire([d], set.InstanceCount);
+            List<PolicyDecision> local = [d];
+            var allowed = fallback.TryAcquire(local, set.InstanceCount);
             metrics.Record(d, d.Result);
-            return allowed
-                ? new RedisPolicyLease(acquired: true, retryAfter: null, reason: null)
-                : new RedisPolicyLease(acquired: false, TimeSpan.FromMilliseconds(Math.Max(0, d.RetryMs)), d.Policy.ExceededDetail);
+            if (!allowed)
+            {
+                return new RedisPolicyLease(acquired: false, TimeSpan.FromMilliseconds(Math.Max(0, d.RetryMs)), d.Policy.ExceededDetail);
+            }
+
+            // A concurrency slot counted in this instance's memory is held, like a Redis lease, until the lease is disposed.
+            return d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency
+                ? new RedisConcurrencyLease(fallback, local)
+                : new RedisPolicyLease(acquired: true, retryAfter: null, reason: null);
         }
 
         metrics.Record(d, RedisRateLimitResult.RedisError);

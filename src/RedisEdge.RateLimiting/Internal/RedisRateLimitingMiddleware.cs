@@ -19,9 +19,9 @@ internal sealed partial class RedisRateLimitingMiddleware
     private readonly RateLimitingMetrics _metrics;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
-    private readonly IServiceProvider _services;
     private readonly LocalFallbackLimiter _fallback;
     private readonly RedisEdgeFailureResponder<RedisRateLimitingOptions> _failure;
+    private readonly LocalDenyRule _denyRule;
 
     public RedisRateLimitingMiddleware(
         RequestDelegate next,
@@ -31,11 +31,12 @@ internal sealed partial class RedisRateLimitingMiddleware
         RateLimitingMetrics metrics,
         TimeProvider timeProvider,
         ILogger<RedisRateLimitingMiddleware> logger,
-        IServiceProvider services,
         LocalFallbackLimiter fallback,
-        RedisEdgeFailureResponder<RedisRateLimitingOptions> failure)
+        RedisEdgeFailureResponder<RedisRateLimitingOptions> failure,
+        LocalDenyRule denyRule)
     {
         _failure = failure;
+        _denyRule = denyRule;
         _next = next;
         _policies = policies;
         _limiter = limiter;
@@ -43,7 +44,6 @@ internal sealed partial class RedisRateLimitingMiddleware
         _metrics = metrics;
         _timeProvider = timeProvider;
         _logger = logger;
-        _services = services;
         _fallback = fallback;
     }
 
@@ -184,8 +184,7 @@ internal sealed partial class RedisRateLimitingMiddleware
             if (d.Result == RedisRateLimitResult.Rejected)
             {
                 retryMs = d.RetryMs < 0 || retryMs < 0 ? -1 : Math.Max(retryMs, d.RetryMs);
-                if (set.LocalDenyCache && d.RetryMs > 0 && d.Policy.Algorithm != RedisRateLimitAlgorithm.Concurrency &&
-                    !MayBeReservedAcrossSlots(set, d.Policy))
+                if (_denyRule.MayRemember(set, d))
                 {
                     _denyCache.Add(d.Policy.Name, d.Tag, d.Cost, set.Generation, started, TimeSpan.FromMilliseconds(d.RetryMs), set.LocalDenyCacheSize);
                 }
@@ -256,7 +255,7 @@ internal sealed partial class RedisRateLimitingMiddleware
         var hit = false;
         foreach (var d in decisions)
         {
-            if (!d.Policy.Shadow && d.Policy.Algorithm != RedisRateLimitAlgorithm.Concurrency &&
+            if (LocalDenyRule.MayAnswer(set, d.Policy) &&
                 _denyCache.TryGet(d.Policy.Name, d.Tag, d.Cost, set.Generation, out var left))
             {
                 hit = true;
@@ -298,7 +297,7 @@ internal sealed partial class RedisRateLimitingMiddleware
     /// Whether a failed call may have run (or may yet run) in Redis: not when the breaker or the client refused it, nor
     /// when Redis refused its keys (CROSSSLOT). A server error inside the script may come after some writes, so it counts.
     /// </summary>
-    private static bool WasSent(Exception exception) => exception switch
+    internal static bool WasSent(Exception exception) => exception switch
     {
         RedisEdgeUnavailableException { InnerException: null } => false,
         RedisEdgeUnavailableException { InnerException: RedisCommandException or RedisServerException { Kind: RedisErrorKind.CrossSlot } } => false,

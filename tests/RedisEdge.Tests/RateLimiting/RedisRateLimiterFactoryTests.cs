@@ -20,15 +20,29 @@ public sealed class RedisRateLimiterFactoryTests(RedisServerFixture redis)
     [InlineData(RedisRateLimitAlgorithm.SlidingWindowCounter)]
     [InlineData(RedisRateLimitAlgorithm.TokenBucket)]
     [InlineData(RedisRateLimitAlgorithm.Gcra)]
-    public async Task ThreeInstancesLimiters_ShareOneQuota_ExactlyTheLimitAcquired_RestRefusedWithRetryAfter(RedisRateLimitAlgorithm algorithm)
+    public async Task ThreeInstances64CallersEachInALoop_ShareOneQuota_ExactlyTheLimitAcquired_RestRefusedWithRetryAfter(RedisRateLimitAlgorithm algorithm)
     {
-        var settings = new Dictionary<string, string?>().Policy("partner", algorithm, 10, Hour, ("TokensPerPeriod", "1"));
+        // One limiter per instance, 64 callers each acquiring 3 times in a loop: 576 acquisitions for 100 permits.
+        const int limit = 100;
+        const int callers = 64;
+        const int rounds = 3;
+        var settings = new Dictionary<string, string?>().Policy("partner", algorithm, limit, Hour, ("TokensPerPeriod", "1"));
         await using var fleet = await RateLimitTestApp.StartAsync(redis, settings, (_, _) => { }, instances: 3);
         var limiters = fleet.Instances.Select(i => Factory(i).Create("partner", "any")).ToList();
 
-        var leases = await Task.WhenAll(Enumerable.Range(0, 3 * 16).Select(i => limiters[i % 3].AcquireAsync().AsTask()));
+        var perCaller = await Task.WhenAll(Enumerable.Range(0, 3 * callers).Select(async c =>
+        {
+            var mine = new List<RateLimitLease>();
+            for (var r = 0; r < rounds; r++)
+            {
+                mine.Add(await limiters[c % 3].AcquireAsync());
+            }
 
-        Assert.Equal(10, leases.Count(l => l.IsAcquired));
+            return mine;
+        }));
+        var leases = perCaller.SelectMany(l => l).ToList();
+
+        Assert.Equal(limit, leases.Count(l => l.IsAcquired));
         foreach (var refused in leases.Where(l => !l.IsAcquired))
         {
             Assert.True(refused.TryGetMetadata(MetadataName.RetryAfter, out var retry) && retry > TimeSpan.Zero);
@@ -36,8 +50,8 @@ public sealed class RedisRateLimiterFactoryTests(RedisServerFixture redis)
         }
 
         var statistics = limiters.Select(l => l.GetStatistics()!).ToList();
-        Assert.Equal(10, statistics.Sum(s => s.TotalSuccessfulLeases));
-        Assert.Equal(38, statistics.Sum(s => s.TotalFailedLeases));
+        Assert.Equal(limit, statistics.Sum(s => s.TotalSuccessfulLeases));
+        Assert.Equal(3 * callers * rounds - limit, statistics.Sum(s => s.TotalFailedLeases));
         Assert.All(statistics, s => Assert.Equal(0, s.CurrentAvailablePermits));
     }
 
@@ -173,7 +187,33 @@ public sealed class RedisRateLimiterFactoryTests(RedisServerFixture redis)
     }
 
     [Fact]
-    public async Task Create_UnknownPolicyThrowsNamingIt_ConcurrencyAndQueueAreNotSupported()
+    public async Task RedisOutage_LocalFallbackConcurrency_HoldsTheSlotInMemoryUntilTheLeaseIsDisposed()
+    {
+        var settings = new Dictionary<string, string?>()
+            .Policy("conc", RedisRateLimitAlgorithm.Concurrency, 2, extra: ("FailureMode", "LocalFallback"));
+        settings["RedisEdge:Redis:Configuration"] = "127.0.0.1:1,connectTimeout=200,connectRetry=0";
+        settings[$"{RateLimitTestApp.Section}:Failure:Timeout"] = "00:00:00.200";
+        await using var fleet = await RateLimitTestApp.StartAsync(redis, settings, (_, _) => { });
+        var limiter = Factory(fleet[0]).Create("conc", "k");
+
+        var first = await limiter.AcquireAsync();
+        using var second = await limiter.AcquireAsync();
+        Assert.True(first.IsAcquired && second.IsAcquired);
+        using (var full = await limiter.AcquireAsync())
+        {
+            Assert.False(full.IsAcquired);
+        }
+
+        first.Dispose();
+        first.Dispose();
+        using var third = await limiter.AcquireAsync();
+        Assert.True(third.IsAcquired);
+        using var fourth = await limiter.AcquireAsync();
+        Assert.False(fourth.IsAcquired);
+    }
+
+    [Fact]
+    public async Task Create_UnknownPolicyThrowsNamingIt_EveryAlgorithmIncludingConcurrencyAndQueueIsALimiter()
     {
         var settings = new Dictionary<string, string?>()
             .Policy("conc", RedisRateLimitAlgorithm.Concurrency, 1)
@@ -182,7 +222,9 @@ public sealed class RedisRateLimiterFactoryTests(RedisServerFixture redis)
         var factory = Factory(fleet[0]);
 
         Assert.Contains("'nope'", Assert.Throws<InvalidOperationException>(() => factory.Create("nope", "k")).Message, StringComparison.Ordinal);
-        Assert.Throws<NotSupportedException>(() => factory.Create("conc", "k"));
-        Assert.Throws<NotSupportedException>(() => factory.CreatePartitioned<string>("queue", s => s));
+        using var held = await factory.Create("conc", "k").AcquireAsync();
+        Assert.True(held.IsAcquired);
+        using var queued = await factory.CreatePartitioned<string>("queue", s => s).AcquireAsync("k");
+        Assert.True(queued.IsAcquired);
     }
 }

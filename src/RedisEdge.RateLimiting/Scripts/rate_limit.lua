@@ -256,20 +256,28 @@ for i = 1, n do
         -- identifiable, so a refund removes exactly this request's permits
         prefix, base = token .. ':', 0
       else
-        -- old + j is unique among the members alive at this instant
+        -- old + j is usually free at this instant, but not always: a cross-slot refund in the
+        -- same millisecond removes a member and lowers the count, so ZADD NX and count what was
+        -- added (a member written twice would be one permit for two admitted requests)
         prefix, base = score .. ':', old
       end
+      local added = 0
       if used == 1 then
-        call('ZADD', key, score, prefix .. (base + 1))
+        added = call('ZADD', key, 'NX', score, prefix .. (base + 1))
       else
         -- in batches: Lua 5.1 cannot unpack more than about 8,000 values, and a failure there
         -- would come after earlier policies were committed (breaking all-or-nothing)
         local args, a = {}, 0
         for j = 1, used do
           args[a + 1] = score; args[a + 2] = prefix .. fmt('%d', base + j); a = a + 2
-          if a >= 2000 then call('ZADD', key, unpack(args)); args = {}; a = 0 end
+          if a >= 2000 then added = added + call('ZADD', key, 'NX', unpack(args)); args = {}; a = 0 end
         end
-        if a > 0 then call('ZADD', key, unpack(args)) end
+        if a > 0 then added = added + call('ZADD', key, 'NX', unpack(args)) end
+      end
+      local j = base + used
+      while added < used do
+        j = j + 1
+        added = added + call('ZADD', key, 'NX', score, prefix .. fmt('%d', j))
       end
       call('PEXPIRE', key, ceil(period) + 1)
     end

@@ -68,6 +68,30 @@ public sealed class RateLimitRefundScriptTests(RedisServerFixture redis)
         Assert.Equal(Limit - 3, await Remaining(key, algorithm));
     }
 
+    [Fact]
+    public async Task SlidingLog_ARefundInTheSameMillisecond_NeverMakesTwoAdmittedRequestsShareOnePermit()
+    {
+        // An untokened permit is named "<ms>:<count + 1>". A refund within the same millisecond lowers the count, so the
+        // next request's name was once taken by a live permit: written over, two admitted requests held one permit and
+        // the log admitted one request too many (seen on the six-node cluster as 46 admitted of a limit of 45). Each
+        // transaction runs its four calls within microseconds, so most rounds share one millisecond.
+        for (var round = 0; round < 20; round++)
+        {
+            var key = K("same-ms:" + round);
+            var transaction = Db.CreateTransaction();
+            var lua = Script.Text;
+            _ = transaction.ScriptEvaluateAsync(lua, [key], [1, (int)RedisRateLimitAlgorithm.SlidingWindowLog + 1, 0, Limit, Hour, 1, 0, 0, "cross-slot"]);
+            _ = transaction.ScriptEvaluateAsync(lua, [key], [1, (int)RedisRateLimitAlgorithm.SlidingWindowLog + 1, 0, Limit, Hour, 1, 0, 0, ""]);
+            _ = transaction.ScriptEvaluateAsync(Refund.Text, [K("refund:same-ms:" + round), key], [1, 0, "cross-slot", (int)RedisRateLimitAlgorithm.SlidingWindowLog + 1, Limit, Hour, 1, 0]);
+            var last = transaction.ScriptEvaluateAsync(lua, [key], [1, (int)RedisRateLimitAlgorithm.SlidingWindowLog + 1, 0, Limit, Hour, 1, 0, 0, ""]);
+            Assert.True(await transaction.ExecuteAsync());
+            Assert.Equal(1, (long)((RedisResult[])(await last)!)[0]);
+
+            // Two requests admitted and kept: two permits.
+            Assert.Equal(2, await Db.SortedSetLengthAsync(key));
+        }
+    }
+
     [Theory]
     [InlineData(RedisRateLimitAlgorithm.FixedWindow)]
     [InlineData(RedisRateLimitAlgorithm.SlidingWindowLog)]

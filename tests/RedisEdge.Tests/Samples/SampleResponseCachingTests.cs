@@ -65,6 +65,14 @@ public abstract class SampleResponseCachingTests(RedisTestServer redis)
         await using var b = SampleApp.Create(redis).WithWebHostBuilder(web => web.UseSetting("RedisEdge:Redis:KeyPrefix", prefix));
         var fleet = new[] { a.CreateClient(), b.CreateClient() };
 
+        // Each instance connects and loads its scripts first, as behind a readiness check: the sample's 250 ms Redis
+        // budget is for a warm instance (a loaded CI machine once answered a first, cold PUT with the correct 503).
+        foreach (var client in fleet)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/products/899")).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await client.PutAsync("/products/899?price=1", null)).StatusCode);
+        }
+
         // The PUT is sent while the cold GET renders. Whether it lands after the GET read the price is up to the
         // scheduler; the attempts go on until one did (the GET answered the old price), and every attempt must leave
         // only the new price cached.

@@ -17,6 +17,31 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
     public async Task LoadAsync(RedisSession session, string path, CancellationToken cancellationToken)
     {
         var started = store.Telemetry.Requests.Start();
+        if (store.Near.Enabled)
+        {
+            var lookup = store.Near.Find(session.Tag!, session.Transport.IncomingVersion, out var copy);
+            if (lookup == RedisSessionNearCache.Lookup.Hit)
+            {
+                OnNearHit(session, copy);
+                return;
+            }
+
+            var read = NearRead.Begin(store.Near, session.Tag!, lookup, copy);
+            RedisSessionFetch? fetch;
+            try
+            {
+                fetch = await store.FetchAsync(session.Tag!, read.Slide, read.KnownVersion, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RedisEdgeUnavailableException ex)
+            {
+                OnLoadFailed(session, ex, started);
+                return;
+            }
+
+            OnLoaded(session, read.Complete(fetch), path, started);
+            return;
+        }
+
         RedisSessionRecord? record;
         try
         {
@@ -35,6 +60,31 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
     public void Load(RedisSession session)
     {
         var started = store.Telemetry.Requests.Start();
+        if (store.Near.Enabled)
+        {
+            var lookup = store.Near.Find(session.Tag!, session.Transport.IncomingVersion, out var copy);
+            if (lookup == RedisSessionNearCache.Lookup.Hit)
+            {
+                OnNearHit(session, copy);
+                return;
+            }
+
+            var read = NearRead.Begin(store.Near, session.Tag!, lookup, copy);
+            RedisSessionFetch? fetch;
+            try
+            {
+                fetch = store.Fetch(session.Tag!, read.Slide, read.KnownVersion);
+            }
+            catch (RedisEdgeUnavailableException ex)
+            {
+                OnLoadFailed(session, ex, started);
+                return;
+            }
+
+            OnLoaded(session, read.Complete(fetch), "blocking", started);
+            return;
+        }
+
         RedisSessionRecord? record;
         try
         {
@@ -112,6 +162,12 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
         session.Transport.Write();
     }
 
+    private void OnNearHit(RedisSession session, RedisSessionNearCache.Entry copy)
+    {
+        store.Telemetry.NearCacheHits.Add(1);
+        session.BecomeLoaded(NearRead.Private(copy.Record));
+    }
+
     private void OnLoaded(RedisSession session, RedisSessionRecord? record, string path, long started)
     {
         if (record is null)
@@ -182,7 +238,10 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
     private async Task CommitChangesAsync(RedisSession session, CancellationToken cancellationToken)
     {
         var (sets, removes, clear) = session.Data.ChangedFields();
-        if (!await store.CommitAsync(session.Tag!, clear, sets, removes, cancellationToken).ConfigureAwait(false))
+        var near = store.Near;
+        var token = near.Snapshot(session.Tag!);
+        var sentAt = near.Now;
+        if (await store.CommitAsync(session.Tag!, clear, sets, removes, cancellationToken).ConfigureAwait(false) is not { } committed)
         {
             // Destroyed, revoked or expired meanwhile: the commit wrote nothing, the session stays dead.
             Log.CommitOnEndedSession(logger);
@@ -191,6 +250,86 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
         }
 
         store.Telemetry.Committed.Add(1);
+        var loadedVersion = session.Version;
         session.Data.AcceptChanges();
+        session.Committed(committed.Version);
+        if (near.Enabled && committed.Version == loadedVersion + 1)
+        {
+            // Nothing else was committed since this request's load, so what it holds now is exactly what Redis holds:
+            // keep it, so the writer's next request here needs no load. The commit's own local invalidation moved the
+            // tag's stripe once; any other move since the snapshot refuses the copy.
+            near.Store(session.Tag!, token with { Stripe = token.Stripe + 1 }, new RedisSessionRecord
+            {
+                Data = new Dictionary<string, byte[]>(session.Data.Values, StringComparer.Ordinal),
+                CreatedAt = session.CreatedAt,
+                AbsoluteExpiry = session.AbsoluteExpiry,
+                UserTag = session.UserTag,
+                Version = committed.Version,
+            }, sentAt, committed.TtlMilliseconds, slid: true);
+        }
+    }
+
+    /// <summary>One near-cache read from Redis: what was held before it, and the snapshot that guards storing its result.</summary>
+    private readonly struct NearRead
+    {
+        private readonly RedisSessionNearCache _near;
+        private readonly string _tag;
+        private readonly RedisSessionNearCache.Lookup _lookup;
+        private readonly RedisSessionNearCache.Entry? _copy;
+        private readonly RedisSessionNearCache.Token _token;
+        private readonly long _sentAt;
+
+        private NearRead(RedisSessionNearCache near, string tag, RedisSessionNearCache.Lookup lookup, RedisSessionNearCache.Entry? copy)
+        {
+            _near = near;
+            _tag = tag;
+            _lookup = lookup;
+            _copy = copy;
+            _token = near.Snapshot(tag);
+            _sentAt = near.Now;
+        }
+
+        /// <summary>A miss loads and slides, as the load without a near cache does; a held copy slides only when due.</summary>
+        public bool Slide => _lookup != RedisSessionNearCache.Lookup.Verify;
+
+        public long KnownVersion => _copy?.Version ?? -1;
+
+        public static NearRead Begin(RedisSessionNearCache near, string tag, RedisSessionNearCache.Lookup lookup, RedisSessionNearCache.Entry? copy)
+            => new(near, tag, lookup, lookup == RedisSessionNearCache.Lookup.Miss ? null : copy);
+
+        /// <summary>Updates the cache with what Redis answered and returns this request's private record of it.</summary>
+        public RedisSessionRecord? Complete(RedisSessionFetch? fetch)
+        {
+            if (_lookup == RedisSessionNearCache.Lookup.Slide)
+            {
+                _near.CountSlide();
+            }
+
+            if (fetch is null)
+            {
+                _near.Invalidate(_tag, null);
+                return null;
+            }
+
+            if (fetch.Record is null)
+            {
+                // Still at the held version: the copy is current as of this read.
+                _near.Confirm(_copy!, _token, _sentAt, fetch.TtlMilliseconds, Slide);
+                return Private(_copy!.Record);
+            }
+
+            _near.Store(_tag, _token, fetch.Record, _sentAt, fetch.TtlMilliseconds, Slide, previousSlide: _copy?.SlidAt);
+            return Private(fetch.Record);
+        }
+
+        /// <summary>The request's own dictionary over the shared values (which are copied out on every read).</summary>
+        public static RedisSessionRecord Private(RedisSessionRecord shared) => new()
+        {
+            Data = new Dictionary<string, byte[]>(shared.Data, StringComparer.Ordinal),
+            CreatedAt = shared.CreatedAt,
+            AbsoluteExpiry = shared.AbsoluteExpiry,
+            UserTag = shared.UserTag,
+            Version = shared.Version,
+        };
     }
 }

@@ -193,6 +193,36 @@ public abstract class RedisSessionNearCacheTests(RedisTestServer redis, ITestOut
         Assert.Equal("(null)", await new SessionBrowser { Cookie = browser.Cookie }.GetAsync(fleet[0], "/get/cart"));
     }
 
+    [Fact]
+    public async Task HeaderTransportAndLazyMode_CarryTheVersion_AndReadFromTheCopy()
+    {
+        var settings = NearSettings();
+        settings["RedisEdge:Sessions:HeaderName"] = "X-Session-Id";
+        settings["RedisEdge:Sessions:LoadMode"] = "Lazy";
+        await using var fleet = await StartAsync(2, settings);
+
+        async Task<(string Body, string? Id)> SendAsync(RedisFleetInstance instance, HttpMethod method, string path, string id)
+        {
+            using var request = new HttpRequestMessage(method, path);
+            request.Headers.Add("X-Session-Id", id);
+            using var response = await instance.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return (await response.Content.ReadAsStringAsync(), response.Headers.TryGetValues("X-Session-Id", out var values) ? values.Single() : null);
+        }
+
+        var (_, created) = await SendAsync(fleet[0], HttpMethod.Post, "/set/a/1", "new");
+        Assert.EndsWith(".0", created, StringComparison.Ordinal);
+        Assert.Equal("1", (await SendAsync(fleet[1], HttpMethod.Get, "/get/a", created!)).Body);
+        var (_, written) = await SendAsync(fleet[0], HttpMethod.Post, "/set/a/2", created!);
+        Assert.EndsWith(".1", written, StringComparison.Ordinal);
+
+        // B holds version 0; the version the client now carries sends it to Redis, synchronously in lazy mode.
+        var hits = Near(fleet[1]).Hits;
+        Assert.Equal("2", (await SendAsync(fleet[1], HttpMethod.Get, "/get/a", written!)).Body);
+        Assert.Equal("2", (await SendAsync(fleet[1], HttpMethod.Get, "/get/a", written!)).Body);
+        Assert.Equal(hits + 1, Near(fleet[1]).Hits);
+    }
+
     /// <summary>
     /// Polls B and C (alternately, tightly) with <paramref name="cookie"/> until both answer <paramref name="fresh"/>;
     /// returns how long after the start the last stale answer's request was sent.

@@ -12,8 +12,10 @@ namespace RedisEdge.Internal;
 /// through the subscription, which proves it is live again end to end.
 /// </summary>
 /// <remarks>
-/// The same protocol as the response cache's events (<c>ResponseCacheEvents</c>), which predates this type. Messages
-/// starting with <see cref="SentinelPrefix"/> are this type's own and never reach <c>onMessage</c>.
+/// Shared by the response cache's events and the sessions' near cache. Messages starting with
+/// <see cref="SentinelPrefix"/> are this type's own and never reach <c>onMessage</c>. The loss and the restoration are
+/// logged once each per outage, through the feature's own log events when it passes them (<see cref="LogEvents"/>),
+/// otherwise through Core's (events 12-14).
 /// </remarks>
 internal sealed class RedisInvalidationSubscription : IDisposable
 {
@@ -21,11 +23,10 @@ internal sealed class RedisInvalidationSubscription : IDisposable
 
     private readonly RedisEdgeConnection _connection;
     private readonly RedisChannel _channel;
-    private readonly string _feature;
-    private readonly ILogger _logger;
     private readonly Action<string> _onMessage;
     private readonly Action _onSuspend;
     private readonly Action _onResume;
+    private readonly LogEvents _log;
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _sentinels = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _gate = new();
@@ -43,16 +44,23 @@ internal sealed class RedisInvalidationSubscription : IDisposable
         ILogger logger,
         Action<string> onMessage,
         Action onSuspend,
-        Action onResume)
+        Action onResume,
+        LogEvents? log = null)
     {
         _connection = connection;
         _channel = channel;
-        _feature = feature;
-        _logger = logger;
         _onMessage = onMessage;
         _onSuspend = onSuspend;
         _onResume = onResume;
+        _log = log ?? new LogEvents(
+            () => Log.InvalidationSubscriptionLost(logger, feature),
+            (reason, exception) => Log.InvalidationSubscribeFailed(logger, feature, reason, exception),
+            () => Log.InvalidationSubscriptionRestored(logger, feature));
     }
+
+    /// <summary>How a feature logs the subscription's state changes: lost (connection failed), subscribe failed (with the
+    /// reason, and the exception only when the failure is not an expected outage), restored.</summary>
+    public sealed record LogEvents(Action Lost, Action<string, Exception?> SubscribeFailed, Action Restored);
 
     /// <summary>Subscribes and resumes the cache, or starts retrying every second if Redis cannot be reached yet.</summary>
     public async Task StartAsync()
@@ -149,12 +157,12 @@ internal sealed class RedisInvalidationSubscription : IDisposable
 
         if (failure is null)
         {
-            Log.InvalidationSubscriptionLost(_logger, _feature);
+            _log.Lost();
         }
         else
         {
             var expected = RedisErrorClassifier.Classify(failure) == RedisFailureKind.Outage;
-            Log.InvalidationSubscribeFailed(_logger, _feature, $"{failure.GetType().Name}: {failure.Message}", expected ? null : failure);
+            _log.SubscribeFailed($"{failure.GetType().Name}: {failure.Message}", expected ? null : failure);
         }
     }
 
@@ -201,7 +209,7 @@ internal sealed class RedisInvalidationSubscription : IDisposable
                         {
                             _lost = false;
                             _onResume();
-                            Log.InvalidationSubscriptionRestored(_logger, _feature);
+                            _log.Restored();
                             return;
                         }
                     }

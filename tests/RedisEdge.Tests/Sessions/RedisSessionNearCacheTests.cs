@@ -93,6 +93,7 @@ public abstract class RedisSessionNearCacheTests(RedisTestServer redis, ITestOut
             Assert.True(Near(instance).Count >= 1);
         }
 
+        var seen = fleet.Instances.Skip(1).Select(i => Near(i).Invalidations).ToArray();
         switch (operation)
         {
             case "logout":
@@ -107,6 +108,13 @@ public abstract class RedisSessionNearCacheTests(RedisTestServer redis, ITestOut
                 break;
         }
 
+        var returned = Stopwatch.StartNew();
+        while (fleet.Instances.Skip(1).Select((i, n) => Near(i).Invalidations > seen[n]).Any(arrived => !arrived) && returned.Elapsed < MaxStaleness)
+        {
+            await Task.Yield();
+        }
+
+        output.WriteLine($"{redis.Topology}: the invalidation had reached B and C {returned.Elapsed.TotalMilliseconds:F1} ms after {operation} returned on A.");
         var delay = await LastStaleAnswerAsync(fleet, oldCookie, "/get/user", body => body == user, "(null)");
         output.WriteLine($"{redis.Topology}: after {operation} on A, the old id was refused on B and C after at most {delay.TotalMilliseconds:F1} ms.");
         Assert.True(delay < MaxStaleness, $"B or C served the old session {delay} after {operation} returned; MaxStaleness is {MaxStaleness}.");
@@ -191,6 +199,32 @@ public abstract class RedisSessionNearCacheTests(RedisTestServer redis, ITestOut
         // Idle past the timeout: Redis ends the session, and the copy this instance holds is not served.
         await Task.Delay(TimeSpan.FromSeconds(3.5));
         Assert.Equal("(null)", await new SessionBrowser { Cookie = browser.Cookie }.GetAsync(fleet[0], "/get/cart"));
+    }
+
+    [Fact]
+    public async Task AbsoluteLifetime_EndsTheCopyToo_WithoutWaitingForReverification()
+    {
+        // Copies would go 30 s without re-verification; the absolute lifetime (2 s) must end them first.
+        var settings = NearSettings();
+        settings["RedisEdge:Sessions:AbsoluteLifetime"] = "00:00:02";
+        settings["RedisEdge:Sessions:IdleTimeout"] = "00:05:00";
+        settings["RedisEdge:Sessions:NearCache:MaxStaleness"] = "00:00:30";
+        await using var fleet = await StartAsync(1, settings);
+        var browser = new SessionBrowser();
+        await browser.PostAsync(fleet[0], "/set/cart/1");
+        var key = SessionTestApp.SessionKey(fleet, browser.Cookie!.Split('.')[0]);
+        var reader = new SessionBrowser { Cookie = browser.Cookie };
+
+        var watch = Stopwatch.StartNew();
+        var servedFromCopy = 0L;
+        while (await reader.GetAsync(fleet[0], "/get/cart") == "1")
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(15), "The copy outlived the session's absolute lifetime.");
+            servedFromCopy = Near(fleet[0]).Hits;
+        }
+
+        Assert.True(servedFromCopy > 0);
+        Assert.False(await redis.Database.KeyExistsAsync(key));
     }
 
     [Fact]

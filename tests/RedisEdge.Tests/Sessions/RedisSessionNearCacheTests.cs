@@ -79,9 +79,12 @@ public abstract class RedisSessionNearCacheTests(RedisTestServer redis, ITestOut
     [InlineData("logout")]
     [InlineData("revoke-all")]
     [InlineData("regenerate")]
+    [InlineData("evict")]
     public async Task LogoutRevokeAllOrRegenerate_OnA_OldIdIsRefusedOnBAndC_WithinMaxStaleness(string operation)
     {
-        await using var fleet = await StartAsync(3);
+        var settings = NearSettings();
+        settings["RedisEdge:Sessions:MaxSessionsPerUser"] = "1";
+        await using var fleet = await StartAsync(3, settings);
         var browser = new SessionBrowser();
         var user = "u" + Guid.NewGuid().ToString("N");
         await browser.PostAsync(fleet[0], $"/login/{user}");
@@ -101,6 +104,10 @@ public abstract class RedisSessionNearCacheTests(RedisTestServer redis, ITestOut
                 break;
             case "revoke-all":
                 await new SessionBrowser().PostAsync(fleet[0], $"/revoke-all/{user}");
+                break;
+            case "evict":
+                // A second login of the user over MaxSessionsPerUser = 1 evicts the first session.
+                await new SessionBrowser().PostAsync(fleet[0], $"/login/{user}");
                 break;
             default:
                 await browser.PostAsync(fleet[0], "/regenerate");

@@ -235,6 +235,31 @@ public abstract class RedisSessionNearCacheTests(RedisTestServer redis, ITestOut
     }
 
     [Fact]
+    public async Task SubscriptionConnectionKilled_EmptiesTheNearCache_UntilTheSubscriptionIsProvenLiveAgain()
+    {
+        await using var fleet = await StartAsync(1);
+        var near = Near(fleet[0]);
+        await EventuallyAsync(() => near.IsLive, "the near cache is live");
+        var browser = new SessionBrowser();
+        await browser.PostAsync(fleet[0], "/set/cart/1");
+        Assert.Equal("1", await browser.GetAsync(fleet[0], "/get/cart"));
+        Assert.Equal(1, near.Count);
+
+        // Only subscription connections (this test's fleet is the only one subscribed while the collection runs it).
+        foreach (var server in redis.Admin.GetServers().Where(s => s.IsConnected))
+        {
+            await server.ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub");
+        }
+
+        await EventuallyAsync(() => near.Count == 0, "the lost subscription emptied the near cache");
+        await EventuallyAsync(() => near.IsLive, "the subscription was proven live again");
+        var hits = near.Hits;
+        Assert.Equal("1", await browser.GetAsync(fleet[0], "/get/cart"));
+        Assert.Equal("1", await browser.GetAsync(fleet[0], "/get/cart"));
+        Assert.Equal(hits + 1, near.Hits);
+    }
+
+    [Fact]
     public async Task HeaderTransportAndLazyMode_CarryTheVersion_AndReadFromTheCopy()
     {
         var settings = NearSettings();
@@ -297,6 +322,16 @@ public abstract class RedisSessionNearCacheTests(RedisTestServer redis, ITestOut
 
         output.WriteLine($"  {polls} polls; the last stale answer was to a request sent {lastStale.TotalMilliseconds:F1} ms after the change returned; B and C both fresh at {watch.Elapsed.TotalMilliseconds:F1} ms.");
         return lastStale;
+    }
+
+    private static async Task EventuallyAsync(Func<bool> condition, string what)
+    {
+        for (var i = 0; i < 400 && !condition(); i++)
+        {
+            await Task.Delay(25);
+        }
+
+        Assert.True(condition(), "Timed out waiting until " + what);
     }
 
     private Task<RedisFleet> StartAsync(int instances, Dictionary<string, string?>? settings = null) =>

@@ -156,6 +156,9 @@ public abstract class RedisSessionNearCacheTests(RedisTestServer redis, ITestOut
 
         const int reads = 400;
         IReadOnlyList<string> commands;
+        var meter = fleet[0].Services.GetRequiredService<RedisSessionTelemetry>().Feature.Meter;
+        using var hits = new MeasurementRecorder<long>(meter, RedisSessionDefaults.NearCacheHitsInstrument);
+        using var loads = new MeasurementRecorder<long>(meter, RedisSessionDefaults.RequestsInstrument);
         using (var scope = fleet[0].Commands.Begin())
         {
             for (var i = 0; i < reads; i++)
@@ -169,6 +172,10 @@ public abstract class RedisSessionNearCacheTests(RedisTestServer redis, ITestOut
         var perRead = (double)commands.Count / reads;
         output.WriteLine($"{redis.Topology}: {commands.Count} Redis commands for {reads} near-cache reads ({perRead:F4} per read).");
         Assert.True(perRead <= 0.05, $"{commands.Count} Redis commands for {reads} reads: {string.Join(",", commands)}");
+
+        // Reads served from memory are counted as near-cache hits; the requests counter counts only loads from Redis.
+        Assert.Equal(reads - loads.Measurements.Count, hits.Measurements.Count);
+        Assert.True(hits.Measurements.Count >= reads * 0.95);
 
         // A handler that scribbles over the bytes it read changes neither the session nor the shared copy.
         await browser.PostAsync(fleet[0], "/scribble/cart");

@@ -53,4 +53,19 @@ public static class RedisSessionDefaults
 
     /// <summary>Counter of sessions revoked through a user (revoke-all, single revoke, per-user limit).</summary>
     public const string RevokedInstrument = "redisedge.sessions.revoked";
+
+    /// <summary>Counter of session loads served from the in-process near cache, without a Redis call.</summary>
+    public const string NearCacheHitsInstrument = "redisedge.sessions.near_cache.hits";
+
+    /// <summary>Default <see cref="RedisSessionNearCacheOptions.MaxEntries"/>: 10,000 sessions.</summary>
+    public const int NearCacheMaxEntries = 10_000;
+
+    /// <summary>Default <see cref="RedisSessionNearCacheOptions.MaxBytes"/>: 64 MiB.</summary>
+    public const long NearCacheMaxBytes = 64L * 1024 * 1024;
+
+    /// <summary>Default <see cref="RedisSessionNearCacheOptions.SlideFraction"/>: 0.1 of the idle timeout.</summary>
+    public const double NearCacheSlideFraction = 0.1;
+
+    /// <summary>Default <see cref="RedisSessionNearCacheOptions.MaxStaleness"/>: 1 second.</summary>
+    public static readonly TimeSpan NearCacheMaxStaleness = TimeSpan.FromSeconds(1);
 }

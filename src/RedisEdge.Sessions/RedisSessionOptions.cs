@@ -62,4 +62,7 @@ public sealed class RedisSessionOptions
     /// Default: a 401 problem response. Set it to redirect to a login page, for example.
     /// </summary>
     public Func<HttpContext, Task>? OnSessionRequired { get; set; }
+
+    /// <summary>The optional in-process near cache (<c>RedisEdge:Sessions:NearCache</c>); off by default.</summary>
+    public RedisSessionNearCacheOptions NearCache { get; set; } = new();
 }

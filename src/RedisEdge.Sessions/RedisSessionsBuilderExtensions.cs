@@ -32,6 +32,8 @@ public static class RedisSessionsBuilderExtensions
         {
             services.AddValidator<RedisSessionOptions, RedisSessionOptionsValidator>();
             services.TryAddSingleton<RedisSessionTelemetry>();
+            services.TryAddSingleton<RedisSessionNearCache>();
+            services.AddGatedHostedService<RedisSessionNearCacheEvents>();
             services.TryAddSingleton<RedisSessionStore>();
             services.TryAddSingleton<RedisSessionPersistence>();
             services.TryAddSingleton<RedisSessionUsers>();

@@ -15,6 +15,9 @@ internal static class Scenarios
     /// <summary>App arguments of the rows that measure one script call per request.</summary>
     private static readonly IReadOnlyList<string> CoalescingOff = ["RedisEdge:RateLimiting:CoalesceHotPartitions=false"];
 
+    // Issue 25: the sessions near cache is an app-wide option, so its row runs in an app started with it on.
+    private static readonly IReadOnlyList<string> SessionNearCacheOn = ["RedisEdge:Sessions:NearCache:Enabled=true"];
+
     /// <summary>Connections of the synchronous-read rows of issue 7 and of the rows they are compared with.</summary>
     private const int SyncReadConnections = 64;
 
@@ -82,6 +85,11 @@ internal static class Scenarios
         },
 
         new("RedisEdge session read (LoadAsync)", "/session/read") { Setup = SessionPerRequestSlot("/session/login") },
+        new("RedisEdge session read (LoadAsync), near cache on: cookie-carrying read served from memory", "/session/read")
+        {
+            Setup = SessionPerRequestSlot("/session/login"),
+            AppArguments = SessionNearCacheOn,
+        },
         new("RedisEdge session read+write", "/session/write") { Method = HttpMethod.Post, Setup = SessionPerRequestSlot("/session/login") },
         new("Microsoft.AspNetCore.Session read (LoadAsync, IDistributedCache)", "/aspnet-session/read") { Setup = SessionPerRequestSlot("/aspnet-session/login") },
         new("RedisEdge session cookie sent, session untouched", "/session/untouched") { Setup = SessionPerRequestSlot("/session/login") },

@@ -41,4 +41,13 @@ internal static partial class Log
 
     [LoggerMessage(11, LogLevel.Error, "A configuration reload was refused: it no longer defines each {PolicyKind} that endpoints use: {Policies}. The previous policies stay in force until a configuration defines them again (or the endpoints stop naming them).", EventName = "ReloadRefused")]
     public static partial void ReloadRefused(ILogger logger, string policyKind, string policies);
+
+    [LoggerMessage(12, LogLevel.Warning, "The {Feature} invalidation subscription is down; its near cache serves nothing until it has resynchronised. Logged again only after it has been restored.", EventName = "InvalidationSubscriptionLost")]
+    public static partial void InvalidationSubscriptionLost(ILogger logger, string feature);
+
+    [LoggerMessage(13, LogLevel.Information, "The {Feature} invalidation subscription is live again; its near cache was cleared and resumes.", EventName = "InvalidationSubscriptionRestored")]
+    public static partial void InvalidationSubscriptionRestored(ILogger logger, string feature);
+
+    [LoggerMessage(14, LogLevel.Warning, "Subscribing to {Feature} invalidations failed ({Reason}); its near cache stays off until the subscription is live. Retried every second; logged again only after it has been restored.", EventName = "InvalidationSubscribeFailed")]
+    public static partial void InvalidationSubscribeFailed(ILogger logger, string feature, string reason, Exception? exception);
 }

@@ -28,6 +28,7 @@ internal sealed class RedisSession : ISession
     {
         _persistence = persistence;
         _context = context;
+        Data = new RedisSessionData { CopyOut = persistence.Store.Near.Enabled };
         Transport = transport;
         ReadOnly = readOnly;
         if (transport.IncomingId is { } incoming)
@@ -45,7 +46,7 @@ internal sealed class RedisSession : ISession
 
     public RedisSessionState State { get; private set; }
 
-    public RedisSessionData Data { get; } = new();
+    public RedisSessionData Data { get; }
 
     public RedisSessionTransport Transport { get; }
 
@@ -60,6 +61,12 @@ internal sealed class RedisSession : ISession
     public string? UserTag { get; private set; }
 
     public long AbsoluteExpiry { get; private set; }
+
+    /// <summary>Creation time (Unix ms, Redis clock) of the loaded session, or 0.</summary>
+    public long CreatedAt { get; private set; }
+
+    /// <summary>The version of the session in Redis this request knows (<c>m:v</c>): loaded, or written by its commit.</summary>
+    public long Version { get; private set; }
 
     public bool IsAvailable
     {
@@ -178,6 +185,7 @@ internal sealed class RedisSession : ISession
         _id = RedisSessionIds.Create();
         Tag = RedisSessionStore.Tag(_id);
         IdIsFresh = true;
+        Version = 0;
     }
 
     /// <summary>Unloaded → Live: Redis returned the session.</summary>
@@ -186,6 +194,8 @@ internal sealed class RedisSession : ISession
         State = RedisSessionState.Live;
         UserTag = record.UserTag;
         AbsoluteExpiry = record.AbsoluteExpiry;
+        Version = record.Version;
+        CreatedAt = record.CreatedAt;
         Data.Load(record.Data);
     }
 
@@ -201,6 +211,7 @@ internal sealed class RedisSession : ISession
         IdIsFresh = false;
         UserTag = null;
         AbsoluteExpiry = 0;
+        Version = 0;
         Data.Reset(keepChanges);
         Transport.Withhold();
     }
@@ -217,9 +228,25 @@ internal sealed class RedisSession : ISession
         Data.AcceptChanges();
         if (IdIsFresh)
         {
-            Transport.Issue(_id!);
+            Transport.Issue(_id!, Version);
         }
     }
+
+    /// <summary>
+    /// A commit wrote this request's changes as <paramref name="version"/>. Under the near cache the client is sent its
+    /// id with that version, so its next request, on any instance, is answered from a copy only if it has the write.
+    /// </summary>
+    internal void Committed(long version)
+    {
+        Version = version;
+        if (Transport.CarriesVersion && _id is not null)
+        {
+            Transport.Issue(_id, version);
+        }
+    }
+
+    /// <summary>A lifecycle commit (binding) moved the session to <paramref name="version"/>; the id is sent by <see cref="BecomeLive"/>.</summary>
+    internal void SetVersion(long version) => Version = version;
 
     /// <summary>
     /// → New, keeping what this request sees: for a client that cannot be given a new id (no cookie consent), a
@@ -234,6 +261,7 @@ internal sealed class RedisSession : ISession
         IdIsFresh = false;
         UserTag = null;
         AbsoluteExpiry = 0;
+        Version = 0;
         Data.AcceptChanges();
         Transport.Withhold();
     }

@@ -17,6 +17,15 @@ internal sealed class RedisSessionData
 
     public bool HasChanges => _changes.Count > 0 || _cleared;
 
+    /// <summary>
+    /// Under the near cache the loaded values are shared with other requests (a copy held for the whole instance), so
+    /// every value handed out is a copy: a handler cannot change what another request reads.
+    /// </summary>
+    public bool CopyOut { get; init; }
+
+    /// <summary>The values as loaded and committed by this request (changes accepted), for the near cache to hold.</summary>
+    public Dictionary<string, byte[]> Values => _values;
+
     public IEnumerable<string> Keys
     {
         get
@@ -40,13 +49,32 @@ internal sealed class RedisSessionData
 
     public bool TryGetValue(string key, [NotNullWhen(true)] out byte[]? value)
     {
+        if (!TryPeek(key, out value))
+        {
+            return false;
+        }
+
+        if (CopyOut)
+        {
+            value = (byte[])value.Clone();
+        }
+
+        return true;
+    }
+
+    /// <summary>As <see cref="TryGetValue"/>, without the copy: for this class's own reads.</summary>
+    private bool TryPeek(string key, [NotNullWhen(true)] out byte[]? value)
+    {
         if (_changes.TryGetValue(key, out var changed))
         {
             value = changed;
-            return value is not null;
+        }
+        else if (!_values.TryGetValue(key, out value))
+        {
+            return false;
         }
 
-        return _values.TryGetValue(key, out value);
+        return value is not null;
     }
 
     /// <summary>
@@ -155,7 +183,7 @@ internal sealed class RedisSessionData
         var fields = new List<KeyValuePair<string, byte[]>>(_values.Count + _changes.Count + 4);
         foreach (var key in Keys)
         {
-            TryGetValue(key, out var value);
+            TryPeek(key, out var value);
             fields.Add(new(RedisSessionFields.DataPrefix + key, value!));
         }
 
@@ -171,7 +199,7 @@ internal sealed class RedisSessionData
         long size = FieldBytes(key) + valueLength;
         foreach (var existing in Keys)
         {
-            if (existing != key && TryGetValue(existing, out var value))
+            if (existing != key && TryPeek(existing, out var value))
             {
                 size += FieldBytes(existing) + value.Length;
             }

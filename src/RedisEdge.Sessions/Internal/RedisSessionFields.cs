@@ -13,4 +13,7 @@ internal static class RedisSessionFields
 
     /// <summary>Present while the session is being bound to a user: not live until <c>activate.lua</c> removes it.</summary>
     public const string Pending = "m:p";
+
+    /// <summary>Incremented by every commit; a near copy is current only at the version Redis holds.</summary>
+    public const string Version = "m:v";
 }

@@ -160,10 +160,12 @@ internal sealed class RedisSessionLifecycle(RedisSessionStore store, RedisSessio
         var (sets, removes, clear) = session.Data.ChangedFields();
         sets.Add(RedisSessionData.Field(RedisSessionFields.User, userTag));
         sets.Add(RedisSessionData.Field(RedisSessionFields.Pending, store.PendingMilliseconds));
-        if (!await store.CommitAsync(session.Tag!, clear, sets, removes, cancellationToken).ConfigureAwait(false))
+        if (await store.CommitAsync(session.Tag!, clear, sets, removes, cancellationToken).ConfigureAwait(false) is not { } committed)
         {
             throw new RedisEdgeUnavailableException("The session ended while it was being bound to its user.");
         }
+
+        session.SetVersion(committed.Version);
 
         var revoked = await IndexAndActivateAsync(session, userTag, session.AbsoluteExpiry, max, cancellationToken).ConfigureAwait(false);
         if (previousUser is not null)

@@ -60,6 +60,15 @@ internal sealed class RedisSessionOptionsValidator(RedisEdgeSectionPath<RedisSes
             ValidateCookie(options.Cookie, $"{path}:Cookie", errors);
         }
 
+        if (options.NearCache is null)
+        {
+            errors.Add($"{path}:NearCache must not be null.");
+        }
+        else if (options.NearCache.Enabled)
+        {
+            ValidateNearCache(options.NearCache, options.IdleTimeout, $"{path}:NearCache", errors);
+        }
+
         if (options.Failure is null)
         {
             errors.Add($"{path}:Failure must not be null.");
@@ -70,6 +79,29 @@ internal sealed class RedisSessionOptionsValidator(RedisEdgeSectionPath<RedisSes
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateNearCache(RedisSessionNearCacheOptions near, TimeSpan idleTimeout, string path, List<string> errors)
+    {
+        if (near.MaxEntries < 1)
+        {
+            errors.Add($"{path}:MaxEntries must be >= 1 (was {near.MaxEntries}).");
+        }
+
+        if (near.MaxBytes < 1)
+        {
+            errors.Add($"{path}:MaxBytes must be >= 1 (was {near.MaxBytes}).");
+        }
+
+        if (near.MaxStaleness <= TimeSpan.Zero || near.MaxStaleness > TimeSpan.FromMinutes(1) || near.MaxStaleness >= idleTimeout)
+        {
+            errors.Add($"{path}:MaxStaleness must be > 0, <= 00:01:00 and shorter than IdleTimeout (was {near.MaxStaleness}).");
+        }
+
+        if (!(near.SlideFraction > 0 && near.SlideFraction <= 0.5))
+        {
+            errors.Add($"{path}:SlideFraction must be > 0 and <= 0.5 (was {near.SlideFraction}).");
+        }
     }
 
     private static void ValidateCookie(RedisSessionCookieBuilder cookie, string path, List<string> errors)

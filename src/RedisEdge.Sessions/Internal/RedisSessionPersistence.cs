@@ -17,6 +17,31 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
     public async Task LoadAsync(RedisSession session, string path, CancellationToken cancellationToken)
     {
         var started = store.Telemetry.Requests.Start();
+        if (store.Near.Enabled)
+        {
+            var lookup = store.Near.Find(session.Tag!, session.Transport.IncomingVersion, out var copy);
+            if (lookup == RedisSessionNearCache.Lookup.Hit)
+            {
+                OnNearHit(session, copy);
+                return;
+            }
+
+            var read = RedisSessionNearRead.Begin(store.Near, session.Tag!, lookup, copy);
+            RedisSessionFetch? fetch;
+            try
+            {
+                fetch = await store.FetchAsync(session.Tag!, read.Slide, read.KnownVersion, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RedisEdgeUnavailableException ex)
+            {
+                OnLoadFailed(session, ex, started);
+                return;
+            }
+
+            OnLoaded(session, read.Complete(fetch), path, started);
+            return;
+        }
+
         RedisSessionRecord? record;
         try
         {
@@ -35,6 +60,31 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
     public void Load(RedisSession session)
     {
         var started = store.Telemetry.Requests.Start();
+        if (store.Near.Enabled)
+        {
+            var lookup = store.Near.Find(session.Tag!, session.Transport.IncomingVersion, out var copy);
+            if (lookup == RedisSessionNearCache.Lookup.Hit)
+            {
+                OnNearHit(session, copy);
+                return;
+            }
+
+            var read = RedisSessionNearRead.Begin(store.Near, session.Tag!, lookup, copy);
+            RedisSessionFetch? fetch;
+            try
+            {
+                fetch = store.Fetch(session.Tag!, read.Slide, read.KnownVersion);
+            }
+            catch (RedisEdgeUnavailableException ex)
+            {
+                OnLoadFailed(session, ex, started);
+                return;
+            }
+
+            OnLoaded(session, read.Complete(fetch), "blocking", started);
+            return;
+        }
+
         RedisSessionRecord? record;
         try
         {
@@ -112,6 +162,12 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
         session.Transport.Write();
     }
 
+    private void OnNearHit(RedisSession session, RedisSessionNearCache.Entry copy)
+    {
+        store.Telemetry.NearCacheHits.Add(1);
+        session.BecomeLoaded(RedisSessionNearRead.Private(copy.Record));
+    }
+
     private void OnLoaded(RedisSession session, RedisSessionRecord? record, string path, long started)
     {
         if (record is null)
@@ -182,7 +238,10 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
     private async Task CommitChangesAsync(RedisSession session, CancellationToken cancellationToken)
     {
         var (sets, removes, clear) = session.Data.ChangedFields();
-        if (!await store.CommitAsync(session.Tag!, clear, sets, removes, cancellationToken).ConfigureAwait(false))
+        var near = store.Near;
+        var token = near.Snapshot(session.Tag!);
+        var sentAt = near.Now;
+        if (await store.CommitAsync(session.Tag!, clear, sets, removes, cancellationToken).ConfigureAwait(false) is not { } committed)
         {
             // Destroyed, revoked or expired meanwhile: the commit wrote nothing, the session stays dead.
             Log.CommitOnEndedSession(logger);
@@ -191,6 +250,22 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
         }
 
         store.Telemetry.Committed.Add(1);
+        var loadedVersion = session.Version;
         session.Data.AcceptChanges();
+        session.Committed(committed.Version);
+        if (near.Enabled && committed.Version == loadedVersion + 1)
+        {
+            // Nothing else was committed since this request's load, so what it holds now is exactly what Redis holds:
+            // keep it, so the writer's next request here needs no load. The commit's own local invalidation moved the
+            // tag's stripe once; any other move since the snapshot refuses the copy.
+            near.Store(session.Tag!, token with { Stripe = token.Stripe + 1 }, new RedisSessionRecord
+            {
+                Data = new Dictionary<string, byte[]>(session.Data.Values, StringComparer.Ordinal),
+                CreatedAt = session.CreatedAt,
+                AbsoluteExpiry = session.AbsoluteExpiry,
+                UserTag = session.UserTag,
+                Version = committed.Version,
+            }, sentAt, committed.TtlMilliseconds, slid: true);
+        }
     }
 }

@@ -13,4 +13,7 @@ internal sealed class RedisSessionRecord
 
     /// <summary>The hash of the bound user id, or <see langword="null"/>.</summary>
     public string? UserTag { get; init; }
+
+    /// <summary>The version <c>commit.lua</c> increments (<c>m:v</c>, 0 until the first commit).</summary>
+    public long Version { get; init; }
 }

@@ -11,6 +11,7 @@ namespace RedisEdge.Sessions.Internal;
 internal sealed class RedisSessionStore
 {
     private static readonly RedisScript LoadScript = FromResource("load.lua");
+    private static readonly RedisScript FetchScript = FromResource("fetch.lua");
     private static readonly RedisScript CommitScript = FromResource("commit.lua");
     private static readonly RedisScript CreateScript = FromResource("create.lua");
     private static readonly RedisScript ActivateScript = FromResource("activate.lua");
@@ -38,16 +39,21 @@ internal sealed class RedisSessionStore
     private readonly RedisValue _absoluteMilliseconds;
     private readonly RedisValue _idleHorizonMilliseconds;
     private readonly RedisValue _maxSessionBytes;
+    private readonly RedisValue _channel;
 
     public RedisSessionStore(
         RedisEdgeConnection connection,
         RedisKeyBuilder keys,
         RedisSessionTelemetry telemetry,
         IOptions<RedisSessionOptions> options,
+        RedisSessionNearCache near,
         ILoggerFactory loggerFactory,
         TimeProvider timeProvider)
     {
         Options = options.Value;
+        Near = near;
+        Channel = RedisChannel.Literal(keys.FeaturePrefix(RedisSessionDefaults.KeyFeature) + "near");
+        _channel = near.Enabled ? (string)Channel! : string.Empty;
         Telemetry = telemetry;
         _keys = keys;
         _timeProvider = timeProvider;
@@ -65,6 +71,12 @@ internal sealed class RedisSessionStore
     public RedisSessionOptions Options { get; }
 
     public RedisSessionTelemetry Telemetry { get; }
+
+    /// <summary>The near cache; every script that changes or deletes a session drops this instance's copy itself.</summary>
+    public RedisSessionNearCache Near { get; }
+
+    /// <summary>The pub/sub channel the scripts publish near-cache invalidations to (only while the near cache is on).</summary>
+    public RedisChannel Channel { get; }
 
     /// <summary>How long a session being bound to a user stays pending (the <c>m:p</c> field) at most.</summary>
     public long PendingMilliseconds { get; }
@@ -107,17 +119,31 @@ internal sealed class RedisSessionStore
     public RedisSessionRecord? Load(string tag) => ParseRecord(_runner.Evaluate(LoadScript, [SessionKey(tag)], [_idleMilliseconds]));
 
     /// <summary>
-    /// Writes only the given changes; <see langword="false"/> when the session is gone (nothing written).
+    /// The near cache's load: slides only when <paramref name="slide"/>, and sends the fields only when the session's
+    /// version differs from <paramref name="knownVersion"/> (-1 = none held). <see langword="null"/> when there is no
+    /// live session.
+    /// </summary>
+    public async Task<RedisSessionFetch?> FetchAsync(string tag, bool slide, long knownVersion, CancellationToken cancellationToken)
+        => ParseFetch(await EvaluateAsync(FetchScript, [SessionKey(tag)], [slide ? _idleMilliseconds : 0, knownVersion], cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Synchronous <see cref="FetchAsync"/>, for the first synchronous touch in lazy mode.</summary>
+    public RedisSessionFetch? Fetch(string tag, bool slide, long knownVersion)
+        => ParseFetch(_runner.Evaluate(FetchScript, [SessionKey(tag)], [slide ? _idleMilliseconds : 0, knownVersion]));
+
+    /// <summary>
+    /// Writes only the given changes; returns the session's new version and remaining time to live, or
+    /// <see langword="null"/> when the session is gone (nothing written).
     /// </summary>
     /// <exception cref="RedisSessionLimitExceededException">The data would exceed <c>MaxSessionBytes</c>; nothing written.</exception>
-    public async Task<bool> CommitAsync(string tag, bool clear, List<KeyValuePair<string, byte[]>> sets, List<string> removes, CancellationToken cancellationToken)
+    public async Task<(long Version, long TtlMilliseconds)?> CommitAsync(string tag, bool clear, List<KeyValuePair<string, byte[]>> sets, List<string> removes, CancellationToken cancellationToken)
     {
-        var args = new RedisValue[4 + (sets.Count * 2) + removes.Count];
+        var args = new RedisValue[5 + (sets.Count * 2) + removes.Count];
         args[0] = _idleMilliseconds;
         args[1] = clear ? "1" : "0";
         args[2] = _maxSessionBytes;
         args[3] = sets.Count;
-        var i = 4;
+        args[4] = _channel;
+        var i = 5;
         foreach (var (field, value) in sets)
         {
             args[i++] = field;
@@ -129,8 +155,17 @@ internal sealed class RedisSessionStore
             args[i++] = field;
         }
 
-        var result = (long)await EvaluateAsync(CommitScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false);
-        return result == TooLarge ? throw SessionTooLarge() : result == 1;
+        var result = await EvaluateAsync(CommitScript, [SessionKey(tag)], args, cancellationToken).ConfigureAwait(false);
+        if (result.Resp2Type == ResultType.Array)
+        {
+            var parts = (RedisResult[])result!;
+            var version = (long)parts[0];
+            Near.Invalidate(tag, version);
+            return (version, (long)parts[1]);
+        }
+
+        Near.Invalidate(tag, null);
+        return (long)result == TooLarge ? throw SessionTooLarge() : null;
     }
 
     /// <summary>
@@ -160,14 +195,24 @@ internal sealed class RedisSessionStore
 
     /// <summary>Reads and deletes a session (first half of regenerate); <see langword="null"/> when it was not live.</summary>
     public async Task<RedisSessionRecord?> DetachAsync(string tag, CancellationToken cancellationToken)
-        => ParseRecord(await EvaluateAsync(DetachScript, [SessionKey(tag)], [], cancellationToken).ConfigureAwait(false));
+    {
+        var result = await EvaluateAsync(DetachScript, [SessionKey(tag)], [_channel], cancellationToken).ConfigureAwait(false);
+        Near.Invalidate(tag, null);
+        return ParseRecord(result);
+    }
 
     /// <summary>Deletes a session; returns whether it existed and the user tag it was bound to ("" when none).</summary>
     public async Task<(bool Deleted, string UserTag)> DestroyAsync(string tag, string? expectedUserTag, CancellationToken cancellationToken)
     {
-        var result = await EvaluateAsync(DestroyScript, [SessionKey(tag)], [expectedUserTag ?? string.Empty], cancellationToken).ConfigureAwait(false);
+        var result = await EvaluateAsync(DestroyScript, [SessionKey(tag)], [expectedUserTag ?? string.Empty, _channel], cancellationToken).ConfigureAwait(false);
         var parts = (RedisResult[])result!;
-        return ((long)parts[0] == 1, (string?)parts[1] ?? string.Empty);
+        var deleted = (long)parts[0] == 1;
+        if (deleted)
+        {
+            Near.Invalidate(tag, null);
+        }
+
+        return (deleted, (string?)parts[1] ?? string.Empty);
     }
 
     /// <summary>
@@ -277,7 +322,7 @@ internal sealed class RedisSessionStore
         }
     }
 
-    private static RedisSessionRecord? ParseRecord(RedisResult result)
+    private static RedisSessionFetch? ParseFetch(RedisResult result)
     {
         if (result.Resp2Type != ResultType.Array)
         {
@@ -285,8 +330,17 @@ internal sealed class RedisSessionStore
         }
 
         var parts = (RedisResult[])result!;
+        var fields = (RedisResult[])parts[2]!;
+        return new RedisSessionFetch((long)parts[0], (long)parts[1], fields.Length == 0 ? null : ParseFields(fields));
+    }
+
+    private static RedisSessionRecord? ParseRecord(RedisResult result)
+        => result.Resp2Type == ResultType.Array ? ParseFields((RedisResult[])result!) : null;
+
+    private static RedisSessionRecord ParseFields(RedisResult[] parts)
+    {
         var data = new Dictionary<string, byte[]>(parts.Length / 2, StringComparer.Ordinal);
-        long created = 0, absolute = 0;
+        long created = 0, absolute = 0, version = 0;
         string? user = null;
         for (var i = 0; i + 1 < parts.Length; i += 2)
         {
@@ -308,9 +362,13 @@ internal sealed class RedisSessionStore
             {
                 user = (string?)value;
             }
+            else if (field == RedisSessionFields.Version)
+            {
+                version = (long)value;
+            }
         }
 
-        return new RedisSessionRecord { Data = data, CreatedAt = created, AbsoluteExpiry = absolute, UserTag = string.IsNullOrEmpty(user) ? null : user };
+        return new RedisSessionRecord { Data = data, CreatedAt = created, AbsoluteExpiry = absolute, UserTag = string.IsNullOrEmpty(user) ? null : user, Version = version };
     }
 
     private static string[] ToStrings(RedisResult result)

@@ -23,6 +23,7 @@ internal sealed class RedisSessionTelemetry : IDisposable
         ExpiredOnArrival = meter.CreateCounter<long>(RedisSessionDefaults.ExpiredOnArrivalInstrument, "{session}", "Well-formed session ids that named no live session (expired, destroyed or unknown); replaced by a fresh session.");
         Destroyed = meter.CreateCounter<long>(RedisSessionDefaults.DestroyedInstrument, "{session}", "Sessions destroyed by the application (logout).");
         Revoked = meter.CreateCounter<long>(RedisSessionDefaults.RevokedInstrument, "{session}", "Sessions revoked through their user (revoke-all, single revoke, per-user limit).");
+        NearCacheHits = meter.CreateCounter<long>(RedisSessionDefaults.NearCacheHitsInstrument, "{session}", "Session loads served from the in-process near cache, without a Redis call.");
     }
 
     public RedisFeatureTelemetry Feature { get; }
@@ -41,6 +42,8 @@ internal sealed class RedisSessionTelemetry : IDisposable
     public Counter<long> Destroyed { get; }
 
     public Counter<long> Revoked { get; }
+
+    public Counter<long> NearCacheHits { get; }
 
     /// <summary>
     /// Counts a load with its path: <c>eager</c> (by the middleware, before the endpoint), <c>on_demand</c>

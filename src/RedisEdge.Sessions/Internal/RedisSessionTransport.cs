@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -14,12 +15,37 @@ internal sealed class RedisSessionTransport
     private Outgoing _outgoing;
     private string? _issuedId;
 
-    private RedisSessionTransport(HttpContext context, RedisSessionOptions options, string? incomingId, bool viaHeader)
+    private RedisSessionTransport(HttpContext context, RedisSessionOptions options, string? incoming, bool viaHeader)
     {
         _context = context;
         _options = options;
-        IncomingId = incomingId;
         ViaHeader = viaHeader;
+        if (incoming is null)
+        {
+            return;
+        }
+
+        // "<id>.<version>" under the near cache: the version the client's last write produced, which a near copy must
+        // have reached before it may answer this client. Not secret and not trusted for anything else: a client that
+        // sends a wrong one only makes its own reads go to Redis (too high) or see its own older copy (too low).
+        var dot = incoming.IndexOf('.', StringComparison.Ordinal);
+        var id = dot < 0 ? incoming : incoming[..dot];
+        if (!RedisSessionIds.IsWellFormed(id))
+        {
+            return;
+        }
+
+        if (dot >= 0)
+        {
+            if (!long.TryParse(incoming.AsSpan(dot + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var version))
+            {
+                return;
+            }
+
+            IncomingVersion = version;
+        }
+
+        IncomingId = id;
     }
 
     private enum Outgoing
@@ -31,6 +57,12 @@ internal sealed class RedisSessionTransport
 
     /// <summary>The well-formed id the request carried, or <see langword="null"/>; anything malformed is dropped here.</summary>
     public string? IncomingId { get; }
+
+    /// <summary>The session version the request carried after its id (near cache), or 0.</summary>
+    public long IncomingVersion { get; }
+
+    /// <summary>Whether the id sent to the client carries the session's version (the near cache is on).</summary>
+    public bool CarriesVersion => _options.NearCache.Enabled;
 
     /// <summary>The request used the header transport: answer in the header, never with a cookie.</summary>
     public bool ViaHeader { get; }
@@ -48,18 +80,21 @@ internal sealed class RedisSessionTransport
         if (options.HeaderName is { } header && request.Headers.TryGetValue(header, out var headerValues))
         {
             var value = headerValues.Count == 1 ? headerValues[0] : null;
-            return new(context, options, RedisSessionIds.IsWellFormed(value) ? value : null, viaHeader: true);
+            return new(context, options, IsPlausible(value) ? value : null, viaHeader: true);
         }
 
         var cookie = request.Cookies[options.Cookie.Name!];
-        return new(context, options, RedisSessionIds.IsWellFormed(cookie) ? cookie : null, viaHeader: false);
+        return new(context, options, IsPlausible(cookie) ? cookie : null, viaHeader: false);
     }
 
-    /// <summary>Sends <paramref name="id"/> when the response starts; call only once the session exists in Redis.</summary>
-    public void Issue(string id)
+    /// <summary>
+    /// Sends <paramref name="id"/> (followed by <paramref name="version"/> under the near cache) when the response
+    /// starts; call only once the session exists in Redis at that version.
+    /// </summary>
+    public void Issue(string id, long version)
     {
         _outgoing = Outgoing.Issue;
-        _issuedId = id;
+        _issuedId = CarriesVersion ? string.Concat(id, ".", version.ToString(CultureInfo.InvariantCulture)) : id;
     }
 
     /// <summary>The session ended (logout): remove the client's id, if it sent one.</summary>
@@ -78,6 +113,9 @@ internal sealed class RedisSessionTransport
             _issuedId = null;
         }
     }
+
+    // An id, optionally followed by "." and at most 19 digits; anything longer is dropped before it is parsed.
+    private static bool IsPlausible(string? value) => value is { Length: >= RedisSessionIds.Length and <= RedisSessionIds.Length + 20 };
 
     /// <summary>Writes what was decided; called when the response starts.</summary>
     public void Write()

@@ -7,11 +7,14 @@
 --          is set (computed once from the fields when missing), so concurrent commits cannot
 --          exceed it together.
 -- ARGV[4]  n, the number of field/value pairs that follow.
--- ARGV[5 .. 4+2n]  field, value pairs to HSET (data fields "d:<key>"; binding also writes "m:u" and
+-- ARGV[5]  near-cache invalidation channel, or '' when no instance keeps near copies: a commit
+--          publishes "<hash tag> <new version>" there, so other instances drop older copies.
+-- ARGV[6 .. 5+2n]  field, value pairs to HSET (data fields "d:<key>"; binding also writes "m:u" and
 --                  "m:p" = the pending lifetime in ms: the session is pending (not live, TTL capped
 --                  by that lifetime) until activate.lua runs).
--- ARGV[5+2n ..]    fields to HDEL.
--- Returns  1   committed (and expiry slid to min(idle, absolute expiry - now));
+-- ARGV[6+2n ..]    fields to HDEL.
+-- Every commit increments the version "m:v" (absent = 0), which near copies are compared by.
+-- Returns  { new version, ttl ms }  committed (and expiry slid to ttl = min(idle, absolute expiry - now));
 --          0   the session is gone or pending (destroyed, revoked, expired, being bound): nothing written;
 --          -1  the absolute lifetime is over: the hash is deleted, nothing written;
 --          -2  the data would exceed MaxSessionBytes: nothing written.
@@ -34,7 +37,7 @@ end
 local clear = ARGV[2] == '1'
 local max = tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
-local firstDelete = 5 + 2 * n
+local firstDelete = 6 + 2 * n
 local size = nil
 if max > 0 then
   -- The size the data fields will have: what they take now (none after a clear), minus what the
@@ -52,9 +55,9 @@ if max > 0 then
       end
     end
   end
-  for i = 5, #ARGV do
+  for i = 6, #ARGV do
     local field = ARGV[i]
-    local isPairValue = i < firstDelete and (i - 5) % 2 == 1
+    local isPairValue = i < firstDelete and (i - 6) % 2 == 1
     if not isPairValue and string.sub(field, 1, 2) == 'd:' then
       if not clear and redis.call('HEXISTS', key, field) == 1 then
         size = size - #field - redis.call('HSTRLEN', key, field)
@@ -83,7 +86,7 @@ if clear then
 end
 local ttl = math.min(tonumber(ARGV[1]), abs - now)
 if n > 0 then
-  for i = 5, firstDelete - 1, 2 do
+  for i = 6, firstDelete - 1, 2 do
     redis.call('HSET', key, ARGV[i], ARGV[i + 1])
     if ARGV[i] == 'm:p' then
       ttl = math.min(ttl, tonumber(ARGV[i + 1]))
@@ -99,4 +102,8 @@ else
   redis.call('HDEL', key, 'm:s')
 end
 redis.call('PEXPIRE', key, ttl)
-return 1
+local version = redis.call('HINCRBY', key, 'm:v', 1)
+if ARGV[5] ~= '' then
+  redis.call('PUBLISH', ARGV[5], string.match(key, '{([^{}]*)}$') .. ' ' .. version)
+end
+return { version, ttl }

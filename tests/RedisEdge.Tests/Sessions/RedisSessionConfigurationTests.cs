@@ -46,6 +46,24 @@ public sealed class RedisSessionConfigurationTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task InvalidNearCacheOptions_FailAtStartUp_NamingTheConfigurationPath()
+    {
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => SessionTestApp.StartAsync(redis, 1, new Dictionary<string, string?>
+        {
+            ["RedisEdge:Sessions:NearCache:Enabled"] = "true",
+            ["RedisEdge:Sessions:NearCache:MaxEntries"] = "0",
+            ["RedisEdge:Sessions:NearCache:MaxBytes"] = "0",
+            ["RedisEdge:Sessions:NearCache:MaxStaleness"] = "00:00:00",
+            ["RedisEdge:Sessions:NearCache:SlideFraction"] = "0.9",
+        }));
+
+        Assert.Contains("RedisEdge:Sessions:NearCache:MaxEntries", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("RedisEdge:Sessions:NearCache:MaxBytes", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("RedisEdge:Sessions:NearCache:MaxStaleness", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("RedisEdge:Sessions:NearCache:SlideFraction", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Options_BindFromConfiguration_AndCodeOverloads()
     {
         await using var fleet = await SessionTestApp.StartAsync(redis, 1, new Dictionary<string, string?>

@@ -27,32 +27,101 @@ public sealed class RedisSessionScriptsTests(RedisServerFixture redis)
         Assert.Contains(loaded, r => (string?)r == "d:a");
         Assert.True((await Db.KeyTimeToLiveAsync(key))!.Value > TimeSpan.FromSeconds(30));
 
-        Assert.Equal(1L, (long)await Run("commit.lua", key, Idle, "0", 0, 1, "d:b", "2", "d:a"));
+        Assert.Equal(1L, (long)((RedisResult[])(await Run("commit.lua", key, Idle, "0", 0, 1, "", "d:b", "2", "d:a"))!)[0]);
         Assert.Equal("2", (string?)await Db.HashGetAsync(key, "d:b"));
         Assert.False(await Db.HashExistsAsync(key, "d:a"));
 
-        Assert.Equal(1L, (long)await Run("commit.lua", key, Idle, "1", 0, 1, "d:c", "3"));
+        Assert.Equal(2L, (long)((RedisResult[])(await Run("commit.lua", key, Idle, "1", 0, 1, "", "d:c", "3"))!)[0]);
         var fields = (await Db.HashKeysAsync(key)).Select(f => (string)f!).Order().ToArray();
-        Assert.Equal(["d:c", "m:a", "m:c"], fields);
+        Assert.Equal(["d:c", "m:a", "m:c", "m:v"], fields);
+    }
+
+    [Fact]
+    public async Task Fetch_SendsFieldsOnlyWhenTheVersionMoved_AndSlidesOnlyWhenAsked()
+    {
+        var key = Key();
+        Assert.Equal(0L, (long)await Run("fetch.lua", key, Idle, -1));
+        await Run("create.lua", key, Idle, 3_600_000, 0, "d:a", "1");
+
+        var first = (RedisResult[])(await Run("fetch.lua", key, 0, -1))!;
+        Assert.Equal(0L, (long)first[0]);
+        Assert.Contains((RedisResult[])first[2]!, r => (string?)r == "d:a");
+
+        // Verifying without a slide leaves the shortened TTL alone and, at the held version, sends no fields.
+        await Db.KeyExpireAsync(key, TimeSpan.FromSeconds(5));
+        var verified = (RedisResult[])(await Run("fetch.lua", key, 0, 0))!;
+        Assert.Empty((RedisResult[])verified[2]!);
+        Assert.InRange((long)verified[1], 1, 5_000);
+        Assert.True((await Db.KeyTimeToLiveAsync(key))!.Value <= TimeSpan.FromSeconds(5));
+
+        var slid = (RedisResult[])(await Run("fetch.lua", key, Idle, 0))!;
+        Assert.InRange((long)slid[1], 5_001, Idle);
+        Assert.True((await Db.KeyTimeToLiveAsync(key))!.Value > TimeSpan.FromSeconds(30));
+
+        Assert.Equal(1L, await Commit(key, Idle, "0", 0, 1, "d:b", "2"));
+        var moved = (RedisResult[])(await Run("fetch.lua", key, 0, 0))!;
+        Assert.Equal(1L, (long)moved[0]);
+        Assert.Contains((RedisResult[])moved[2]!, r => (string?)r == "d:b");
+
+        var wrongType = Key();
+        await Db.StringSetAsync(wrongType, "x");
+        Assert.Equal(0L, (long)await Run("fetch.lua", wrongType, Idle, -1));
+        await Db.HashSetAsync(key, "m:a", DateTimeOffset.UtcNow.AddSeconds(-1).ToUnixTimeMilliseconds());
+        Assert.Equal(-1L, (long)await Run("fetch.lua", key, 0, 1));
+        Assert.False(await Db.KeyExistsAsync(key));
+    }
+
+    [Fact]
+    public async Task CommitDestroyDetach_PublishTheTag_FromInsideTheScript_OnlyWhenGivenAChannel()
+    {
+        var channel = RedisChannel.Literal(_prefix + ":sessions:near");
+        var messages = new System.Collections.Concurrent.BlockingCollection<string>();
+        var subscriber = Db.Multiplexer.GetSubscriber();
+        await subscriber.SubscribeAsync(channel, (_, m) => messages.Add((string)m!));
+        try
+        {
+            var id = RedisSessionIds.Create();
+            var key = (RedisKey)$"{_prefix}:sessions:{{{id}}}";
+            await Run("create.lua", key, Idle, 3_600_000, 0, "d:a", "1");
+            Assert.True(await Commit(key, Idle, "0", 0, 1, "d:b", "2") > 0); // no channel: nothing published
+            var committed = (RedisResult[])(await Run("commit.lua", key, Idle, "0", 0, 1, (string)channel!, "d:c", "3"))!;
+            Assert.Equal(2L, (long)committed[0]);
+            Assert.True(messages.TryTake(out var message, TimeSpan.FromSeconds(10)));
+            Assert.Equal($"{id} 2", message);
+
+            Assert.Equal(1L, (long)((RedisResult[])(await Run("destroy.lua", key, "", (string)channel!))!)[0]);
+            Assert.True(messages.TryTake(out message, TimeSpan.FromSeconds(10)));
+            Assert.Equal(id, message);
+
+            await Run("create.lua", key, Idle, 3_600_000, 0, "d:a", "1");
+            await Run("detach.lua", key, (string)channel!);
+            Assert.True(messages.TryTake(out message, TimeSpan.FromSeconds(10)));
+            Assert.Equal(id, message);
+            Assert.Empty(messages);
+        }
+        finally
+        {
+            await subscriber.UnsubscribeAsync(channel);
+        }
     }
 
     [Fact]
     public async Task Commit_OnMissingOrWrongTypeOrExpired_WritesNothing()
     {
         var missing = Key();
-        Assert.Equal(0L, (long)await Run("commit.lua", missing, Idle, "0", 0, 1, "d:a", "1"));
+        Assert.Equal(0L, (long)await Run("commit.lua", missing, Idle, "0", 0, 1, "", "d:a", "1"));
         Assert.False(await Db.KeyExistsAsync(missing));
 
         var wrongType = Key();
         await Db.StringSetAsync(wrongType, "x");
-        Assert.Equal(0L, (long)await Run("commit.lua", wrongType, Idle, "0", 0, 1, "d:a", "1"));
+        Assert.Equal(0L, (long)await Run("commit.lua", wrongType, Idle, "0", 0, 1, "", "d:a", "1"));
         Assert.Equal(0L, (long)await Run("load.lua", wrongType, Idle));
         Assert.Equal("x", (string?)await Db.StringGetAsync(wrongType));
 
         var expired = Key();
         await Run("create.lua", expired, Idle, 3_600_000, 0);
         await Db.HashSetAsync(expired, "m:a", DateTimeOffset.UtcNow.AddSeconds(-1).ToUnixTimeMilliseconds());
-        Assert.Equal(-1L, (long)await Run("commit.lua", expired, Idle, "0", 0, 1, "d:a", "1"));
+        Assert.Equal(-1L, (long)await Run("commit.lua", expired, Idle, "0", 0, 1, "", "d:a", "1"));
         Assert.False(await Db.KeyExistsAsync(expired));
     }
 
@@ -135,7 +204,7 @@ public sealed class RedisSessionScriptsTests(RedisServerFixture redis)
         Assert.True(abs > 0);
         Assert.InRange((await Db.KeyTimeToLiveAsync(key))!.Value.TotalMilliseconds, 1, 10_000);
         Assert.Equal(0L, (long)await Run("load.lua", key, Idle));
-        Assert.Equal(0L, (long)await Run("commit.lua", key, Idle, "0", 0, 1, "d:b", "2"));
+        Assert.Equal(0L, await Commit(key, Idle, "0", 0, 1, "d:b", "2"));
         Assert.Equal(0L, (long)await Run("detach.lua", key));
         var peek = (RedisResult[])(await Run("peek.lua", key))!;
         Assert.Equal(1L, (long)peek[4]);
@@ -146,7 +215,7 @@ public sealed class RedisSessionScriptsTests(RedisServerFixture redis)
         Assert.Equal(0L, (long)((RedisResult[])(await Run("peek.lua", key))!)[4]);
 
         // A live session sealed for binding (commit writing m:u and m:p) is pending again, with the short TTL.
-        Assert.Equal(1L, (long)await Run("commit.lua", key, Idle, "0", 0, 2, "m:u", "U2", "m:p", 10_000));
+        Assert.True(await Commit(key, Idle, "0", 0, 2, "m:u", "U2", "m:p", 10_000) > 0);
         Assert.Equal(0L, (long)await Run("load.lua", key, Idle));
         Assert.InRange((await Db.KeyTimeToLiveAsync(key))!.Value.TotalMilliseconds, 1, 10_000);
 
@@ -191,22 +260,29 @@ public sealed class RedisSessionScriptsTests(RedisServerFixture redis)
         Assert.Equal(8L, (long)await Db.HashGetAsync(key, "m:s"));
 
         // +8 for d:b is 16; replacing d:a by 10 bytes is 13 + 8 = 21 > 20: refused, nothing written.
-        Assert.Equal(1L, (long)await Run("commit.lua", key, Idle, "0", 20, 1, "d:b", "12345"));
+        Assert.True(await Commit(key, Idle, "0", 20, 1, "d:b", "12345") > 0);
         Assert.Equal(16L, (long)await Db.HashGetAsync(key, "m:s"));
-        Assert.Equal(-2L, (long)await Run("commit.lua", key, Idle, "0", 20, 1, "d:a", "1234567890"));
+        Assert.Equal(-2L, await Commit(key, Idle, "0", 20, 1, "d:a", "1234567890"));
         Assert.Equal("12345", (string?)await Db.HashGetAsync(key, "d:a"));
 
         // Removing d:b makes room; a clear starts from zero; without a limit the total is dropped.
-        Assert.Equal(1L, (long)await Run("commit.lua", key, Idle, "0", 20, 1, "d:a", "1234567890", "d:b"));
+        Assert.True(await Commit(key, Idle, "0", 20, 1, "d:a", "1234567890", "d:b") > 0);
         Assert.Equal(13L, (long)await Db.HashGetAsync(key, "m:s"));
-        Assert.Equal(1L, (long)await Run("commit.lua", key, Idle, "1", 20, 1, "d:c", "1"));
+        Assert.True(await Commit(key, Idle, "1", 20, 1, "d:c", "1") > 0);
         Assert.Equal(4L, (long)await Db.HashGetAsync(key, "m:s"));
-        Assert.Equal(1L, (long)await Run("commit.lua", key, Idle, "0", 0, 1, "d:d", "1"));
+        Assert.True(await Commit(key, Idle, "0", 0, 1, "d:d", "1") > 0);
         Assert.False(await Db.HashExistsAsync(key, "m:s"));
 
         // With a limit again, the total is computed once from the fields.
-        Assert.Equal(1L, (long)await Run("commit.lua", key, Idle, "0", 20, 0));
+        Assert.True(await Commit(key, Idle, "0", 20, 0) > 0);
         Assert.Equal(8L, (long)await Db.HashGetAsync(key, "m:s"));
+    }
+
+    /// <summary>Runs commit.lua without a channel: the new version on success, else the script's code (0, -1, -2).</summary>
+    private async Task<long> Commit(RedisKey key, long idle, string clear, long max, long n, params RedisValue[] rest)
+    {
+        var result = await Run("commit.lua", key, [idle, clear, max, n, "", .. rest]);
+        return result.Resp2Type == ResultType.Array ? (long)((RedisResult[])result!)[0] : (long)result;
     }
 
     private static IEnumerable<string> Evicted(RedisResult result) => Strings(((RedisResult[])result!)[0]);

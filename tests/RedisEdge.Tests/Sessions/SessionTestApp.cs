@@ -55,6 +55,16 @@ internal static class SessionTestApp
             ResponseHeaders = [],
         });
         app.MapGet("/get/{key}", (HttpContext c, string key) => c.Session.GetString(key) ?? "(null)");
+        // Changes the bytes a read handed out: under the near cache they must be the request's own copy.
+        app.MapPost("/scribble/{key}", (HttpContext c, string key) =>
+        {
+            if (c.Session.TryGetValue(key, out var bytes))
+            {
+                bytes.AsSpan().Fill((byte)'X');
+            }
+
+            return "ok";
+        });
         app.MapGet("/get-async/{key}", async (HttpContext c, string key) =>
         {
             await c.Session.LoadAsync(c.RequestAborted);

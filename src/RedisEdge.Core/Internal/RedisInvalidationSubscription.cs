@@ -1,0 +1,277 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace RedisEdge.Internal;
+
+/// <summary>
+/// One instance's subscription to a feature's invalidation channel, for an in-process near cache whose copies must be
+/// dropped when scripts publish that the data changed. Pub/sub is at-most-once, so the cache may hold copies only
+/// while the subscription is known to be live: on any connection failure <c>onSuspend</c> runs (the cache empties
+/// itself and stops serving), and <c>onResume</c> runs only after a sentinel this instance publishes has come back
+/// through the subscription, which proves it is live again end to end.
+/// </summary>
+/// <remarks>
+/// Shared by the response cache's events and the sessions' near cache. Messages starting with
+/// <see cref="SentinelPrefix"/> are this type's own and never reach <c>onMessage</c>. The loss and the restoration are
+/// logged once each per outage, through the feature's own log events when it passes them (<see cref="LogEvents"/>),
+/// otherwise through Core's (events 12-14).
+/// </remarks>
+internal sealed class RedisInvalidationSubscription : IDisposable
+{
+    public const string SentinelPrefix = "sync:";
+
+    private readonly RedisEdgeConnection _connection;
+    private readonly RedisChannel _channel;
+    private readonly Action<string> _onMessage;
+    private readonly Action _onSuspend;
+    private readonly Action _onResume;
+    private readonly LogEvents _log;
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _sentinels = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _gate = new();
+    private IConnectionMultiplexer? _multiplexer;
+    private ChannelMessageQueue? _queue;
+    private Task? _resync;
+    private bool _lost;
+    private long _failures;
+    private int _disposed;
+
+    public RedisInvalidationSubscription(
+        RedisEdgeConnection connection,
+        RedisChannel channel,
+        string feature,
+        ILogger logger,
+        Action<string> onMessage,
+        Action onSuspend,
+        Action onResume,
+        LogEvents? log = null)
+    {
+        _connection = connection;
+        _channel = channel;
+        _onMessage = onMessage;
+        _onSuspend = onSuspend;
+        _onResume = onResume;
+        _log = log ?? new LogEvents(
+            () => Log.InvalidationSubscriptionLost(logger, feature),
+            (reason, exception) => Log.InvalidationSubscribeFailed(logger, feature, reason, exception),
+            () => Log.InvalidationSubscriptionRestored(logger, feature));
+    }
+
+    /// <summary>How a feature logs the subscription's state changes: lost (connection failed), subscribe failed (with the
+    /// reason, and the exception only when the failure is not an expected outage), restored.</summary>
+    public sealed record LogEvents(Action Lost, Action<string, Exception?> SubscribeFailed, Action Restored);
+
+    /// <summary>Subscribes and resumes the cache, or starts retrying every second if Redis cannot be reached yet.</summary>
+    public async Task StartAsync()
+    {
+        _multiplexer = _connection.Multiplexer;
+        _multiplexer.ConnectionFailed += OnConnectionFailed;
+        _multiplexer.ConnectionRestored += OnConnectionRestored;
+        if (await TrySubscribeAsync().ConfigureAwait(false))
+        {
+            _onResume();
+        }
+        else
+        {
+            StartResync();
+        }
+    }
+
+    /// <summary>Stops the resynchronisation loop (the host is stopping).</summary>
+    public void Stop()
+    {
+        lock (_gate)
+        {
+            if (_disposed == 0)
+            {
+                _stopping.Cancel();
+            }
+        }
+    }
+
+    private async Task<bool> TrySubscribeAsync()
+    {
+        try
+        {
+            if (_queue is null)
+            {
+                var queue = await _multiplexer!.GetSubscriber().SubscribeAsync(_channel).ConfigureAwait(false);
+                queue.OnMessage(OnMessage);
+                _queue = queue;
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            MarkLost(ex);
+            return false;
+        }
+    }
+
+    private void OnMessage(ChannelMessage message)
+    {
+        var text = (string?)message.Message;
+        if (string.IsNullOrEmpty(text))
+        {
+            return;
+        }
+
+        if (text.StartsWith(SentinelPrefix, StringComparison.Ordinal))
+        {
+            if (_sentinels.TryRemove(text, out var sentinel))
+            {
+                sentinel.TrySetResult();
+            }
+
+            return;
+        }
+
+        _onMessage(text);
+    }
+
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        lock (_gate)
+        {
+            _failures++;
+        }
+
+        MarkLost(failure: null);
+        _onSuspend();
+    }
+
+    /// <summary>Logs the loss once per outage, however many connection events and resubscription attempts it takes.</summary>
+    private void MarkLost(Exception? failure)
+    {
+        lock (_gate)
+        {
+            if (_lost)
+            {
+                return;
+            }
+
+            _lost = true;
+        }
+
+        if (failure is null)
+        {
+            _log.Lost();
+        }
+        else
+        {
+            var expected = RedisErrorClassifier.Classify(failure) == RedisFailureKind.Outage;
+            _log.SubscribeFailed($"{failure.GetType().Name}: {failure.Message}", expected ? null : failure);
+        }
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => StartResync();
+
+    private void StartResync()
+    {
+        lock (_gate)
+        {
+            if (_resync is { IsCompleted: false } || _disposed != 0 || _stopping.IsCancellationRequested)
+            {
+                return;
+            }
+
+            var token = _stopping.Token;
+            _resync = Task.Run(() => ResyncAsync(token));
+        }
+    }
+
+    /// <summary>Publishes a sentinel and waits for it to come back; only then resumes. Retries every second.</summary>
+    private async Task ResyncAsync(CancellationToken token)
+    {
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                long failures;
+                lock (_gate)
+                {
+                    failures = _failures;
+                }
+
+                if (await TrySubscribeAsync().ConfigureAwait(false))
+                {
+                    var nonce = SentinelPrefix + Guid.NewGuid().ToString("N");
+                    var echo = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    _sentinels[nonce] = echo;
+                    await _multiplexer!.GetSubscriber().PublishAsync(_channel, nonce).ConfigureAwait(false);
+                    await echo.Task.WaitAsync(TimeSpan.FromSeconds(1), token).ConfigureAwait(false);
+                    lock (_gate)
+                    {
+                        // A failure after the sentinel went out may have cost messages: verify again.
+                        if (failures == _failures)
+                        {
+                            _lost = false;
+                            _onResume();
+                            _log.Restored();
+                            return;
+                        }
+                    }
+
+                    continue;
+                }
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+            {
+                // Still down; try again below.
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            finally
+            {
+                foreach (var stale in _sentinels.Keys)
+                {
+                    _sentinels.TryRemove(stale, out _);
+                }
+            }
+
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed == 1)
+            {
+                return;
+            }
+
+            _disposed = 1;
+            _stopping.Cancel();
+        }
+
+        if (_multiplexer is not null)
+        {
+            _multiplexer.ConnectionFailed -= OnConnectionFailed;
+            _multiplexer.ConnectionRestored -= OnConnectionRestored;
+        }
+
+        try
+        {
+            _queue?.Unsubscribe();
+        }
+        catch (Exception ex) when (ex is RedisException or ObjectDisposedException)
+        {
+            // The connection is going away with the host.
+        }
+
+        _stopping.Dispose();
+    }
+}

@@ -40,18 +40,19 @@ public abstract class ResponseCacheLeaseTakeoverTests(RedisTestServer redis)
     public async Task ALiveFillerSlowerThanItsLease_KeepsTheLease_SoNobodyElseRunsTheOrigin()
     {
         var origin = new Origin { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
-        var settings = new Dictionary<string, string?> { [$"{CacheTestApp.Section}:FillLeaseTimeout"] = "00:00:01" };
+        var settings = new Dictionary<string, string?> { [$"{CacheTestApp.Section}:FillLeaseTimeout"] = "00:00:02" };
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings, instances: 2);
         var filling = fleet[0].Client.GetAsync("/items/1");
         await CacheTestApp.EventuallyAsync(() => origin.Started == 1, "the fill is running");
 
-        // Three lease times pass while the origin is held; the lease is renewed, so a waiter never takes it over.
+        // Three lease times pass while the origin is held; the lease is renewed, so a waiter never takes it over. (A 2 s
+        // lease: with 1 s, a machine at load 30 once delayed a renewal past the lease.)
         var key = Assert.Single(await redis.EntryKeysAsync(fleet));
         var owner = (string?)await redis.Database.HashGetAsync(key, "l");
         var waiting = fleet[1].Client.GetAsync("/items/1");
         for (var i = 0; i < 6; i++)
         {
-            await Task.Delay(500);
+            await Task.Delay(1000);
             Assert.Equal(owner, (string?)await redis.Database.HashGetAsync(key, "l"));
         }
 

@@ -17,10 +17,11 @@ namespace RedisEdge.Tests.ResponseCaching;
 /// <see cref="GC.GetTotalAllocatedBytes(bool)"/> (the script call completes on StackExchange.Redis' threads); each
 /// figure is the lowest of several rounds. The test writes its figures to its output.
 /// </summary>
-[Collection(Name)]
-public sealed class ResponseCachingAllocationTests(RedisServerFixture redis, ITestOutputHelper output)
+public abstract class ResponseCachingAllocationTests(RedisTestServer redis, ITestOutputHelper output)
 {
     public const string Name = "ResponseCachingAllocations";
+
+    public const string ClusterName = "ResponseCachingAllocationsOnCluster";
 
     private const int Requests = 2000;
     private const int Rounds = 5;
@@ -180,6 +181,23 @@ public sealed class ResponseCachingAllocationTests(RedisServerFixture redis, ITe
     }
 }
 
+/// <summary>The same measurements on one <c>redis-server</c>.</summary>
+[Collection(Name)]
+public sealed class ResponseCachingAllocationTestsOnSingleNode(RedisServerFixture redis, ITestOutputHelper output)
+    : ResponseCachingAllocationTests(redis, output);
+
+/// <summary>
+/// The same measurements on a six-node cluster, where the client also routes each lookup by its key's slot: a hit costs
+/// the same there.
+/// </summary>
+[Collection(ClusterName)]
+public sealed class ResponseCachingAllocationTestsOnCluster(RedisClusterFixture redis, ITestOutputHelper output)
+    : ResponseCachingAllocationTests(redis, output);
+
 /// <summary>Allocation counts need a process in which no other test runs at the same time.</summary>
 [CollectionDefinition(ResponseCachingAllocationTests.Name, DisableParallelization = true)]
 public sealed class ResponseCachingAllocationCollection : ICollectionFixture<RedisServerFixture>;
+
+/// <summary>The cluster's own collection (a collection has one fixture of a type), also run alone.</summary>
+[CollectionDefinition(ResponseCachingAllocationTests.ClusterName, DisableParallelization = true)]
+public sealed class ResponseCachingAllocationClusterCollection : ICollectionFixture<RedisClusterFixture>;

@@ -135,7 +135,27 @@ internal sealed partial class RedisResponseCachingMiddleware
                     // Shared with this instance's concurrent lookups of the key. The call is not cancelled with the
                     // request: it may hand its sender the fill lease, and a lease nobody knows it holds would make the
                     // fleet wait for it to lapse. A request that only joined it stops waiting when its client leaves.
-                    lookup = await _lookups.LookupAsync(keys, owner, set.FillLeaseMs, forwards, context.RequestAborted).ConfigureAwait(false);
+                    // The request that sends it awaits it here, in this state machine, and then answers the joiners.
+                    if (_lookups.Join(keys, canFill: owner.Length != 0, forwards, context.RequestAborted, out var flight) is { } joined)
+                    {
+                        lookup = await joined.ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        try
+                        {
+                            var reply = await _store.SendLookupAsync(keys.LookupKeys, owner, set.FillLeaseMs, forwards, CancellationToken.None).ConfigureAwait(false);
+                            lookup = _store.ReadLookup(reply, keys.Entry)
+                                ?? await _store.LookupAsMissAsync(keys.LookupKeys, owner, set.FillLeaseMs, forwards, CancellationToken.None).ConfigureAwait(false);
+                        }
+                        catch (Exception ex)
+                        {
+                            flight.Fail(ex);
+                            throw;
+                        }
+
+                        flight.Complete(lookup);
+                    }
                 }
                 catch (Exception ex) when (ex is RedisEdgeUnavailableException or StackExchange.Redis.RedisException)
                 {

@@ -94,7 +94,8 @@ internal sealed class ResponseCacheKeys
             // The resource is the path as the app routes it, so EvictAsync finds it from that path under any PathBase;
             // the PathBase still selects the variant.
             var path = request.Path;
-            var query = request.Query;
+            // Request.Query makes (and keeps) a query feature on first use: a request without a query does not need one.
+            var query = request.QueryString.HasValue ? request.Query : QueryCollection.Empty;
             if (policy.VaryByAllQuery && query.Count == 0)
             {
                 // The resource string of a path alone is "{length}:{lower-cased path};".

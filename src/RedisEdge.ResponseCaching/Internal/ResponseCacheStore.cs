@@ -67,7 +67,7 @@ internal sealed class ResponseCacheStore
 
     /// <summary>
     /// The first half of <see cref="LookupAsync(RedisKey, string, long, bool, CancellationToken)"/> for a caller that
-    /// awaits the call itself (<see cref="LookupCoalescer"/>), so a hit costs one state machine less:
+    /// awaits the call itself (the middleware, leading a <see cref="LookupCoalescer"/> flight), so a hit costs one state machine less:
     /// <paramref name="keys"/> are the entry and the policy's eviction sequence (<see cref="CacheRequestKeys.LookupKeys"/>).
     /// </summary>
     public Task<RedisResult> SendLookupAsync(RedisKey[] keys, string owner, long leaseMs, bool forwards, CancellationToken cancellationToken) =>
@@ -338,8 +338,11 @@ internal enum FillOutcome
     Fenced = 2,
 }
 
-/// <summary>The answer of one lookup: state, whether this request holds the fill lease, the server clock, the entry.</summary>
-internal sealed record LookupResult(LookupState State, bool Filler, long Now, CachedEntry? Entry);
+/// <summary>
+/// The answer of one lookup: state, whether this request holds the fill lease, the server clock, the entry. A struct: it
+/// travels inside the lookup's task, not as an object of its own.
+/// </summary>
+internal readonly record struct LookupResult(LookupState State, bool Filler, long Now, CachedEntry? Entry);
 
 /// <summary>One eviction step: entries deleted, members left in the set, and the deleted entry keys.</summary>
 internal sealed record EvictionStep(long Deleted, long Left, string[] Keys);

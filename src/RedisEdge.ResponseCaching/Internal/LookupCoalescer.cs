@@ -10,8 +10,9 @@ namespace RedisEdge.ResponseCaching.Internal;
 /// <remarks>
 /// <para>The fill lease the lookup may take belongs to the request that sent it; the requests that joined it see the
 /// answer without the lease (so they serve a hit or a stale copy, or wait for the fill like any other waiter).</para>
-/// <para>The call itself is never cancelled (it may hand its sender the lease); a request whose client aborts only stops
-/// waiting for it. A lookup that started before this instance heard of an invalidation (an eviction or a fill of any
+/// <para>The call itself is never cancelled (it may hand its sender the lease), and a request that joined it waits for it
+/// as its sender does, at most the failure policy's <c>Timeout</c>: stopping when its client aborts would cost every
+/// joined hit a cancellation registration and a task of its own. A lookup that started before this instance heard of an invalidation (an eviction or a fill of any
 /// key: <see cref="NearCache.Invalidations"/> moved) is not joined, so a request that starts after its own instance
 /// evicted a key never gets an answer read before the eviction.</para>
 /// <para>The request that leads a flight sends the lookup and awaits it itself (<see cref="Flight.Complete"/> or
@@ -30,9 +31,10 @@ internal sealed class LookupCoalescer(NearCache near)
     /// Joins the lookup of <paramref name="keys"/>' entry in flight on this instance and returns its answer; or, when none
     /// can be joined, returns <see langword="null"/> and makes <paramref name="lead"/> this request's own flight, which
     /// the caller sends and then settles. <paramref name="canFill"/>: the request sends a lease token;
-    /// <paramref name="forwards"/>: it runs the origin if it gets no lease, so it needs a stale-if-error copy.
+    /// <paramref name="forwards"/>: it runs the origin if it gets no lease, so it needs a stale-if-error copy. The joined
+    /// task is shared by every joiner: await it, never cancel a wait on it.
     /// </summary>
-    public Task<LookupResult>? Join(CacheRequestKeys keys, bool canFill, bool forwards, CancellationToken aborted, out Flight lead)
+    public Task<LookupResult>? Join(CacheRequestKeys keys, bool canFill, bool forwards, out Flight lead)
     {
         var key = (keys.EntryName, canFill, forwards);
         var epoch = near.Invalidations;
@@ -44,8 +46,7 @@ internal sealed class LookupCoalescer(NearCache near)
                 {
                     Interlocked.Increment(ref _joined);
                     lead = null!;
-                    var joined = flight.Join();
-                    return aborted.CanBeCanceled ? joined.WaitAsync(aborted) : joined;
+                    return flight.Join();
                 }
 
                 // Started before an invalidation this instance has heard of: later requests get a lookup of their own.
@@ -129,7 +130,7 @@ internal sealed class LookupCoalescer(NearCache near)
             {
                 joiners.TrySetException(error);
 
-                // Observed here: a joiner that stopped waiting (its client left) never reads it.
+                // Marked observed: the joiners rethrow it, and the fault must never surface as UnobservedTaskException.
                 _ = joiners.Task.Exception;
             }
             else

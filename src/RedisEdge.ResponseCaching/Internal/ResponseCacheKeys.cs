@@ -345,21 +345,23 @@ internal sealed class CacheRequestKeys
     private readonly PathString _path;
     private readonly IQueryCollection? _query;
     private string? _resource;
+    private readonly RedisKey _sequence;
     private RedisKey[]? _fillKeys;
+    private RedisKey[]? _lookupKeys;
 
     public CacheRequestKeys(RedisKey entry, string entryName, RedisKey[] fillKeys)
     {
         Entry = entry;
         EntryName = entryName;
         _fillKeys = fillKeys;
-        LookupKeys = [entry, fillKeys[1]];
+        _sequence = fillKeys[1];
     }
 
     public CacheRequestKeys(RedisKey entry, RedisKey sequence, ResponseCacheKeys keys, ResponseCachePolicy policy, string? resource, PathString path, IQueryCollection query, List<string>? tags)
     {
         Entry = entry;
         EntryName = entry.ToString();
-        LookupKeys = [entry, sequence];
+        _sequence = sequence;
         _keys = keys;
         _policy = policy;
         _resource = resource;
@@ -372,8 +374,11 @@ internal sealed class CacheRequestKeys
 
     public string EntryName { get; }
 
-    /// <summary>lookup.lua's keys: the entry and the policy's eviction sequence.</summary>
-    public RedisKey[] LookupKeys { get; }
+    /// <summary>
+    /// lookup.lua's keys: the entry and the policy's eviction sequence. Made on first use: a near-cache hit, or a request
+    /// that joins another's lookup, sends none.
+    /// </summary>
+    public RedisKey[] LookupKeys => _lookupKeys ??= [Entry, _sequence];
 
     public RedisKey[] FillKeys => _fillKeys ??= _keys!.FillKeys(Entry, _policy!, _resource ??= ResponseCacheKeys.ResourceString(_policy!, _path, _query!), _tags);
 }

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using StackExchange.Redis;
 
 namespace RedisEdge.ResponseCaching.Internal;
 
@@ -11,12 +10,16 @@ namespace RedisEdge.ResponseCaching.Internal;
 /// <remarks>
 /// <para>The fill lease the lookup may take belongs to the request that sent it; the requests that joined it see the
 /// answer without the lease (so they serve a hit or a stale copy, or wait for the fill like any other waiter).</para>
-/// <para>The call itself is never cancelled (it may hand its sender the lease); a request whose client aborts only stops
-/// waiting for it. A lookup that started before this instance heard of an invalidation (an eviction or a fill of any
+/// <para>The call itself is never cancelled (it may hand its sender the lease), and a request that joined it waits for it
+/// as its sender does, at most the failure policy's <c>Timeout</c>: stopping when its client aborts would cost every
+/// joined hit a cancellation registration and a task of its own. A lookup that started before this instance heard of an invalidation (an eviction or a fill of any
 /// key: <see cref="NearCache.Invalidations"/> moved) is not joined, so a request that starts after its own instance
 /// evicted a key never gets an answer read before the eviction.</para>
+/// <para>The request that leads a flight sends the lookup and awaits it itself (<see cref="Flight.Complete"/> or
+/// <see cref="Flight.Fail"/> then answers the others): a hit costs its own state machine and no second one here, and
+/// nothing is allocated for the joiners until one arrives.</para>
 /// </remarks>
-internal sealed class LookupCoalescer(ResponseCacheStore store, NearCache near)
+internal sealed class LookupCoalescer(NearCache near)
 {
     private readonly ConcurrentDictionary<(string Entry, bool CanFill, bool Forwards), Flight> _flights = new();
     private long _joined;
@@ -25,12 +28,15 @@ internal sealed class LookupCoalescer(ResponseCacheStore store, NearCache near)
     internal long Joined => Interlocked.Read(ref _joined);
 
     /// <summary>
-    /// The lookup of <paramref name="keys"/>' entry for a request whose lease token is <paramref name="owner"/> (empty: may not
-    /// fill); <paramref name="forwards"/>: the request runs the origin if it gets no lease, so it needs a stale-if-error copy.
+    /// Joins the lookup of <paramref name="keys"/>' entry in flight on this instance and returns its answer; or, when none
+    /// can be joined, returns <see langword="null"/> and makes <paramref name="lead"/> this request's own flight, which
+    /// the caller sends and then settles. <paramref name="canFill"/>: the request sends a lease token;
+    /// <paramref name="forwards"/>: it runs the origin if it gets no lease, so it needs a stale-if-error copy. The joined
+    /// task is shared by every joiner: await it, never cancel a wait on it.
     /// </summary>
-    public Task<LookupResult> LookupAsync(CacheRequestKeys keys, string owner, long leaseMs, bool forwards, CancellationToken aborted)
+    public Task<LookupResult>? Join(CacheRequestKeys keys, bool canFill, bool forwards, out Flight lead)
     {
-        var key = (keys.EntryName, owner.Length != 0, forwards);
+        var key = (keys.EntryName, canFill, forwards);
         var epoch = near.Invalidations;
         while (true)
         {
@@ -39,56 +45,98 @@ internal sealed class LookupCoalescer(ResponseCacheStore store, NearCache near)
                 if (flight.Epoch == epoch)
                 {
                     Interlocked.Increment(ref _joined);
-                    return JoinAsync(flight, aborted);
+                    lead = null!;
+                    return flight.Join();
                 }
 
                 // Started before an invalidation this instance has heard of: later requests get a lookup of their own.
-                var replacement = new Flight(epoch);
+                var replacement = new Flight(this, key, epoch);
                 if (_flights.TryUpdate(key, replacement, flight))
                 {
-                    return LeadAsync(key, replacement, keys.LookupKeys, owner, leaseMs, forwards);
+                    lead = replacement;
+                    return null;
                 }
 
                 continue;
             }
 
-            var own = new Flight(epoch);
+            var own = new Flight(this, key, epoch);
             if (_flights.TryAdd(key, own))
             {
-                return LeadAsync(key, own, keys.LookupKeys, owner, leaseMs, forwards);
+                lead = own;
+                return null;
             }
         }
     }
 
-    private async Task<LookupResult> LeadAsync((string, bool, bool) key, Flight flight, RedisKey[] keys, string owner, long leaseMs, bool forwards)
+    /// <summary>One lookup in flight: its key, the invalidation epoch it started in, and, once joined, its joiners' task.</summary>
+    internal sealed class Flight(LookupCoalescer owner, (string, bool, bool) key, long epoch)
     {
-        try
-        {
-            // The store's lookup in two halves, awaited here: one state machine per lookup, not two.
-            var reply = await store.SendLookupAsync(keys, owner, leaseMs, forwards, CancellationToken.None).ConfigureAwait(false);
-            var result = store.ReadLookup(reply, keys[0])
-                ?? await store.LookupAsMissAsync(keys, owner, leaseMs, forwards, CancellationToken.None).ConfigureAwait(false);
-            _flights.TryRemove(new KeyValuePair<(string, bool, bool), Flight>(key, flight));
-            flight.TrySetResult(result.Filler ? result with { Filler = false } : result);
-            return result;
-        }
-        catch (Exception ex)
-        {
-            _flights.TryRemove(new KeyValuePair<(string, bool, bool), Flight>(key, flight));
-            flight.TrySetException(ex);
+        private TaskCompletionSource<LookupResult>? _joiners;
+        private LookupResult _result;
+        private Exception? _error;
+        private int _done;
 
-            // Observed here: when nobody joined, the failure is this request's alone (it rethrows it).
-            _ = flight.Task.Exception;
-            throw;
-        }
-    }
-
-    private static Task<LookupResult> JoinAsync(Flight flight, CancellationToken aborted) =>
-        aborted.CanBeCanceled ? flight.Task.WaitAsync(aborted) : flight.Task;
-
-    private sealed class Flight(long epoch) : TaskCompletionSource<LookupResult>(TaskCreationOptions.RunContinuationsAsynchronously)
-    {
         /// <summary><see cref="NearCache.Invalidations"/> when the call was sent.</summary>
-        public long Epoch { get; } = epoch;
+        public long Epoch => epoch;
+
+        /// <summary>The answer for the requests that joined; made by the first of them.</summary>
+        public Task<LookupResult> Join()
+        {
+            var joiners = Volatile.Read(ref _joiners);
+            if (joiners is null)
+            {
+                var created = new TaskCompletionSource<LookupResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+                joiners = Interlocked.CompareExchange(ref _joiners, created, null) ?? created;
+
+                // The leader may have finished before it could see this task: then it is answered here.
+                if (Volatile.Read(ref _done) != 0)
+                {
+                    Answer(joiners);
+                }
+            }
+
+            return joiners.Task;
+        }
+
+        /// <summary>The leader's answer: the joiners get it without the lease, which is the leader's alone.</summary>
+        public void Complete(LookupResult result)
+        {
+            _result = result.Filler ? result with { Filler = false } : result;
+            Settle();
+        }
+
+        public void Fail(Exception exception)
+        {
+            _error = exception;
+            Settle();
+        }
+
+        private void Settle()
+        {
+            owner._flights.TryRemove(new KeyValuePair<(string, bool, bool), Flight>(key, this));
+
+            // A full fence: either the leader sees a joiners' task made before it, or its maker sees _done.
+            Interlocked.Exchange(ref _done, 1);
+            if (Volatile.Read(ref _joiners) is { } joiners)
+            {
+                Answer(joiners);
+            }
+        }
+
+        private void Answer(TaskCompletionSource<LookupResult> joiners)
+        {
+            if (_error is { } error)
+            {
+                joiners.TrySetException(error);
+
+                // Marked observed: the joiners rethrow it, and the fault must never surface as UnobservedTaskException.
+                _ = joiners.Task.Exception;
+            }
+            else
+            {
+                joiners.TrySetResult(_result);
+            }
+        }
     }
 }

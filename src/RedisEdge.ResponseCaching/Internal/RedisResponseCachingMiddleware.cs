@@ -117,8 +117,9 @@ internal sealed partial class RedisResponseCachingMiddleware
             return;
         }
 
-        // HEAD never fills: it produces no body to store.
-        var owner = head ? string.Empty : FillOwner.Next();
+        // HEAD never fills: it produces no body to store. The lease token is made when this request first sends a lookup
+        // (one that joins another's gets no lease), and kept for its later lookups: a lease it holds is its own.
+        string? owner = head ? string.Empty : null;
         var wait = new FillWait(_timeProvider, set.FillWaitTimeout);
         try
         {
@@ -134,8 +135,31 @@ internal sealed partial class RedisResponseCachingMiddleware
                 {
                     // Shared with this instance's concurrent lookups of the key. The call is not cancelled with the
                     // request: it may hand its sender the fill lease, and a lease nobody knows it holds would make the
-                    // fleet wait for it to lapse. A request that only joined it stops waiting when its client leaves.
-                    lookup = await _lookups.LookupAsync(keys, owner, set.FillLeaseMs, forwards, context.RequestAborted).ConfigureAwait(false);
+                    // fleet wait for it to lapse. A request that joined it waits as the sender does, at most the failure
+                    // policy's Timeout: a wait cut short by the client leaving would cost every joined hit a cancellation
+                    // registration and a task.
+                    // The request that sends it awaits it here, in this state machine, and then answers the joiners.
+                    if (_lookups.Join(keys, canFill: !head, forwards, out var flight) is { } joined)
+                    {
+                        lookup = await joined.ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        try
+                        {
+                            owner ??= FillOwner.Next();
+                            var reply = await _store.SendLookupAsync(keys.LookupKeys, owner, set.FillLeaseMs, forwards, CancellationToken.None).ConfigureAwait(false);
+                            lookup = _store.ReadLookup(reply, keys.Entry)
+                                ?? await _store.LookupAsMissAsync(keys.LookupKeys, owner, set.FillLeaseMs, forwards, CancellationToken.None).ConfigureAwait(false);
+                        }
+                        catch (Exception ex)
+                        {
+                            flight.Fail(ex);
+                            throw;
+                        }
+
+                        flight.Complete(lookup);
+                    }
                 }
                 catch (Exception ex) when (ex is RedisEdgeUnavailableException or StackExchange.Redis.RedisException)
                 {
@@ -151,7 +175,7 @@ internal sealed partial class RedisResponseCachingMiddleware
                         return;
                     case LookupState.StaleWhileRevalidate:
                         _metrics.Requests.Record(policy.Name, "stale_while_revalidate", started);
-                        await ServeWhileRevalidatingAsync(context, set, policy, keys, owner, lookup, wait.Collapsed, head).ConfigureAwait(false);
+                        await ServeWhileRevalidatingAsync(context, set, policy, keys, owner ?? string.Empty, lookup, wait.Collapsed, head).ConfigureAwait(false);
                         return;
                     case LookupState.FailSafe:
                         _metrics.Requests.Record(policy.Name, "stale_if_error", started);
@@ -171,7 +195,7 @@ internal sealed partial class RedisResponseCachingMiddleware
                 {
                     _metrics.Miss(policy.Name);
                     _metrics.Requests.Record(policy.Name, "miss", started);
-                    await FillAsync(context, set, policy, keys, owner, Stale(lookup), missing).ConfigureAwait(false);
+                    await FillAsync(context, set, policy, keys, owner!, Stale(lookup), missing).ConfigureAwait(false);
                     return;
                 }
 

@@ -94,7 +94,8 @@ internal sealed class ResponseCacheKeys
             // The resource is the path as the app routes it, so EvictAsync finds it from that path under any PathBase;
             // the PathBase still selects the variant.
             var path = request.Path;
-            var query = request.Query;
+            // Request.Query makes (and keeps) a query feature on first use: a request without a query does not need one.
+            var query = request.QueryString.HasValue ? request.Query : QueryCollection.Empty;
             if (policy.VaryByAllQuery && query.Count == 0)
             {
                 // The resource string of a path alone is "{length}:{lower-cased path};".
@@ -344,21 +345,23 @@ internal sealed class CacheRequestKeys
     private readonly PathString _path;
     private readonly IQueryCollection? _query;
     private string? _resource;
+    private readonly RedisKey _sequence;
     private RedisKey[]? _fillKeys;
+    private RedisKey[]? _lookupKeys;
 
     public CacheRequestKeys(RedisKey entry, string entryName, RedisKey[] fillKeys)
     {
         Entry = entry;
         EntryName = entryName;
         _fillKeys = fillKeys;
-        LookupKeys = [entry, fillKeys[1]];
+        _sequence = fillKeys[1];
     }
 
     public CacheRequestKeys(RedisKey entry, RedisKey sequence, ResponseCacheKeys keys, ResponseCachePolicy policy, string? resource, PathString path, IQueryCollection query, List<string>? tags)
     {
         Entry = entry;
         EntryName = entry.ToString();
-        LookupKeys = [entry, sequence];
+        _sequence = sequence;
         _keys = keys;
         _policy = policy;
         _resource = resource;
@@ -371,8 +374,11 @@ internal sealed class CacheRequestKeys
 
     public string EntryName { get; }
 
-    /// <summary>lookup.lua's keys: the entry and the policy's eviction sequence.</summary>
-    public RedisKey[] LookupKeys { get; }
+    /// <summary>
+    /// lookup.lua's keys: the entry and the policy's eviction sequence. Made on first use: a near-cache hit, or a request
+    /// that joins another's lookup, sends none.
+    /// </summary>
+    public RedisKey[] LookupKeys => _lookupKeys ??= [Entry, _sequence];
 
     public RedisKey[] FillKeys => _fillKeys ??= _keys!.FillKeys(Entry, _policy!, _resource ??= ResponseCacheKeys.ResourceString(_policy!, _path, _query!), _tags);
 }

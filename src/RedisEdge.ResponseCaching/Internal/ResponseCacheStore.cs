@@ -1,4 +1,6 @@
+using System.Buffers.Text;
 using System.Collections.Concurrent;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RedisEdge.Internal;
@@ -29,6 +31,7 @@ internal sealed class ResponseCacheStore
     private const int DecodedHeadersLimit = 1024;
 
     private readonly ConcurrentDictionary<byte[], KeyValuePair<string, string>[]> _headers = new(BytesComparer.Instance);
+    private readonly ConcurrentDictionary<byte[], string> _etags = new(BytesComparer.Instance);
     private int _badEntries;
     private int _lookupErrors;
     private int _fillErrors;
@@ -64,7 +67,7 @@ internal sealed class ResponseCacheStore
 
     /// <summary>
     /// The first half of <see cref="LookupAsync(RedisKey, string, long, bool, CancellationToken)"/> for a caller that
-    /// awaits the call itself (<see cref="LookupCoalescer"/>), so a hit costs one state machine less:
+    /// awaits the call itself (the middleware, leading a <see cref="LookupCoalescer"/> flight), so a hit costs one state machine less:
     /// <paramref name="keys"/> are the entry and the policy's eviction sequence (<see cref="CacheRequestKeys.LookupKeys"/>).
     /// </summary>
     public Task<RedisResult> SendLookupAsync(RedisKey[] keys, string owner, long leaseMs, bool forwards, CancellationToken cancellationToken) =>
@@ -124,28 +127,31 @@ internal sealed class ResponseCacheStore
 
     private bool TryRead(RedisResult[] reply, out LookupResult lookup, out Exception? error)
     {
-        var state = (LookupState)(long)reply[0];
-        var filler = (long)reply[1] == 1;
-        var now = (long)reply[2];
+        // meta: "state filler now" and, with the entry, " status created fresh stale-while-revalidate stale-if-error etag".
+        var meta = ((ReadOnlyMemory<byte>)(RedisValue)reply[0]).Span;
+        var state = (LookupState)NextNumber(ref meta);
+        var filler = NextNumber(ref meta) == 1;
+        var now = NextNumber(ref meta);
         error = null;
         CachedEntry? cached = null;
-        if (reply.Length >= 11 && !reply[3].IsNull)
+        if (!meta.IsEmpty)
         {
             try
             {
+                var status = NextNumber(ref meta);
                 cached = new CachedEntry
                 {
-                    Status = Status((RedisValue)reply[3]),
-                    Headers = Headers((RedisValue)reply[4]),
-                    Body = reply[5].IsNull ? throw new FormatException("The stored entry has no body field.") : (byte[])reply[5]!,
-                    ETag = (string)reply[6]! ?? string.Empty,
-                    Created = (long)reply[7],
-                    FreshUntil = (long)reply[8],
-                    StaleWhileRevalidateUntil = (long)reply[9],
-                    StaleIfErrorUntil = (long)reply[10],
+                    Status = status is >= 100 and <= 999 ? (int)status : throw new FormatException($"The stored status '{status}' is not an HTTP status."),
+                    Created = NextNumber(ref meta),
+                    FreshUntil = NextNumber(ref meta),
+                    StaleWhileRevalidateUntil = NextNumber(ref meta),
+                    StaleIfErrorUntil = NextNumber(ref meta),
+                    ETag = ETag(meta),
+                    Headers = Headers((RedisValue)reply[1]),
+                    Body = reply[2].IsNull ? throw new FormatException("The stored entry has no body field.") : (byte[])reply[2]!,
                 };
             }
-            catch (Exception ex) when (ex is FormatException or OverflowException or EndOfStreamException or IOException or InvalidCastException or ArgumentException)
+            catch (Exception ex) when (ex is FormatException or OverflowException or EndOfStreamException or IOException or InvalidCastException or ArgumentException or IndexOutOfRangeException)
             {
                 error = ex;
                 lookup = new LookupResult(state, filler, now, null);
@@ -154,9 +160,8 @@ internal sealed class ResponseCacheStore
         }
         else if (state is LookupState.Fresh or LookupState.StaleWhileRevalidate or LookupState.FailSafe)
         {
-            // These states are served from the entry, so their reply carries its fields. Lua ends a reply array at its
-            // first nil, so a stored time that is not a number cuts the reply short: a malformed entry, not a hit.
-            error = new FormatException("The stored entry has a time field that is not a number.");
+            // These states are served from the entry, so their reply carries its fields.
+            error = new FormatException("The lookup reply of a servable entry carries no entry fields.");
             lookup = new LookupResult(state, filler, now, null);
             return false;
         }
@@ -165,10 +170,46 @@ internal sealed class ResponseCacheStore
         return true;
     }
 
-    private static int Status(RedisValue stored) =>
-        stored.TryParse(out int status) && status is >= 100 and <= 999
-            ? status
-            : throw new FormatException($"The stored status '{stored}' is not an HTTP status.");
+    /// <summary>
+    /// The next space-separated decimal of lookup.lua's meta string, and <paramref name="meta"/> moved past it and its
+    /// separator. Digits only: a stored field that is not what fill.lua wrote fails here, and the entry is malformed.
+    /// </summary>
+    private static long NextNumber(ref ReadOnlySpan<byte> meta)
+    {
+        var end = meta.IndexOf((byte)' ');
+        var field = end < 0 ? meta : meta[..end];
+        if (field.IsEmpty || !Utf8Parser.TryParse(field, out long value, out var consumed) || consumed != field.Length)
+        {
+            throw new FormatException($"The stored entry has a field that is not a number ('{Encoding.UTF8.GetString(field)}').");
+        }
+
+        meta = end < 0 ? default : meta[(end + 1)..];
+        return value;
+    }
+
+    /// <summary>The stored ETag (the rest of the meta string), made a string once per distinct value, as the headers are.</summary>
+    private string ETag(ReadOnlySpan<byte> stored)
+    {
+        if (stored.IsEmpty)
+        {
+            return string.Empty;
+        }
+
+        var lookup = _etags.GetAlternateLookup<ReadOnlySpan<byte>>();
+        if (lookup.TryGetValue(stored, out var etag))
+        {
+            return etag;
+        }
+
+        etag = Encoding.UTF8.GetString(stored);
+        if (_etags.Count >= DecodedHeadersLimit)
+        {
+            _etags.Clear();
+        }
+
+        lookup.TryAdd(stored, etag);
+        return etag;
+    }
 
     /// <summary>
     /// The stored headers, decoded once per distinct serialized form: the entries of a hot key (and most entries of one
@@ -297,8 +338,11 @@ internal enum FillOutcome
     Fenced = 2,
 }
 
-/// <summary>The answer of one lookup: state, whether this request holds the fill lease, the server clock, the entry.</summary>
-internal sealed record LookupResult(LookupState State, bool Filler, long Now, CachedEntry? Entry);
+/// <summary>
+/// The answer of one lookup: state, whether this request holds the fill lease, the server clock, the entry. A struct: it
+/// travels inside the lookup's task, not as an object of its own.
+/// </summary>
+internal readonly record struct LookupResult(LookupState State, bool Filler, long Now, CachedEntry? Entry);
 
 /// <summary>One eviction step: entries deleted, members left in the set, and the deleted entry keys.</summary>
 internal sealed record EvictionStep(long Deleted, long Left, string[] Keys);

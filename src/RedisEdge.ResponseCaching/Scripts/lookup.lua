@@ -23,8 +23,12 @@ ARGV[5]   '1' = this request forwards to the origin if it does not take the leas
           it needs a stale-if-error copy to fall back on; otherwise a request that would only wait (state 3 without
           the lease) is answered without the entry fields, and the stale body is not sent for nothing.
 
-Returns   { state, filler, now [, s, h, b, et, c, f, w, x] } - the entry fields are present
-          when the hash holds a response that is still usable in some window:
+Returns   { meta [, h, b] } - meta is one string, "state filler now" or, when the reply carries the entry,
+          "state filler now s c f w x et" (space-separated, the stored ETag last and possibly empty; a stored field
+          that is not what fill.lua writes reaches the caller as it is, which then reads the entry as malformed).
+          One bulk string instead of eleven replies: the client allocates a result object per element, and a hit
+          is the hot path. h and b are the stored headers and body. The entry fields are present when the hash
+          holds a response that is still usable in some window:
           state 0 miss (no usable entry)
                 1 fresh hit
                 2 stale, within stale-while-revalidate: serve it now
@@ -79,7 +83,8 @@ local function take()
 end
 
 local function reply(state, filler)
-  return { state, filler, now, e[1], e[2], e[3], e[4], tonumber(e[5]), tonumber(e[6]), tonumber(e[7]), tonumber(e[8]) }
+  return { state .. ' ' .. filler .. ' ' .. now .. ' ' .. e[1] .. ' ' .. (e[5] or '') .. ' ' .. (e[6] or '') .. ' ' ..
+           (e[7] or '') .. ' ' .. (e[8] or '') .. ' ' .. (e[4] or ''), e[2], e[3] }
 end
 
 if e[1] then
@@ -89,10 +94,10 @@ if e[1] then
   if now < x then
     if passing then return reply(5, 0) end
     local filler = take()
-    if filler == 0 and ARGV[5] ~= '1' then return { 3, 0, now } end
+    if filler == 0 and ARGV[5] ~= '1' then return { '3 0 ' .. now } end
     return reply(3, filler)
   end
 end
 
-if passing then return { 4, 0, now } end
-return { 0, take(), now }
+if passing then return { '4 0 ' .. now } end
+return { '0 ' .. take() .. ' ' .. now }

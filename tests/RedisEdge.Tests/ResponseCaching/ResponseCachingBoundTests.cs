@@ -7,6 +7,36 @@ namespace RedisEdge.Tests.ResponseCaching;
 /// <summary>A policy's footprint in Redis is bounded (entries and bytes), whatever query strings clients invent.</summary>
 public abstract class ResponseCachingBoundTests(RedisTestServer redis)
 {
+    /// <summary>The easy restriction: a policy that lists its query keys keys on those only, so other keys cannot bust it.</summary>
+    [Fact]
+    public async Task VaryByQuery_KeysOnTheListedKeysOnly_CaseInsensitively()
+    {
+        var origin = new Origin();
+        var settings = new Dictionary<string, string?>().Policy("items", ("VaryByQueryKeys:0", "page"));
+        await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings);
+        var client = fleet[0].Client;
+
+        var page1 = await (await client.GetAsync("/items/1?page=1")).BodyAsync();
+        var tracked = await (await client.GetAsync("/items/1?page=1&utm_source=mail")).BodyAsync();
+        var upper = await (await client.GetAsync("/items/1?PAGE=1")).BodyAsync();
+        var page2 = await (await client.GetAsync("/items/1?page=2")).BodyAsync();
+        var none = await (await client.GetAsync("/items/1?utm_source=mail")).BodyAsync();
+        Assert.Equal(page1, tracked);
+        Assert.Equal(page1, upper);
+        Assert.NotEqual(page1, page2);
+        Assert.NotEqual(page1, none);
+        Assert.Equal(3, origin.Executions);
+
+        // Five URLs, three variants in Redis: the unlisted keys never reached a key.
+        var stored = 0;
+        foreach (var key in (await redis.KeysAsync(fleet.KeyPrefix + ":rc:")).Where(k => k.Contains("}:e:", StringComparison.Ordinal)))
+        {
+            stored += await redis.Database.HashExistsAsync(key, "s") ? 1 : 0;
+        }
+
+        Assert.Equal(3, stored);
+    }
+
     [Fact]
     public async Task CacheBustingQueries_LeaveAtMostMaxEntriesInRedis_AndKeepTheNewest()
     {

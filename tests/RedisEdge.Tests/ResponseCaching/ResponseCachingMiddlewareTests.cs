@@ -64,26 +64,6 @@ public sealed class ResponseCachingMiddlewareTests(RedisServerFixture redis)
     }
 
     [Fact]
-    public async Task VaryByQuery_KeysOnTheListedKeysOnly_CaseInsensitively()
-    {
-        var origin = new Origin();
-        var settings = new Dictionary<string, string?>().Policy("items", ("VaryByQueryKeys:0", "page"));
-        await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings);
-        var client = fleet[0].Client;
-
-        var page1 = await (await client.GetAsync("/items/1?page=1")).BodyAsync();
-        var tracked = await (await client.GetAsync("/items/1?page=1&utm_source=mail")).BodyAsync();
-        var upper = await (await client.GetAsync("/items/1?PAGE=1")).BodyAsync();
-        var page2 = await (await client.GetAsync("/items/1?page=2")).BodyAsync();
-        var none = await (await client.GetAsync("/items/1?utm_source=mail")).BodyAsync();
-        Assert.Equal(page1, tracked);
-        Assert.Equal(page1, upper);
-        Assert.NotEqual(page1, page2);
-        Assert.NotEqual(page1, none);
-        Assert.Equal(3, origin.Executions);
-    }
-
-    [Fact]
     public async Task IfNoneMatchWithTheCurrentETag_Returns304WithoutBody_OnHitAndOnFill()
     {
         var origin = new Origin();

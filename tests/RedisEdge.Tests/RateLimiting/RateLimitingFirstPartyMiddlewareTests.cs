@@ -120,6 +120,97 @@ public sealed class RateLimitingFirstPartyMiddlewareTests(RedisServerFixture red
     }
 
     [Fact]
+    public async Task ConcurrencyPolicy_ThreeInstancesBy64Callers_AtMostThePermitLimitRunAtOnce_TheRestGetOnRejected_TheLeaseEndsWithTheRequest()
+    {
+        const int limit = 4;
+        const int callers = 3 * 64;
+        var settings = new Dictionary<string, string?>().Policy("c", RedisRateLimitAlgorithm.Concurrency, limit);
+        var work = new BlockingEndpoint();
+        var onRejected = new Rejections();
+        await using var fleet = await FirstPartyOnly.StartAsync(
+            redis.Configuration,
+            settings,
+            (app, _) => app.MapGet("/work", work.HandleAsync).RequireRateLimiting("c"),
+            instances: 3,
+            services: (builder, _) => builder.Services.AddRateLimiter(o => onRejected.Configure(o.AddRedisEdgePolicy("c"))));
+
+        // No queue: while `limit` requests run, every other one is refused at once through the first-party OnRejected.
+        var requests = Enumerable.Range(0, callers).Select(i => fleet[i % 3].Client.GetAsync("/work")).ToList();
+        Assert.True(await UntilAsync(() => Task.FromResult(requests.Count(r => r.IsCompleted) == callers - limit && work.Running == limit)), "The requests were not all decided.");
+        Assert.Equal(limit, await LeasesHeldAsync(fleet.KeyPrefix));
+        Assert.Equal(callers - limit, onRejected.Count);
+
+        work.Release();
+        var responses = await Task.WhenAll(requests);
+        Assert.Equal(limit, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
+        var refused = responses.Where(r => r.StatusCode != HttpStatusCode.OK).ToList();
+        Assert.Equal(callers - limit, refused.Count);
+        Assert.All(refused, r =>
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, r.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(1), r.Headers.RetryAfter?.Delta);   // a concurrency refusal: at most 1 s
+        });
+        Assert.Equal(limit, work.MaxRunning);
+        Assert.Equal(limit, work.Started);
+
+        // The first-party middleware disposed each lease when its request ended: Redis holds none, and the slots serve again.
+        Assert.True(await UntilAsync(async () => await LeasesHeldAsync(fleet.KeyPrefix) == 0), "A lease was left in Redis.");
+        var again = await Task.WhenAll(Enumerable.Range(0, limit).Select(i => fleet[i % 3].Client.GetAsync("/work")));
+        Assert.All(again, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.True(await UntilAsync(async () => await LeasesHeldAsync(fleet.KeyPrefix) == 0), "A lease was left in Redis.");
+    }
+
+    [Fact]
+    public async Task ConcurrencyPolicy_TheLeaseIsReleasedWhenTheHandlerThrows_AndWhenTheClientAborts()
+    {
+        var settings = new Dictionary<string, string?>().Policy("c", RedisRateLimitAlgorithm.Concurrency, 1);
+        var work = new BlockingEndpoint();
+        var throws = 0;
+        var onRejected = new Rejections();
+        await using var fleet = await FirstPartyOnly.StartAsync(
+            redis.Configuration,
+            settings,
+            (app, _) =>
+            {
+                app.MapGet("/work", work.HandleAsync).RequireRateLimiting("c");
+                app.MapGet("/throw", string () =>
+                {
+                    Interlocked.Increment(ref throws);
+                    throw new InvalidOperationException("the handler failed");
+                }).RequireRateLimiting("c");
+            },
+            instances: 2,
+            services: (builder, _) => builder.Services.AddRateLimiter(o => onRejected.Configure(o.AddRedisEdgePolicy("c"))));
+
+        // A handler that throws: its lease is released, so each next request (from either instance) runs.
+        for (var i = 0; i < 3; i++)
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(() => fleet[i % 2].Client.GetAsync("/throw"));
+            Assert.True(await UntilAsync(async () => await LeasesHeldAsync(fleet.KeyPrefix) == 0), "A throwing request kept its lease.");
+        }
+
+        Assert.Equal(3, throws);
+        Assert.Equal(0, onRejected.Count);
+
+        // A client that gives up while the handler runs: the request ends, and its lease with it.
+        work.Block();
+        using var abort = new CancellationTokenSource();
+        var aborted = fleet[0].Client.GetAsync("/work", abort.Token);
+        Assert.True(await UntilAsync(() => Task.FromResult(work.Running == 1)), "The request never ran.");
+        Assert.Equal(1, await LeasesHeldAsync(fleet.KeyPrefix));
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await fleet[1].Client.GetAsync("/work")).StatusCode);
+
+        await abort.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => aborted);
+        Assert.True(await UntilAsync(async () => work.Running == 0 && await LeasesHeldAsync(fleet.KeyPrefix) == 0), "The aborted request kept its lease.");
+
+        work.Release();
+        Assert.Equal(HttpStatusCode.OK, (await fleet[1].Client.GetAsync("/work")).StatusCode);
+        Assert.Equal(1, onRejected.Count);
+        Assert.True(await UntilAsync(async () => await LeasesHeldAsync(fleet.KeyPrefix) == 0), "A lease was left in Redis.");
+    }
+
+    [Fact]
     public async Task AddRedisEdgePolicy_OfAnUndefinedPolicy_FailsStartUp_NamingTheConfigurationPath()
     {
         var settings = new Dictionary<string, string?>().Policy("api", RedisRateLimitAlgorithm.FixedWindow, 5, Hour);
@@ -288,6 +379,34 @@ public sealed class RateLimitingFirstPartyMiddlewareTests(RedisServerFixture red
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.ServiceUnavailable, HttpStatusCode.ServiceUnavailable], statuses);
     }
 
+    /// <summary>The members of the fleet's concurrency lease sets: the requests holding a slot in Redis.</summary>
+    private async Task<long> LeasesHeldAsync(string prefix)
+    {
+        long held = 0;
+        foreach (var key in await redis.KeysAsync(prefix + ":rl:"))
+        {
+            held += await redis.Database.SortedSetLengthAsync(key);
+        }
+
+        return held;
+    }
+
+    /// <summary>Polls a state (a release lands after the lease is disposed); false if it never holds within 15 s.</summary>
+    private static async Task<bool> UntilAsync(Func<Task<bool>> condition)
+    {
+        for (var attempt = 0; attempt < 300; attempt++)
+        {
+            if (await condition())
+            {
+                return true;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return false;
+    }
+
     /// <summary>The permits the fixed-window counters of <paramref name="policy"/> hold, over every partition of the fleet.</summary>
     private async Task<long> SumCountersAsync(string prefix, string policy = "api")
     {
@@ -299,6 +418,53 @@ public sealed class RateLimitingFirstPartyMiddlewareTests(RedisServerFixture red
         }
 
         return sum;
+    }
+
+    /// <summary>
+    /// An endpoint that, blocked (as it starts), holds each request until <see cref="Release"/> or until the client
+    /// aborts, and counts how many run at once.
+    /// </summary>
+    private sealed class BlockingEndpoint
+    {
+        private TaskCompletionSource? _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _running;
+        private int _maxRunning;
+        private int _started;
+
+        public int Running => Volatile.Read(ref _running);
+
+        public int MaxRunning => Volatile.Read(ref _maxRunning);
+
+        public int Started => Volatile.Read(ref _started);
+
+        public void Block() => Volatile.Write(ref _gate, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+        public void Release() => Interlocked.Exchange(ref _gate, null)?.TrySetResult();
+
+        public async Task HandleAsync(HttpContext context)
+        {
+            Interlocked.Increment(ref _started);
+            var now = Interlocked.Increment(ref _running);
+            var seen = Volatile.Read(ref _maxRunning);
+            while (now > seen && Interlocked.CompareExchange(ref _maxRunning, now, seen) is var was && was != seen)
+            {
+                seen = was;
+            }
+
+            try
+            {
+                if (Volatile.Read(ref _gate) is { } gate)
+                {
+                    await gate.Task.WaitAsync(context.RequestAborted);
+                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _running);
+            }
+
+            await context.Response.WriteAsync("done", context.RequestAborted);
+        }
     }
 
     /// <summary>The first-party rejection the tests look for: status 429, a body, Retry-After from the lease.</summary>

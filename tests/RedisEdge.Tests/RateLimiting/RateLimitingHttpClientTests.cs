@@ -162,6 +162,130 @@ public sealed class RateLimitingHttpClientTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task ConcurrencyPolicy_ThreeInstancesTimes64Callers_ThePartnerNeverHoldsMoreThanTheLimit_TheRestAreRefusedWithRetryAfter_ThenAllAreServed_NoLeaseIsLeft()
+    {
+        const int limit = 4;
+        const int callers = 3 * 64;
+        await using var partner = await Partner.StartAsync();
+        partner.Block();
+        var settings = new Dictionary<string, string?>().Policy("partner", RedisRateLimitAlgorithm.Concurrency, limit);
+        await using var fleet = await StartAsync(settings, partner, client => client.AddRedisEdgeRateLimiter("partner"), instances: 3);
+
+        // A concurrency policy has no queue: while the partner holds `limit` calls, every other caller is refused at once.
+        var calls = Enumerable.Range(0, callers).Select(i => CallAsync(fleet[i % 3], "http://partner.test/quote")).ToList();
+        Assert.True(await UntilAsync(() => Task.FromResult(calls.Count(c => c.IsCompleted) == callers - limit && partner.InFlight == limit)), "The callers were not all decided.");
+        Assert.Equal(limit, await LeasesHeldAsync(fleet));
+        var refusals = calls.Where(c => c.IsCompleted).Select(c => Assert.IsType<RateLimiterRejectedException>(c.Result)).ToList();
+        Assert.All(refusals, r => Assert.InRange(r.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(1)));
+
+        partner.Release();
+        var outcomes = await Task.WhenAll(calls);
+        Assert.Equal(limit, outcomes.Count(o => o is null));
+        Assert.Equal(limit, partner.Calls("partner.test"));
+
+        // Each refused caller tries again until served: every call completes, never more than `limit` at the partner.
+        var retries = 0;
+        await Task.WhenAll(Enumerable.Range(0, callers - limit).Select(async c =>
+        {
+            for (var attempt = 0; attempt < 2_000; attempt++)
+            {
+                if (await CallAsync(fleet[c % 3], "http://partner.test/quote") is not RateLimiterRejectedException)
+                {
+                    return;
+                }
+
+                Interlocked.Increment(ref retries);
+                await Task.Delay(Random.Shared.Next(1, 20));
+            }
+
+            Assert.Fail("A caller was never served.");
+        }));
+
+        Assert.Equal(callers, partner.Calls("partner.test"));
+        Assert.Equal(limit, partner.MaxInFlight);
+
+        // Every lease was disposed when its response arrived: once the releases land, Redis holds none.
+        Assert.True(await UntilAsync(async () => await LeasesHeldAsync(fleet) == 0), "A lease was left in Redis.");
+    }
+
+    [Fact]
+    public async Task ConcurrencyPolicy_ACallCancelledWhileThePartnerHoldsIt_ThrowsAndReleasesItsSlot()
+    {
+        await using var partner = await Partner.StartAsync();
+        partner.Block();
+        var settings = new Dictionary<string, string?>().Policy("partner", RedisRateLimitAlgorithm.Concurrency, 1);
+        await using var fleet = await StartAsync(settings, partner, client => client.AddRedisEdgeRateLimiter("partner"), instances: 2);
+
+        using var giveUp = new CancellationTokenSource();
+        var held = CallAsync(fleet[0], "http://partner.test/quote", cancellationToken: giveUp.Token);
+        Assert.True(await UntilAsync(() => Task.FromResult(partner.InFlight == 1)), "The call never reached the partner.");
+        Assert.Equal(1, await LeasesHeldAsync(fleet));
+        Assert.IsType<RateLimiterRejectedException>(await CallAsync(fleet[1], "http://partner.test/quote"));
+
+        await giveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => held);
+
+        // The slot came back: Redis holds no lease, and the other instance's next call reaches the partner.
+        Assert.True(await UntilAsync(async () => await LeasesHeldAsync(fleet) == 0), "The cancelled call kept its lease.");
+        var next = CallAsync(fleet[1], "http://partner.test/quote");
+        Assert.True(await UntilAsync(() => Task.FromResult(partner.InFlight == 1 && partner.Calls("partner.test") == 2)), "The freed slot was not granted.");
+        partner.Release();
+        Assert.Null(await next);
+        Assert.True(await UntilAsync(async () => await LeasesHeldAsync(fleet) == 0), "A lease was left in Redis.");
+    }
+
+    [Fact]
+    public async Task GcraQueuePolicy_ThreeInstancesTimes64Callers_TheCallsWithinMaxQueueDelayAreDelayedNotRefused_OnePerInterval_TheRestThrowWithRetryAfter()
+    {
+        // One call per hour with a burst of one, at most 10.5 hours in the queue: the first call goes at once, the next
+        // ten wait 1..10 hours, the rest would wait longer and are refused. The waits run on the test's clock.
+        const int queued = 10;
+        const int callers = 3 * 64;
+        var clock = new ManualTimerProvider();
+        await using var partner = await Partner.StartAsync();
+        var settings = new Dictionary<string, string?>()
+            .Policy("partner", RedisRateLimitAlgorithm.Gcra, 1, Hour, ("Burst", "1"), ("MaxQueueDelay", "10:30:00"));
+        await using var fleet = await StartAsync(settings, partner, client => client.AddRedisEdgeRateLimiter("partner"), instances: 3,
+            more: services => services.AddSingleton<TimeProvider>(clock));
+        var delays = fleet.Instances.Select(i => new MeasurementRecorder<double>(
+            i.Services.GetRequiredService<RateLimitingMetrics>().Telemetry.Meter, RedisRateLimitingDefaults.QueueDelayInstrument)).ToList();
+
+        var calls = Enumerable.Range(0, callers).Select(i => CallAsync(fleet[i % 3], "http://partner.test/quote")).ToList();
+        Assert.True(await UntilAsync(() => Task.FromResult(
+            calls.Count(c => c.IsCompleted) == callers - queued && delays.Sum(d => d.Measurements.Count) == 1 + queued)), "The callers were not all decided.");
+
+        // Decided at once: the call that had no wait went, and every call beyond MaxQueueDelay threw.
+        var decided = calls.Where(c => c.IsCompleted).Select(c => c.Result).ToList();
+        Assert.Single(decided, o => o is null);
+        var refusals = decided.OfType<RateLimiterRejectedException>().ToList();
+        Assert.Equal(callers - 1 - queued, refusals.Count);
+        Assert.All(refusals, r => Assert.InRange(r.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), Hour));
+
+        // The delays the script computed, on the Redis clock: k intervals for the k-th queued call, less the time its
+        // decision came after the first one's.
+        var waits = delays.SelectMany(d => d.Measurements).Select(m => TimeSpan.FromSeconds(m.Value)).Order().ToList();
+        for (var k = 0; k <= queued; k++)
+        {
+            Assert.InRange(waits[k], k * Hour - TimeSpan.FromMinutes(5), k * Hour);
+        }
+
+        // Delayed, not refused: each interval lets exactly one more call reach the partner, in the queue's order.
+        Assert.True(await UntilAsync(() => Task.FromResult(partner.Calls("partner.test") == 1)), "The first call did not go at once.");
+        for (var k = 1; k <= queued; k++)
+        {
+            clock.Advance(Hour);
+            Assert.True(await UntilAsync(() => Task.FromResult(partner.Calls("partner.test") >= 1 + k)), $"The call queued {k} hours did not go.");
+            Assert.Equal(1 + k, partner.Calls("partner.test"));
+        }
+
+        var outcomes = await Task.WhenAll(calls);
+        Assert.Equal(1 + queued, outcomes.Count(o => o is null));
+        Assert.Equal(callers - 1 - queued, outcomes.OfType<RateLimiterRejectedException>().Count());
+        Assert.Equal(1 + queued, partner.Calls("partner.test"));
+        delays.ForEach(d => d.Dispose());
+    }
+
+    [Fact]
     public async Task UndefinedPolicy_FailsStartUpNamingTheConfigurationPath()
     {
         await using var partner = await Partner.StartAsync();
@@ -230,7 +354,8 @@ public sealed class RateLimitingHttpClientTests(RedisServerFixture redis)
         Assert.Equal(3, inner.Sent);   // the refused call never reached the inner handler
     }
 
-    private static async Task<Exception?> CallAsync(RedisFleetInstance instance, string url, string client = "partner", string? tenant = null)
+    private static async Task<Exception?> CallAsync(
+        RedisFleetInstance instance, string url, string client = "partner", string? tenant = null, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -240,13 +365,50 @@ public sealed class RateLimitingHttpClientTests(RedisServerFixture redis)
                 request.Headers.Add("X-Tenant", tenant);
             }
 
-            using var response = await instance.Services.GetRequiredService<IHttpClientFactory>().CreateClient(client).SendAsync(request);
+            using var response = await instance.Services.GetRequiredService<IHttpClientFactory>().CreateClient(client).SendAsync(request, cancellationToken);
             response.EnsureSuccessStatusCode();
             return null;
         }
         catch (RateLimiterRejectedException ex)
         {
             return ex;
+        }
+    }
+
+    /// <summary>The members of the fleet's concurrency lease set: the calls holding a slot in Redis (an empty set is no key).</summary>
+    private async Task<long> LeasesHeldAsync(RedisFleet fleet)
+    {
+        long held = 0;
+        foreach (var key in await redis.KeysAsync(fleet.KeyPrefix + ":rl:"))
+        {
+            held += await redis.Database.SortedSetLengthAsync(key);
+        }
+
+        return held;
+    }
+
+    /// <summary>Polls a state (a release lands after the dispose); false if it never holds within 15 s.</summary>
+    private static async Task<bool> UntilAsync(Func<Task<bool>> condition)
+    {
+        for (var attempt = 0; attempt < 300; attempt++)
+        {
+            if (await condition())
+            {
+                return true;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return false;
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var seen = Volatile.Read(ref target);
+        while (value > seen && Interlocked.CompareExchange(ref target, value, seen) is var was && was != seen)
+        {
+            seen = was;
         }
     }
 
@@ -281,19 +443,39 @@ public sealed class RateLimitingHttpClientTests(RedisServerFixture redis)
         }
     }
 
-    /// <summary>The partner API: answers every path and counts the calls that reached it, per Host.</summary>
+    /// <summary>
+    /// The partner API: answers every path and counts the calls that reached it, per Host, and how many it held at once.
+    /// After <see cref="Block"/> it holds each call until <see cref="Release"/> (or until the caller aborts).
+    /// </summary>
     private sealed class Partner : IAsyncDisposable
     {
         private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.OrdinalIgnoreCase);
         private WebApplication _app = null!;
+        private TaskCompletionSource? _gate;
+        private int _inFlight;
+        private int _maxInFlight;
 
         public static async Task<Partner> StartAsync()
         {
             var partner = new Partner();
             var app = TestHost.CreateBuilder().Build();
-            app.MapGet("/{**path}", (HttpContext context) =>
+            app.MapGet("/{**path}", async (HttpContext context) =>
             {
                 partner._calls.AddOrUpdate(context.Request.Host.Host, 1, (_, n) => n + 1);
+                var now = Interlocked.Increment(ref partner._inFlight);
+                InterlockedMax(ref partner._maxInFlight, now);
+                try
+                {
+                    if (Volatile.Read(ref partner._gate) is { } gate)
+                    {
+                        await gate.Task.WaitAsync(context.RequestAborted);
+                    }
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref partner._inFlight);
+                }
+
                 return "quote";
             });
             await app.StartAsync();
@@ -301,7 +483,16 @@ public sealed class RateLimitingHttpClientTests(RedisServerFixture redis)
             return partner;
         }
 
+        public int InFlight => Volatile.Read(ref _inFlight);
+
+        public int MaxInFlight => Volatile.Read(ref _maxInFlight);
+
         public int Calls(string host) => _calls.GetValueOrDefault(host);
+
+        public void Block() => Volatile.Write(ref _gate, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+        /// <summary>Lets every held call answer, and answers the next ones at once.</summary>
+        public void Release() => Interlocked.Exchange(ref _gate, null)?.TrySetResult();
 
         public HttpMessageHandler Handler() => _app.GetTestServer().CreateHandler();
 

@@ -341,8 +341,32 @@ public abstract class RedisSessionNearCacheTests(RedisTestServer redis, ITestOut
         Assert.True(condition(), "Timed out waiting until " + what);
     }
 
-    private Task<RedisFleet> StartAsync(int instances, Dictionary<string, string?>? settings = null) =>
-        SessionTestApp.StartAsync(redis, instances, settings ?? NearSettings());
+    /// <summary>
+    /// The fleet, once every instance's near cache is live, as behind a readiness check: until its subscription is
+    /// proven, an instance keeps no copies (a loaded machine once took long enough for a test's first reads to miss).
+    /// </summary>
+    private async Task<RedisFleet> StartAsync(int instances, Dictionary<string, string?>? settings = null)
+    {
+        var fleet = await SessionTestApp.StartAsync(redis, instances, settings ?? NearSettings());
+        try
+        {
+            foreach (var instance in fleet.Instances)
+            {
+                var near = Near(instance);
+                if (near.Enabled)
+                {
+                    await EventuallyAsync(() => near.IsLive, "the near cache is live");
+                }
+            }
+        }
+        catch
+        {
+            await fleet.DisposeAsync();
+            throw;
+        }
+
+        return fleet;
+    }
 
     internal static RedisSessionNearCache Near(RedisFleetInstance instance) => instance.Services.GetRequiredService<RedisSessionNearCache>();
 }

@@ -26,6 +26,7 @@ internal sealed class RedisEdgeRateLimiterPolicy(string name) : IRateLimiterPoli
     private static readonly ConditionalWeakTable<RateLimiterOptions, Dictionary<string, RedisEdgeRateLimiterPolicy>> Registered = [];
 
     private Binding? _binding;
+    private Partition? _last;
 
     /// <summary>What a request resolved to. Part of the key, so a reload that moves a value onto a list takes effect.</summary>
     internal enum Verdict
@@ -63,7 +64,15 @@ internal sealed class RedisEdgeRateLimiterPolicy(string name) : IRateLimiterPoli
             : policy.Allow.Count > 0 && policy.Allow.Contains(value) ? Verdict.Allowed
             : policy.Deny.Count > 0 && policy.Deny.Contains(value) && !policy.Shadow ? Verdict.Denied
             : Verdict.Limited;
-        var key = new Partition(new LimiterPartition(value, kind, identity), verdict);
+        // The first-party middleware asks twice per request (AttemptAcquire, then AcquireAsync) and boxes a struct key
+        // each time: the partition key is an immutable object, and the last one is reused while requests resolve to it.
+        var limiter = new LimiterPartition(value, kind, identity);
+        var key = _last;
+        if (key is null || key.Verdict != verdict || key.Limiter != limiter)
+        {
+            _last = key = new Partition(limiter, verdict);
+        }
+
         return verdict == Verdict.Allowed ? RateLimitPartition.GetNoLimiter(key) : new RateLimitPartition<Partition>(key, binding.Create);
     }
 
@@ -83,8 +92,8 @@ internal sealed class RedisEdgeRateLimiterPolicy(string name) : IRateLimiterPoli
         return _binding = binding;
     }
 
-    /// <summary>The partition key: the partition a request resolved to, and what its value's lists said.</summary>
-    internal readonly record struct Partition(LimiterPartition Limiter, Verdict Verdict);
+    /// <summary>The partition key: the partition a request resolved to, and what its value's lists said (compared by value).</summary>
+    internal sealed record Partition(LimiterPartition Limiter, Verdict Verdict);
 
     /// <summary>What every partition of the policy shares; its <see cref="Create"/> is allocated once, not per request.</summary>
     internal sealed class Binding

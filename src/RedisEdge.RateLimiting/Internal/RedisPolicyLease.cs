@@ -8,6 +8,9 @@ internal sealed class RedisPolicyLease(bool acquired, TimeSpan? retryAfter, stri
     private static readonly string[] RetryAndReason = [MetadataName.RetryAfter.Name, MetadataName.ReasonPhrase.Name];
     private static readonly string[] ReasonOnly = [MetadataName.ReasonPhrase.Name];
 
+    /// <summary>The granted lease with no metadata: it holds nothing, so every acquisition that takes it shares one.</summary>
+    public static readonly RedisPolicyLease Acquired = new(acquired: true, retryAfter: null, reason: null);
+
     public override bool IsAcquired { get; } = acquired;
 
     public override IEnumerable<string> MetadataNames =>

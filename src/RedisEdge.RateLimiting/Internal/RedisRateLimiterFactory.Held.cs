@@ -66,11 +66,11 @@ internal sealed partial class RedisRateLimiterFactory
             // A shadow policy that would have refused took nothing: there is nothing to hold.
             return d.Result == RedisRateLimitResult.Allowed
                 ? new RedisConcurrencyLease(limiter, decisions, token)
-                : new RedisPolicyLease(acquired: true, retryAfter: null, reason: null);
+                : RedisPolicyLease.Acquired;
         }
 
         await WaitForSlotAsync(d, decisions, token, statistics, cancellationToken).ConfigureAwait(false);
-        return new RedisPolicyLease(acquired: true, retryAfter: null, reason: null);
+        return RedisPolicyLease.Acquired;
     }
 
     /// <summary>

@@ -97,32 +97,35 @@ internal sealed partial class RedisRateLimiterFactory(
         return new RedisPolicyLease(acquired: false, retryAfter: null, NotDecidedSynchronously);
     }
 
-    public async ValueTask<RateLimitLease> AcquireAsync(string name, LimiterPartition partition, int permits, LeaseStatistics statistics, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Not async itself: what is decided without Redis completes synchronously, and the call is awaited in
+    /// <see cref="EvaluateAsync"/>, whose state machine holds only what it needs.
+    /// </remarks>
+    public ValueTask<RateLimitLease> AcquireAsync(string name, LimiterPartition partition, int permits, LeaseStatistics statistics, CancellationToken cancellationToken)
     {
         var set = policies.Current;
         var d = Decision(set, name, partition, Math.Max(1, permits), metrics.Requests.Start());
         if (TryLocalDeny(set, d, out var denied))
         {
             statistics.Record(acquired: false, remaining: 0);
-            return denied;
+            return ValueTask.FromResult<RateLimitLease>(denied);
         }
 
         if (permits == 0)
         {
             // Zero permits asks whether the partition is known to be refused, without consuming (or calling Redis).
-            return new RedisPolicyLease(acquired: true, retryAfter: null, reason: null);
+            return ValueTask.FromResult<RateLimitLease>(RedisPolicyLease.Acquired);
         }
 
-        if (Holds(d.Policy))
-        {
-            return await AcquireHeldAsync(set, d, statistics, cancellationToken).ConfigureAwait(false);
-        }
+        return Holds(d.Policy) ? AcquireHeldAsync(set, d, statistics, cancellationToken) : EvaluateAsync(set, d, statistics, cancellationToken);
+    }
 
-        List<PolicyDecision> decisions = [d];
+    private async ValueTask<RateLimitLease> EvaluateAsync(RateLimitPolicySet set, PolicyDecision d, LeaseStatistics statistics, CancellationToken cancellationToken)
+    {
         bool allowed;
         try
         {
-            allowed = await limiter.EvaluateAsync(decisions, leaseId: null, set.CoalesceHotPartitions, cancellationToken).ConfigureAwait(false);
+            allowed = await limiter.EvaluateAsync([d], leaseId: null, set.CoalesceHotPartitions, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisEdgeUnavailableException or RedisException && !cancellationToken.IsCancellationRequested)
         {
@@ -132,7 +135,7 @@ internal sealed partial class RedisRateLimiterFactory(
         }
 
         Answered(d, allowed, statistics);
-        return allowed ? new RedisPolicyLease(acquired: true, retryAfter: null, reason: null) : Refused(set, d);
+        return allowed ? RedisPolicyLease.Acquired : Refused(set, d);
     }
 
     /// <summary>Redis answered: whatever an outage left in memory decides nothing more; the answer is counted.</summary>
@@ -185,7 +188,7 @@ internal sealed partial class RedisRateLimiterFactory(
             // A concurrency slot counted in this instance's memory is held, like a Redis lease, until the lease is disposed.
             return d.Policy.Algorithm == RedisRateLimitAlgorithm.Concurrency
                 ? new RedisConcurrencyLease(fallback, local)
-                : new RedisPolicyLease(acquired: true, retryAfter: null, reason: null);
+                : RedisPolicyLease.Acquired;
         }
 
         metrics.Record(d, RedisRateLimitResult.RedisError);

@@ -28,9 +28,15 @@ public sealed class RedisSessionAllocationTests(RedisServerFixture redis, ITestO
     private const int Rounds = 5;
 
     /// <summary>
-    /// Measured 1,728 B over the plain endpoint when this test was written (the benchmark app measured 1,877 B per read).
+    /// Measured 1,728 B over the plain endpoint when this test was written (the benchmark app measured 1,877 B per read),
+    /// while every read copied the held session's dictionary into a new record and made two empty dictionaries of its
+    /// own, the id was cut out of <c>&lt;id&gt;.&lt;version&gt;</c> as a string and the hash tag was made as a new string;
+    /// 1,088 B without them. What is left is mostly the request's session objects (session, data, transport, feature,
+    /// the response body gate and its pipe writer), the <c>OnStarting</c> registration, ASP.NET Core's parse of the
+    /// Cookie header, the copy of the value read, and the endpoint's own <c>Task</c>. The budget keeps about 100 B of
+    /// room for run-to-run variation and fails the dictionary copy coming back.
     /// </summary>
-    private const int NearReadBudget = 1_850;
+    private const int NearReadBudget = 1_200;
 
     [Fact]
     public async Task ANearCacheSessionRead_StaysWithinItsAllocationBudget()

@@ -78,6 +78,34 @@ internal sealed class RedisKeyBuilder
         }
     }
 
+    /// <summary>The length of what <see cref="Hash(ReadOnlySpan{char})"/> returns (SHA-256, base64url).</summary>
+    public const int HashLength = 43;
+
+    /// <summary>
+    /// The same characters as <see cref="Hash(ReadOnlySpan{char})"/>, written to <paramref name="destination"/>
+    /// (<see cref="HashLength"/> long), for a caller that may find the string already made (such as a cache key).
+    /// </summary>
+    public static void Hash(ReadOnlySpan<char> clientValue, Span<char> destination)
+    {
+        var maxBytes = Encoding.UTF8.GetMaxByteCount(clientValue.Length);
+        byte[]? rented = null;
+        var buffer = maxBytes <= 512 ? stackalloc byte[maxBytes] : (rented = ArrayPool<byte>.Shared.Rent(maxBytes));
+        try
+        {
+            var length = Encoding.UTF8.GetBytes(clientValue, buffer);
+            Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+            SHA256.HashData(buffer[..length], digest);
+            Base64Url.EncodeToChars(digest, destination[..HashLength]);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
     /// <summary>The start every key of <paramref name="feature"/> has: <c>{prefix}:{feature}:</c>.</summary>
     public string FeaturePrefix(string feature)
     {

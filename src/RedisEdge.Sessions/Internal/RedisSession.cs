@@ -23,6 +23,7 @@ internal sealed class RedisSession : ISession
     private readonly HttpContext _context;
     private Exception? _failure;
     private string? _id;
+    private bool _idIsIncoming;
 
     public RedisSession(RedisSessionPersistence persistence, HttpContext context, RedisSessionTransport transport, bool readOnly)
     {
@@ -31,11 +32,12 @@ internal sealed class RedisSession : ISession
         Data = new RedisSessionData { CopyOut = persistence.Store.Near.Enabled };
         Transport = transport;
         ReadOnly = readOnly;
-        if (transport.IncomingId is { } incoming)
+        if (transport.HasIncomingId)
         {
+            // The id itself is only needed if a commit sends it back (see CurrentId): hashing its characters is enough.
             State = RedisSessionState.Unloaded;
-            _id = incoming;
-            Tag = RedisSessionStore.Tag(incoming);
+            _idIsIncoming = true;
+            Tag = persistence.Store.Near.TagOf(transport.IncomingIdSpan);
         }
         else
         {
@@ -183,6 +185,7 @@ internal sealed class RedisSession : ISession
     internal void AssignFreshId()
     {
         _id = RedisSessionIds.Create();
+        _idIsIncoming = false;
         Tag = RedisSessionStore.Tag(_id);
         IdIsFresh = true;
         Version = 0;
@@ -207,6 +210,7 @@ internal sealed class RedisSession : ISession
     {
         State = RedisSessionState.New;
         _id = null;
+        _idIsIncoming = false;
         Tag = null;
         IdIsFresh = false;
         UserTag = null;
@@ -239,9 +243,9 @@ internal sealed class RedisSession : ISession
     internal void Committed(long version)
     {
         Version = version;
-        if (Transport.CarriesVersion && _id is not null)
+        if (Transport.CarriesVersion && CurrentId is { } id)
         {
-            Transport.Issue(_id, version);
+            Transport.Issue(id, version);
         }
     }
 
@@ -257,6 +261,7 @@ internal sealed class RedisSession : ISession
     {
         State = RedisSessionState.New;
         _id = null;
+        _idIsIncoming = false;
         Tag = null;
         IdIsFresh = false;
         UserTag = null;
@@ -287,6 +292,9 @@ internal sealed class RedisSession : ISession
         _failure = exception;
         Transport.Withhold();
     }
+
+    /// <summary>The id of the session this request holds: a fresh one, or the one the request carried.</summary>
+    private string? CurrentId => _id ?? (_idIsIncoming ? Transport.IncomingId : null);
 
     private bool IsStored => State is RedisSessionState.Live or RedisSessionState.Ended;
 

@@ -20,9 +20,12 @@ internal static class RedisSessionIds
     /// Whether <paramref name="value"/> has the shape of an id this library issues. Anything else is discarded
     /// before it can cost a Redis call; a well-formed id is still only adopted if Redis knows its hash.
     /// </summary>
-    public static bool IsWellFormed(string? value)
+    public static bool IsWellFormed(string? value) => value is not null && IsWellFormed(value.AsSpan());
+
+    /// <inheritdoc cref="IsWellFormed(string?)"/>
+    public static bool IsWellFormed(ReadOnlySpan<char> value)
     {
-        if (value is not { Length: Length })
+        if (value.Length != Length)
         {
             return false;
         }

@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Options;
+using RedisEdge.Internal;
 
 namespace RedisEdge.Sessions.Internal;
 
@@ -12,8 +13,8 @@ namespace RedisEdge.Sessions.Internal;
 /// per-stripe counter is taken before the read and checked on add) and only while the invalidation subscription is
 /// known to be live; when it drops, the cache empties and stays empty until <see cref="Resume"/>. Deadlines are local
 /// monotonic timestamps taken <em>before</em> the Redis call that reported them, so a copy never outlives what Redis
-/// holds. The copy's data is never handed to a request: each request gets its own dictionary, and values are copied
-/// out by <see cref="RedisSessionData"/>.
+/// holds. A request reads the copy's dictionary without copying it and never changes it: <see cref="RedisSessionData"/>
+/// copies each value read out, and makes its own dictionary before the request's first change is applied.
 /// </remarks>
 internal sealed class RedisSessionNearCache
 {
@@ -21,6 +22,7 @@ internal sealed class RedisSessionNearCache
 
     private readonly Lock _gate = new();
     private readonly Dictionary<string, LinkedListNode<Entry>> _items = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, LinkedListNode<Entry>>.AlternateLookup<ReadOnlySpan<char>> _itemsByChars;
     private readonly LinkedList<Entry> _lru = new();
     private readonly long[] _stripes = new long[StripeCount];
     private readonly TimeProvider _timeProvider;
@@ -45,6 +47,7 @@ internal sealed class RedisSessionNearCache
         _timeProvider = timeProvider;
         _staleness = ToTimestamp(near.MaxStaleness);
         _slideInterval = ToTimestamp(value.IdleTimeout * near.SlideFraction);
+        _itemsByChars = _items.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     /// <summary>What a lookup found.</summary>
@@ -98,6 +101,28 @@ internal sealed class RedisSessionNearCache
     public long Slides => Interlocked.Read(ref _slides);
 
     public long Now => _timeProvider.GetTimestamp();
+
+    /// <summary>
+    /// The hash tag of the session id <paramref name="id"/>: the string a held copy is keyed by when there is one, so a
+    /// read served from memory makes no string of its own; a new string otherwise.
+    /// </summary>
+    public string TagOf(ReadOnlySpan<char> id)
+    {
+        Span<char> tag = stackalloc char[RedisKeyBuilder.HashLength];
+        RedisKeyBuilder.Hash(id, tag);
+        if (Enabled)
+        {
+            lock (_gate)
+            {
+                if (_itemsByChars.TryGetValue(tag, out var held, out _))
+                {
+                    return held;
+                }
+            }
+        }
+
+        return new string(tag);
+    }
 
     /// <summary>Taken before the Redis read whose result may be added; see <see cref="Store"/>.</summary>
     public Token Snapshot(string tag)

@@ -28,7 +28,11 @@ internal readonly struct RedisSessionNearRead
     public static RedisSessionNearRead Begin(RedisSessionNearCache near, string tag, RedisSessionNearCache.Lookup lookup, RedisSessionNearCache.Entry? copy)
         => new(near, tag, lookup, lookup == RedisSessionNearCache.Lookup.Miss ? null : copy);
 
-    /// <summary>Updates the cache with what Redis answered and returns this request's private record of it.</summary>
+    /// <summary>
+    /// Updates the cache with what Redis answered and returns the record, which may be the one the cache holds: the
+    /// request reads it without changing it (<see cref="RedisSessionData"/> copies values out, and its own values
+    /// before its first change).
+    /// </summary>
     public RedisSessionRecord? Complete(RedisSessionFetch? fetch)
     {
         if (_lookup == RedisSessionNearCache.Lookup.Slide)
@@ -46,20 +50,10 @@ internal readonly struct RedisSessionNearRead
         {
             // Still at the held version: the copy is current as of this read.
             _near.Confirm(_copy!, _token, _sentAt, fetch.TtlMilliseconds, Slide);
-            return Private(_copy!.Record);
+            return _copy!.Record;
         }
 
         _near.Store(_tag, _token, fetch.Record, _sentAt, fetch.TtlMilliseconds, Slide, previousSlide: _copy?.SlidAt);
-        return Private(fetch.Record);
+        return fetch.Record;
     }
-
-    /// <summary>The request's own dictionary over the shared values (which are copied out on every read).</summary>
-    public static RedisSessionRecord Private(RedisSessionRecord shared) => new()
-    {
-        Data = new Dictionary<string, byte[]>(shared.Data, StringComparer.Ordinal),
-        CreatedAt = shared.CreatedAt,
-        AbsoluteExpiry = shared.AbsoluteExpiry,
-        UserTag = shared.UserTag,
-        Version = shared.Version,
-    };
 }

@@ -165,7 +165,7 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
     private void OnNearHit(RedisSession session, RedisSessionNearCache.Entry copy)
     {
         store.Telemetry.NearCacheHits.Add(1);
-        session.BecomeLoaded(RedisSessionNearRead.Private(copy.Record));
+        session.BecomeLoaded(copy.Record);
     }
 
     private void OnLoaded(RedisSession session, RedisSessionRecord? record, string path, long started)

@@ -12,8 +12,11 @@ internal sealed class RedisSessionTransport
 {
     private readonly HttpContext _context;
     private readonly RedisSessionOptions _options;
+    private readonly string? _incoming;
+    private readonly int _idLength;
     private Outgoing _outgoing;
     private string? _issuedId;
+    private string? _incomingId;
 
     private RedisSessionTransport(HttpContext context, RedisSessionOptions options, string? incoming, bool viaHeader)
     {
@@ -29,7 +32,7 @@ internal sealed class RedisSessionTransport
         // have reached before it may answer this client. Not secret and not trusted for anything else: a client that
         // sends a wrong one only makes its own reads go to Redis (too high) or see its own older copy (too low).
         var dot = incoming.IndexOf('.', StringComparison.Ordinal);
-        var id = dot < 0 ? incoming : incoming[..dot];
+        var id = dot < 0 ? incoming.AsSpan() : incoming.AsSpan(0, dot);
         if (!RedisSessionIds.IsWellFormed(id))
         {
             return;
@@ -45,7 +48,10 @@ internal sealed class RedisSessionTransport
             IncomingVersion = version;
         }
 
-        IncomingId = id;
+        // The id is cut out of "<id>.<version>" only if a response has to send it back (a commit): a read needs only
+        // its hash.
+        _incoming = incoming;
+        _idLength = id.Length;
     }
 
     private enum Outgoing
@@ -56,7 +62,13 @@ internal sealed class RedisSessionTransport
     }
 
     /// <summary>The well-formed id the request carried, or <see langword="null"/>; anything malformed is dropped here.</summary>
-    public string? IncomingId { get; }
+    public string? IncomingId => _incoming is null ? null : _incomingId ??= _idLength == _incoming.Length ? _incoming : _incoming[.._idLength];
+
+    /// <summary>Whether the request carried a well-formed id.</summary>
+    public bool HasIncomingId => _incoming is not null;
+
+    /// <summary>The characters of <see cref="IncomingId"/>, without making a string of them.</summary>
+    public ReadOnlySpan<char> IncomingIdSpan => _incoming.AsSpan(0, _idLength);
 
     /// <summary>The session version the request carried after its id (near cache), or 0.</summary>
     public long IncomingVersion { get; }
@@ -100,7 +112,7 @@ internal sealed class RedisSessionTransport
     /// <summary>The session ended (logout): remove the client's id, if it sent one.</summary>
     public void Expire()
     {
-        _outgoing = IncomingId is null ? Outgoing.None : Outgoing.Delete;
+        _outgoing = HasIncomingId ? Outgoing.Delete : Outgoing.None;
         _issuedId = null;
     }
 

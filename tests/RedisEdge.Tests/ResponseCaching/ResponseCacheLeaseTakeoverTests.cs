@@ -42,18 +42,25 @@ public abstract class ResponseCacheLeaseTakeoverTests(RedisTestServer redis)
         var origin = new Origin { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
         var settings = new Dictionary<string, string?> { [$"{CacheTestApp.Section}:FillLeaseTimeout"] = "00:00:02" };
         await using var fleet = await CacheTestApp.StartAsync(redis, origin, settings, instances: 2);
+        var started = DateTime.UtcNow;
         var filling = fleet[0].Client.GetAsync("/items/1");
         await CacheTestApp.EventuallyAsync(() => origin.Started == 1, "the fill is running");
 
-        // Three lease times pass while the origin is held; the lease is renewed, so a waiter never takes it over. (A 2 s
-        // lease: with 1 s, a machine at load 30 once delayed a renewal past the lease.)
+        // The origin is held while the lease is renewed past two more lease times (its deadline "lx" moves on in Redis);
+        // at every look the owner is the same, so the waiter never took it over. A 2 s lease: with 1 s, a machine at
+        // load 30 once delayed a renewal past the lease.
         var key = Assert.Single(await redis.EntryKeysAsync(fleet));
         var owner = (string?)await redis.Database.HashGetAsync(key, "l");
+        var firstDeadline = (long)await redis.Database.HashGetAsync(key, "lx");
         var waiting = fleet[1].Client.GetAsync("/items/1");
-        for (var i = 0; i < 6; i++)
+        for (var deadline = firstDeadline; deadline < firstDeadline + 2 * 2_000;)
         {
-            await Task.Delay(1000);
-            Assert.Equal(owner, (string?)await redis.Database.HashGetAsync(key, "l"));
+            Assert.False(waiting.IsCompleted, "The waiter finished while the filler's origin was still held.");
+            Assert.True(DateTime.UtcNow < started.AddSeconds(60), "The lease was not renewed past two lease times within 60 s.");
+            await Task.Delay(50);
+            var lease = await redis.Database.HashGetAsync(key, ["l", "lx"]);
+            Assert.Equal(owner, (string?)lease[0]);
+            deadline = (long)lease[1];
         }
 
         Assert.Equal(1, origin.Started);

@@ -29,7 +29,7 @@ public sealed class RateLimitingAllocationTests(RedisServerFixture redis, ITestO
 {
     public const string Name = "RateLimitingAllocations";
 
-    private const int Requests = 2000;
+    internal const int Requests = 2000;
     private const int Rounds = 5;
 
     [Fact]
@@ -88,7 +88,12 @@ public sealed class RateLimitingAllocationTests(RedisServerFixture redis, ITestO
         Assert.True(deniedBytes <= 2_000, $"A locally denied request allocated {deniedBytes:F0} B more than a plain one (budget 2,000 B).");
     }
 
-    private static async Task<(double BytesPerRequest, long RoundTrips)> MeasureAsync(
+    /// <summary>
+    /// Bytes allocated per request to <paramref name="path"/> (the lowest of <see cref="Rounds"/> rounds of
+    /// <see cref="Requests"/>, after as many to warm up, each answered <paramref name="status"/>) and the Redis round
+    /// trips of the last round. Also used by <see cref="RateLimitingFirstPartyAllocationTests"/>.
+    /// </summary>
+    internal static async Task<(double BytesPerRequest, long RoundTrips)> MeasureAsync(
         RequestDelegate pipeline, IServiceProvider services, ConnectionMultiplexer multiplexer, string path, int status)
     {
         // Warm-up: tiered compilation, the endpoint's resolved policies, the partition's tag.

@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
@@ -27,8 +26,6 @@ namespace RedisEdge.Tests.RateLimiting;
 [Collection(RateLimitingAllocationTests.Name)]
 public sealed class RateLimitingFirstPartyAllocationTests(RedisServerFixture redis, ITestOutputHelper output)
 {
-    private const int Requests = 2000;
-    private const int Rounds = 5;
 
     [Fact]
     public async Task AcceptedRequest_ThroughUseRateLimiterWithARedisEdgePolicy_AllocatesAboutWhatUseRedisRateLimitingDoes()
@@ -61,14 +58,14 @@ public sealed class RateLimitingFirstPartyAllocationTests(RedisServerFixture red
         });
         var requestDelegate = pipeline.Build();
 
-        var plain = await MeasureAsync(requestDelegate, app.Services, multiplexer, "/plain");
-        var own = await MeasureAsync(requestDelegate, app.Services, multiplexer, "/own");
-        var firstParty = await MeasureAsync(requestDelegate, app.Services, multiplexer, "/first-party");
+        var plain = await RateLimitingAllocationTests.MeasureAsync(requestDelegate, app.Services, multiplexer, "/plain", 200);
+        var own = await RateLimitingAllocationTests.MeasureAsync(requestDelegate, app.Services, multiplexer, "/own", 200);
+        var firstParty = await RateLimitingAllocationTests.MeasureAsync(requestDelegate, app.Services, multiplexer, "/first-party", 200);
 
         // One script call per accepted request through either middleware (a heartbeat may add one or two).
         Assert.InRange(plain.RoundTrips, 0, 2);
-        Assert.InRange(own.RoundTrips, Requests, Requests + 2);
-        Assert.InRange(firstParty.RoundTrips, Requests, Requests + 2);
+        Assert.InRange(own.RoundTrips, RateLimitingAllocationTests.Requests, RateLimitingAllocationTests.Requests + 2);
+        Assert.InRange(firstParty.RoundTrips, RateLimitingAllocationTests.Requests, RateLimitingAllocationTests.Requests + 2);
 
         var ownBytes = own.BytesPerRequest - plain.BytesPerRequest;
         var firstPartyBytes = firstParty.BytesPerRequest - plain.BytesPerRequest;
@@ -76,42 +73,5 @@ public sealed class RateLimitingFirstPartyAllocationTests(RedisServerFixture red
         Assert.True(
             firstPartyBytes <= ownBytes + 500,
             $"The first-party path allocated {firstPartyBytes:F0} B per accepted request, RedisEdge's own middleware {ownBytes:F0} B (budget own + 500 B).");
-    }
-
-    private static async Task<(double BytesPerRequest, long RoundTrips)> MeasureAsync(
-        RequestDelegate pipeline, IServiceProvider services, ConnectionMultiplexer multiplexer, string path)
-    {
-        for (var i = 0; i < Requests; i++)
-        {
-            Assert.Equal(200, await SendAsync(pipeline, services, path));
-        }
-
-        var best = double.MaxValue;
-        long roundTrips = 0;
-        for (var round = 0; round < Rounds; round++)
-        {
-            var operations = multiplexer.GetCounters().Interactive.OperationCount;
-            var before = GC.GetTotalAllocatedBytes(precise: true);
-            for (var i = 0; i < Requests; i++)
-            {
-                await SendAsync(pipeline, services, path);
-            }
-
-            best = Math.Min(best, (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)Requests);
-            roundTrips = multiplexer.GetCounters().Interactive.OperationCount - operations;
-        }
-
-        return (best, roundTrips);
-    }
-
-    private static async Task<int> SendAsync(RequestDelegate pipeline, IServiceProvider services, string path)
-    {
-        var context = new DefaultHttpContext { RequestServices = services };
-        context.Request.Method = HttpMethods.Get;
-        context.Request.Path = path;
-        context.Connection.RemoteIpAddress = IPAddress.Loopback;
-        context.Response.Body = Stream.Null;
-        await pipeline(context);
-        return context.Response.StatusCode;
     }
 }

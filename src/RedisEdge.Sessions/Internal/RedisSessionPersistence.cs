@@ -19,14 +19,11 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
         var started = store.Telemetry.Requests.Start();
         if (store.Near.Enabled)
         {
-            var lookup = store.Near.Find(session.Tag!, session.Transport.IncomingVersion, out var copy);
-            if (lookup == RedisSessionNearCache.Lookup.Hit)
+            if (TryServeFromNearCopy(session, out var read))
             {
-                OnNearHit(session, copy);
                 return;
             }
 
-            var read = RedisSessionNearRead.Begin(store.Near, session.Tag!, lookup, copy);
             RedisSessionFetch? fetch;
             try
             {
@@ -62,14 +59,11 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
         var started = store.Telemetry.Requests.Start();
         if (store.Near.Enabled)
         {
-            var lookup = store.Near.Find(session.Tag!, session.Transport.IncomingVersion, out var copy);
-            if (lookup == RedisSessionNearCache.Lookup.Hit)
+            if (TryServeFromNearCopy(session, out var read))
             {
-                OnNearHit(session, copy);
                 return;
             }
 
-            var read = RedisSessionNearRead.Begin(store.Near, session.Tag!, lookup, copy);
             RedisSessionFetch? fetch;
             try
             {
@@ -97,6 +91,24 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
         }
 
         OnLoaded(session, record, "blocking", started);
+    }
+
+    /// <summary>
+    /// Serves the session from this instance's near copy when the copy may answer; otherwise begins the read that asks
+    /// Redis (its snapshot is taken here, just before that call).
+    /// </summary>
+    private bool TryServeFromNearCopy(RedisSession session, out RedisSessionNearRead read)
+    {
+        var lookup = store.Near.Find(session.Tag!, session.Transport.IncomingVersion, out var copy);
+        if (lookup == RedisSessionNearCache.Lookup.Hit)
+        {
+            OnNearHit(session, copy);
+            read = default;
+            return true;
+        }
+
+        read = RedisSessionNearRead.Begin(store.Near, session.Tag!, lookup, copy);
+        return false;
     }
 
     public async Task CommitAsync(RedisSession session, CancellationToken cancellationToken)

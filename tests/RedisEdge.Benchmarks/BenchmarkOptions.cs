@@ -9,6 +9,9 @@ internal sealed record BenchmarkOptions
 
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Warm-up of the first row measured in a freshly started app (the JIT's tiers settle over seconds).</summary>
+    public TimeSpan FreshAppWarmup { get; init; } = TimeSpan.FromSeconds(8);
+
     public int Connections { get; init; } = 32;
 
     public int Threads { get; init; } = 1;
@@ -28,6 +31,7 @@ internal sealed record BenchmarkOptions
 
           --duration <time>      measured wrk run per scenario and round (default 5s)
           --warmup <time>        wrk warm-up before each measured run, same endpoint (default 2s; 0 = none)
+          --fresh-warmup <time>  warm-up of the first row in a freshly started app (default 8s; at least --warmup)
           --connections <n>      wrk connections of the rows that do not set their own (default 32)
           --threads <n>          wrk threads (default 1)
           --rounds <n>           rounds; every row reports medians over them (default 3)
@@ -62,6 +66,7 @@ internal sealed record BenchmarkOptions
             {
                 "--duration" => options with { Duration = Time(name, value, 1) },
                 "--warmup" => options with { Warmup = Time(name, value, 0) },
+                "--fresh-warmup" => options with { FreshAppWarmup = Time(name, value, 0) },
                 "--connections" => options with { Connections = Count(name, value) },
                 "--threads" => options with { Threads = Count(name, value) },
                 "--rounds" => options with { Rounds = Count(name, value) },

@@ -28,6 +28,10 @@ internal sealed class ResponseCacheKeys
     private readonly ConditionalWeakTable<ResponseCachePolicy, string> _entryPrefixes = new();
     private readonly ConditionalWeakTable<ResponseCachePolicy, string> _sequences = new();
 
+    // Entry keys of recently requested variants: a hit on a hot key then costs no SHA-256 (see KeyHashMemo). The
+    // variants are the near cache's keys' sources and are not secrets beyond what the cache itself holds.
+    private readonly KeyHashMemo _entryKeys = new(capacity: 4096, maxLength: 512);
+
     public ResponseCacheKeys(RedisKeyBuilder keys)
     {
         _keys = keys;
@@ -132,7 +136,7 @@ internal sealed class ResponseCacheKeys
                 }
             }
 
-            var entry = (RedisKey)EntryKey(EntryPrefix(policy), writer.Written);
+            var entry = (RedisKey)MemoizedEntryKey(EntryPrefix(policy), writer.Written);
             List<string>? tags = null;
             foreach (var template in policy.Tags)
             {
@@ -149,6 +153,38 @@ internal sealed class ResponseCacheKeys
         finally
         {
             writer.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// <see cref="EntryKey"/>, taken from the memo when this instance made it recently. The memo is looked up by the
+    /// prefix's length, the prefix and the variant, so two policies never share an entry key.
+    /// </summary>
+    internal string MemoizedEntryKey(string prefix, ReadOnlySpan<char> variant)
+    {
+        var length = 1 + prefix.Length + variant.Length;
+        char[]? rented = null;
+        var source = length <= 256 ? stackalloc char[length] : (rented = ArrayPool<char>.Shared.Rent(length));
+        try
+        {
+            source[0] = (char)prefix.Length;
+            prefix.CopyTo(source[1..]);
+            variant.CopyTo(source[(1 + prefix.Length)..]);
+            var chars = source[..length];
+            if (!_entryKeys.TryGet(chars, out var key))
+            {
+                key = EntryKey(prefix, variant);
+                _entryKeys.Add(chars, key);
+            }
+
+            return key;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<char>.Shared.Return(rented);
+            }
         }
     }
 

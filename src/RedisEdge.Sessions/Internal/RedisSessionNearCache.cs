@@ -37,6 +37,10 @@ internal sealed class RedisSessionNearCache
     private long _slides;
     private long _hits;
 
+    // Session id to hash tag, for the ids this instance has seen lately (near cache only: the ids are then held in
+    // memory for as long as their copies anyway). A read served from memory then costs no SHA-256 (see KeyHashMemo).
+    private readonly KeyHashMemo? _tags;
+
     public RedisSessionNearCache(IOptions<RedisSessionOptions> options, TimeProvider timeProvider)
     {
         var value = options.Value;
@@ -48,6 +52,10 @@ internal sealed class RedisSessionNearCache
         _staleness = ToTimestamp(near.MaxStaleness);
         _slideInterval = ToTimestamp(value.IdleTimeout * near.SlideFraction);
         _itemsByChars = _items.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (Enabled)
+        {
+            _tags = new KeyHashMemo(capacity: Math.Max(near.MaxEntries, 1024), maxLength: 256);
+        }
     }
 
     /// <summary>What a lookup found.</summary>
@@ -108,20 +116,26 @@ internal sealed class RedisSessionNearCache
     /// </summary>
     public string TagOf(ReadOnlySpan<char> id)
     {
-        Span<char> tag = stackalloc char[RedisKeyBuilder.HashLength];
-        RedisKeyBuilder.Hash(id, tag);
-        if (Enabled)
+        if (_tags is not null && _tags.TryGet(id, out var known))
         {
-            lock (_gate)
-            {
-                if (_itemsByChars.TryGetValue(tag, out var held, out _))
-                {
-                    return held;
-                }
-            }
+            return known;
         }
 
-        return new string(tag);
+        Span<char> tag = stackalloc char[RedisKeyBuilder.HashLength];
+        RedisKeyBuilder.Hash(id, tag);
+        if (_tags is null)
+        {
+            return new string(tag);
+        }
+
+        string made;
+        lock (_gate)
+        {
+            made = _itemsByChars.TryGetValue(tag, out var held, out _) ? held : new string(tag);
+        }
+
+        _tags.Add(id, made);
+        return made;
     }
 
     /// <summary>Taken before the Redis read whose result may be added; see <see cref="Store"/>.</summary>

@@ -42,6 +42,41 @@ public sealed partial class ResponseCacheKeysTests
         Assert.Equal(expected, again.FillKeys);
     }
 
+    [Fact]
+    public void EntryKey_OfARepeatedRequest_ComesFromTheMemo_AndEqualsTheComputedKey_PerPolicy()
+    {
+        var keys = new ResponseCacheKeys(new RedisKeyBuilder("app"));
+        var products = new ResponseCachePolicy("products", new RedisResponseCachePolicyOptions());
+        var catalog = new ResponseCachePolicy("catalog", new RedisResponseCachePolicyOptions());
+        var context = new DefaultHttpContext();
+        context.Request.Path = "/Products/7";
+
+        // Two policies, the same variant: two entry keys, each the one computed without the memo.
+        var first = keys.ForRequest(context, products).EntryName;
+        var other = keys.ForRequest(context, catalog).EntryName;
+        Assert.NotEqual(first, other);
+        var fresh = new ResponseCacheKeys(new RedisKeyBuilder("app"));
+        Assert.Equal(fresh.ForRequest(context, products).EntryName, first);
+        Assert.Equal(fresh.ForRequest(context, catalog).EntryName, other);
+
+        // The repeated request gets the very string the first one made (no hash, no new string).
+        Assert.Same(first, keys.ForRequest(context, products).EntryName);
+
+        // Thousands of distinct variants (a cache-busting query) later, every key is still the computed one.
+        for (var i = 0; i < 10_000; i++)
+        {
+            context.Request.Path = "/Products/" + i;
+            var memoized = keys.ForRequest(context, products).EntryName;
+            if (i % 997 == 0)
+            {
+                Assert.Equal(fresh.ForRequest(context, products).EntryName, memoized);
+            }
+        }
+
+        context.Request.Path = "/Products/7";
+        Assert.Equal(first, keys.ForRequest(context, products).EntryName);
+    }
+
     [Theory]
     [InlineData("/Products/7", "")]
     [InlineData("/", "")]

@@ -58,6 +58,25 @@ public sealed class RedisSessionNearCacheOutageTests : IAsyncLifetime
     }
 
     [Fact]
+    public void TagOf_IsTheSessionIdsHashTag_AndARepeatedIdGetsTheSameStringWithoutHashingAgain()
+    {
+        var options = new RedisSessionOptions();
+        options.NearCache.Enabled = true;
+        var near = new RedisSessionNearCache(Options.Create(options), TimeProvider.System);
+        var off = new RedisSessionNearCache(Options.Create(new RedisSessionOptions()), TimeProvider.System);
+
+        var id = "DjBQStPKhZi9_yEWU9asyX_1_PRPHCGASl4B--04-bg";
+        var tag = near.TagOf(id);
+        Assert.Equal(RedisSessionStore.Tag(id), tag);
+        Assert.Same(tag, near.TagOf(id)); // from the memo
+        Assert.Equal(RedisSessionStore.Tag("another-id"), near.TagOf("another-id"));
+
+        // Without the near cache no id is kept: each call hashes and makes its own string.
+        Assert.Equal(tag, off.TagOf(id));
+        Assert.NotSame(off.TagOf(id), off.TagOf(id));
+    }
+
+    [Fact]
     public void NearCache_EvictsLeastRecentlyUsed_ByEntriesAndBytes_AndRefusesReadsOverlappedByAnInvalidation()
     {
         var options = new RedisSessionOptions();

@@ -140,7 +140,6 @@ internal static class HttpCaching
 
     // Written on every hit, and the same few thousand values over and over: made once each (a race makes one twice).
     private static readonly string?[] SecondsStrings = new string?[KeptSeconds];
-    private static readonly string?[] HitStrings = new string?[KeptSeconds];
 
     public static string Seconds(long milliseconds)
     {
@@ -150,18 +149,58 @@ internal static class HttpCaching
             : seconds.ToString(CultureInfo.InvariantCulture);
     }
 
-    /// <summary>The <c>Cache-Status</c> value of a hit, formatted in one string (it is written on every hit).</summary>
+    /// <summary>
+    /// The <c>Cache-Status</c> value of a hit, formatted in one string (it is written on every hit) and kept: per detail,
+    /// one string per whole second of TTL below <see cref="KeptSeconds"/>, and the last one made above it (a TTL of a
+    /// day changes once a second, so concurrent hits share it).
+    /// </summary>
     public static string Hit(long ttlMs, string? detail = null)
     {
         var ttl = WholeSeconds(ttlMs);
-        if (detail is not null)
+        var values = detail switch
         {
-            return string.Create(CultureInfo.InvariantCulture, $"{RedisResponseCachingDefaults.CacheName}; hit; ttl={ttl}; detail={detail}");
+            null => PlainHits,
+            "near" => NearHits,
+            "stale-while-revalidate" => RevalidatingHits,
+            "stale-if-error" => ErrorHits,
+            _ => null,
+        };
+        return values is null ? FormatHit(ttl, detail) : values.Get(ttl);
+    }
+
+    private static string FormatHit(long ttl, string? detail) => detail is null
+        ? string.Create(CultureInfo.InvariantCulture, $"{RedisResponseCachingDefaults.CacheName}; hit; ttl={ttl}")
+        : string.Create(CultureInfo.InvariantCulture, $"{RedisResponseCachingDefaults.CacheName}; hit; ttl={ttl}; detail={detail}");
+
+    private static readonly HitValues PlainHits = new(null);
+    private static readonly HitValues NearHits = new("near");
+    private static readonly HitValues RevalidatingHits = new("stale-while-revalidate");
+    private static readonly HitValues ErrorHits = new("stale-if-error");
+
+    /// <summary>The kept hit values of one detail.</summary>
+    private sealed class HitValues(string? detail)
+    {
+        private readonly string?[] _kept = new string?[KeptSeconds];
+        private Formatted? _last;
+
+        public string Get(long ttl)
+        {
+            if ((ulong)ttl < KeptSeconds)
+            {
+                return _kept[ttl] ??= FormatHit(ttl, detail);
+            }
+
+            if (Volatile.Read(ref _last) is { } last && last.Ttl == ttl)
+            {
+                return last.Value;
+            }
+
+            var made = FormatHit(ttl, detail);
+            Volatile.Write(ref _last, new Formatted(ttl, made));
+            return made;
         }
 
-        return (ulong)ttl < KeptSeconds
-            ? HitStrings[ttl] ??= string.Create(CultureInfo.InvariantCulture, $"{RedisResponseCachingDefaults.CacheName}; hit; ttl={ttl}")
-            : string.Create(CultureInfo.InvariantCulture, $"{RedisResponseCachingDefaults.CacheName}; hit; ttl={ttl}");
+        private sealed record Formatted(long Ttl, string Value);
     }
 
     private static string Token(ForwardReason reason) => reason switch

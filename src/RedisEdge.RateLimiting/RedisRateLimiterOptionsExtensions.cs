@@ -13,7 +13,9 @@ public static class RedisRateLimiterOptionsExtensions
     /// first-party <see cref="RateLimiterOptions.OnRejected"/> and <see cref="RateLimiterOptions.RejectionStatusCode"/>.
     /// </summary>
     /// <remarks>
-    /// Needs <c>services.AddRedisEdge().AddRateLimiting()</c>; start-up fails when the policy is not defined.
+    /// Needs <c>services.AddRedisEdge().AddRateLimiting()</c>: start-up fails when it is missing (through a policy named
+    /// <c>RedisEdge.ServicesCheck</c> that this method adds once, which the first-party middleware creates when the
+    /// pipeline is built) and when the policy is not defined.
     /// <c>UseRedisRateLimiting()</c> leaves the name to the first-party middleware, so a request is never charged twice.
     /// </remarks>
     /// <param name="options">The first-party limiter's options.</param>
@@ -24,6 +26,13 @@ public static class RedisRateLimiterOptionsExtensions
         ArgumentException.ThrowIfNullOrEmpty(policyName);
         var policy = new RedisEdgeRateLimiterPolicy(policyName);
         options.AddPolicy(policyName, policy);
+        if (RedisEdgeRateLimiterPolicy.Of(options).Count == 0)
+        {
+            // The first-party middleware activates this one from the container when the pipeline is built, so a missing
+            // AddRateLimiting() fails the host's start instead of every request that names the policy.
+            options.AddPolicy<string, RedisEdgeServicesCheckPolicy>(RedisEdgeServicesCheckPolicy.Name);
+        }
+
         RedisEdgeRateLimiterPolicy.Add(options, policy);
         return options;
     }

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using RedisEdge.RateLimiting;
+using RedisEdge.RateLimiting.Internal;
 using RedisEdge.Tests.Infrastructure;
 
 namespace RedisEdge.Tests.RateLimiting;
@@ -331,20 +332,39 @@ public sealed class RateLimitingFirstPartyMiddlewareTests(RedisServerFixture red
     }
 
     [Fact]
-    public async Task AddRedisEdgePolicy_WithoutAddRateLimiting_FailsTheRequest_SayingWhatIsMissing()
+    public async Task AddRedisEdgePolicy_WithoutAddRateLimiting_FailsStartUp_NamingWhatIsMissingAndEachPolicy()
     {
         var builder = TestHost.CreateBuilder(new Dictionary<string, string?>());
-        builder.Services.AddRateLimiter(o => o.AddRedisEdgePolicy("api"));
+        builder.Services.AddRateLimiter(o => o.AddRedisEdgePolicy("api").AddRedisEdgePolicy("partner"));
         await using var app = builder.Build();
         app.UseRateLimiter();
-        var runs = 0;
-        app.MapGet("/api", () => Interlocked.Increment(ref runs)).RequireRateLimiting("api");
-        await app.StartAsync();
-        using var client = app.GetTestClient();
+        app.MapGet("/api", () => "ok").RequireRateLimiting("api");
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => client.GetAsync("/api"));
+        // Bad configuration fails at start-up, before any request could reach the endpoint (it used to fail each request).
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync());
         Assert.Contains("AddRedisEdge().AddRateLimiting()", error.Message, StringComparison.Ordinal);
-        Assert.Equal(0, runs);
+        Assert.Contains("\"api\", \"partner\"", error.Message, StringComparison.Ordinal);
+        Assert.Contains("RedisEdge:RateLimiting:Policies", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddRedisEdgePolicy_AddsItsServicesCheckOnce_AndTheCheckLimitsNothing()
+    {
+        var settings = new Dictionary<string, string?>()
+            .Policy("api", RedisRateLimitAlgorithm.FixedWindow, 1, Hour)
+            .Policy("api-2", RedisRateLimitAlgorithm.FixedWindow, 1, Hour);
+        await using var fleet = await FirstPartyOnly.StartAsync(
+            redis.Configuration,
+            settings,
+            (app, _) => app.MapGet("/checked", () => "ok").RequireRateLimiting(RedisEdgeServicesCheckPolicy.Name),
+            instances: 1,
+            // Two RedisEdge policies, one check: a second check under the same name would throw at AddPolicy.
+            services: (builder, _) => builder.Services.AddRateLimiter(o => o.AddRedisEdgePolicy("api").AddRedisEdgePolicy("api-2")));
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await fleet[0].Client.GetAsync("/checked")).StatusCode);
+        }
     }
 
     [Fact]

@@ -33,8 +33,7 @@ internal sealed class HttpPartitionLimiter(RedisEdgeRateLimiterPolicy.Binding bi
         {
             binding.Metrics.Requests.Record(binding.Name, RateLimitingMetrics.ResultName(RedisRateLimitResult.Denied), started);
             _statistics.Record(acquired: false, remaining: 0);
-            return ValueTask.FromResult<RateLimitLease>(
-                new RedisPolicyLease(acquired: false, retryAfter: null, $"The partition is on the DenyList of the RedisEdge rate-limit policy '{binding.Name}'."));
+            return ValueTask.FromResult<RateLimitLease>(binding.Denied);
         }
 
         return binding.Factory.AcquireAsync(binding.Name, key.Limiter, permitCount, _statistics, cancellationToken);

@@ -107,7 +107,11 @@ internal sealed class RedisEdgeRateLimiterPolicy(string name) : IRateLimiterPoli
             Time = time;
             Section = section;
             Create = key => new HttpPartitionLimiter(this, key);
+            Denied = new RedisPolicyLease(acquired: false, retryAfter: null, $"The partition is on the DenyList of the RedisEdge rate-limit policy '{name}'.");
         }
+
+        /// <summary>The refusal of a deny-listed partition: it holds nothing, so every such request shares it.</summary>
+        public RedisPolicyLease Denied { get; }
 
         public string Name { get; }
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using RedisEdge.Internal;
 
 namespace RedisEdge.ResponseCaching.Internal;
 
@@ -16,17 +17,13 @@ namespace RedisEdge.ResponseCaching.Internal;
 /// </remarks>
 internal sealed class NearCache
 {
-    private const int StripeCount = 1024;
-
     private readonly Lock _gate = new();
     private readonly Dictionary<string, LinkedListNode<Item>> _items = new(StringComparer.Ordinal);
     private readonly LinkedList<Item> _lru = new();
-    private readonly long[] _stripes = new long[StripeCount];
+    private readonly NearCacheFence _fence = new();
     private readonly TimeProvider _timeProvider;
     private readonly int _maxEntries;
     private readonly long _maxEntrySize;
-    private long _generation;
-    private bool _live;
     private long _invalidations;
 
     public NearCache(IOptions<RedisResponseCachingOptions> options, TimeProvider timeProvider)
@@ -47,7 +44,7 @@ internal sealed class NearCache
         {
             lock (_gate)
             {
-                return _live;
+                return _fence.IsLive;
             }
         }
     }
@@ -67,7 +64,7 @@ internal sealed class NearCache
     public long Invalidations => Interlocked.Read(ref _invalidations);
 
     /// <summary>Taken before the Redis read whose result may be added; see <see cref="TryAdd"/>.</summary>
-    public Version Snapshot(string key)
+    public NearCacheFence.Token Snapshot(string key)
     {
         if (!Enabled)
         {
@@ -76,7 +73,7 @@ internal sealed class NearCache
 
         lock (_gate)
         {
-            return new Version(_generation, _stripes[Stripe(key)]);
+            return _fence.Snapshot(key);
         }
     }
 
@@ -91,7 +88,7 @@ internal sealed class NearCache
 
         lock (_gate)
         {
-            if (!_live || !_items.TryGetValue(key, out var node))
+            if (!_fence.IsLive || !_items.TryGetValue(key, out var node))
             {
                 return false;
             }
@@ -117,7 +114,7 @@ internal sealed class NearCache
     /// Adds a fresh entry read from Redis at server time <paramref name="serverNow"/>, unless its key was invalidated
     /// or the subscription dropped since <paramref name="version"/> was taken.
     /// </summary>
-    public void TryAdd(string key, Version version, CachedEntry entry, long serverNow)
+    public void TryAdd(string key, NearCacheFence.Token version, CachedEntry entry, long serverNow)
     {
         if (!Enabled || entry.Body.Length > _maxEntrySize || serverNow >= entry.FreshUntil)
         {
@@ -126,7 +123,7 @@ internal sealed class NearCache
 
         lock (_gate)
         {
-            if (!_live || version.Generation != _generation || version.Stripe != _stripes[Stripe(key)])
+            if (!_fence.Admits(version, key))
             {
                 return;
             }
@@ -156,7 +153,7 @@ internal sealed class NearCache
 
         lock (_gate)
         {
-            _stripes[Stripe(key)]++;
+            _fence.Invalidate(key);
             if (_items.Remove(key, out var node))
             {
                 _lru.Remove(node);
@@ -169,8 +166,7 @@ internal sealed class NearCache
     {
         lock (_gate)
         {
-            _live = false;
-            _generation++;
+            _fence.Suspend();
             Clear();
         }
     }
@@ -180,9 +176,8 @@ internal sealed class NearCache
     {
         lock (_gate)
         {
-            _generation++;
+            _fence.Resume();
             Clear();
-            _live = true;
         }
     }
 
@@ -191,10 +186,6 @@ internal sealed class NearCache
         _items.Clear();
         _lru.Clear();
     }
-
-    private static int Stripe(string key) => (int)((uint)StringComparer.Ordinal.GetHashCode(key) % StripeCount);
-
-    internal readonly record struct Version(long Generation, long Stripe);
 
     private sealed record Item(string Key, CachedEntry Entry, long Fetched, long FetchedServerNow);
 }

@@ -251,7 +251,7 @@ internal sealed partial class RedisResponseCachingMiddleware
     }
 
     /// <summary>A fresh entry: kept in the near cache (if the key was not invalidated since the lookup began) and served.</summary>
-    private Task ServeFreshAsync(HttpContext context, ResponseCachePolicy policy, CacheRequestKeys keys, NearCache.Version version, LookupResult lookup, bool collapsed, bool head)
+    private Task ServeFreshAsync(HttpContext context, ResponseCachePolicy policy, CacheRequestKeys keys, NearCacheFence.Token version, LookupResult lookup, bool collapsed, bool head)
     {
         var entry = lookup.Entry!;
         if (policy.NearCache)

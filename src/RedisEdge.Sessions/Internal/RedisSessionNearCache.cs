@@ -18,21 +18,17 @@ namespace RedisEdge.Sessions.Internal;
 /// </remarks>
 internal sealed class RedisSessionNearCache
 {
-    private const int StripeCount = 1024;
-
     private readonly Lock _gate = new();
     private readonly Dictionary<string, LinkedListNode<Entry>> _items = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LinkedListNode<Entry>>.AlternateLookup<ReadOnlySpan<char>> _itemsByChars;
     private readonly LinkedList<Entry> _lru = new();
-    private readonly long[] _stripes = new long[StripeCount];
+    private readonly NearCacheFence _fence = new();
     private readonly TimeProvider _timeProvider;
     private readonly int _maxEntries;
     private readonly long _maxBytes;
     private readonly long _staleness;
     private readonly long _slideInterval;
     private long _bytes;
-    private long _generation;
-    private bool _live;
     private long _invalidations;
     private long _slides;
     private long _hits;
@@ -83,7 +79,7 @@ internal sealed class RedisSessionNearCache
         {
             lock (_gate)
             {
-                return _live;
+                return _fence.IsLive;
             }
         }
     }
@@ -139,11 +135,11 @@ internal sealed class RedisSessionNearCache
     }
 
     /// <summary>Taken before the Redis read whose result may be added; see <see cref="Store"/>.</summary>
-    public Token Snapshot(string tag)
+    public NearCacheFence.Token Snapshot(string tag)
     {
         lock (_gate)
         {
-            return new Token(_generation, _stripes[Stripe(tag)]);
+            return _fence.Snapshot(tag);
         }
     }
 
@@ -162,7 +158,7 @@ internal sealed class RedisSessionNearCache
         var now = Now;
         lock (_gate)
         {
-            if (!_live || !_items.TryGetValue(tag, out var node))
+            if (!_fence.IsLive || !_items.TryGetValue(tag, out var node))
             {
                 return Lookup.Miss;
             }
@@ -207,7 +203,7 @@ internal sealed class RedisSessionNearCache
     /// <paramref name="ttlMilliseconds"/> left, unless the tag was invalidated or the subscription dropped since
     /// <paramref name="token"/> was taken. <paramref name="slid"/>: the read slid the idle timeout.
     /// </summary>
-    public void Store(string tag, Token token, RedisSessionRecord record, long readAt, long ttlMilliseconds, bool slid, long? previousSlide = null)
+    public void Store(string tag, NearCacheFence.Token token, RedisSessionRecord record, long readAt, long ttlMilliseconds, bool slid, long? previousSlide = null)
     {
         if (!Enabled || ttlMilliseconds <= 0)
         {
@@ -223,7 +219,7 @@ internal sealed class RedisSessionNearCache
         var expiresAt = readAt + ToTimestamp(TimeSpan.FromMilliseconds(ttlMilliseconds));
         lock (_gate)
         {
-            if (!_live || token.Generation != _generation || token.Stripe != _stripes[Stripe(tag)])
+            if (!_fence.Admits(token, tag))
             {
                 return;
             }
@@ -252,7 +248,7 @@ internal sealed class RedisSessionNearCache
     /// Redis confirmed at local time <paramref name="readAt"/> that <paramref name="entry"/> is still current, with
     /// <paramref name="ttlMilliseconds"/> left. Ignored if the copy was replaced, invalidated or dropped meanwhile.
     /// </summary>
-    public void Confirm(Entry entry, Token token, long readAt, long ttlMilliseconds, bool slid)
+    public void Confirm(Entry entry, NearCacheFence.Token token, long readAt, long ttlMilliseconds, bool slid)
     {
         if (ttlMilliseconds <= 0)
         {
@@ -262,7 +258,7 @@ internal sealed class RedisSessionNearCache
         var expiresAt = readAt + ToTimestamp(TimeSpan.FromMilliseconds(ttlMilliseconds));
         lock (_gate)
         {
-            if (!_live || token.Generation != _generation || token.Stripe != _stripes[Stripe(entry.Tag)] ||
+            if (!_fence.Admits(token, entry.Tag) ||
                 !_items.TryGetValue(entry.Tag, out var node) || node.Value != entry)
             {
                 return;
@@ -291,7 +287,7 @@ internal sealed class RedisSessionNearCache
 
         lock (_gate)
         {
-            _stripes[Stripe(tag)]++;
+            _fence.Invalidate(tag);
             if (_items.TryGetValue(tag, out var node) && (version is null || node.Value.Version < version))
             {
                 Remove(node);
@@ -322,8 +318,7 @@ internal sealed class RedisSessionNearCache
     {
         lock (_gate)
         {
-            _live = false;
-            _generation++;
+            _fence.Suspend();
             Clear();
         }
     }
@@ -333,9 +328,8 @@ internal sealed class RedisSessionNearCache
     {
         lock (_gate)
         {
-            _generation++;
+            _fence.Resume(live: Enabled);
             Clear();
-            _live = Enabled;
         }
     }
 
@@ -366,9 +360,6 @@ internal sealed class RedisSessionNearCache
         return size;
     }
 
-    private static int Stripe(string tag) => (int)((uint)StringComparer.Ordinal.GetHashCode(tag) % StripeCount);
-
-    internal readonly record struct Token(long Generation, long Stripe);
 
     /// <summary>One held session. The record is never mutated; the timestamps change only under the cache's lock.</summary>
     internal sealed class Entry(string tag, RedisSessionRecord record, long size, long expiresAt, long verifiedAt, long slidAt)

@@ -1,3 +1,4 @@
+using RedisEdge.Internal;
 namespace RedisEdge.Sessions.Internal;
 
 /// <summary>One near-cache read from Redis: what was held before it, and the snapshot that guards storing its result.</summary>
@@ -7,7 +8,7 @@ internal readonly struct RedisSessionNearRead
     private readonly string _tag;
     private readonly RedisSessionNearCache.Lookup _lookup;
     private readonly RedisSessionNearCache.Entry? _copy;
-    private readonly RedisSessionNearCache.Token _token;
+    private readonly NearCacheFence.Token _token;
     private readonly long _sentAt;
 
     private RedisSessionNearRead(RedisSessionNearCache near, string tag, RedisSessionNearCache.Lookup lookup, RedisSessionNearCache.Entry? copy)

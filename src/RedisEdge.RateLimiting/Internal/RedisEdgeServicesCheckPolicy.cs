@@ -2,6 +2,7 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace RedisEdge.RateLimiting.Internal;
 
@@ -21,7 +22,7 @@ internal sealed class RedisEdgeServicesCheckPolicy : IRateLimiterPolicy<string>
     {
         if (services.GetService<RedisRateLimiterFactory>() is null)
         {
-            var names = services.GetService<Microsoft.Extensions.Options.IOptions<RateLimiterOptions>>() is { } options
+            var names = services.GetService<IOptions<RateLimiterOptions>>() is { } options
                 ? string.Join(", ", RedisEdgeRateLimiterPolicy.Of(options.Value).Keys.Select(n => $"\"{n}\""))
                 : string.Empty;
             throw new InvalidOperationException(

@@ -20,7 +20,6 @@ internal sealed class RedisSessionNearCache
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, LinkedListNode<Entry>> _items = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, LinkedListNode<Entry>>.AlternateLookup<ReadOnlySpan<char>> _itemsByChars;
     private readonly LinkedList<Entry> _lru = new();
     private readonly NearCacheFence _fence = new();
     private readonly TimeProvider _timeProvider;
@@ -47,7 +46,6 @@ internal sealed class RedisSessionNearCache
         _timeProvider = timeProvider;
         _staleness = ToTimestamp(near.MaxStaleness);
         _slideInterval = ToTimestamp(value.IdleTimeout * near.SlideFraction);
-        _itemsByChars = _items.GetAlternateLookup<ReadOnlySpan<char>>();
         if (Enabled)
         {
             _tags = new KeyHashMemo(capacity: Math.Max(near.MaxEntries, 1024), maxLength: 256);
@@ -107,8 +105,8 @@ internal sealed class RedisSessionNearCache
     public long Now => _timeProvider.GetTimestamp();
 
     /// <summary>
-    /// The hash tag of the session id <paramref name="id"/>: the string a held copy is keyed by when there is one, so a
-    /// read served from memory makes no string of its own; a new string otherwise.
+    /// The hash tag of the session id <paramref name="id"/>. With the near cache on, an id seen lately gets the string
+    /// made for it then (no SHA-256, no new string); otherwise the tag is hashed and made.
     /// </summary>
     public string TagOf(ReadOnlySpan<char> id)
     {
@@ -117,21 +115,11 @@ internal sealed class RedisSessionNearCache
             return known;
         }
 
-        Span<char> tag = stackalloc char[RedisKeyBuilder.HashLength];
-        RedisKeyBuilder.Hash(id, tag);
-        if (_tags is null)
-        {
-            return new string(tag);
-        }
-
-        string made;
-        lock (_gate)
-        {
-            made = _itemsByChars.TryGetValue(tag, out var held, out _) ? held : new string(tag);
-        }
-
-        _tags.Add(id, made);
-        return made;
+        Span<char> chars = stackalloc char[RedisKeyBuilder.HashLength];
+        RedisKeyBuilder.Hash(id, chars);
+        var tag = new string(chars);
+        _tags?.Add(id, tag);
+        return tag;
     }
 
     /// <summary>Taken before the Redis read whose result may be added; see <see cref="Store"/>.</summary>
@@ -359,7 +347,6 @@ internal sealed class RedisSessionNearCache
 
         return size;
     }
-
 
     /// <summary>One held session. The record is never mutated; the timestamps change only under the cache's lock.</summary>
     internal sealed class Entry(string tag, RedisSessionRecord record, long size, long expiresAt, long verifiedAt, long slidAt)

@@ -1,4 +1,5 @@
 using RedisEdge.Internal;
+
 namespace RedisEdge.Sessions.Internal;
 
 /// <summary>One near-cache read from Redis: what was held before it, and the snapshot that guards storing its result.</summary>

@@ -36,18 +36,8 @@ public sealed class RateLimitingAllocationTests(RedisServerFixture redis, ITestO
     public async Task AcceptedAndLocallyDeniedRequests_StayWithinTheirAllocationBudgets()
     {
         await using var multiplexer = await redis.ConnectAsync();
-        var builder = TestHost.CreateBuilder();
-        builder.Services.AddSingleton<IConnectionMultiplexer>(multiplexer);
-        builder.Services.AddRedisEdge(o => o.Redis.KeyPrefix = RedisServerFixture.UniquePrefix()).AddRateLimiting(o =>
+        var builder = CreateBuilder(multiplexer, o =>
         {
-            o.Failure.Timeout = TimeSpan.FromSeconds(5);
-            o.AddPolicy("open", p =>
-            {
-                p.Algorithm = RedisRateLimitAlgorithm.FixedWindow;
-                p.PermitLimit = 1_000_000_000;
-                p.Window = TimeSpan.FromHours(1);
-            });
-
             // One token per year: the first request takes it, Redis rejects the second, the deny cache the rest.
             o.AddPolicy("exhausted", p =>
             {
@@ -93,6 +83,28 @@ public sealed class RateLimitingAllocationTests(RedisServerFixture redis, ITestO
     /// <see cref="Requests"/>, after as many to warm up, each answered <paramref name="status"/>) and the Redis round
     /// trips of the last round. Also used by <see cref="RateLimitingFirstPartyAllocationTests"/>.
     /// </summary>
+    /// <summary>
+    /// A host with RedisEdge rate limiting over <paramref name="multiplexer"/>, a fresh key prefix, a 5 s Redis budget
+    /// and the policy <c>open</c> (a fixed window nothing reaches), plus what <paramref name="configure"/> adds.
+    /// </summary>
+    internal static WebApplicationBuilder CreateBuilder(IConnectionMultiplexer multiplexer, Action<RedisRateLimitingOptions>? configure = null)
+    {
+        var builder = TestHost.CreateBuilder();
+        builder.Services.AddSingleton(multiplexer);
+        builder.Services.AddRedisEdge(o => o.Redis.KeyPrefix = RedisServerFixture.UniquePrefix()).AddRateLimiting(o =>
+        {
+            o.Failure.Timeout = TimeSpan.FromSeconds(5);
+            o.AddPolicy("open", p =>
+            {
+                p.Algorithm = RedisRateLimitAlgorithm.FixedWindow;
+                p.PermitLimit = 1_000_000_000;
+                p.Window = TimeSpan.FromHours(1);
+            });
+            configure?.Invoke(o);
+        });
+        return builder;
+    }
+
     internal static async Task<(double BytesPerRequest, long RoundTrips)> MeasureAsync(
         RequestDelegate pipeline, IServiceProvider services, ConnectionMultiplexer multiplexer, string path, int status)
     {

@@ -26,23 +26,11 @@ namespace RedisEdge.Tests.RateLimiting;
 [Collection(RateLimitingAllocationTests.Name)]
 public sealed class RateLimitingFirstPartyAllocationTests(RedisServerFixture redis, ITestOutputHelper output)
 {
-
     [Fact]
     public async Task AcceptedRequest_ThroughUseRateLimiterWithARedisEdgePolicy_AllocatesAboutWhatUseRedisRateLimitingDoes()
     {
         await using var multiplexer = await redis.ConnectAsync();
-        var builder = TestHost.CreateBuilder();
-        builder.Services.AddSingleton<IConnectionMultiplexer>(multiplexer);
-        builder.Services.AddRedisEdge(o => o.Redis.KeyPrefix = RedisServerFixture.UniquePrefix()).AddRateLimiting(o =>
-        {
-            o.Failure.Timeout = TimeSpan.FromSeconds(5);
-            o.AddPolicy("open", p =>
-            {
-                p.Algorithm = RedisRateLimitAlgorithm.FixedWindow;
-                p.PermitLimit = 1_000_000_000;
-                p.Window = TimeSpan.FromHours(1);
-            });
-        });
+        var builder = RateLimitingAllocationTests.CreateBuilder(multiplexer);
         builder.Services.AddRateLimiter(o => o.AddRedisEdgePolicy("open"));
         await using var app = builder.Build();
 

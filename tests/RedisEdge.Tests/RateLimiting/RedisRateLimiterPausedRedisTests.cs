@@ -28,23 +28,7 @@ public sealed class RedisRateLimiterPausedRedisTests : PrivateRedisServerTests
         warm.Dispose();
         await ((RedisConcurrencyLease)warm).Released;
 
-        await PauseWritesAsync();
-        try
-        {
-            using var giveUp = new CancellationTokenSource();
-
-            // The script is queued on the connection before AcquireAsync returns its pending task.
-            var acquire = limiter.AcquireAsync(1, giveUp.Token).AsTask();
-            Assert.False(acquire.IsCompleted);
-            await giveUp.CancelAsync();
-
-            // The caller stops waiting at once, while Redis still holds the call.
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => acquire.WaitAsync(TimeSpan.FromSeconds(5)));
-        }
-        finally
-        {
-            await UnpauseAsync();
-        }
+        await CancelWhileRedisHoldsTheCallAsync(limiter);
 
         // Redis grants the held call once unpaused, and the lease is released on the answer: the only slot serves
         // again long before the lease's 60 s time-to-live.
@@ -69,19 +53,7 @@ public sealed class RedisRateLimiterPausedRedisTests : PrivateRedisServerTests
         var afterFirst = (double)await db.StringGetAsync(key);
         var scriptsBefore = await ScriptCallsAsync();
 
-        await PauseWritesAsync();
-        try
-        {
-            using var giveUp = new CancellationTokenSource();
-            var acquire = limiter.AcquireAsync(1, giveUp.Token).AsTask();
-            Assert.False(acquire.IsCompleted);
-            await giveUp.CancelAsync();
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => acquire.WaitAsync(TimeSpan.FromSeconds(5)));
-        }
-        finally
-        {
-            await UnpauseAsync();
-        }
+        await CancelWhileRedisHoldsTheCallAsync(limiter);
 
         // Once unpaused Redis reserves the held call's slot an hour out, and its answer brings the refund: two scripts.
         var ran = false;
@@ -97,6 +69,28 @@ public sealed class RedisRateLimiterPausedRedisTests : PrivateRedisServerTests
         Assert.True(ran, "The reservation of the cancelled acquisition was never refunded.");
         Assert.InRange((double)await db.StringGetAsync(key) - afterFirst, -1, 1);
         Assert.Equal(1, limiter.GetStatistics()!.TotalSuccessfulLeases);
+    }
+
+    /// <summary>
+    /// With Redis paused, starts an acquisition (its script is queued on the connection before AcquireAsync returns the
+    /// pending task), cancels it, and checks the caller stops waiting at once while Redis still holds the call; then
+    /// unpauses, so Redis answers the held call.
+    /// </summary>
+    private async Task CancelWhileRedisHoldsTheCallAsync(RateLimiter limiter)
+    {
+        await PauseWritesAsync();
+        try
+        {
+            using var giveUp = new CancellationTokenSource();
+            var acquire = limiter.AcquireAsync(1, giveUp.Token).AsTask();
+            Assert.False(acquire.IsCompleted);
+            await giveUp.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => acquire.WaitAsync(TimeSpan.FromSeconds(5)));
+        }
+        finally
+        {
+            await UnpauseAsync();
+        }
     }
 
     private async Task<long> ScriptCallsAsync()

@@ -30,9 +30,10 @@ internal sealed class RedisInvalidationSubscription : IDisposable
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _sentinels = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _wake = new(0);
     private IConnectionMultiplexer? _multiplexer;
     private ChannelMessageQueue? _queue;
-    private Task? _resync;
+    private bool _resyncing;
     private bool _lost;
     private long _failures;
     private int _disposed;
@@ -131,7 +132,7 @@ internal sealed class RedisInvalidationSubscription : IDisposable
         _onMessage(text);
     }
 
-    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    internal void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
     {
         lock (_gate)
         {
@@ -140,6 +141,12 @@ internal sealed class RedisInvalidationSubscription : IDisposable
 
         MarkLost(failure: null);
         _onSuspend();
+
+        // Start verifying now rather than on ConnectionRestored: the multiplexer raises its events on the thread pool,
+        // so a connection's failure can be handled after its restoration (and after the verification that followed
+        // it). Waiting for a restoration that has already been handled would leave the cache off until the next
+        // connection event; the loop below instead retries until the sentinel comes back after this failure.
+        StartResync();
     }
 
     /// <summary>Logs the loss once per outage, however many connection events and resubscription attempts it takes.</summary>
@@ -166,24 +173,57 @@ internal sealed class RedisInvalidationSubscription : IDisposable
         }
     }
 
-    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => StartResync();
+    internal void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        StartResync();
+
+        // A loop already running may be waiting out its retry interval: try again now.
+        if (_wake.CurrentCount == 0)
+        {
+            _wake.Release();
+        }
+    }
 
     private void StartResync()
     {
         lock (_gate)
         {
-            if (_resync is { IsCompleted: false } || _disposed != 0 || _stopping.IsCancellationRequested)
+            if (_resyncing || _disposed != 0 || _stopping.IsCancellationRequested)
             {
                 return;
             }
 
+            // Cleared under this lock in the same step as the resume, so a failure handled after the resume always
+            // starts a new loop, however far the old one has got with returning.
+            _resyncing = true;
             var token = _stopping.Token;
-            _resync = Task.Run(() => ResyncAsync(token));
+            _ = Task.Run(() => ResyncAsync(token));
         }
     }
 
-    /// <summary>Publishes a sentinel and waits for it to come back; only then resumes. Retries every second.</summary>
+    /// <summary>Publishes a sentinel and waits for it to come back; only then resumes. Retries every second, or at once when a connection is restored.</summary>
     private async Task ResyncAsync(CancellationToken token)
+    {
+        var resumed = false;
+        try
+        {
+            resumed = await VerifyUntilLiveAsync(token).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!resumed)
+            {
+                // Stopped (or failed) without resuming: a later connection event may start another loop.
+                lock (_gate)
+                {
+                    _resyncing = false;
+                }
+            }
+        }
+    }
+
+    /// <summary>Returns <see langword="true"/> once resumed (and <c>_resyncing</c> cleared), <see langword="false"/> when stopped.</summary>
+    private async Task<bool> VerifyUntilLiveAsync(CancellationToken token)
     {
         while (!token.IsCancellationRequested)
         {
@@ -208,9 +248,10 @@ internal sealed class RedisInvalidationSubscription : IDisposable
                         if (failures == _failures)
                         {
                             _lost = false;
+                            _resyncing = false;
                             _onResume();
                             _log.Restored();
-                            return;
+                            return true;
                         }
                     }
 
@@ -223,7 +264,7 @@ internal sealed class RedisInvalidationSubscription : IDisposable
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
-                return;
+                return false;
             }
             finally
             {
@@ -235,13 +276,15 @@ internal sealed class RedisInvalidationSubscription : IDisposable
 
             try
             {
-                await Task.Delay(TimeSpan.FromSeconds(1), token).ConfigureAwait(false);
+                await _wake.WaitAsync(TimeSpan.FromSeconds(1), token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
-                return;
+                return false;
             }
         }
+
+        return false;
     }
 
     public void Dispose()

@@ -259,11 +259,23 @@ public abstract class RedisSessionNearCacheTests(RedisTestServer redis, ITestOut
         }
 
         await EventuallyAsync(() => near.Count == 0, "the lost subscription emptied the near cache");
-        await EventuallyAsync(() => near.IsLive, "the subscription was proven live again");
-        var hits = near.Hits;
-        Assert.Equal("1", await browser.GetAsync(fleet[0], "/get/cart"));
-        Assert.Equal("1", await browser.GetAsync(fleet[0], "/get/cart"));
-        Assert.Equal(hits + 1, near.Hits);
+
+        // Every killed connection (one per node on a cluster) reports its failure on the thread pool, in no set order,
+        // and each one empties the cache again until a new sentinel comes back: a copy read in a short live spell
+        // between two of them may be dropped. So: once live, a read fills the cache and the next is served from it,
+        // on the first try unless a late failure intervened (RedisInvalidationSubscriptionTests forces that order).
+        var servedFromCopy = false;
+        for (var attempt = 0; attempt < 10 && !servedFromCopy; attempt++)
+        {
+            await EventuallyAsync(() => near.IsLive, "the subscription was proven live again");
+            var hits = near.Hits;
+            Assert.Equal("1", await browser.GetAsync(fleet[0], "/get/cart"));
+            Assert.Equal("1", await browser.GetAsync(fleet[0], "/get/cart"));
+            servedFromCopy = near.Hits == hits + 1;
+            output.WriteLine($"{redis.Topology}: attempt {attempt + 1} after the kill: served from the copy: {servedFromCopy}.");
+        }
+
+        Assert.True(servedFromCopy, "After the subscription was proven live again, no read was served from the copy the one before it stored.");
     }
 
     [Fact]

@@ -207,7 +207,7 @@ internal sealed class RedisSessionNearCache
         var expiresAt = readAt + ToTimestamp(TimeSpan.FromMilliseconds(ttlMilliseconds));
         lock (_gate)
         {
-            if (!_fence.Admits(token, tag))
+            if (!_fence.Admits(token, tag, record.Version))
             {
                 return;
             }
@@ -246,7 +246,7 @@ internal sealed class RedisSessionNearCache
         var expiresAt = readAt + ToTimestamp(TimeSpan.FromMilliseconds(ttlMilliseconds));
         lock (_gate)
         {
-            if (!_fence.Admits(token, entry.Tag) ||
+            if (!_fence.Admits(token, entry.Tag, entry.Version) ||
                 !_items.TryGetValue(entry.Tag, out var node) || node.Value != entry)
             {
                 return;
@@ -275,7 +275,7 @@ internal sealed class RedisSessionNearCache
 
         lock (_gate)
         {
-            _fence.Invalidate(tag);
+            _fence.Invalidate(tag, version);
             if (_items.TryGetValue(tag, out var node) && (version is null || node.Value.Version < version))
             {
                 Remove(node);

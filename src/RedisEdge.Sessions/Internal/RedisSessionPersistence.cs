@@ -268,9 +268,10 @@ internal sealed class RedisSessionPersistence(RedisSessionStore store, RedisEdge
         if (near.Enabled && committed.Version == loadedVersion + 1)
         {
             // Nothing else was committed since this request's load, so what it holds now is exactly what Redis holds:
-            // keep it, so the writer's next request here needs no load. The commit's own local invalidation moved the
-            // tag's stripe once; any other move since the snapshot refuses the copy.
-            near.Store(session.Tag!, token with { Stripe = token.Stripe + 1 }, new RedisSessionRecord
+            // keep it, so the writer's next request here needs no load. The commit's own invalidations (local, and its
+            // message when it echoes back first) are at this version, which the fence admits; any other move since the
+            // snapshot (a newer commit's message, a deletion) refuses the copy.
+            near.Store(session.Tag!, token, new RedisSessionRecord
             {
                 Data = new Dictionary<string, byte[]>(session.Data.Values, StringComparer.Ordinal),
                 CreatedAt = session.CreatedAt,

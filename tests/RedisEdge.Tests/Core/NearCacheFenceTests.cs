@@ -56,6 +56,72 @@ public sealed class NearCacheFenceTests
     }
 
     [Fact]
+    public void VersionedInvalidations_OfTheSameKey_StillAdmitACopyAtTheirVersionOrNewer()
+    {
+        var fence = new NearCacheFence();
+        fence.Resume();
+        var token = fence.Snapshot("s");
+
+        // A commit's local invalidation and its own message echoed back, both at version 5.
+        fence.Invalidate("s", 5);
+        fence.Invalidate("s", 5);
+        Assert.True(fence.Admits(token, "s", 5));
+        Assert.True(fence.Admits(token, "s", 6));
+        Assert.False(fence.Admits(token, "s", 4)); // older than what was committed since the read began
+        Assert.False(fence.Admits(token, "s")); // no version: a response-cache copy is refused by any move
+
+        fence.Invalidate("s", 7); // another writer's newer commit
+        Assert.False(fence.Admits(token, "s", 5));
+        Assert.True(fence.Admits(token, "s", 7));
+    }
+
+    [Fact]
+    public void AnUnversionedMove_OrAnotherKeysMoveInTheStripe_EndsTheRun()
+    {
+        var fence = new NearCacheFence();
+        fence.Resume();
+
+        var token = fence.Snapshot("s");
+        fence.Invalidate("s", 5);
+        fence.Invalidate("s"); // deleted
+        fence.Invalidate("s", 5);
+        Assert.False(fence.Admits(token, "s", 9)); // the deletion happened after the read began
+        Assert.True(fence.Admits(fence.Snapshot("s"), "s", 5));
+
+        var neighbour = SameStripeAs("s");
+        var before = fence.Snapshot("s");
+        fence.Invalidate(neighbour, 1);
+        fence.Invalidate("s", 5);
+        Assert.False(fence.Admits(before, "s", 9)); // the neighbour's move is not part of this key's run
+        Assert.False(fence.Admits(before, neighbour, 9));
+
+        // A token taken after the neighbour's move has only seen this key's run since.
+        var later = Token(fence, neighbour, "s");
+        fence.Invalidate("s", 6);
+        Assert.True(fence.Admits(later, "s", 6));
+
+        fence.Suspend();
+        fence.Resume();
+        Assert.False(fence.Admits(later, "s", 6)); // a read that spanned a drop is never admitted, whatever its version
+    }
+
+    // A token for `key` taken after `other` (in the same stripe) moved it.
+    private static NearCacheFence.Token Token(NearCacheFence fence, string other, string key)
+    {
+        fence.Invalidate(other, 1);
+        return fence.Snapshot(key);
+    }
+
+    private static string SameStripeAs(string key) => Enumerable.Range(0, 100_000).Select(i => "k" + i).First(k =>
+    {
+        var probe = new NearCacheFence();
+        probe.Resume();
+        var t = probe.Snapshot(key);
+        probe.Invalidate(k);
+        return k != key && !probe.Admits(t, key);
+    });
+
+    [Fact]
     public void Resume_NotLive_AdmitsNothing()
     {
         var fence = new NearCacheFence();

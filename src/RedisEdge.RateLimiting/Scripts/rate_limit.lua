@@ -81,17 +81,14 @@ local call, pcall_ = redis.call, redis.pcall
 local time = call('TIME')
 local now = tonumber(time[1]) * 1000 + floor(tonumber(time[2]) / 1000) -- whole ms, as every RedisEdge script
 
--- how many requests of `cost` fit in `room`, between 0 and m
-local function fit(room, cost)
-  local x = floor(room / cost)
-  if x < 0 then return 0 elseif x > m then return m end
-  return x
-end
-
 -- Phase 1: read every policy's state, write nothing. st holds, per policy (stride 11): alg,
 -- wrong type, x (requests accepted), up to five values of state and parameters the reply and the
 -- commit need, then limit, period and cost (each argument is parsed once).
-local st = {}
+-- Allocation is most of this script's own cost in Redis (a table grown key by key rehashes at
+-- each power of two, and Lua's collector runs in step with what is allocated): st and the reply
+-- are built at their final size for the common single policy, and no closure is made per call.
+local st
+if n == 1 then st = { 0, false, 0, 0, 0, false, false, 0, 0, 0, 0 } else st = {} end
 local k = m
 for i = 1, n do
   local b = 1 + (i - 1) * 8
@@ -106,14 +103,14 @@ for i = 1, n do
   local key = KEYS[i]
   local o = (i - 1) * 11
   local wrong = false
-  local x = 0
+  local room, unit = 0, 1 -- the requests of this policy's cost that fit: floor(room / unit), between 0 and m
 
   if alg == 1 then -- fixed window: st = win, count, same window
     local win = floor(now / period)
     local count = 0
     local v = pcall_('HMGET', key, 'w', 'c')
     if v.err then wrong = true elseif tonumber(v[1]) == win then count = tonumber(v[2]) or 0; st[o + 6] = true end
-    x = fit(limit - count, cost)
+    room, unit = limit - count, cost
     st[o + 4] = win; st[o + 5] = count
 
   elseif alg == 2 then -- sliding window log: st = count, oldest score
@@ -124,7 +121,7 @@ for i = 1, n do
     if type(c) == 'table' then wrong = true else count = call('ZCARD', key) end
     local oldest = now
     if count > 0 then oldest = tonumber(call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]) end
-    x = fit(limit - count, cost)
+    room, unit = limit - count, cost
     st[o + 4] = count; st[o + 5] = oldest
 
   elseif alg == 3 then -- sliding window counter: st = win, cur, prev, same window, estimate
@@ -143,7 +140,7 @@ for i = 1, n do
       end
     end
     local est = prev * (period - elapsed) / period + cur
-    x = fit(limit - est + EPS, cost)
+    room, unit = limit - est + EPS, cost
     st[o + 4] = win; st[o + 5] = cur; st[o + 6] = prev; st[o + 8] = est
 
   elseif alg == 4 then -- token bucket: st = tokens, rate
@@ -161,7 +158,7 @@ for i = 1, n do
         if tokens < 0 then tokens = 0 end
       end
     end
-    x = fit(tokens + EPS, cost)
+    room, unit = tokens + EPS, cost
     st[o + 4] = tokens; st[o + 5] = rate
 
   elseif alg == 5 then -- GCRA (meter when p2 = 0, queue when p2 > 0): st = theoretical arrival time, burst, max delay
@@ -180,7 +177,7 @@ for i = 1, n do
     end
     -- request j waits tat + j * cost * interval - burst * interval - now; it is accepted while
     -- that is at most max_delay
-    x = fit(now + burst * interval + max_delay + EPS - tat, cost * interval)
+    room, unit = now + burst * interval + max_delay + EPS - tat, cost * interval
     st[o + 4] = tat; st[o + 5] = burst; st[o + 6] = max_delay
 
   elseif alg == 6 then -- concurrency: st = count, lease time-to-live
@@ -188,13 +185,15 @@ for i = 1, n do
     local count = 0
     local c = pcall_('ZREMRANGEBYSCORE', key, '-inf', fmt('%.3f', now))
     if type(c) == 'table' then wrong = true else count = call('ZCARD', key) end
-    x = fit(limit - count, cost)
+    room, unit = limit - count, cost
     st[o + 4] = count; st[o + 5] = p1
 
   else
     return redis.error_reply('ERR rate_limit: unknown algorithm ' .. tostring(alg))
   end
 
+  local x = floor(room / unit)
+  if x < 0 then x = 0 elseif x > m then x = m end
   st[o + 1] = alg; st[o + 2] = wrong; st[o + 3] = x
   st[o + 9] = limit; st[o + 10] = period; st[o + 11] = cost
   if x < k and ARGV[b + 2] ~= '1' then k = x end
@@ -202,7 +201,8 @@ end
 
 -- Phase 2: per policy, the state after its committed requests (q = min(x, k), none when k = 0),
 -- the reply, and the commit.
-local reply = { k }
+local reply
+if n == 1 then reply = { k, 0, 0, 0, 0, 0, 0 } else reply = { k } end
 for i = 1, n do
   local b = 1 + (i - 1) * 8
   local o = (i - 1) * 11
@@ -402,5 +402,5 @@ for i = 1, n do
   reply[r + 3] = retry
   reply[r + 4] = (delay > 0) and ceil(delay - EPS) or 0
 end
-reply[#reply + 1] = floor(now)
+reply[2 + n * 5] = floor(now)
 return reply

@@ -69,14 +69,26 @@ internal sealed class RedisInvalidationSubscription : IDisposable
         _multiplexer = _connection.Multiplexer;
         _multiplexer.ConnectionFailed += OnConnectionFailed;
         _multiplexer.ConnectionRestored += OnConnectionRestored;
+        long failures;
+        lock (_gate)
+        {
+            failures = _failures;
+        }
+
         if (await TrySubscribeAsync().ConfigureAwait(false))
         {
-            _onResume();
+            lock (_gate)
+            {
+                // A connection failure while subscribing started the verification loop, which resumes instead.
+                if (failures == _failures && !_resyncing)
+                {
+                    _onResume();
+                    return;
+                }
+            }
         }
-        else
-        {
-            StartResync();
-        }
+
+        StartResync();
     }
 
     /// <summary>Stops the resynchronisation loop (the host is stopping).</summary>

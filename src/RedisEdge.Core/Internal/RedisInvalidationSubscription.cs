@@ -239,6 +239,7 @@ internal sealed class RedisInvalidationSubscription : IDisposable
     {
         while (!token.IsCancellationRequested)
         {
+            string? nonce = null;
             try
             {
                 long failures;
@@ -249,7 +250,7 @@ internal sealed class RedisInvalidationSubscription : IDisposable
 
                 if (await TrySubscribeAsync().ConfigureAwait(false))
                 {
-                    var nonce = SentinelPrefix + Guid.NewGuid().ToString("N");
+                    nonce = SentinelPrefix + Guid.NewGuid().ToString("N");
                     var echo = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                     _sentinels[nonce] = echo;
                     await _multiplexer!.GetSubscriber().PublishAsync(_channel, nonce).ConfigureAwait(false);
@@ -280,9 +281,11 @@ internal sealed class RedisInvalidationSubscription : IDisposable
             }
             finally
             {
-                foreach (var stale in _sentinels.Keys)
+                // Only this attempt's own: a loop started by a failure handled after this one resumed may have
+                // published its sentinel already.
+                if (nonce is not null)
                 {
-                    _sentinels.TryRemove(stale, out _);
+                    _sentinels.TryRemove(nonce, out _);
                 }
             }
 

@@ -42,15 +42,7 @@ public sealed class NearCacheFenceTests
         var token = fence.Snapshot("a");
 
         // Some key lands in another of the 1,024 stripes; find one rather than assume the hash.
-        var other = Enumerable.Range(0, 10_000).Select(i => "k" + i).First(k =>
-        {
-            var probe = new NearCacheFence();
-            probe.Resume();
-            var t = probe.Snapshot("a");
-            probe.Invalidate(k);
-            return probe.Admits(t, "a");
-        });
-        fence.Invalidate(other);
+        fence.Invalidate(KeyInStripeOf("a", same: false));
 
         Assert.True(fence.Admits(token, "a"));
     }
@@ -88,7 +80,7 @@ public sealed class NearCacheFenceTests
         Assert.False(fence.Admits(token, "s", 9)); // the deletion happened after the read began
         Assert.True(fence.Admits(fence.Snapshot("s"), "s", 5));
 
-        var neighbour = SameStripeAs("s");
+        var neighbour = KeyInStripeOf("s", same: true);
         var before = fence.Snapshot("s");
         fence.Invalidate(neighbour, 1);
         fence.Invalidate("s", 5);
@@ -112,15 +104,6 @@ public sealed class NearCacheFenceTests
         return fence.Snapshot(key);
     }
 
-    private static string SameStripeAs(string key) => Enumerable.Range(0, 100_000).Select(i => "k" + i).First(k =>
-    {
-        var probe = new NearCacheFence();
-        probe.Resume();
-        var t = probe.Snapshot(key);
-        probe.Invalidate(k);
-        return k != key && !probe.Admits(t, key);
-    });
-
     [Fact]
     public void Resume_NotLive_AdmitsNothing()
     {
@@ -130,4 +113,14 @@ public sealed class NearCacheFenceTests
         Assert.False(fence.IsLive);
         Assert.False(fence.Admits(fence.Snapshot("a"), "a"));
     }
+
+    // Another key in the same stripe as `key` (its invalidation refuses reads of `key`), or in another one.
+    private static string KeyInStripeOf(string key, bool same) => Enumerable.Range(0, 100_000).Select(i => "k" + i).First(k =>
+    {
+        var probe = new NearCacheFence();
+        probe.Resume();
+        var t = probe.Snapshot(key);
+        probe.Invalidate(k);
+        return k != key && probe.Admits(t, key) != same;
+    });
 }

@@ -38,64 +38,55 @@ local fence = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local lease = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4])
 
--- The first write is HSET, which Redis refuses when it is out of memory under noeviction: the claim then fails
--- (an outage, 503) instead of a DEL making the script "dirty" and letting it write past maxmemory.
-local function claim(outcome, reset, previous)
-  if reset then
-    redis.call('DEL', key)
-  end
-  if previous and previous >= fence then
-    fence = previous + 1
-  end
-  local token = string.format('%d', fence)
-  redis.call('HSET', key, 'fp', ARGV[1], 'own', ARGV[2], 'st', 'r', 'exp', string.format('%d', now + lease), 'fen', token)
-  redis.call('PEXPIRE', key, ttl)
-  return {outcome, token}
-end
-
 -- One read for every outcome, the replay's response included, and no TYPE probe: a key of another type (foreign or
--- corrupted data, which holds no claim) makes HMGET fail with WRONGTYPE.
+-- corrupted data, which holds no claim) makes HMGET fail with WRONGTYPE. Straight-line code: the branches that answer
+-- without claiming return at once, the others say how to claim (no closure made per call, replays included).
+local outcome, reset, previous
 local record = redis.pcall('HMGET', key, 'fp', 'st', 'exp', 'code', 'hdr', 'body', 'fen')
 if record.err then
-  return claim(1, true)
-end
+  outcome, reset = 1, true
+else
+  local fp, st, exp = record[1], record[2], tonumber(record[3])
+  if not fp and not st and not record[3] and not record[4] and not record[5] and not record[6] and not record[7] then
+    -- No record (a hash always has a field): nothing to reset.
+    outcome, reset = 1, false
+  elseif st == 'c' then
+    if fp ~= ARGV[1] then
+      return {4}
+    end
 
-local fp, st, exp = record[1], record[2], tonumber(record[3])
-if not fp and not st and not record[3] and not record[4] and not record[5] and not record[6] and not record[7] then
-  -- No record (a hash always has a field): nothing to reset.
-  return claim(1, false)
-end
+    return {3, tonumber(record[4]) or 0, record[5] or '', record[6] or ''}
+  elseif st == 'u' then
+    if fp ~= ARGV[1] then
+      return {4}
+    end
 
-if st == 'c' then
-  if fp ~= ARGV[1] then
+    return {5}
+  elseif st ~= 'r' or exp == nil then
+    outcome, reset = 1, true
+  elseif fp ~= ARGV[1] then
+    -- The fingerprint first, whatever the lease: a different request under a used key is refused even when the
+    -- holder stalled past its lease (taking over for it would run a second, different request under the first one's
+    -- key).
     return {4}
+  elseif exp <= now then
+    -- The holder's lease ran out without renewal: it is dead or stalled, and it holds nothing any more. An in-flight
+    -- record has exactly the fields HSET overwrites.
+    outcome, reset, previous = 2, false, tonumber(record[7])
+  else
+    return {0, exp - now}
   end
-
-  return {3, tonumber(record[4]) or 0, record[5] or '', record[6] or ''}
 end
 
-if st == 'u' then
-  if fp ~= ARGV[1] then
-    return {4}
-  end
-
-  return {5}
+-- The claim. Its first write is HSET, which Redis refuses when it is out of memory under noeviction: the claim then
+-- fails (an outage, 503) instead of a DEL making the script "dirty" and letting it write past maxmemory.
+if reset then
+  redis.call('DEL', key)
 end
-
-if st ~= 'r' or exp == nil then
-  return claim(1, true)
+if previous and previous >= fence then
+  fence = previous + 1
 end
-
--- The fingerprint first, whatever the lease: a different request under a used key is refused even when the holder
--- stalled past its lease (taking over for it would run a second, different request under the first one's key).
-if fp ~= ARGV[1] then
-  return {4}
-end
-
-if exp <= now then
-  -- The holder's lease ran out without renewal: it is dead or stalled, and it holds nothing any more. An in-flight
-  -- record has exactly the fields HSET overwrites.
-  return claim(2, false, tonumber(record[7]))
-end
-
-return {0, exp - now}
+local token = string.format('%d', fence)
+redis.call('HSET', key, 'fp', ARGV[1], 'own', ARGV[2], 'st', 'r', 'exp', string.format('%d', now + lease), 'fen', token)
+redis.call('PEXPIRE', key, ttl)
+return {outcome, token}

@@ -68,7 +68,9 @@ for i = 1, n do
     zrem_many(key, cost)
   elseif redis.call('TYPE', key).ok == (alg >= 4 and 'string' or 'hash') then
     if alg == 1 then
-      if tonumber(redis.call('HGET', key, 'w')) == math.floor(at / period) then decrement(key, 'c', cost) end
+      -- the key's life is its window: one that exists counts the current window, so the request's count is
+      -- there only if it committed to the current window
+      if math.floor(at / period) == math.floor(now / period) then decrement(key, 'c', cost) end
     elseif alg == 3 then
       local w, win = tonumber(redis.call('HGET', key, 'w')), math.floor(at / period)
       if w == win then decrement(key, 'c', cost) elseif w == win + 1 then decrement(key, 'p', cost) end

@@ -140,20 +140,120 @@ public sealed class RateLimitScriptTests(RedisServerFixture redis)
         Assert.Equal(2, bucket.Remaining(0));
     }
 
-    [Fact]
-    public async Task FixedWindow_StateOfThePreviousWindow_DoesNotCount()
+    /// <summary>
+    /// A fixed window's state is a count whose key lives exactly as long as its window. Alone, an enforced fixed window
+    /// takes the script's short path; with another policy, the general one. Both must read and write the same state.
+    /// </summary>
+    private async Task<Outcome> RunFixedWindow(RedisKey key, long limit, bool withAnotherPolicy, int cost = 1)
     {
-        var key = K("fw");
-        var window = (await ServerMs()) / Hour;
-        await Db.HashSetAsync(key, [new("w", window - 1), new("c", 5)]);
-        Assert.True((await Run((key, new Policy(RedisRateLimitAlgorithm.FixedWindow, 5, Hour)))).Allowed);
+        var policy = new Policy(RedisRateLimitAlgorithm.FixedWindow, limit, Hour, cost);
+        return withAnotherPolicy
+            ? await Run((key, policy), (K("other-" + (string)key!), new Policy(RedisRateLimitAlgorithm.TokenBucket, 1000, Hour)))
+            : await Run((key, policy));
+    }
 
-        // The same count in the current window does.
-        await Db.HashSetAsync(key, [new("w", window), new("c", 5)]);
-        var rejected = await Run((key, new Policy(RedisRateLimitAlgorithm.FixedWindow, 5, Hour)));
+    private async Task<long> ExpiresAtMs(RedisKey key) => (long)await Db.ExecuteAsync("PEXPIRETIME", key);
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task FixedWindow_TheKeyLivesForItsWindow_AndAWindowThatIsOverCountsNothing(bool withAnotherPolicy)
+    {
+        var key = K("fw-life");
+        var window = await ServerMs() / Hour;
+        Assert.True((await RunFixedWindow(key, 5, withAnotherPolicy)).Allowed);
+
+        // The key expires on the window's last millisecond (the hour may have turned since the clock was read).
+        Assert.Contains(await ExpiresAtMs(key), new[] { ((window + 1) * Hour) - 1, ((window + 2) * Hour) - 1 });
+
+        // A full window refuses until it ends: the retry is the window's end.
+        await Db.HashSetAsync(key, "c", 5);
+        var rejected = await RunFixedWindow(key, 5, withAnotherPolicy);
         Assert.False(rejected.Allowed);
         Assert.InRange(rejected.Retry(0), 1, Hour);
         Assert.Equal(rejected.Reset(0), rejected.Retry(0));
+        Assert.Equal(5, (long)await Db.HashGetAsync(key, "c"));
+
+        // The same count in a window that is over (its key has expired) counts nothing.
+        await Db.KeyExpireAsync(key, DateTime.UtcNow.AddDays(-1));
+        var fresh = await RunFixedWindow(key, 5, withAnotherPolicy);
+        Assert.True(fresh.Allowed);
+        Assert.Equal(4, fresh.Remaining(0));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task FixedWindow_ACountWithNoExpiry_EndsWithTheWindowThatRefusesIt(bool withAnotherPolicy)
+    {
+        // Not written by RedisEdge (every script sets the window's expiry with the first count): it must not refuse
+        // the partition forever.
+        var key = K("fw-no-ttl");
+        await Db.HashSetAsync(key, "c", 5);
+        var window = await ServerMs() / Hour;
+
+        Assert.False((await RunFixedWindow(key, 5, withAnotherPolicy)).Allowed);
+        Assert.Contains(await ExpiresAtMs(key), new[] { ((window + 1) * Hour) - 1, ((window + 2) * Hour) - 1 });
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task FixedWindow_AKeyOfTheEarlierFormat_CountsUntilItExpires(bool withAnotherPolicy)
+    {
+        // Before, the state also held its window number (w) and expired 1 ms after the window: an upgraded fleet
+        // keeps the counts of the window it is in.
+        var key = K("fw-earlier");
+        var window = await ServerMs() / Hour;
+        await Db.HashSetAsync(key, [new("w", window), new("c", 3)]);
+        await Db.ExecuteAsync("PEXPIREAT", key, ((window + 1) * Hour) + 1);
+
+        var outcome = await RunFixedWindow(key, 5, withAnotherPolicy);
+        Assert.True(outcome.Allowed);
+        Assert.Equal(1, outcome.Remaining(0));
+        Assert.Equal(4, (long)await Db.HashGetAsync(key, "c"));
+    }
+
+    [Fact]
+    public async Task FixedWindow_AloneAndWithOtherPolicies_CountsOneWindow()
+    {
+        var key = K("fw-shared");
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True((await RunFixedWindow(key, 5, withAnotherPolicy: false)).Allowed);
+        }
+
+        Assert.Equal(1, (await RunFixedWindow(key, 5, withAnotherPolicy: true)).Remaining(0));
+        Assert.Equal(0, (await RunFixedWindow(key, 5, withAnotherPolicy: false)).Remaining(0));
+        Assert.False((await RunFixedWindow(key, 5, withAnotherPolicy: true)).Allowed);
+        Assert.False((await RunFixedWindow(key, 5, withAnotherPolicy: false)).Allowed);
+        Assert.Equal(5, (long)await Db.HashGetAsync(key, "c"));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task FixedWindow_ARefusalInANewWindow_LeavesNoKey(bool withAnotherPolicy)
+    {
+        var key = K("fw-refused");
+        var outcome = await RunFixedWindow(key, 1, withAnotherPolicy, cost: 2);
+        Assert.False(outcome.Allowed);
+        Assert.Equal(-1, outcome.Retry(0));
+        Assert.Equal(1, outcome.Remaining(0));
+        Assert.False(await Db.KeyExistsAsync(key));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task FixedWindow_ACountThatIsNotANumber_IsTreatedAsEmpty(bool withAnotherPolicy)
+    {
+        var key = K("fw-garbage");
+        await Db.HashSetAsync(key, "c", "many");
+        var outcome = await RunFixedWindow(key, 5, withAnotherPolicy);
+        Assert.True(outcome.Allowed);
+        Assert.Equal(4, outcome.Remaining(0));
+        Assert.Equal(1, (long)await Db.HashGetAsync(key, "c"));
     }
 
     [Fact]

@@ -154,6 +154,15 @@ public sealed class RateLimitScriptTests(RedisServerFixture redis)
 
     private async Task<long> ExpiresAtMs(RedisKey key) => (long)await Db.ExecuteAsync("PEXPIRETIME", key);
 
+    /// <summary>One request of a fixed window of 5 is admitted, and leaves what it should in the reply and in Redis.</summary>
+    private async Task AdmittedAsync(RedisKey key, bool withAnotherPolicy, long remaining, long count)
+    {
+        var outcome = await RunFixedWindow(key, 5, withAnotherPolicy);
+        Assert.True(outcome.Allowed);
+        Assert.Equal(remaining, outcome.Remaining(0));
+        Assert.Equal(count, (long)await Db.HashGetAsync(key, "c"));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -208,10 +217,7 @@ public sealed class RateLimitScriptTests(RedisServerFixture redis)
         await Db.HashSetAsync(key, [new("w", window), new("c", 3)]);
         await Db.ExecuteAsync("PEXPIREAT", key, ((window + 1) * Hour) + 1);
 
-        var outcome = await RunFixedWindow(key, 5, withAnotherPolicy);
-        Assert.True(outcome.Allowed);
-        Assert.Equal(1, outcome.Remaining(0));
-        Assert.Equal(4, (long)await Db.HashGetAsync(key, "c"));
+        await AdmittedAsync(key, withAnotherPolicy, remaining: 1, count: 4);
     }
 
     [Fact]
@@ -250,10 +256,7 @@ public sealed class RateLimitScriptTests(RedisServerFixture redis)
     {
         var key = K("fw-garbage");
         await Db.HashSetAsync(key, "c", "many");
-        var outcome = await RunFixedWindow(key, 5, withAnotherPolicy);
-        Assert.True(outcome.Allowed);
-        Assert.Equal(4, outcome.Remaining(0));
-        Assert.Equal(1, (long)await Db.HashGetAsync(key, "c"));
+        await AdmittedAsync(key, withAnotherPolicy, remaining: 4, count: 1);
     }
 
     [Fact]

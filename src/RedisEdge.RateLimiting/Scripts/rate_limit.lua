@@ -82,7 +82,7 @@ local time = call('TIME')
 local now = tonumber(time[1]) * 1000 + floor(tonumber(time[2]) / 1000) -- whole ms, as every RedisEdge script
 
 -- One enforced fixed window, the most common call: the decision of the general path below in the
--- fewest commands (with TIME and the reply, about half the cost of the general path in Redis).
+-- fewest commands (in redis-benchmark, about 0.64-0.78x the general path's time in Redis).
 -- A fixed window's state is a hash whose field c counts the current window, and the window is the
 -- key's life: the key expires on the window's last millisecond, so a key that exists counts the
 -- current window and a new window reads nothing. The permits are added first and what did not fit

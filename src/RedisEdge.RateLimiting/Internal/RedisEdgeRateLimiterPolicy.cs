@@ -79,9 +79,9 @@ internal sealed class RedisEdgeRateLimiterPolicy(string name) : IRateLimiterPoli
     /// <summary>Finds the RedisEdge services, once (a race binds twice to the same singletons, harmlessly).</summary>
     internal Binding Bind(IServiceProvider services)
     {
-        var factory = services.GetService<RedisRateLimiterFactory>() ?? throw new InvalidOperationException(
-            $"AddRedisEdgePolicy(\"{name}\") applies a RedisEdge rate-limit policy, but RedisEdge rate limiting is not registered: " +
-            "call services.AddRedisEdge().AddRateLimiting() as well.");
+        // The start-up check (RedisEdgeServicesCheckPolicy) normally fails first, with the same message.
+        var factory = services.GetService<RedisRateLimiterFactory>() ??
+            throw new InvalidOperationException(RedisEdgeServicesCheckPolicy.NotRegistered($"\"{name}\""));
         var binding = new Binding(
             name,
             factory,

@@ -25,12 +25,15 @@ internal sealed class RedisEdgeServicesCheckPolicy : IRateLimiterPolicy<string>
             var names = services.GetService<IOptions<RateLimiterOptions>>() is { } options
                 ? string.Join(", ", RedisEdgeRateLimiterPolicy.Of(options.Value).Keys.Select(n => $"\"{n}\""))
                 : string.Empty;
-            throw new InvalidOperationException(
-                $"AddRateLimiter(o => o.AddRedisEdgePolicy(...)) adds the RedisEdge rate-limit policies {names}, but RedisEdge " +
-                "rate limiting is not registered: call services.AddRedisEdge().AddRateLimiting() as well " +
-                "(its policies are configured under RedisEdge:RateLimiting:Policies).");
+            throw new InvalidOperationException(NotRegistered(names));
         }
     }
+
+    /// <summary>What is missing when RedisEdge policies (<paramref name="names"/>, quoted) are added without their services.</summary>
+    internal static string NotRegistered(string names) =>
+        $"AddRateLimiter(o => o.AddRedisEdgePolicy(...)) adds the RedisEdge rate-limit policies {names}, but RedisEdge " +
+        "rate limiting is not registered: call services.AddRedisEdge().AddRateLimiting() as well " +
+        "(its policies are configured under RedisEdge:RateLimiting:Policies).";
 
     public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected => null;
 

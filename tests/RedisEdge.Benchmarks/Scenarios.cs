@@ -67,6 +67,10 @@ internal static class Scenarios
         {
             AppArguments = CoalescingOff,
         },
+
+        // The floor again, in the same app process as the coalescing-off rows just above (the Floor rows run in the
+        // default app, another process): "× a raw EVALSHA endpoint in the same app" for those rows.
+        new("one-round-trip floor, in the app with coalescing off", "/floor") { AppArguments = CoalescingOff },
         new("first-party middleware with RedisEdge policy: fixed window (UseRateLimiter + AddRedisEdgePolicy), coalescing on (default)", "/aspnet-rl/redisedge-fixed-window"),
         new("RedisEdge rate limit: denied locally (429, local deny cache)", "/rl/denied")
         {
